@@ -1,0 +1,3 @@
+//! One module per subcommand; each turns parsed arguments into stdout text or an error.
+
+pub mod token;

@@ -1,0 +1,79 @@
+//! The errors a command can end with, and how they are shown: one line, then a hint.
+
+use std::io::{self, Write};
+
+use crate::credentials::CredentialsError;
+use crate::sts_endpoint::{InvalidRegion, NoDualStack};
+use crate::token::{InvalidClusterId, TokenError};
+
+/// Everything that can stop a command.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The cluster id flag or environment variable is unusable.
+    #[error("{0}")]
+    ClusterId(#[from] InvalidClusterId),
+    /// The region is not a region name.
+    #[error(transparent)]
+    Region(#[from] InvalidRegion),
+    /// The partition has no endpoint of the asked-for kind.
+    #[error(transparent)]
+    Endpoint(#[from] NoDualStack),
+    /// No usable credentials.
+    #[error(transparent)]
+    Credentials(#[from] CredentialsError),
+    /// Signing failed.
+    #[error(transparent)]
+    Token(#[from] TokenError),
+    /// The async runtime could not start.
+    #[error("cannot start the async runtime")]
+    Runtime(#[source] io::Error),
+}
+
+impl Error {
+    /// What to do about it, when there is something to do.
+    pub fn hint(&self) -> Option<String> {
+        match self {
+            Self::ClusterId(_) => Some(
+                "pass the EKS cluster name (or Outposts cluster id) with --cluster-name".into(),
+            ),
+            Self::Region(_) => {
+                Some("set --region or AWS_REGION to a region such as us-west-2".into())
+            }
+            Self::Endpoint(_) => Some("unset AWS_USE_DUALSTACK_ENDPOINT".into()),
+            Self::Credentials(e) => e.hint(),
+            Self::Token(TokenError::CredentialsExpired(_)) => Some(
+                "refresh the credentials (`aws sso login`, or a new `aws-vault exec` session)"
+                    .into(),
+            ),
+            Self::Token(_) | Self::Runtime(_) => None,
+        }
+    }
+}
+
+/// Writes `eks-token: error: …` and `hint: …` to stderr.
+pub fn report(err: &Error) {
+    let mut stderr = io::stderr().lock();
+    let _ = writeln!(
+        stderr,
+        "eks-token: error: {}",
+        single_line(&err.to_string())
+    );
+    if let Some(hint) = err.hint() {
+        let _ = writeln!(stderr, "hint: {}", single_line(&hint));
+    }
+}
+
+/// Writes `eks-token: warning: …` to stderr.
+pub fn warn(message: &str) {
+    let _ = writeln!(io::stderr(), "eks-token: warning: {}", single_line(message));
+}
+
+/// Writes `eks-token: note: …` to stderr.
+pub fn note(message: &str) {
+    let _ = writeln!(io::stderr(), "eks-token: note: {}", single_line(message));
+}
+
+/// Messages are single lines whatever a source error contained.
+fn single_line(text: &str) -> String {
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
+}
