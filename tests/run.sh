@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# The one test command: sets up the Python test peers (moto, botocore, awscli) in .venv,
+# checks that the kubectl versions the end-to-end tests drive are present, runs every test.
+# A missing tool is a failure, never a skip.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+fail() { echo "tests/run.sh: $*" >&2; exit 1; }
+
+python=${PYTHON:-python3}
+command -v "$python" >/dev/null || fail "$python not found: install Python 3.9+ (Debian: apt-get install python3 python3-venv)"
+
+want=$(sha256sum tests/requirements.txt | cut -d' ' -f1)
+if [ ! -x .venv/bin/python ] || [ "$(cat .venv/.requirements 2>/dev/null)" != "$want" ]; then
+  echo "tests/run.sh: installing test peers into .venv" >&2
+  "$python" -m venv .venv || fail "cannot create .venv (Debian: apt-get install python3-venv)"
+  .venv/bin/pip install --quiet --disable-pip-version-check -r tests/requirements.txt
+  echo "$want" > .venv/.requirements
+fi
+export EKS_TOKEN_TEST_PYTHON="$PWD/.venv/bin/python"
+
+for v in 1.27 1.33; do
+  [ -x "/usr/lib/google-cloud-sdk/bin/kubectl.$v" ] || fail "kubectl $v missing at /usr/lib/google-cloud-sdk/bin/kubectl.$v"
+done
+
+if cargo nextest --version >/dev/null 2>&1; then
+  cargo nextest run --locked --no-fail-fast "$@"
+  # nextest does not run doctests.
+  cargo test --locked --doc --quiet
+else
+  cargo test --locked --no-fail-fast "$@"
+fi

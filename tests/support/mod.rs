@@ -1,0 +1,287 @@
+//! The one harness every integration test uses: run the real binary the way kubectl does
+//! (clean environment, no stdin, `KUBERNETES_EXEC_INFO`), and start the test peers.
+//!
+//! Peers come from the venv that `tests/run.sh` builds; a missing peer fails the test
+//! with the command that sets it up, it never skips.
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader};
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+use tempfile::TempDir;
+
+pub const ROOT: &str = env!("CARGO_MANIFEST_DIR");
+pub const BIN: &str = env!("CARGO_BIN_EXE_eks-token");
+
+/// Exec info as kubectl sends it for each exec apiVersion.
+pub const EXEC_INFO_V1: &str = r#"{"kind":"ExecCredential","apiVersion":"client.authentication.k8s.io/v1","spec":{"interactive":false}}"#;
+pub const EXEC_INFO_V1BETA1: &str = r#"{"kind":"ExecCredential","apiVersion":"client.authentication.k8s.io/v1beta1","spec":{"interactive":false}}"#;
+
+/// The test venv's Python (`EKS_TOKEN_TEST_PYTHON`, else `.venv/bin/python`).
+pub fn python() -> PathBuf {
+    let path = std::env::var_os("EKS_TOKEN_TEST_PYTHON")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(ROOT).join(".venv/bin/python"));
+    assert!(
+        path.exists(),
+        "test peers missing: {} does not exist; run `tests/run.sh` (it builds the venv)",
+        path.display()
+    );
+    path
+}
+
+/// A file under `tests/peers/` or `fixtures/`.
+pub fn repo_file(relative: &str) -> PathBuf {
+    let p = Path::new(ROOT).join(relative);
+    assert!(p.exists(), "{} is missing", p.display());
+    p
+}
+
+/// A kubectl binary of the given minor version (`1.27` … `1.33`).
+pub fn kubectl(version: &str) -> PathBuf {
+    let p = PathBuf::from(format!("/usr/lib/google-cloud-sdk/bin/kubectl.{version}"));
+    assert!(
+        p.exists(),
+        "kubectl {version} is required at {}",
+        p.display()
+    );
+    p
+}
+
+/// A background process that is killed when the test ends.
+pub struct Process {
+    child: Child,
+    pub port: u16,
+}
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Process {
+    /// `http://127.0.0.1:PORT`.
+    pub fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    /// Starts a peer script that prints `{"port": N}` when ready and exits on stdin EOF.
+    pub fn peer(script: &str, args: &[&str]) -> Self {
+        let mut child = Command::new(python())
+            .arg(repo_file(script))
+            .args(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {script}: {e}"));
+        let stdout = child.stdout.take().unwrap();
+        let mut line = String::new();
+        BufReader::new(stdout).read_line(&mut line).unwrap();
+        let ready: Value = serde_json::from_str(&line)
+            .unwrap_or_else(|_| panic!("{script} did not report its port: {line:?}"));
+        let port = ready["port"].as_u64().expect("port") as u16;
+        Self { child, port }
+    }
+
+    /// Starts `moto_server` on a free loopback port and waits until it answers.
+    pub fn moto() -> Self {
+        let port = free_port();
+        let child = Command::new(python())
+            .args([
+                "-m",
+                "moto.server",
+                "-H",
+                "127.0.0.1",
+                "-p",
+                &port.to_string(),
+            ])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("cannot start moto_server");
+        let process = Self { child, port };
+        wait_for_port(port, Duration::from_secs(20));
+        process
+    }
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn wait_for_port(port: u16, limit: Duration) {
+    let start = Instant::now();
+    while start.elapsed() < limit {
+        if TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    panic!("nothing listens on 127.0.0.1:{port} after {limit:?}");
+}
+
+/// A private HOME with its own `~/.aws`, and the environment the binary runs with.
+pub struct Sandbox {
+    pub home: TempDir,
+    env: Vec<(String, String)>,
+}
+
+/// What a run printed.
+#[derive(Debug)]
+pub struct Run {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+    pub elapsed: Duration,
+}
+
+impl Sandbox {
+    pub fn new() -> Self {
+        let home = tempfile::tempdir().unwrap();
+        std::fs::create_dir(home.path().join(".aws")).unwrap();
+        Self {
+            home,
+            env: Vec::new(),
+        }
+    }
+
+    pub fn path(&self, relative: &str) -> PathBuf {
+        self.home.path().join(relative)
+    }
+
+    /// Writes a file under HOME (parents created), returning its path.
+    pub fn write(&self, relative: &str, text: &str) -> PathBuf {
+        let path = self.path(relative);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(&path, text).unwrap();
+        path
+    }
+
+    pub fn env(&mut self, key: &str, value: impl Into<String>) -> &mut Self {
+        self.env.retain(|(k, _)| k != key);
+        self.env.push((key.to_owned(), value.into()));
+        self
+    }
+
+    /// Environment pointing every AWS API call at a local server (never the token).
+    pub fn endpoint(&mut self, url: &str) -> &mut Self {
+        self.env("AWS_ENDPOINT_URL", url)
+    }
+
+    /// The command as kubectl would start it: clean environment, no stdin.
+    pub fn command(&self, args: &[&str]) -> Command {
+        let mut cmd = Command::new(BIN);
+        cmd.args(args)
+            .env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env("HOME", self.home.path())
+            .env("AWS_EC2_METADATA_DISABLED", "true")
+            .stdin(Stdio::null());
+        for (k, v) in &self.env {
+            cmd.env(k, v);
+        }
+        cmd
+    }
+
+    pub fn run(&self, args: &[&str]) -> Run {
+        let start = Instant::now();
+        let out = self.command(args).output().expect("run eks-token");
+        Run::from_output(out, start.elapsed())
+    }
+}
+
+impl Run {
+    pub fn from_output(out: Output, elapsed: Duration) -> Self {
+        Self {
+            code: out.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+            elapsed,
+        }
+    }
+
+    /// Asserts success and returns the printed ExecCredential.
+    pub fn credential(&self) -> Value {
+        assert_eq!(self.code, 0, "eks-token failed: {}", self.stderr);
+        assert_eq!(
+            self.stdout.lines().count(),
+            1,
+            "stdout is one line: {:?}",
+            self.stdout
+        );
+        serde_json::from_str(&self.stdout).expect("stdout is JSON")
+    }
+
+    /// Asserts success and returns the token.
+    pub fn token(&self) -> String {
+        self.credential()["status"]["token"]
+            .as_str()
+            .expect("status.token")
+            .to_owned()
+    }
+
+    /// Asserts the error format: one `eks-token: error:` line, an optional `hint:`,
+    /// the exit status, and nothing on stdout.
+    pub fn assert_error(&self, code: i32, contains: &str) {
+        assert_eq!(self.code, code, "stderr: {}", self.stderr);
+        assert!(
+            self.stdout.is_empty(),
+            "stdout not empty: {:?}",
+            self.stdout
+        );
+        let error = self
+            .stderr
+            .lines()
+            .find(|l| l.starts_with("eks-token: error: "))
+            .unwrap_or_else(|| panic!("no error line in {:?}", self.stderr));
+        assert!(
+            error.contains(contains),
+            "{error:?} does not contain {contains:?}"
+        );
+        for line in self.stderr.lines() {
+            assert!(
+                line.starts_with("eks-token: ") || line.starts_with("hint: "),
+                "stray stderr line {line:?}"
+            );
+        }
+    }
+
+    pub fn hint(&self) -> &str {
+        self.stderr
+            .lines()
+            .find_map(|l| l.strip_prefix("hint: "))
+            .unwrap_or_else(|| panic!("no hint in {:?}", self.stderr))
+    }
+}
+
+/// The independent verifier (`tests/peers/tokencheck.py`): the server's checks plus the
+/// signature recomputed with botocore, for `cluster` and `secret`.
+pub fn verify_token(token: &str, cluster: &str, secret: &str) -> Value {
+    let out = Command::new(python())
+        .arg(repo_file("tests/peers/tokencheck.py"))
+        .args(["--cluster", cluster, "--secret", secret, token])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let verdict: Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|_| {
+        panic!(
+            "tokencheck printed no JSON: {} {}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        )
+    });
+    assert!(out.status.success(), "token rejected: {verdict}");
+    verdict
+}
