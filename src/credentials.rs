@@ -24,6 +24,7 @@ use aws_smithy_types::error::display::DisplayErrorContext;
 use aws_types::os_shim_internal::{Env, Fs};
 use chrono::{DateTime, Utc};
 
+use crate::sso_cache::{self, LoginState};
 use crate::sts_endpoint::{InvalidRegion, Region, Variant};
 
 /// Session name for `--role-arn` when none is given: the AWS CLI's, so `{{SessionName}}`
@@ -320,6 +321,7 @@ impl Setup {
             }
         }
         if self.profiles.get_profile(&self.profile).is_some() {
+            self.check_legacy_sso_login()?;
             let provider = ProfileFileCredentialsProvider::builder()
                 .configure(&self.provider_config)
                 .profile_name(&self.profile)
@@ -423,12 +425,8 @@ impl Setup {
 
     fn profile_error(&self, err: SdkCredentialsError) -> CredentialsError {
         let detail = one_line(&err);
-        if let Some((profile, session)) = self.sso_profile(&self.profile) {
-            return CredentialsError::SsoLogin {
-                profile,
-                session,
-                detail,
-            };
+        if let Some(sso) = self.sso_profile(&self.profile) {
+            return sso.login_error(detail);
         }
         CredentialsError::Source {
             source_name: format!("profile {}", self.profile),
@@ -436,23 +434,69 @@ impl Setup {
         }
     }
 
-    /// The SSO profile at the root of `name`'s `source_profile` chain, with its
-    /// `sso_session` when it uses the new form.
-    pub fn sso_profile(&self, name: &str) -> Option<(String, Option<String>)> {
+    /// The SSO profile at the root of `name`'s `source_profile` chain.
+    pub fn sso_profile(&self, name: &str) -> Option<SsoProfile> {
         let mut current = name;
         // Bounded: a longer chain is a loop the SDK reports itself.
         for _ in 0..16 {
             let profile = self.profiles.get_profile(current)?;
-            if profile.get("sso_session").is_some() || profile.get("sso_start_url").is_some() {
-                return Some((
-                    current.to_owned(),
-                    profile.get("sso_session").map(str::to_owned),
-                ));
+            let session = profile.get("sso_session");
+            let start_url = profile.get("sso_start_url");
+            if session.is_some() || start_url.is_some() {
+                return Some(SsoProfile {
+                    profile: current.to_owned(),
+                    session: session.map(str::to_owned),
+                    start_url: start_url.map(str::to_owned),
+                });
             }
             current = profile.get("source_profile")?;
         }
         None
     }
+
+    /// The SDK sends a legacy (`sso_start_url`) profile's cached token without looking at
+    /// its expiry and never refreshes it; checking first fails fast, with no network.
+    fn check_legacy_sso_login(&self) -> Result<(), CredentialsError> {
+        let Some(sso) = self.sso_profile(&self.profile) else {
+            return Ok(());
+        };
+        let (None, Some(start_url), Some(home)) = (&sso.session, &sso.start_url, home_dir()) else {
+            return Ok(());
+        };
+        match sso_cache::state(&home, start_url) {
+            LoginState::ExpiresAt(t) if t > Utc::now() => Ok(()),
+            LoginState::ExpiresAt(t) => {
+                Err(sso.login_error(format!("expired at {}", t.format("%Y-%m-%d %H:%M:%SZ"))))
+            }
+            LoginState::Missing => Err(sso.login_error("no cached login".into())),
+            LoginState::Unreadable => Err(sso.login_error("the cached login is unreadable".into())),
+        }
+    }
+}
+
+/// A profile that gets its credentials from IAM Identity Center.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SsoProfile {
+    pub profile: String,
+    /// `sso_session` (new form), refreshed by the SDK.
+    pub session: Option<String>,
+    /// `sso_start_url` (legacy form).
+    pub start_url: Option<String>,
+}
+
+impl SsoProfile {
+    fn login_error(&self, detail: String) -> CredentialsError {
+        CredentialsError::SsoLogin {
+            profile: self.profile.clone(),
+            session: self.session.clone(),
+            detail,
+        }
+    }
+}
+
+/// The user's home directory (`$HOME` on Unix), where `~/.aws` lives.
+pub fn home_dir() -> Option<std::path::PathBuf> {
+    directories::BaseDirs::new().map(|d| d.home_dir().to_owned())
 }
 
 fn unknown_profile(name: &str, profiles: &ProfileSet) -> CredentialsError {

@@ -8,6 +8,7 @@ pub mod command;
 pub mod credentials;
 pub mod error;
 pub mod exec_credential;
+pub mod sso_cache;
 pub mod sts_endpoint;
 pub mod token;
 

@@ -285,3 +285,56 @@ pub fn verify_token(token: &str, cluster: &str, secret: &str) -> Value {
     assert!(out.status.success(), "token rejected: {verdict}");
     verdict
 }
+
+/// `GET url` over plain HTTP/1.0 on loopback, returning the body (test peers only).
+pub fn http_get(url: &str) -> String {
+    use std::io::{Read, Write};
+    let rest = url.strip_prefix("http://").expect("http URL");
+    let (authority, path) = rest
+        .split_once('/')
+        .map_or((rest, "/".to_owned()), |(a, p)| (a, format!("/{p}")));
+    let mut stream = TcpStream::connect(authority).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    write!(stream, "GET {path} HTTP/1.0\r\nHost: {authority}\r\n\r\n").unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    let (head, body) = response.split_once("\r\n\r\n").expect("HTTP response");
+    assert!(
+        head.starts_with("HTTP/1.") && head.contains(" 200 "),
+        "GET {url}: {head}"
+    );
+    body.to_owned()
+}
+
+/// The role session moto issued `access_key_id` for (`sts.AssumedRole[]` in its data dump).
+pub fn moto_session(moto: &Process, access_key_id: &str) -> Value {
+    let data: Value =
+        serde_json::from_str(&http_get(&format!("{}/moto-api/data.json", moto.url()))).unwrap();
+    data["sts"]["AssumedRole"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|r| r["access_key_id"] == access_key_id)
+        .cloned()
+        .unwrap_or_else(|| panic!("moto issued no credentials with access key {access_key_id}"))
+}
+
+/// Writes `value` as JSON to a temp file that lives as long as the sandbox.
+pub fn write_json(sandbox: &Sandbox, relative: &str, value: &Value) -> PathBuf {
+    sandbox.write(relative, &value.to_string())
+}
+
+/// SHA-1 hex of `key`: the AWS CLI's SSO cache file name (`~/.aws/sso/cache/<sha1>.json`).
+pub fn sso_cache_name(key: &str) -> String {
+    let out = Command::new(python())
+        .args([
+            "-c",
+            "import hashlib,sys;print(hashlib.sha1(sys.argv[1].encode()).hexdigest())",
+            key,
+        ])
+        .output()
+        .unwrap();
+    String::from_utf8(out.stdout).unwrap().trim().to_owned()
+}

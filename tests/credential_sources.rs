@@ -1,0 +1,335 @@
+//! Every credential source the AWS CLI users rely on, through the real binary; STS is
+//! moto on 127.0.0.1, the SSO portal and container endpoint are `tests/peers/stub_server.py`.
+//! Each token is checked by the independent verifier, with the access key the source issued.
+
+mod support;
+
+use serde_json::{Value, json};
+use support::{Process, Sandbox, moto_session, sso_cache_name, verify_token, write_json};
+
+const ACCOUNT: &str = "123456789012";
+const BASE_AK: &str = "AKIABASEPROFILEKEY01";
+const BASE_SK: &str = "baseSecretSentinel/abcdefghijklmnopqrstu";
+
+fn with_moto(moto: &Process) -> Sandbox {
+    let mut s = Sandbox::new();
+    s.endpoint(&moto.url()).env("AWS_REGION", "us-west-2");
+    s
+}
+
+/// The token's access key must be one moto issued for `role`, and verify with its secret.
+fn assert_assumed(moto: &Process, token: &str, cluster: &str, role: &str) -> Value {
+    let url = eks_token::token::decode(token).unwrap();
+    let ak = url
+        .split("X-Amz-Credential=")
+        .nth(1)
+        .unwrap()
+        .split("%2F")
+        .next()
+        .unwrap()
+        .to_owned();
+    let session = moto_session(moto, &ak);
+    assert!(
+        session["arn"]
+            .as_str()
+            .unwrap()
+            .contains(&format!("assumed-role/{role}/")),
+        "{session}"
+    );
+    let verdict = verify_token(
+        token,
+        cluster,
+        session["secret_access_key"].as_str().unwrap(),
+    );
+    assert_eq!(verdict["session_token"], session["session_token"]);
+    session
+}
+
+#[test]
+fn static_profile_by_aws_profile_and_by_flag_over_env() {
+    let mut s = Sandbox::new();
+    s.write(
+        ".aws/credentials",
+        &format!("[dev]\naws_access_key_id = {BASE_AK}\naws_secret_access_key = {BASE_SK}\n"),
+    );
+    s.env("AWS_REGION", "us-west-2").env("AWS_PROFILE", "dev");
+    let verdict = verify_token(&s.run(&["token", "-i", "c"]).token(), "c", BASE_SK);
+    assert_eq!(verdict["access_key_id"], BASE_AK);
+
+    // Like the AWS CLI: environment keys win over AWS_PROFILE, --profile wins over both.
+    s.env("AWS_ACCESS_KEY_ID", "AKIAENVIRONMENTKEY01")
+        .env("AWS_SECRET_ACCESS_KEY", "envsecret");
+    let verdict = verify_token(&s.run(&["token", "-i", "c"]).token(), "c", "envsecret");
+    assert_eq!(verdict["access_key_id"], "AKIAENVIRONMENTKEY01");
+    let verdict = verify_token(
+        &s.run(&["token", "-i", "c", "--profile", "dev"]).token(),
+        "c",
+        BASE_SK,
+    );
+    assert_eq!(verdict["access_key_id"], BASE_AK);
+}
+
+#[test]
+fn unknown_profile_lists_the_profiles_that_exist() {
+    let mut s = Sandbox::new();
+    s.write(
+        ".aws/config",
+        "[profile staging]\nregion = eu-west-1\n[default]\nregion = us-east-1\n",
+    );
+    let run = s.run(&["token", "-i", "c", "--profile", "prdo"]);
+    run.assert_error(1, "profile \"prdo\" not found");
+    assert_eq!(run.hint(), "profiles that exist: default, staging");
+    s.env("AWS_PROFILE", "prdo");
+    s.run(&["token", "-i", "c"])
+        .assert_error(1, "profile \"prdo\" not found");
+}
+
+#[test]
+fn no_credentials_fails_fast_even_with_an_unresponsive_imds() {
+    let imds = Process::peer("tests/peers/stub_server.py", &["--hang"]);
+    let mut s = Sandbox::new();
+    s.env("AWS_EC2_METADATA_DISABLED", "false")
+        .env("AWS_EC2_METADATA_SERVICE_ENDPOINT", imds.url());
+    let run = s.run(&["token", "-i", "c"]);
+    run.assert_error(1, "no AWS credentials found");
+    assert!(run.hint().contains("aws configure"), "{}", run.hint());
+    assert!(run.elapsed.as_millis() < 900, "took {:?}", run.elapsed);
+}
+
+#[test]
+fn role_arn_chain_in_profile_assumes_through_sts() {
+    let moto = Process::moto();
+    let s = with_moto(&moto);
+    s.write(".aws/config", &format!(
+        "[profile base]\naws_access_key_id = {BASE_AK}\naws_secret_access_key = {BASE_SK}\n\
+         [profile dev]\nrole_arn = arn:aws:iam::{ACCOUNT}:role/dev-admin\nsource_profile = base\nrole_session_name = alice\n"));
+    let token = s.run(&["token", "-i", "c", "--profile", "dev"]).token();
+    let session = assert_assumed(&moto, &token, "c", "dev-admin");
+    assert!(
+        session["arn"].as_str().unwrap().ends_with("/alice"),
+        "{session}"
+    );
+}
+
+#[test]
+fn role_arn_flag_with_session_name_and_external_id() {
+    let moto = Process::moto();
+    let mut s = with_moto(&moto);
+    s.env("AWS_ACCESS_KEY_ID", BASE_AK)
+        .env("AWS_SECRET_ACCESS_KEY", BASE_SK);
+    let role = format!("arn:aws:iam::{ACCOUNT}:role/eks-viewer");
+    let token = s
+        .run(&[
+            "token",
+            "-i",
+            "c",
+            "--role-arn",
+            &role,
+            "-s",
+            "bob",
+            "-e",
+            "ext-1",
+        ])
+        .token();
+    let session = assert_assumed(&moto, &token, "c", "eks-viewer");
+    assert!(
+        session["arn"].as_str().unwrap().ends_with("/bob"),
+        "{session}"
+    );
+    // Without a session name: the AWS CLI's.
+    let token = s
+        .run(&[
+            "--region",
+            "us-west-2",
+            "eks",
+            "get-token",
+            "--cluster-name",
+            "c",
+            "--role",
+            &role,
+        ])
+        .token();
+    let session = assert_assumed(&moto, &token, "c", "eks-viewer");
+    assert!(
+        session["arn"]
+            .as_str()
+            .unwrap()
+            .ends_with("/EKSGetTokenAuth"),
+        "{session}"
+    );
+}
+
+#[test]
+fn forward_session_name_takes_the_base_sessions_name() {
+    let moto = Process::moto();
+    let s = with_moto(&moto);
+    s.write(".aws/config", &format!(
+        "[profile base]\naws_access_key_id = {BASE_AK}\naws_secret_access_key = {BASE_SK}\n\
+         [profile sso-like]\nrole_arn = arn:aws:iam::{ACCOUNT}:role/first\nsource_profile = base\nrole_session_name = carol@example.com\n"));
+    let role = format!("arn:aws:iam::{ACCOUNT}:role/second");
+    let token = s
+        .run(&[
+            "token",
+            "-i",
+            "c",
+            "--profile",
+            "sso-like",
+            "-r",
+            &role,
+            "--forward-session-name",
+        ])
+        .token();
+    let session = assert_assumed(&moto, &token, "c", "second");
+    assert!(
+        session["arn"]
+            .as_str()
+            .unwrap()
+            .ends_with("/carol@example.com"),
+        "{session}"
+    );
+}
+
+#[test]
+fn web_identity_from_environment_and_from_profile() {
+    let moto = Process::moto();
+    let mut s = with_moto(&moto);
+    let jwt = s.write("token.jwt", "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJjaSJ9.c2ln");
+    s.env("AWS_WEB_IDENTITY_TOKEN_FILE", jwt.to_str().unwrap())
+        .env(
+            "AWS_ROLE_ARN",
+            format!("arn:aws:iam::{ACCOUNT}:role/ci-deployer"),
+        )
+        .env("AWS_ROLE_SESSION_NAME", "pipeline-42");
+    let token = s.run(&["token", "-i", "c"]).token();
+    assert_assumed(&moto, &token, "c", "ci-deployer");
+
+    let mut s = with_moto(&moto);
+    let jwt = s.write("okteto.jwt", "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJkZXYifQ.c2ln");
+    s.write(".aws/config", &format!(
+        "[profile okteto]\nrole_arn = arn:aws:iam::{ACCOUNT}:role/okteto-dev\nweb_identity_token_file = {}\n", jwt.display()));
+    s.env("AWS_PROFILE", "okteto");
+    let token = s.run(&["token", "-i", "c"]).token();
+    assert_assumed(&moto, &token, "c", "okteto-dev");
+}
+
+#[test]
+fn credential_process_profile() {
+    let s = {
+        let mut s = Sandbox::new();
+        s.env("AWS_REGION", "eu-west-1");
+        s
+    };
+    let script = support::repo_file("fixtures/credential_process.py");
+    let python = support::python();
+    s.write(".aws/config", &format!(
+        "[profile proc]\ncredential_process = {} {} --access-key-id ASIAPROCESSKEY000001 --secret procSecret/x+y --session-token proc+token/=\n",
+        python.display(), script.display()));
+    let run = s.run(&["token", "-i", "c", "--profile", "proc"]);
+    let verdict = verify_token(&run.token(), "c", "procSecret/x+y");
+    assert_eq!(verdict["access_key_id"], "ASIAPROCESSKEY000001");
+    assert_eq!(verdict["session_token"], "proc+token/=");
+}
+
+fn sso_stub(s: &Sandbox) -> Process {
+    let config = json!({"sso": {"access_token": "ssoAccessTokenSentinel",
+        "roles": [{"account_id": ACCOUNT, "role_name": "AdministratorAccess",
+                   "access_key_id": "ASIASSOPORTALKEY0001", "secret_access_key": "ssoSecret/1",
+                   "session_token": "sso+session/token="}]}});
+    let path = write_json(s, "stub.json", &config);
+    Process::peer(
+        "tests/peers/stub_server.py",
+        &["--config", path.to_str().unwrap()],
+    )
+}
+
+fn sso_cache(s: &Sandbox, key: &str, start_url: &str, expires_in_minutes: i64) {
+    let expires = (chrono::Utc::now() + chrono::TimeDelta::minutes(expires_in_minutes))
+        .format("%Y-%m-%dT%H:%M:%SZ")
+        .to_string();
+    write_json(
+        s,
+        &format!(".aws/sso/cache/{}.json", sso_cache_name(key)),
+        &json!({
+        "startUrl": start_url, "region": "eu-west-1", "accessToken": "ssoAccessTokenSentinel", "expiresAt": expires}),
+    );
+}
+
+#[test]
+fn sso_legacy_profile_and_expired_login() {
+    let mut s = Sandbox::new();
+    let stub = sso_stub(&s);
+    s.env("AWS_ENDPOINT_URL_SSO", stub.url())
+        .env("AWS_REGION", "eu-west-1");
+    let start = "https://example.awsapps.com/start";
+    s.write(".aws/config", &format!(
+        "[profile dev]\nsso_start_url = {start}\nsso_region = eu-west-1\nsso_account_id = {ACCOUNT}\nsso_role_name = AdministratorAccess\n"));
+    sso_cache(&s, start, start, 60);
+    let run = s.run(&["token", "-i", "c", "--profile", "dev"]);
+    let verdict = verify_token(&run.token(), "c", "ssoSecret/1");
+    assert_eq!(verdict["access_key_id"], "ASIASSOPORTALKEY0001");
+
+    sso_cache(&s, start, start, -5);
+    let run = s.run(&["token", "-i", "c", "--profile", "dev"]);
+    run.assert_error(1, "SSO login for profile dev");
+    assert_eq!(run.hint(), "run `aws sso login --profile dev`");
+    assert!(!run.stderr.contains("ssoAccessTokenSentinel"));
+}
+
+#[test]
+fn sso_session_profile_and_missing_login() {
+    let mut s = Sandbox::new();
+    let stub = sso_stub(&s);
+    s.env("AWS_ENDPOINT_URL_SSO", stub.url())
+        .env("AWS_ENDPOINT_URL_SSO_OIDC", stub.url());
+    let start = "https://example.awsapps.com/start";
+    s.write(".aws/config", &format!(
+        "[profile admin]\nsso_session = corp\nsso_account_id = {ACCOUNT}\nsso_role_name = AdministratorAccess\nregion = eu-west-1\n\
+         [sso-session corp]\nsso_start_url = {start}\nsso_region = eu-west-1\nsso_registration_scopes = sso:account:access\n"));
+    let run = s.run(&["token", "-i", "c", "--profile", "admin"]);
+    run.assert_error(1, "SSO login for profile admin");
+    assert!(
+        run.hint()
+            .starts_with("run `aws sso login --sso-session corp`"),
+        "{}",
+        run.hint()
+    );
+
+    sso_cache(&s, "corp", start, 60);
+    let run = s.run(&["token", "-i", "c", "--profile", "admin"]);
+    let verdict = verify_token(&run.token(), "c", "ssoSecret/1");
+    assert_eq!(verdict["access_key_id"], "ASIASSOPORTALKEY0001");
+    assert_eq!(verdict["host"], "sts.eu-west-1.amazonaws.com");
+}
+
+#[test]
+fn container_credentials_as_aws_vault_ecs_server_sets_them() {
+    let mut s = Sandbox::new();
+    let expiry = (chrono::Utc::now() + chrono::TimeDelta::minutes(7))
+        .format("%Y-%m-%dT%H:%M:%SZ")
+        .to_string();
+    let config = json!({"container": {"authorization": "Bearer vaultAuthSentinel",
+        "access_key_id": "ASIACONTAINERKEY0001", "secret_access_key": "containerSecret/2",
+        "token": "container+token/=", "expiration": expiry}});
+    let path = write_json(&s, "stub.json", &config);
+    let stub = Process::peer(
+        "tests/peers/stub_server.py",
+        &["--config", path.to_str().unwrap()],
+    );
+    s.env(
+        "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+        format!("{}/creds", stub.url()),
+    )
+    .env(
+        "AWS_CONTAINER_AUTHORIZATION_TOKEN",
+        "Bearer vaultAuthSentinel",
+    )
+    .env("AWS_REGION", "us-east-2");
+    let run = s.run(&["token", "-i", "c"]);
+    // The token must not outlive the credentials.
+    assert_eq!(
+        run.credential()["status"]["expirationTimestamp"],
+        expiry.as_str()
+    );
+    let verdict = verify_token(&run.token(), "c", "containerSecret/2");
+    assert_eq!(verdict["access_key_id"], "ASIACONTAINERKEY0001");
+}
