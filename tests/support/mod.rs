@@ -182,7 +182,12 @@ impl Sandbox {
 
     /// The command as kubectl would start it: clean environment, no stdin.
     pub fn command(&self, args: &[&str]) -> Command {
-        let mut cmd = Command::new(BIN);
+        self.command_of(BIN, args)
+    }
+
+    /// Any program with the sandbox's clean environment and no stdin.
+    pub fn command_of(&self, program: impl AsRef<std::ffi::OsStr>, args: &[&str]) -> Command {
+        let mut cmd = Command::new(program);
         cmd.args(args)
             .env_clear()
             .env("PATH", std::env::var("PATH").unwrap_or_default())

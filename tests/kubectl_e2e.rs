@@ -1,0 +1,190 @@
+//! End to end: real kubectl (1.27 … 1.33) runs eks-token from a kubeconfig `exec` block
+//! against `tests/peers/fake_eks.py`, an HTTPS API server that applies the EKS server's
+//! checks and verifies the signature independently.
+
+mod support;
+
+use std::path::Path;
+use std::time::Instant;
+
+use support::{BIN, Process, Run, Sandbox, kubectl};
+
+const CLUSTER: &str = "e2e-cluster";
+const AK: &str = "AKIAKUBECTLE2EKEY001";
+const SK: &str = "kubectlSecretSentinel/0123456789abcdef";
+const NO_PODS: &str = "No resources found in default namespace.";
+
+struct Api {
+    server: Process,
+    ca: std::path::PathBuf,
+}
+
+fn fake_eks(s: &Sandbox, moto: Option<&Process>) -> Api {
+    let secrets = s.write("secrets.json", &serde_json::json!({ AK: SK }).to_string());
+    let certs = s.path("certs");
+    std::fs::create_dir_all(&certs).unwrap();
+    let mut args = vec![
+        "--cluster-id".to_owned(),
+        CLUSTER.to_owned(),
+        "--secrets".to_owned(),
+        secrets.display().to_string(),
+        "--cert-dir".to_owned(),
+        certs.display().to_string(),
+    ];
+    if let Some(m) = moto {
+        args.extend(["--moto".to_owned(), m.url()]);
+    }
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let server = Process::peer("tests/peers/fake_eks.py", &args);
+    Api {
+        server,
+        ca: certs.join("ca.pem"),
+    }
+}
+
+/// A kubeconfig whose user runs eks-token with `args`, as the README shows it.
+fn kubeconfig(s: &Sandbox, api: &Api, api_version: &str, args: &[&str]) -> std::path::PathBuf {
+    let interactive = if api_version.ends_with("/v1") {
+        "\n      interactiveMode: Never"
+    } else {
+        ""
+    };
+    let args = args
+        .iter()
+        .map(|a| format!("\"{a}\""))
+        .collect::<Vec<_>>()
+        .join(", ");
+    s.write(
+        ".kube/config",
+        &format!(
+            "apiVersion: v1
+kind: Config
+clusters:
+- name: fake
+  cluster:
+    server: https://127.0.0.1:{port}
+    certificate-authority: {ca}
+users:
+- name: eks
+  user:
+    exec:
+      apiVersion: {api_version}
+      command: {bin}
+      args: [{args}]{interactive}
+contexts:
+- name: fake
+  context:
+    cluster: fake
+    user: eks
+current-context: fake
+",
+            port = api.server.port,
+            ca = api.ca.display(),
+            bin = BIN
+        ),
+    )
+}
+
+fn kubectl_get_pods(s: &Sandbox, version: &str, config: &Path) -> Run {
+    let start = Instant::now();
+    let out = s
+        .command_of(kubectl(version), &["get", "pods", "--request-timeout=20s"])
+        .env("KUBECONFIG", config)
+        .output()
+        .unwrap();
+    Run::from_output(out, start.elapsed())
+}
+
+fn env_sandbox() -> Sandbox {
+    let mut s = Sandbox::new();
+    s.env("AWS_ACCESS_KEY_ID", AK)
+        .env("AWS_SECRET_ACCESS_KEY", SK)
+        .env("AWS_REGION", "us-west-2");
+    s
+}
+
+#[test]
+fn kubectl_get_pods_with_exec_v1_and_v1beta1_on_every_kubectl() {
+    let s = env_sandbox();
+    let api = fake_eks(&s, None);
+    for version in ["1.27", "1.28", "1.29", "1.30", "1.31", "1.32", "1.33"] {
+        for api_version in [
+            "client.authentication.k8s.io/v1",
+            "client.authentication.k8s.io/v1beta1",
+        ] {
+            let config = kubeconfig(&s, &api, api_version, &["token", "--cluster-id", CLUSTER]);
+            let run = kubectl_get_pods(&s, version, &config);
+            assert_eq!(
+                run.code, 0,
+                "kubectl {version} {api_version}: {}",
+                run.stderr
+            );
+            assert_eq!(
+                run.stderr.trim(),
+                NO_PODS,
+                "kubectl {version} {api_version}"
+            );
+        }
+    }
+}
+
+#[test]
+fn kubectl_with_the_aws_cli_arguments_only_command_changed() {
+    let s = env_sandbox();
+    let api = fake_eks(&s, None);
+    let args = [
+        "--region",
+        "us-west-2",
+        "eks",
+        "get-token",
+        "--cluster-name",
+        CLUSTER,
+        "--output",
+        "json",
+    ];
+    for version in ["1.27", "1.33"] {
+        let config = kubeconfig(&s, &api, "client.authentication.k8s.io/v1beta1", &args);
+        let run = kubectl_get_pods(&s, version, &config);
+        assert_eq!(run.stderr.trim(), NO_PODS, "kubectl {version}");
+    }
+}
+
+#[test]
+fn kubectl_with_an_assumed_role() {
+    let moto = Process::moto();
+    let mut s = env_sandbox();
+    s.endpoint(&moto.url());
+    let api = fake_eks(&s, Some(&moto));
+    let role = "arn:aws:iam::123456789012:role/eks-admin";
+    let config = kubeconfig(
+        &s,
+        &api,
+        "client.authentication.k8s.io/v1",
+        &["token", "-i", CLUSTER, "-r", role],
+    );
+    let run = kubectl_get_pods(&s, "1.33", &config);
+    assert_eq!(run.stderr.trim(), NO_PODS);
+}
+
+#[test]
+fn a_token_for_another_cluster_is_unauthorized() {
+    let s = env_sandbox();
+    let api = fake_eks(&s, None);
+    for version in ["1.27", "1.33"] {
+        let config = kubeconfig(
+            &s,
+            &api,
+            "client.authentication.k8s.io/v1",
+            &["token", "-i", "some-other-cluster"],
+        );
+        let run = kubectl_get_pods(&s, version, &config);
+        assert_ne!(run.code, 0);
+        assert!(
+            run.stderr.contains("Unauthorized")
+                || run.stderr.contains("You must be logged in to the server"),
+            "kubectl {version}: {}",
+            run.stderr
+        );
+        assert!(!run.stderr.contains(NO_PODS));
+    }
+}
