@@ -63,8 +63,13 @@ fn there_are_enough_vectors_of_every_kind() {
     assert!(has(&|v| v.region.starts_with("us-gov-")));
     assert!(has(&|v| v.use_fips));
     assert!(has(&|v| v.use_dualstack));
-    assert!(has(&|v| v.session_token.as_deref().is_some_and(|t| t.contains(['+', '/', '=']))));
-    assert!(has(&|v| v.cluster_id.contains('.') && v.cluster_id.contains('_')));
+    assert!(has(&|v| v
+        .session_token
+        .as_deref()
+        .is_some_and(|t| t.contains(['+', '/', '=']))));
+    assert!(has(
+        &|v| v.cluster_id.contains('.') && v.cluster_id.contains('_')
+    ));
 }
 
 #[test]

@@ -142,7 +142,7 @@ def sts_signing_region(host):
         raise TokenError(f"invalid region {region!r} in hostname {host!r}")
     partition = _partition_of(region)
     if ".".join(labels[2:]) not in PARTITION_DOMAINS.get(partition, ()):
-        raise TokenError(f"partition {partition} does not use hostname {host!r}")
+        raise TokenError(f"unexpected hostname {host!r}: not an STS domain of partition {partition}")
     signing_region = _resolved_hosts(region).get(host)
     if signing_region is None:
         raise TokenError(f"unexpected hostname {host!r} in pre-signed URL")

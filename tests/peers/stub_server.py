@@ -1,0 +1,212 @@
+"""Plain-HTTP stub for the AWS credential endpoints moto lacks (SSO portal, SSO-OIDC, container).
+
+    python stub_server.py --config FILE [--log FILE] [--delay-ms N]
+    python stub_server.py --hang
+
+Binds 127.0.0.1 on a free port, prints exactly one line `{"port": N}` on stdout when
+ready, and exits when its stdin reaches EOF.
+
+Endpoints (FILE is JSON, re-read on every request; a missing section denies everything):
+
+- SSO portal, for AWS_ENDPOINT_URL_SSO=http://127.0.0.1:N
+  `GET /federation/credentials?role_name=R&account_id=A`, header `x-amz-sso_bearer_token: T`.
+  config "sso": {"access_token": T or [T, ...],
+                 "roles": [{"account_id", "role_name", "access_key_id", "secret_access_key",
+                            "session_token", "expiration": epoch millis (default now + 1 h)}]}
+  200 {"roleCredentials": {"accessKeyId", "secretAccessKey", "sessionToken", "expiration"}};
+  else 401 {"message": "Session token not found or invalid"} with
+  `x-amzn-errortype: UnauthorizedException` (restJson1 clients read the error code there).
+- SSO-OIDC CreateToken, for AWS_ENDPOINT_URL_SSO_OIDC=http://127.0.0.1:N
+  `POST /token` JSON {"clientId", "clientSecret", "grantType": "refresh_token", "refreshToken"}.
+  config "sso_oidc": {"client_id", "client_secret", "refresh_token", "access_token",
+                      "expires_in" (default 3600), "new_refresh_token" (default: the same)}
+  200 {"accessToken", "expiresIn", "refreshToken", "tokenType": "Bearer"}; wrong client:
+  401 InvalidClientException; wrong grant type or refresh token: 400 InvalidGrantException.
+- Container credentials, for AWS_CONTAINER_CREDENTIALS_FULL_URI=http://127.0.0.1:N/creds and
+  AWS_CONTAINER_AUTHORIZATION_TOKEN (as `aws-vault exec --ecs-server` sets them)
+  `GET /creds`; the `Authorization` header must equal config "container"."authorization"
+  (absent: no header). config "container": {"authorization", "access_key_id",
+  "secret_access_key", "token", "expiration": RFC 3339 (default now + 1 h)}
+  200 {"AccessKeyId", "SecretAccessKey", "Token", "Expiration"}; else 403.
+- `GET /_stats`: {"sso"|"sso_oidc"|"container"|"other": {"total", "ok", "denied"}}.
+
+--delay-ms N sleeps before answering each credential request (stampede tests).
+--log FILE appends one JSON line per request: time, endpoint, method, path, status (no
+token, key or secret is ever logged).
+--hang: listen and never answer (the kernel completes TCP handshakes, nothing is read);
+for timeout tests, e.g. as an IMDS endpoint.
+"""
+
+import argparse
+import json
+import socket
+import sys
+import threading
+import time
+from datetime import datetime, timezone
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qs, urlsplit
+
+ENDPOINTS = ("sso", "sso_oidc", "container", "other")
+
+
+def rfc3339(epoch):
+    return datetime.fromtimestamp(epoch, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+class Stub(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def __init__(self, args):
+        super().__init__(("127.0.0.1", 0), Handler)
+        self.args = args
+        self.lock = threading.Lock()
+        self.stats = {name: {"total": 0, "ok": 0, "denied": 0} for name in ENDPOINTS}
+
+    def config(self):
+        try:
+            with open(self.args.config) as f:
+                return json.load(f)
+        except (OSError, ValueError) as e:
+            print(f"stub_server: config: {e}", file=sys.stderr)
+            return {}
+
+    def record(self, endpoint, method, path, status):
+        with self.lock:
+            counts = self.stats[endpoint]
+            counts["total"] += 1
+            counts["ok" if status < 300 else "denied"] += 1
+            if self.args.log:
+                entry = {"time": round(time.time(), 3), "endpoint": endpoint, "method": method,
+                         "path": path, "status": status}
+                with open(self.args.log, "a") as f:
+                    f.write(json.dumps(entry) + "\n")
+
+
+class Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server_version = "aws-stub"
+
+    def log_message(self, format, *args):
+        """Silent: --log records requests."""
+
+    def reply(self, endpoint, status, body, headers=()):
+        self.server.record(endpoint, self.command, self.path, status)
+        self.send_json(status, body, headers)
+
+    def send_json(self, status, body, headers=()):
+        data = json.dumps(body).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        for name, value in headers:
+            self.send_header(name, value)
+        self.end_headers()
+        self.wfile.write(data)
+
+    def do_GET(self):
+        url = urlsplit(self.path)
+        if url.path == "/_stats":
+            with self.server.lock:
+                stats = json.loads(json.dumps(self.server.stats))
+            self.send_json(200, stats)
+        elif url.path == "/federation/credentials":
+            self.delay()
+            self.sso(parse_qs(url.query))
+        elif url.path == "/creds":
+            self.delay()
+            self.container()
+        else:
+            self.reply("other", 404, {"message": "not found"})
+
+    def do_POST(self):
+        length = int(self.headers.get("Content-Length") or 0)
+        body = self.rfile.read(length)
+        if urlsplit(self.path).path == "/token":
+            self.delay()
+            self.sso_oidc(body)
+        else:
+            self.reply("other", 404, {"message": "not found"})
+
+    def delay(self):
+        time.sleep(self.server.args.delay_ms / 1000)
+
+    def sso(self, query):
+        cfg = self.server.config().get("sso", {})
+        tokens = cfg.get("access_token", [])
+        tokens = [tokens] if isinstance(tokens, str) else tokens
+        account = query.get("account_id", [""])[0]
+        role_name = query.get("role_name", [""])[0]
+        role = next((r for r in cfg.get("roles", [])
+                     if r["account_id"] == account and r["role_name"] == role_name), None)
+        if self.headers.get("x-amz-sso_bearer_token") not in tokens or role is None:
+            self.reply("sso", 401, {"message": "Session token not found or invalid"},
+                       [("x-amzn-errortype", "UnauthorizedException")])
+            return
+        self.reply("sso", 200, {"roleCredentials": {
+            "accessKeyId": role["access_key_id"],
+            "secretAccessKey": role["secret_access_key"],
+            "sessionToken": role["session_token"],
+            "expiration": role.get("expiration", int((time.time() + 3600) * 1000)),
+        }})
+
+    def sso_oidc(self, raw):
+        cfg = self.server.config().get("sso_oidc")
+        try:
+            req = json.loads(raw or b"{}")
+        except ValueError:
+            req = {}
+        if not cfg or req.get("clientId") != cfg["client_id"] or req.get("clientSecret") != cfg["client_secret"]:
+            self.reply("sso_oidc", 401, {"error": "invalid_client", "error_description": "Invalid client"},
+                       [("x-amzn-errortype", "InvalidClientException")])
+        elif req.get("grantType") != "refresh_token" or req.get("refreshToken") != cfg["refresh_token"]:
+            self.reply("sso_oidc", 400, {"error": "invalid_grant", "error_description": "Invalid grant provided"},
+                       [("x-amzn-errortype", "InvalidGrantException")])
+        else:
+            self.reply("sso_oidc", 200, {
+                "accessToken": cfg["access_token"],
+                "expiresIn": cfg.get("expires_in", 3600),
+                "refreshToken": cfg.get("new_refresh_token", cfg["refresh_token"]),
+                "tokenType": "Bearer",
+            })
+
+    def container(self):
+        cfg = self.server.config().get("container")
+        if not cfg or self.headers.get("Authorization") != cfg.get("authorization"):
+            self.reply("container", 403, {"message": "Forbidden"})
+            return
+        self.reply("container", 200, {
+            "AccessKeyId": cfg["access_key_id"],
+            "SecretAccessKey": cfg["secret_access_key"],
+            "Token": cfg["token"],
+            "Expiration": cfg.get("expiration", rfc3339(time.time() + 3600)),
+        })
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    mode = ap.add_mutually_exclusive_group(required=True)
+    mode.add_argument("--config", help="JSON config, re-read on every request")
+    mode.add_argument("--hang", action="store_true", help="accept TCP connections, never answer")
+    ap.add_argument("--log", help="append one JSON line per request")
+    ap.add_argument("--delay-ms", type=int, default=0, help="sleep before answering credential requests")
+    args = ap.parse_args()
+    if args.hang:
+        with socket.create_server(("127.0.0.1", 0), backlog=128) as sock:
+            print(json.dumps({"port": sock.getsockname()[1]}), flush=True)
+            sys.stdin.buffer.read()
+        return
+    server = Stub(args)
+
+    def watch_stdin():
+        sys.stdin.buffer.read()
+        server.shutdown()
+
+    threading.Thread(target=watch_stdin, daemon=True).start()
+    print(json.dumps({"port": server.server_address[1]}), flush=True)
+    server.serve_forever()
+    server.server_close()
+
+
+if __name__ == "__main__":
+    main()
