@@ -167,7 +167,8 @@ class FakeEks(ThreadingHTTPServer):
         _, arn, session_token = found["hit"]
         if session_token is not None and result["session_token"] != session_token:
             # STS refuses temporary credentials without their own session token.
-            raise tokencheck.TokenError("X-Amz-Security-Token is not the session token issued with this access key")
+            raise tokencheck.TokenError(
+                "X-Amz-Security-Token is not the session token issued with this access key")
         return arn
 
     def record(self, entry):
@@ -225,9 +226,9 @@ class Handler(BaseHTTPRequestHandler):
         if path == "/version":
             return 200, VERSION
         if path == "/api":
-            address = f"127.0.0.1:{self.server.server_address[1]}"
-            return 200, {"kind": "APIVersions", "versions": ["v1"],
-                         "serverAddressByClientCIDRs": [{"clientCIDR": "0.0.0.0/0", "serverAddress": address}]}
+            port = self.server.server_address[1]
+            address = {"clientCIDR": "0.0.0.0/0", "serverAddress": f"127.0.0.1:{port}"}
+            return 200, {"kind": "APIVersions", "versions": ["v1"], "serverAddressByClientCIDRs": [address]}
         if path == "/apis":
             return 200, API_GROUPS
         if path == "/api/v1":

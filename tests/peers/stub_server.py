@@ -156,11 +156,12 @@ class Handler(BaseHTTPRequestHandler):
             req = json.loads(raw or b"{}")
         except ValueError:
             req = {}
-        if not cfg or req.get("clientId") != cfg["client_id"] or req.get("clientSecret") != cfg["client_secret"]:
+        client = (req.get("clientId"), req.get("clientSecret"))
+        if not cfg or client != (cfg["client_id"], cfg["client_secret"]):
             self.reply("sso_oidc", 401, {"error": "invalid_client", "error_description": "Invalid client"},
                        [("x-amzn-errortype", "InvalidClientException")])
-        elif req.get("grantType") != "refresh_token" or req.get("refreshToken") != cfg["refresh_token"]:
-            self.reply("sso_oidc", 400, {"error": "invalid_grant", "error_description": "Invalid grant provided"},
+        elif (req.get("grantType"), req.get("refreshToken")) != ("refresh_token", cfg["refresh_token"]):
+            self.reply("sso_oidc", 400, {"error": "invalid_grant", "error_description": "Invalid grant"},
                        [("x-amzn-errortype", "InvalidGrantException")])
         else:
             self.reply("sso_oidc", 200, {

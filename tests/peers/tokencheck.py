@@ -227,9 +227,11 @@ def _check_scope(p):
     if scope[1] != value["x-amz-date"][:8]:
         raise TokenError("X-Amz-Credential date does not match X-Amz-Date")
     if scope[2] != p["signing_region"]:
-        raise TokenError(f"credential scoped to {scope[2]!r}, host {p['host']} expects {p['signing_region']!r}")
+        raise TokenError(f"credential scoped to {scope[2]!r}, "
+                         f"host {p['host']} expects {p['signing_region']!r}")
     if sorted(h.lower() for h in p["signed_headers"].split(";")) != ["host", CLUSTER_HEADER]:
-        raise TokenError(f"X-Amz-SignedHeaders must be host;{CLUSTER_HEADER} (the server replays no other header)")
+        raise TokenError(f"X-Amz-SignedHeaders must be host;{CLUSTER_HEADER} "
+                         "(the server replays no other header)")
     if "x-amz-signature" not in value:
         raise TokenError("X-Amz-Signature is missing")
 
@@ -237,7 +239,7 @@ def _check_scope(p):
 def expected_signature(p, cluster_id, secret_access_key):
     """Signature botocore gives the token's request, signed for `cluster_id`."""
     value = {k: v for k, (_, v) in p["params"].items()}
-    operation = urlencode([(name, val) for lower, (name, val) in p["params"].items() if lower not in AUTH_KEYS])
+    operation = urlencode([pair for lower, pair in p["params"].items() if lower not in AUTH_KEYS])
     request = AWSRequest(method="GET", url=f"https://{p['host']}/?{operation}",
                          headers={CLUSTER_HEADER: cluster_id})
     credentials = Credentials(p["access_key_id"], secret_access_key, value.get("x-amz-security-token"))
@@ -258,7 +260,8 @@ def verify(token, cluster_id, secret_for, now=None):
     want = expected_signature(p, cluster_id, secret)
     got = p["params"]["x-amz-signature"][1]
     if not hmac.compare_digest(want.encode(), got.encode()):
-        raise TokenError(f"signature mismatch: not signed for cluster {cluster_id!r} with this access key's secret")
+        raise TokenError(f"signature mismatch: not signed for cluster {cluster_id!r} "
+                         "with this access key's secret")
     session_token = p["params"].get("x-amz-security-token", (None, None))[1]
     return {
         "access_key_id": p["access_key_id"],
