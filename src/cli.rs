@@ -2,6 +2,7 @@
 //! switches to eks-token by changing only `command:`.
 
 use std::ffi::OsString;
+use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
@@ -20,6 +21,50 @@ pub struct Cli {
 pub enum Command {
     /// Print an ExecCredential with a bearer token for an EKS cluster (what kubectl runs).
     Token(TokenArgs),
+    /// List or clear cached tokens.
+    #[command(subcommand)]
+    Cache(CacheCommand),
+}
+
+/// `eks-token cache …`.
+#[derive(Debug, Subcommand)]
+pub enum CacheCommand {
+    /// List cached tokens: cluster, region, profile, role and time left (never the token).
+    List {
+        #[command(flatten)]
+        location: CacheLocation,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = ListFormat::Text)]
+        output: ListFormat,
+    },
+    /// Remove cached tokens: all, or those of one cluster.
+    Clear {
+        #[command(flatten)]
+        location: CacheLocation,
+        /// Only this cluster's tokens.
+        #[arg(
+            short = 'i',
+            long = "cluster-id",
+            visible_alias = "cluster-name",
+            value_name = "NAME"
+        )]
+        cluster_id: Option<String>,
+    },
+}
+
+/// `--output` of `cache list`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ListFormat {
+    Text,
+    Json,
+}
+
+/// Where the token cache lives.
+#[derive(Debug, Args)]
+pub struct CacheLocation {
+    /// Cache directory [default: EKS_TOKEN_CACHE_DIR, $KUBECACHEDIR/eks-token, ~/.kube/cache/eks-token].
+    #[arg(long, value_name = "DIR")]
+    pub cache_dir: Option<PathBuf>,
 }
 
 /// `eks-token token`, also reached as `aws-iam-authenticator token` and
@@ -43,9 +88,16 @@ pub struct TokenArgs {
     #[arg(long)]
     pub token_only: bool,
 
-    /// Accepted for aws-iam-authenticator compatibility; has no effect.
+    /// Accepted for aws-iam-authenticator compatibility; tokens are cached unless --no-cache.
     #[arg(long, hide = true)]
     pub cache: bool,
+
+    /// Neither read nor write the token cache for this run.
+    #[arg(long)]
+    pub no_cache: bool,
+
+    #[command(flatten)]
+    pub cache_location: CacheLocation,
 
     /// Accepted for `aws eks get-token` compatibility; only json is supported.
     #[arg(long, value_enum, hide = true)]
@@ -131,6 +183,7 @@ mod tests {
     fn token(args: &[&str]) -> TokenArgs {
         match parse(args).unwrap().command {
             Command::Token(t) => t,
+            other => panic!("not token: {other:?}"),
         }
     }
 

@@ -2,6 +2,7 @@
 
 use std::io::{self, Write};
 
+use crate::cache::CacheError;
 use crate::credentials::CredentialsError;
 use crate::sts_endpoint::{InvalidRegion, NoDualStack};
 use crate::token::{InvalidClusterId, TokenError};
@@ -24,6 +25,12 @@ pub enum Error {
     /// Signing failed.
     #[error(transparent)]
     Token(#[from] TokenError),
+    /// The token cache could not be read or changed (`cache list` / `cache clear`).
+    #[error("token cache: {0}")]
+    Cache(#[from] CacheError),
+    /// No home directory to put the cache in.
+    #[error("cannot find the home directory for the token cache")]
+    NoHome,
     /// The async runtime could not start.
     #[error("cannot start the async runtime")]
     Runtime(#[source] io::Error),
@@ -45,6 +52,8 @@ impl Error {
                 "refresh the credentials (`aws sso login`, or a new `aws-vault exec` session)"
                     .into(),
             ),
+            Self::Cache(e) => e.hint(),
+            Self::NoHome => Some("set HOME, or pass --cache-dir".into()),
             Self::Token(_) | Self::Runtime(_) => None,
         }
     }

@@ -1,8 +1,9 @@
 //! eks-token: an Amazon EKS exec credential plugin for kubectl and every client-go tool.
 //!
-//! The data's path is the module map: [`cli`] arguments → [`credentials`] →
-//! [`sts_endpoint`] + [`token`] → [`exec_credential`] on stdout.
+//! The data's path is the module map: [`cli`] arguments → [`cache`] (fast path) →
+//! [`credentials`] → [`sts_endpoint`] + [`token`] → [`cache`] → [`exec_credential`] on stdout.
 
+pub mod cache;
 pub mod cli;
 pub mod command;
 pub mod credentials;
@@ -20,18 +21,27 @@ use clap::Parser;
 use clap::error::ErrorKind;
 
 use crate::cli::{Cli, Command};
+use crate::error::Error;
 
-/// Runs eks-token with `args` (including the program name) and returns the exit status.
-pub fn run(args: impl IntoIterator<Item = OsString>) -> ExitCode {
-    let cli = match Cli::try_parse_from(cli::normalize(args)) {
-        Ok(cli) => cli,
-        Err(e) => return usage_error(e),
-    };
-    let result = match &cli.command {
+/// Parses the command line; on failure the usage error (or help) is already printed and
+/// the exit status is returned instead.
+pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Cli, ExitCode> {
+    Cli::try_parse_from(cli::normalize(args)).map_err(usage_error)
+}
+
+/// Runs every command but `token`'s fast path, which `main` takes first.
+pub fn run(command: &Command) -> Result<String, Error> {
+    match command {
         Command::Token(args) => {
-            command::token::run(args, std::env::var_os("KUBERNETES_EXEC_INFO").as_deref())
+            let exec_info = std::env::var_os("KUBERNETES_EXEC_INFO");
+            command::token::TokenRun::new(args, exec_info.as_deref())?.mint()
         }
-    };
+        Command::Cache(c) => command::cache::run(c, chrono::Utc::now()),
+    }
+}
+
+/// Prints a command's result: its output on stdout, or the error on stderr.
+pub fn finish(result: Result<String, Error>) -> ExitCode {
     match result {
         Ok(out) => print(&out),
         Err(e) => {
@@ -67,7 +77,7 @@ fn usage_error(e: clap::Error) -> ExitCode {
 }
 
 /// Writes `out` to stdout; a closed pipe is a graceful end, not an error.
-fn print(out: &str) -> ExitCode {
+pub fn print(out: &str) -> ExitCode {
     let mut stdout = io::stdout().lock();
     match stdout
         .write_all(out.as_bytes())

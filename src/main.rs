@@ -1,5 +1,28 @@
-//! The `eks-token` binary: everything lives in the library so tests can drive it.
+//! The `eks-token` binary. Everything lives in the library; what is here is the order of
+//! work, so the fast path is plain to see.
 
-fn main() -> std::process::ExitCode {
-    eks_token::run(std::env::args_os())
+use std::process::ExitCode;
+
+use eks_token::cli::Command;
+use eks_token::command::token::TokenRun;
+
+fn main() -> ExitCode {
+    let cli = match eks_token::parse(std::env::args_os()) {
+        Ok(cli) => cli,
+        Err(status) => return status,
+    };
+    if let Command::Token(args) = &cli.command {
+        let exec_info = std::env::var_os("KUBERNETES_EXEC_INFO");
+        let mut run = match TokenRun::new(args, exec_info.as_deref()) {
+            Ok(run) => run,
+            Err(e) => return eks_token::finish(Err(e)),
+        };
+        // Fast path: a cache hit is one small file read and one write to stdout. The AWS
+        // SDK, the async runtime, the config files and TLS are never touched.
+        if let Some(out) = run.from_cache(chrono::Utc::now()) {
+            return eks_token::print(&out);
+        }
+        return eks_token::finish(run.mint());
+    }
+    eks_token::finish(eks_token::run(&cli.command))
 }

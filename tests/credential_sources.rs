@@ -269,7 +269,13 @@ fn sso_legacy_profile_and_expired_login() {
     assert_eq!(verdict["access_key_id"], "ASIASSOPORTALKEY0001");
 
     sso_cache(&s, start, start, -5);
-    let run = s.run(&["token", "-i", "c", "--profile", "dev"]);
+    // The token minted before the login lapsed is still good and still cached…
+    assert_eq!(
+        s.run(&["token", "-i", "c", "--profile", "dev"]).token(),
+        run.token()
+    );
+    // …but a new one needs a new login.
+    let run = s.run(&["token", "-i", "c", "--profile", "dev", "--no-cache"]);
     run.assert_error(1, "SSO login for profile dev");
     assert_eq!(run.hint(), "run `aws sso login --profile dev`");
     assert!(!run.stderr.contains("ssoAccessTokenSentinel"));

@@ -1,3 +1,4 @@
 //! One module per subcommand; each turns parsed arguments into stdout text or an error.
 
+pub mod cache;
 pub mod token;

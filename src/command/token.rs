@@ -1,44 +1,157 @@
-//! `eks-token token`: credentials → presigned URL → ExecCredential on stdout.
+//! `eks-token token`: cache → (credentials → presigned URL → cache) → ExecCredential.
 
 use std::ffi::OsStr;
+use std::path::PathBuf;
 
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 
+use crate::cache::{self, Cache, CacheError, CacheKey, Description};
 use crate::cli::TokenArgs;
-use crate::credentials::{RegionOrigin, Setup};
+use crate::credentials::{Options, RegionOrigin, Setup, Source};
 use crate::error::{self, Error};
 use crate::exec_credential::{ExecCredential, ExecRequest};
 use crate::sts_endpoint::StsEndpoint;
-use crate::token::{self, ClusterId};
+use crate::token::{self, ClusterId, Token};
 
-/// Mints a token and returns what goes on stdout.
-pub fn run(args: &TokenArgs, exec_info: Option<&OsStr>) -> Result<String, Error> {
-    let cluster = ClusterId::new(&args.cluster_id)?;
-    let request = ExecRequest::from_env_value(exec_info);
-    if let Some(warning) = &request.warning {
-        error::warn(warning);
+/// One `token` run: validated arguments, the exec request and the cache key.
+pub struct TokenRun {
+    cluster: ClusterId,
+    request: ExecRequest,
+    options: Options,
+    token_only: bool,
+    /// `None` when the cache is off (`--no-cache`) or unusable (a warning was shown).
+    cache_dir: Option<PathBuf>,
+    key: CacheKey,
+}
+
+impl TokenRun {
+    /// Checks the arguments and reads `KUBERNETES_EXEC_INFO`; no I/O beyond the environment.
+    pub fn new(args: &TokenArgs, exec_info: Option<&OsStr>) -> Result<Self, Error> {
+        let cluster = ClusterId::new(&args.cluster_id)?;
+        let request = ExecRequest::from_env_value(exec_info);
+        if let Some(warning) = &request.warning {
+            error::warn(warning);
+        }
+        let options = args.aws.options();
+        let cache_dir = if args.no_cache {
+            None
+        } else {
+            cache::default_dir(args.cache_location.cache_dir.as_deref())
+        };
+        let key = CacheKey::new(&cluster, &options);
+        Ok(Self {
+            cluster,
+            request,
+            options,
+            token_only: args.token_only,
+            cache_dir,
+            key,
+        })
     }
-    let options = args.aws.options();
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(Error::Runtime)?;
-    let (setup, resolved) = runtime.block_on(async {
-        let setup = Setup::load(&options).await?;
-        let resolved = setup.resolve(options.role.as_ref()).await?;
-        Ok::<_, Error>((setup, resolved))
-    })?;
-    if setup.region_origin == RegionOrigin::Fallback {
-        error::note(&format!(
-            "no region configured; signing for {} (set --region or AWS_REGION)",
-            setup.region
-        ));
+
+    /// The fast path: the answer from the cache file alone, when it holds a token with
+    /// at least five minutes left at `now`.
+    pub fn from_cache(&mut self, now: DateTime<Utc>) -> Option<String> {
+        let dir = self.cache_dir.as_ref()?;
+        let looked_up = Cache::existing(dir)
+            .and_then(|cache| cache.map_or(Ok(None), |c| c.lookup(&self.key, now)));
+        match looked_up {
+            Ok(hit) => hit.map(|hit| self.render(&hit.token)),
+            Err(e) => {
+                self.refuse_cache(&e);
+                None
+            }
+        }
     }
-    let endpoint = StsEndpoint::regional(&setup.region, setup.variant)?;
-    let token = token::mint(&resolved.credentials, &endpoint, &cluster, Utc::now())?;
-    Ok(if args.token_only {
-        format!("{}\n", token.expose())
-    } else {
-        ExecCredential::new(&request, token.expose(), token.expires_at).to_line()
-    })
+
+    /// The slow path: credentials, signing, and a cache write under the per-key lock so
+    /// concurrent cold starts make one AWS call.
+    pub fn mint(mut self) -> Result<String, Error> {
+        let cache = match self.cache_dir.as_deref().map(Cache::create) {
+            Some(Ok(cache)) => Some(cache),
+            Some(Err(e)) => {
+                self.refuse_cache(&e);
+                None
+            }
+            None => None,
+        };
+        let lock = match cache.as_ref().map(|c| c.lock(&self.key)) {
+            Some(Ok(Some(lock))) => Some(lock),
+            Some(Ok(None)) => {
+                error::warn(
+                    "another eks-token run held the cache lock too long; not using the cache this time",
+                );
+                None
+            }
+            Some(Err(e)) => {
+                self.refuse_cache(&e);
+                None
+            }
+            None => None,
+        };
+        let cache = cache.filter(|_| lock.is_some());
+        if let Some(cache) = &cache {
+            // The run that held the lock before us has most likely stored the token.
+            if let Ok(Some(hit)) = cache.lookup(&self.key, Utc::now()) {
+                return Ok(self.render(&hit.token));
+            }
+        }
+        let (token, description) = self.fresh_token()?;
+        if let Some(cache) = &cache {
+            if let Err(e) = cache.store(&self.key, &token, &description) {
+                self.refuse_cache(&e);
+            }
+            cache.prune(Utc::now());
+        }
+        drop(lock);
+        Ok(self.render(&token))
+    }
+
+    /// Resolves credentials and signs a new token.
+    fn fresh_token(&self) -> Result<(Token, Description), Error> {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(Error::Runtime)?;
+        let (setup, resolved) = runtime.block_on(async {
+            let setup = Setup::load(&self.options).await?;
+            let resolved = setup.resolve(self.options.role.as_ref()).await?;
+            Ok::<_, Error>((setup, resolved))
+        })?;
+        if setup.region_origin == RegionOrigin::Fallback {
+            error::note(&format!(
+                "no region configured; signing for {} (set --region or AWS_REGION)",
+                setup.region
+            ));
+        }
+        let endpoint = StsEndpoint::regional(&setup.region, setup.variant)?;
+        let token = token::mint(&resolved.credentials, &endpoint, &self.cluster, Utc::now())?;
+        let description = Description {
+            cluster: self.cluster.to_string(),
+            region: setup.region.to_string(),
+            sts_host: endpoint.host,
+            profile: match resolved.source {
+                Source::Profile(p) => Some(p),
+                _ => None,
+            },
+            role: resolved.assumed_role,
+        };
+        Ok((token, description))
+    }
+
+    fn render(&self, token: &Token) -> String {
+        if self.token_only {
+            format!("{}\n", token.expose())
+        } else {
+            ExecCredential::new(&self.request, token.expose(), token.expires_at).to_line()
+        }
+    }
+
+    /// Warns once and carries on without the cache: the token is still printed.
+    fn refuse_cache(&mut self, e: &CacheError) {
+        if self.cache_dir.take().is_some() {
+            let hint = e.hint().map(|h| format!(" ({h})")).unwrap_or_default();
+            error::warn(&format!("not using the token cache: {e}{hint}"));
+        }
+    }
 }

@@ -1,0 +1,807 @@
+//! The on-disk token cache: one private file per key, so the next kubectl, helm or k9s
+//! process gets its token without touching AWS (client-go keeps credentials only in
+//! memory, per process: REFERENCE §2).
+//!
+//! Layout, like kubelogin's: `<dir>/<sha256 of the key>.json` holds one entry and
+//! `<dir>/<same>.lock` is locked while a token for that key is minted, so a burst of cold
+//! starts makes one AWS call. Entries are written to a temporary file and renamed into
+//! place, so a reader never sees half a file.
+
+use std::ffi::OsString;
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, Read, Write};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant, SystemTime};
+
+use chrono::{DateTime, TimeDelta, Utc};
+use secrecy::SecretString;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::credentials::Options;
+use crate::token::{self, ClusterId, Token};
+
+/// Bumped when the entry format changes; other formats are ignored and replaced.
+const FORMAT: u32 = 1;
+
+/// A cached token is served while at least this much of its lifetime remains, so
+/// kubectl never starts a request with a token about to lapse.
+pub const MIN_REMAINING: TimeDelta = TimeDelta::minutes(5);
+
+/// Entries are a few kilobytes (the token is at most 4096 bytes); anything bigger is not one.
+const MAX_ENTRY_BYTES: u64 = 16 * 1024;
+
+/// How long a run waits for another run minting the same token before it gives up on
+/// the cache and mints its own.
+const LOCK_WAIT: Duration = Duration::from_secs(5);
+const LOCK_POLL: Duration = Duration::from_millis(20);
+
+/// Temporary files older than this were left by a killed writer.
+const STALE_TEMP: Duration = Duration::from_secs(60);
+
+/// Environment variables that choose the credentials, region, endpoints or STS host.
+/// Any change in one of them gives a different key.
+const KEY_ENV: &[&str] = &[
+    "AWS_PROFILE",
+    "AWS_REGION",
+    "AWS_DEFAULT_REGION",
+    "AWS_ACCESS_KEY_ID",
+    "AWS_ACCESS_KEY",
+    "AWS_SESSION_EXPIRATION",
+    "AWS_CREDENTIAL_EXPIRATION",
+    "AWS_ROLE_ARN",
+    "AWS_ROLE_SESSION_NAME",
+    "AWS_WEB_IDENTITY_TOKEN_FILE",
+    "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+    "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
+    "AWS_USE_FIPS_ENDPOINT",
+    "AWS_USE_DUALSTACK_ENDPOINT",
+    "AWS_CONFIG_FILE",
+    "AWS_SHARED_CREDENTIALS_FILE",
+    "AWS_ENDPOINT_URL",
+    "AWS_ENDPOINT_URL_STS",
+    "AWS_ENDPOINT_URL_SSO",
+    "AWS_EC2_METADATA_DISABLED",
+];
+
+/// Where the cache lives: `--cache-dir`, `EKS_TOKEN_CACHE_DIR`, `$KUBECACHEDIR/eks-token`,
+/// else `~/.kube/cache/eks-token`.
+pub fn default_dir(flag: Option<&Path>) -> Option<PathBuf> {
+    let env = |name| std::env::var_os(name).filter(|v: &OsString| !v.is_empty());
+    if let Some(dir) = flag {
+        return Some(dir.to_owned());
+    }
+    if let Some(dir) = env("EKS_TOKEN_CACHE_DIR") {
+        return Some(dir.into());
+    }
+    if let Some(dir) = env("KUBECACHEDIR") {
+        return Some(PathBuf::from(dir).join("eks-token"));
+    }
+    let home = directories::BaseDirs::new()?.home_dir().to_owned();
+    Some(home.join(".kube/cache/eks-token"))
+}
+
+/// What a cached token is bound to, hashed: the cluster, every flag and environment
+/// variable that picks credentials, region or endpoint, and the AWS config files in play
+/// (path, size and modification time, so an edited profile invalidates).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CacheKey {
+    hash: String,
+}
+
+#[derive(Serialize)]
+struct KeyMaterial<'a> {
+    format: u32,
+    cluster: &'a str,
+    options: (&'a Option<String>, &'a Option<String>),
+    role: Option<(&'a str, &'a Option<String>, &'a Option<String>, bool)>,
+    env: Vec<(&'static str, Option<String>)>,
+    files: Vec<(PathBuf, Option<(u64, u128)>)>,
+}
+
+impl CacheKey {
+    /// The key for a token request, from flags, environment and file metadata only.
+    pub fn new(cluster: &ClusterId, options: &Options) -> Self {
+        let env: Vec<_> = KEY_ENV
+            .iter()
+            // Empty means unset, as for the AWS SDKs.
+            .map(|name| (*name, std::env::var(name).ok().filter(|v| !v.is_empty())))
+            .collect();
+        let home = directories::BaseDirs::new().map(|d| d.home_dir().to_owned());
+        let file = |var: &str, default: &str| {
+            std::env::var_os(var)
+                .filter(|v| !v.is_empty())
+                .map(PathBuf::from)
+                .or_else(|| home.as_ref().map(|h| h.join(default)))
+        };
+        let files = [
+            file("AWS_CONFIG_FILE", ".aws/config"),
+            file("AWS_SHARED_CREDENTIALS_FILE", ".aws/credentials"),
+        ]
+        .into_iter()
+        .flatten()
+        .map(|path| {
+            let stamp = fs::metadata(&path).ok().map(|m| {
+                let modified = m
+                    .modified()
+                    .ok()
+                    .and_then(|t| t.duration_since(SystemTime::UNIX_EPOCH).ok())
+                    .map_or(0, |d| d.as_nanos());
+                (m.len(), modified)
+            });
+            (path, stamp)
+        })
+        .collect();
+        let material = KeyMaterial {
+            format: FORMAT,
+            cluster: cluster.as_str(),
+            options: (&options.profile, &options.region),
+            role: options.role.as_ref().map(|r| {
+                (
+                    r.arn.as_str(),
+                    &r.session_name,
+                    &r.external_id,
+                    r.forward_session_name,
+                )
+            }),
+            env,
+            files,
+        };
+        let json = serde_json::to_vec(&material).expect("key material serialises");
+        Self {
+            hash: hex(&Sha256::digest(json)),
+        }
+    }
+
+    /// The key's file-name stem.
+    pub fn as_str(&self) -> &str {
+        &self.hash
+    }
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// What `cache list` shows of an entry: never the token.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Description {
+    pub cluster: String,
+    pub region: String,
+    pub sts_host: String,
+    pub profile: Option<String>,
+    pub role: Option<String>,
+}
+
+/// One cache file.
+#[derive(Serialize, Deserialize)]
+struct Entry {
+    format: u32,
+    key: String,
+    #[serde(flatten)]
+    description: Description,
+    expires_at: DateTime<Utc>,
+    token: String,
+}
+
+/// A token read back from the cache.
+#[derive(Debug)]
+pub struct Hit {
+    pub token: Token,
+    pub description: Description,
+}
+
+/// A listed entry.
+#[derive(Debug, Clone, Serialize)]
+pub struct Listed {
+    #[serde(flatten)]
+    pub description: Description,
+    pub expires_at: DateTime<Utc>,
+}
+
+/// Why the cache could not be used; the token is still printed.
+#[derive(Debug, thiserror::Error)]
+pub enum CacheError {
+    /// The directory or a file in it could be read or changed by someone else.
+    #[error("{} is accessible to other users (mode {mode:04o})", path.display())]
+    NotPrivate { path: PathBuf, mode: u32 },
+    /// A symlink where the cache expects a directory or file.
+    #[error("{} is a symbolic link", .0.display())]
+    Symlink(PathBuf),
+    /// Owned by another user.
+    #[error("{} is owned by another user", .0.display())]
+    ForeignOwner(PathBuf),
+    /// Something other than a directory or regular file.
+    #[error("{} is not a regular file or directory", .0.display())]
+    NotRegular(PathBuf),
+    /// The file system refused.
+    #[error("{}: {source}", path.display())]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: io::Error,
+    },
+}
+
+impl CacheError {
+    /// The command that makes the cache usable again.
+    pub fn hint(&self) -> Option<String> {
+        match self {
+            Self::NotPrivate { path, .. } => Some(format!("chmod go-rwx {}", path.display())),
+            Self::Symlink(path) | Self::ForeignOwner(path) | Self::NotRegular(path) => Some(
+                format!("remove {} or choose another --cache-dir", path.display()),
+            ),
+            Self::Io { .. } => Some("check the directory, or pass --no-cache".into()),
+        }
+    }
+}
+
+fn io_error(path: &Path) -> impl FnOnce(io::Error) -> CacheError + '_ {
+    move |source| CacheError::Io {
+        path: path.to_owned(),
+        source,
+    }
+}
+
+/// A cache directory that has been checked to be private to this user.
+pub struct Cache {
+    dir: PathBuf,
+}
+
+/// Refuses anything another user could read or replace.
+fn check_private(path: &Path, meta: &fs::Metadata, want_dir: bool) -> Result<(), CacheError> {
+    if meta.file_type().is_symlink() {
+        return Err(CacheError::Symlink(path.to_owned()));
+    }
+    if (want_dir && !meta.is_dir()) || (!want_dir && !meta.is_file()) {
+        return Err(CacheError::NotRegular(path.to_owned()));
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        // SAFETY: geteuid has no preconditions and cannot fail.
+        if meta.uid() != unsafe { libc::geteuid() } {
+            return Err(CacheError::ForeignOwner(path.to_owned()));
+        }
+        let mode = meta.mode() & 0o7777;
+        if mode & 0o077 != 0 {
+            return Err(CacheError::NotPrivate {
+                path: path.to_owned(),
+                mode,
+            });
+        }
+    }
+    Ok(())
+}
+
+/// Opens an existing file without following symlinks or blocking on a FIFO.
+fn open_nofollow(path: &Path, write: bool) -> io::Result<File> {
+    let mut options = OpenOptions::new();
+    options.read(!write).write(write);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_CLOEXEC);
+    }
+    options.open(path)
+}
+
+impl Cache {
+    /// Uses `dir` as it is, without creating it: the read side of the fast path.
+    pub fn existing(dir: &Path) -> Result<Option<Self>, CacheError> {
+        match fs::symlink_metadata(dir) {
+            Ok(meta) => {
+                check_private(dir, &meta, true)?;
+                Ok(Some(Self {
+                    dir: dir.to_owned(),
+                }))
+            }
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(io_error(dir)(e)),
+        }
+    }
+
+    /// Uses `dir`, creating it private (0700) when missing.
+    pub fn create(dir: &Path) -> Result<Self, CacheError> {
+        if let Some(cache) = Self::existing(dir)? {
+            return Ok(cache);
+        }
+        if let Some(parent) = dir.parent() {
+            fs::create_dir_all(parent).map_err(io_error(parent))?;
+        }
+        let mut builder = fs::DirBuilder::new();
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::DirBuilderExt;
+            builder.mode(0o700);
+        }
+        match builder.create(dir) {
+            Ok(()) => {}
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
+            Err(e) => return Err(io_error(dir)(e)),
+        }
+        Self::existing(dir)?.ok_or_else(|| io_error(dir)(io::ErrorKind::NotFound.into()))
+    }
+
+    /// The directory.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    fn entry_path(&self, key: &CacheKey) -> PathBuf {
+        self.dir.join(format!("{}.json", key.as_str()))
+    }
+
+    /// The token for `key` if it has at least [`MIN_REMAINING`] left at `now`.
+    /// A missing, corrupt, foreign-format or expired entry is a miss; an entry another
+    /// user could have written is an error.
+    pub fn lookup(&self, key: &CacheKey, now: DateTime<Utc>) -> Result<Option<Hit>, CacheError> {
+        let Some(entry) = self.read(&self.entry_path(key))? else {
+            return Ok(None);
+        };
+        if entry.key != key.as_str() || entry.expires_at - now < MIN_REMAINING {
+            return Ok(None);
+        }
+        Ok(Some(Hit {
+            token: Token {
+                bearer: SecretString::from(entry.token),
+                expires_at: entry.expires_at,
+            },
+            description: entry.description,
+        }))
+    }
+
+    /// Reads one entry: `Ok(None)` for anything that is not a valid entry of our format.
+    fn read(&self, path: &Path) -> Result<Option<Entry>, CacheError> {
+        let file = match open_nofollow(path, false) {
+            Ok(f) => f,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+            #[cfg(unix)]
+            Err(e) if e.raw_os_error() == Some(libc::ELOOP) => {
+                return Err(CacheError::Symlink(path.to_owned()));
+            }
+            Err(e) => return Err(io_error(path)(e)),
+        };
+        // Checked on the open file, so the file cannot be swapped between check and read.
+        let meta = file.metadata().map_err(io_error(path))?;
+        check_private(path, &meta, false)?;
+        if meta.len() > MAX_ENTRY_BYTES {
+            return Ok(None);
+        }
+        let mut text = String::new();
+        if file
+            .take(MAX_ENTRY_BYTES + 1)
+            .read_to_string(&mut text)
+            .is_err()
+        {
+            return Ok(None);
+        }
+        Ok(parse_entry(&text))
+    }
+
+    /// Stores `token` for `key`: written to a private temporary file, then renamed.
+    pub fn store(
+        &self,
+        key: &CacheKey,
+        token: &Token,
+        description: &Description,
+    ) -> Result<(), CacheError> {
+        let entry = Entry {
+            format: FORMAT,
+            key: key.as_str().to_owned(),
+            description: description.clone(),
+            expires_at: token.expires_at,
+            token: token.expose().to_owned(),
+        };
+        let body = serde_json::to_vec(&entry).expect("entry serialises");
+        let target = self.entry_path(key);
+        let temp = self.dir.join(format!(
+            ".{}.{}.{}.tmp",
+            key.as_str(),
+            std::process::id(),
+            SystemTime::now()
+                .duration_since(SystemTime::UNIX_EPOCH)
+                .map_or(0, |d| d.subsec_nanos())
+        ));
+        let mut options = OpenOptions::new();
+        options.write(true).create_new(true);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::OpenOptionsExt;
+            options
+                .mode(0o600)
+                .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC);
+        }
+        let written = options
+            .open(&temp)
+            .and_then(|mut f| f.write_all(&body))
+            .and_then(|()| fs::rename(&temp, &target));
+        if let Err(e) = written {
+            let _ = fs::remove_file(&temp);
+            return Err(io_error(&target)(e));
+        }
+        Ok(())
+    }
+
+    /// Waits for the per-key lock, up to [`LOCK_WAIT`]. `Ok(None)` when another run held
+    /// it too long: the caller then mints without the cache rather than hang.
+    pub fn lock(&self, key: &CacheKey) -> Result<Option<File>, CacheError> {
+        let path = self.dir.join(format!("{}.lock", key.as_str()));
+        let mut options = OpenOptions::new();
+        options.read(true).write(true).create(true).truncate(false);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::OpenOptionsExt;
+            options
+                .mode(0o600)
+                .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_CLOEXEC);
+        }
+        let file = options.open(&path).map_err(io_error(&path))?;
+        check_private(&path, &file.metadata().map_err(io_error(&path))?, false)?;
+        let start = Instant::now();
+        loop {
+            match file.try_lock() {
+                Ok(()) => return Ok(Some(file)),
+                Err(fs::TryLockError::WouldBlock) if start.elapsed() < LOCK_WAIT => {
+                    std::thread::sleep(LOCK_POLL);
+                }
+                Err(fs::TryLockError::WouldBlock) => return Ok(None),
+                Err(fs::TryLockError::Error(e)) => return Err(io_error(&path)(e)),
+            }
+        }
+    }
+
+    /// Every readable entry, expired ones included, sorted by cluster.
+    pub fn list(&self) -> Result<Vec<Listed>, CacheError> {
+        let mut listed: Vec<Listed> = self
+            .entry_files()?
+            .filter_map(|path| self.read(&path).ok().flatten())
+            .map(|e| Listed {
+                description: e.description,
+                expires_at: e.expires_at,
+            })
+            .collect();
+        listed.sort_by(|a, b| {
+            (&a.description.cluster, &a.description.region)
+                .cmp(&(&b.description.cluster, &b.description.region))
+        });
+        Ok(listed)
+    }
+
+    /// Removes the entries for `cluster` (all when `None`), returning how many.
+    pub fn clear(&self, cluster: Option<&str>) -> Result<usize, CacheError> {
+        let mut removed = 0;
+        for path in self.entry_files()? {
+            let matches = match (cluster, self.read(&path)) {
+                (None, _) => true,
+                (Some(c), Ok(Some(e))) => e.description.cluster == c,
+                _ => false,
+            };
+            if matches {
+                fs::remove_file(&path).map_err(io_error(&path))?;
+                let _ = fs::remove_file(path.with_extension("lock"));
+                removed += 1;
+            }
+        }
+        Ok(removed)
+    }
+
+    /// Removes expired entries and temporary files left by killed writers. Best effort:
+    /// runs on the slow path only, and never fails the run.
+    pub fn prune(&self, now: DateTime<Utc>) {
+        let Ok(dir) = fs::read_dir(&self.dir) else {
+            return;
+        };
+        for item in dir.flatten() {
+            let path = item.path();
+            let name = item.file_name();
+            let name = name.to_string_lossy();
+            if name.ends_with(".tmp") {
+                let stale = item
+                    .metadata()
+                    .ok()
+                    .and_then(|m| m.modified().ok())
+                    .and_then(|t| t.elapsed().ok())
+                    .is_some_and(|age| age > STALE_TEMP);
+                if stale {
+                    let _ = fs::remove_file(&path);
+                }
+            } else if name.ends_with(".json")
+                && matches!(self.read(&path), Ok(Some(e)) if e.expires_at <= now)
+            {
+                let _ = fs::remove_file(&path);
+            }
+        }
+    }
+
+    fn entry_files(&self) -> Result<impl Iterator<Item = PathBuf>, CacheError> {
+        let dir = fs::read_dir(&self.dir).map_err(io_error(&self.dir))?;
+        Ok(dir
+            .flatten()
+            .map(|e| e.path())
+            .filter(|p| p.extension().is_some_and(|x| x == "json")))
+    }
+}
+
+/// A valid entry of the current format, or `None`.
+fn parse_entry(text: &str) -> Option<Entry> {
+    let entry: Entry = serde_json::from_str(text).ok()?;
+    let valid = entry.format == FORMAT
+        && entry.token.starts_with(token::PREFIX)
+        && entry.token.len() <= token::MAX_LEN
+        && entry.token.bytes().all(|b| b.is_ascii_graphic());
+    valid.then_some(entry)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::PermissionsExt;
+
+    fn key(cluster: &str) -> CacheKey {
+        CacheKey::new(&ClusterId::new(cluster).unwrap(), &Options::default())
+    }
+
+    fn token(expires_at: DateTime<Utc>) -> Token {
+        Token {
+            bearer: SecretString::from("k8s-aws-v1.aGVsbG8".to_owned()),
+            expires_at,
+        }
+    }
+
+    fn description() -> Description {
+        Description {
+            cluster: "c".into(),
+            region: "us-west-2".into(),
+            sts_host: "sts.us-west-2.amazonaws.com".into(),
+            profile: Some("dev".into()),
+            role: None,
+        }
+    }
+
+    fn cache() -> (tempfile::TempDir, Cache) {
+        let root = tempfile::tempdir().unwrap();
+        let cache = Cache::create(&root.path().join("eks-token")).unwrap();
+        (root, cache)
+    }
+
+    fn t0() -> DateTime<Utc> {
+        DateTime::from_timestamp(1_700_000_000, 0).unwrap()
+    }
+
+    #[test]
+    fn created_private_and_entries_are_0600() {
+        let (_root, cache) = cache();
+        let mode = fs::metadata(cache.dir()).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o700);
+        cache
+            .store(&key("c"), &token(t0()), &description())
+            .unwrap();
+        let entry = cache.entry_path(&key("c"));
+        assert_eq!(
+            fs::metadata(entry).unwrap().permissions().mode() & 0o777,
+            0o600
+        );
+    }
+
+    #[test]
+    fn served_while_five_minutes_remain() {
+        let (_root, cache) = cache();
+        let expires = t0() + TimeDelta::minutes(14);
+        cache
+            .store(&key("c"), &token(expires), &description())
+            .unwrap();
+        let at = |left: i64| expires - TimeDelta::seconds(left);
+        let hit = cache.lookup(&key("c"), at(5 * 60 + 1)).unwrap().unwrap();
+        assert_eq!(hit.token.expose(), "k8s-aws-v1.aGVsbG8");
+        assert_eq!(hit.token.expires_at, expires);
+        assert_eq!(hit.description, description());
+        assert!(cache.lookup(&key("c"), at(5 * 60)).unwrap().is_some());
+        assert!(cache.lookup(&key("c"), at(4 * 60 + 59)).unwrap().is_none());
+        assert!(cache.lookup(&key("other"), at(10 * 60)).unwrap().is_none());
+    }
+
+    #[test]
+    fn corrupt_truncated_oversized_and_future_entries_are_misses() {
+        let (_root, cache) = cache();
+        cache
+            .store(
+                &key("c"),
+                &token(t0() + TimeDelta::minutes(14)),
+                &description(),
+            )
+            .unwrap();
+        let path = cache.entry_path(&key("c"));
+        let good = fs::read_to_string(&path).unwrap();
+        let write = |text: &str| {
+            fs::write(&path, text).unwrap();
+            fs::set_permissions(&path, fs::Permissions::from_mode(0o600)).unwrap();
+        };
+        let future = good.replace("\"format\":1", "\"format\":2");
+        let foreign_key = good.replace(key("c").as_str(), key("d").as_str());
+        let not_a_token = good.replace("k8s-aws-v1.", "Bearer ");
+        for bad in [
+            "",
+            "{",
+            &good[..good.len() / 2],
+            &future,
+            &foreign_key,
+            &not_a_token,
+            &" ".repeat(MAX_ENTRY_BYTES as usize + 1),
+            "\u{0}\u{1}binary",
+        ] {
+            write(bad);
+            assert!(
+                cache.lookup(&key("c"), t0()).unwrap().is_none(),
+                "{bad:.40}"
+            );
+        }
+        // A miss is replaced by the next store.
+        cache
+            .store(
+                &key("c"),
+                &token(t0() + TimeDelta::minutes(14)),
+                &description(),
+            )
+            .unwrap();
+        assert!(cache.lookup(&key("c"), t0()).unwrap().is_some());
+    }
+
+    #[test]
+    fn foreign_modes_symlinks_and_fifos_are_refused() {
+        let (root, cache) = cache();
+        cache
+            .store(
+                &key("c"),
+                &token(t0() + TimeDelta::minutes(14)),
+                &description(),
+            )
+            .unwrap();
+        let path = cache.entry_path(&key("c"));
+        fs::set_permissions(&path, fs::Permissions::from_mode(0o644)).unwrap();
+        assert!(matches!(
+            cache.lookup(&key("c"), t0()),
+            Err(CacheError::NotPrivate { .. })
+        ));
+        fs::remove_file(&path).unwrap();
+
+        let elsewhere = root.path().join("planted.json");
+        fs::write(&elsewhere, "{}").unwrap();
+        std::os::unix::fs::symlink(&elsewhere, &path).unwrap();
+        assert!(matches!(
+            cache.lookup(&key("c"), t0()),
+            Err(CacheError::Symlink(_))
+        ));
+        fs::remove_file(&path).unwrap();
+
+        let fifo = std::ffi::CString::new(path.to_str().unwrap()).unwrap();
+        // SAFETY: a valid NUL-terminated path.
+        assert_eq!(unsafe { libc::mkfifo(fifo.as_ptr(), 0o600) }, 0);
+        assert!(matches!(
+            cache.lookup(&key("c"), t0()),
+            Err(CacheError::NotRegular(_))
+        ));
+        fs::remove_file(&path).unwrap();
+
+        fs::set_permissions(cache.dir(), fs::Permissions::from_mode(0o755)).unwrap();
+        assert!(matches!(
+            Cache::existing(cache.dir()),
+            Err(CacheError::NotPrivate { .. })
+        ));
+        let link = root.path().join("link");
+        std::os::unix::fs::symlink(cache.dir(), &link).unwrap();
+        assert!(matches!(
+            Cache::existing(&link),
+            Err(CacheError::Symlink(_))
+        ));
+    }
+
+    #[test]
+    fn list_clear_and_prune() {
+        let (_root, cache) = cache();
+        let mut d = description();
+        for (cluster, minutes) in [("a", 14), ("b", 14), ("old", -1)] {
+            d.cluster = cluster.into();
+            cache
+                .store(
+                    &key(cluster),
+                    &token(t0() + TimeDelta::minutes(minutes)),
+                    &d,
+                )
+                .unwrap();
+        }
+        let clusters = |c: &Cache| {
+            c.list()
+                .unwrap()
+                .into_iter()
+                .map(|l| l.description.cluster)
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(clusters(&cache), ["a", "b", "old"]);
+        let stale = cache.dir().join(".x.1.2.tmp");
+        fs::write(&stale, "partial").unwrap();
+        File::options()
+            .write(true)
+            .open(&stale)
+            .unwrap()
+            .set_modified(SystemTime::now() - 2 * STALE_TEMP)
+            .unwrap();
+        cache.prune(t0());
+        assert_eq!(clusters(&cache), ["a", "b"]);
+        assert!(!stale.exists());
+        assert_eq!(cache.clear(Some("b")).unwrap(), 1);
+        assert_eq!(clusters(&cache), ["a"]);
+        assert_eq!(cache.clear(None).unwrap(), 1);
+        assert!(clusters(&cache).is_empty());
+    }
+
+    #[test]
+    fn the_lock_is_exclusive_and_bounded() {
+        let (_root, cache) = cache();
+        let held = cache.lock(&key("c")).unwrap().unwrap();
+        let start = Instant::now();
+        assert!(cache.lock(&key("c")).unwrap().is_none());
+        assert!(start.elapsed() >= LOCK_WAIT);
+        assert!(cache.lock(&key("other")).unwrap().is_some());
+        drop(held);
+        assert!(cache.lock(&key("c")).unwrap().is_some());
+    }
+
+    #[test]
+    fn key_changes_with_every_component() {
+        use crate::credentials::RoleOptions;
+        let cluster = ClusterId::new("c").unwrap();
+        let base = Options::default();
+        let role = RoleOptions {
+            arn: "arn:aws:iam::1:role/r".into(),
+            ..Default::default()
+        };
+        let variants = [
+            base.clone(),
+            Options {
+                profile: Some("p".into()),
+                ..base.clone()
+            },
+            Options {
+                region: Some("eu-west-1".into()),
+                ..base.clone()
+            },
+            Options {
+                role: Some(role.clone()),
+                ..base.clone()
+            },
+            Options {
+                role: Some(RoleOptions {
+                    session_name: Some("s".into()),
+                    ..role.clone()
+                }),
+                ..base.clone()
+            },
+            Options {
+                role: Some(RoleOptions {
+                    external_id: Some("e".into()),
+                    ..role.clone()
+                }),
+                ..base.clone()
+            },
+            Options {
+                role: Some(RoleOptions {
+                    forward_session_name: true,
+                    ..role.clone()
+                }),
+                ..base.clone()
+            },
+        ];
+        let mut keys: Vec<String> = variants
+            .iter()
+            .map(|o| CacheKey::new(&cluster, o).hash)
+            .collect();
+        keys.push(CacheKey::new(&ClusterId::new("d").unwrap(), &base).hash);
+        let distinct: std::collections::HashSet<_> = keys.iter().collect();
+        assert_eq!(distinct.len(), keys.len());
+        assert_eq!(
+            CacheKey::new(&cluster, &base),
+            CacheKey::new(&cluster, &base)
+        );
+    }
+}

@@ -1,0 +1,331 @@
+//! The on-disk token cache through the real binary: hits without AWS, keys, safety,
+//! `cache list` / `cache clear`, one AssumeRole under a stampede, no torn reads.
+
+mod support;
+
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+use support::{Process, Sandbox, http_get, verify_token};
+
+const AK: &str = "AKIACACHETESTKEY0001";
+const SK: &str = "cacheSecretSentinel/abcdefghijklmnop";
+const ROLE: &str = "arn:aws:iam::123456789012:role/cached";
+
+fn env_creds() -> Sandbox {
+    let mut s = Sandbox::new();
+    s.env("AWS_ACCESS_KEY_ID", AK)
+        .env("AWS_SECRET_ACCESS_KEY", SK)
+        .env("AWS_REGION", "eu-west-1");
+    s
+}
+
+fn cache_dir(s: &Sandbox) -> PathBuf {
+    s.path(".kube/cache/eks-token")
+}
+
+fn entries(dir: &Path) -> Vec<PathBuf> {
+    let Ok(read) = std::fs::read_dir(dir) else {
+        return Vec::new();
+    };
+    let mut v: Vec<_> = read
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|x| x == "json"))
+        .collect();
+    v.sort();
+    v
+}
+
+fn assume_role_calls(moto: &Process) -> usize {
+    let data: Value =
+        serde_json::from_str(&http_get(&format!("{}/moto-api/data.json", moto.url()))).unwrap();
+    data["sts"]["AssumedRole"].as_array().map_or(0, Vec::len)
+}
+
+#[test]
+fn a_hit_is_served_without_aws_and_no_cache_bypasses_it() {
+    let moto = Process::moto();
+    let mut s = env_creds();
+    s.endpoint(&moto.url());
+    let first = s.run(&["token", "-i", "c", "-r", ROLE]);
+    assert_eq!(assume_role_calls(&moto), 1);
+    let entry = entries(&cache_dir(&s));
+    assert_eq!(entry.len(), 1);
+    let text = std::fs::read_to_string(&entry[0]).unwrap();
+    assert!(text.contains(&first.token()), "the entry holds the token");
+    assert!(!text.contains(SK), "the entry holds no secret key");
+
+    let second = s.run(&["token", "-i", "c", "-r", ROLE]);
+    assert_eq!(second.token(), first.token());
+    assert_eq!(assume_role_calls(&moto), 1, "a hit makes no AWS call");
+    assert!(second.stderr.is_empty(), "{}", second.stderr);
+
+    // Same shape and apiVersion negotiation as a fresh token.
+    s.env("KUBERNETES_EXEC_INFO", support::EXEC_INFO_V1);
+    let v1 = s.run(&["token", "-i", "c", "-r", ROLE]).credential();
+    assert_eq!(v1["apiVersion"], "client.authentication.k8s.io/v1");
+    assert_eq!(v1["status"]["token"].as_str().unwrap(), first.token());
+    let only = s.run(&["token", "-i", "c", "-r", ROLE, "--token-only"]);
+    assert_eq!(only.stdout.trim_end(), first.token());
+
+    let fresh = s.run(&["token", "-i", "c", "-r", ROLE, "--no-cache"]);
+    assert_eq!(assume_role_calls(&moto), 2);
+    assert_ne!(fresh.token(), first.token());
+    drop(moto);
+    assert_eq!(
+        s.run(&["token", "-i", "c", "-r", ROLE]).token(),
+        first.token(),
+        "a hit needs no STS at all"
+    );
+}
+
+#[test]
+fn no_cache_writes_nothing() {
+    let s = env_creds();
+    s.run(&["token", "-i", "c", "--no-cache"]).token();
+    assert!(!s.path(".kube").exists());
+}
+
+#[test]
+fn every_key_component_gets_its_own_entry() {
+    let mut s = env_creds();
+    s.write(
+        ".aws/credentials",
+        "[other]\naws_access_key_id = AKIAOTHERPROFILE0001\naws_secret_access_key = otherSecret\n",
+    );
+    let dir = cache_dir(&s);
+    let expect = std::cell::Cell::new(0);
+    let check = |s: &Sandbox, args: &[&str], secret: &str| {
+        let mut full = vec!["token"];
+        full.extend_from_slice(args);
+        let token = s.run(&full).token();
+        verify_token(&token, args[1], secret);
+        expect.set(expect.get() + 1);
+        assert_eq!(
+            entries(&dir).len(),
+            expect.get(),
+            "{args:?} reused another entry"
+        );
+        token
+    };
+    let base = check(&s, &["-i", "c"], SK);
+    check(&s, &["-i", "d"], SK);
+    check(&s, &["-i", "c", "--region", "us-west-2"], SK);
+    check(&s, &["-i", "c", "--profile", "other"], "otherSecret");
+    s.env("AWS_ACCESS_KEY_ID", "AKIACACHETESTKEY0002");
+    check(&s, &["-i", "c"], SK);
+    s.env(
+        "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+        "http://127.0.0.1:9/creds",
+    );
+    check(&s, &["-i", "c"], SK);
+    s.env("AWS_ROLE_ARN", ROLE)
+        .env("AWS_WEB_IDENTITY_TOKEN_FILE", "/nonexistent");
+    check(&s, &["-i", "c"], SK);
+    s.env("AWS_USE_FIPS_ENDPOINT", "true");
+    check(&s, &["-i", "c"], SK);
+    // Back to the first inputs: the first entry is served again, nothing new is written.
+    for var in [
+        "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+        "AWS_ROLE_ARN",
+        "AWS_WEB_IDENTITY_TOKEN_FILE",
+        "AWS_USE_FIPS_ENDPOINT",
+    ] {
+        s.env(var, "");
+    }
+    s.env("AWS_ACCESS_KEY_ID", AK);
+    assert_eq!(s.run(&["token", "-i", "c"]).token(), base);
+    assert_eq!(entries(&dir).len(), expect.get());
+    // Editing a config file invalidates: a new modification time is a new key.
+    s.write(".aws/config", "[default]\nregion = eu-west-1\n");
+    check(&s, &["-i", "c"], SK);
+}
+
+#[test]
+fn cache_location_flag_then_env_then_kubecachedir() {
+    let mut s = env_creds();
+    let flag = s.path("flag");
+    let env_dir = s.path("env");
+    let kube = s.path("kubecache");
+    s.env("KUBECACHEDIR", kube.to_str().unwrap());
+    s.run(&["token", "-i", "c"]).token();
+    assert_eq!(entries(&kube.join("eks-token")).len(), 1);
+    s.env("EKS_TOKEN_CACHE_DIR", env_dir.to_str().unwrap());
+    s.run(&["token", "-i", "c"]).token();
+    assert_eq!(entries(&env_dir).len(), 1);
+    s.run(&["token", "-i", "c", "--cache-dir", flag.to_str().unwrap()])
+        .token();
+    assert_eq!(entries(&flag).len(), 1);
+    assert!(!cache_dir(&s).exists());
+}
+
+#[test]
+fn an_unusable_cache_still_prints_the_token_with_a_warning() {
+    let s = env_creds();
+    let file = s.write("not-a-dir", "x");
+    let run = s.run(&[
+        "token",
+        "-i",
+        "c",
+        "--cache-dir",
+        file.join("sub").to_str().unwrap(),
+    ]);
+    verify_token(&run.token(), "c", SK);
+    assert!(
+        run.stderr
+            .starts_with("eks-token: warning: not using the token cache:"),
+        "{}",
+        run.stderr
+    );
+
+    let open = s.path("open");
+    std::fs::create_dir(&open).unwrap();
+    std::fs::set_permissions(&open, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let run = s.run(&["token", "-i", "c", "--cache-dir", open.to_str().unwrap()]);
+    verify_token(&run.token(), "c", SK);
+    assert!(
+        run.stderr
+            .contains("is accessible to other users (mode 0755)"),
+        "{}",
+        run.stderr
+    );
+    assert!(run.stderr.contains("chmod go-rwx"), "{}", run.stderr);
+    assert!(
+        entries(&open).is_empty(),
+        "nothing cached in a shared directory"
+    );
+}
+
+#[test]
+fn cache_list_and_clear() {
+    let moto = Process::moto();
+    let mut s = env_creds();
+    s.endpoint(&moto.url());
+    let a = s.run(&["token", "-i", "alpha"]).token();
+    let b = s
+        .run(&["token", "-i", "beta", "-r", ROLE, "--region", "us-east-2"])
+        .token();
+    let list = s.run(&["cache", "list"]);
+    assert_eq!(list.code, 0, "{}", list.stderr);
+    let lines: Vec<&str> = list.stdout.lines().collect();
+    assert_eq!(lines.len(), 3, "{}", list.stdout);
+    assert!(lines[0].starts_with("CLUSTER") && lines[0].ends_with("EXPIRES-IN"));
+    assert!(
+        lines[1].starts_with("alpha") && lines[1].contains("eu-west-1") && lines[1].contains("13m"),
+        "{}",
+        lines[1]
+    );
+    assert!(
+        lines[2].starts_with("beta") && lines[2].contains("us-east-2") && lines[2].contains(ROLE),
+        "{}",
+        lines[2]
+    );
+
+    let json = s.run(&["cache", "list", "--output", "json"]);
+    let items: Value = serde_json::from_str(&json.stdout).unwrap();
+    assert_eq!(items[1]["cluster"], "beta");
+    assert_eq!(items[1]["role"], ROLE);
+    assert_eq!(items[1]["sts_host"], "sts.us-east-2.amazonaws.com");
+    assert!(items[1]["expires_in_seconds"].as_i64().unwrap() > 13 * 60);
+    for out in [&list.stdout, &json.stdout] {
+        assert!(
+            !out.contains(&a)
+                && !out.contains(&b)
+                && !out.contains("k8s-aws-v1")
+                && !out.contains(SK)
+        );
+    }
+
+    let cleared = s.run(&["cache", "clear", "--cluster-id", "beta"]);
+    assert_eq!(cleared.stdout, "removed 1 cached token\n");
+    assert_eq!(entries(&cache_dir(&s)).len(), 1);
+    assert_eq!(
+        s.run(&["cache", "clear"]).stdout,
+        "removed 1 cached token\n"
+    );
+    assert_eq!(s.run(&["cache", "list"]).stdout.lines().count(), 1);
+}
+
+#[test]
+fn a_stampede_of_32_cold_starts_makes_one_assume_role_call() {
+    let moto = Process::moto();
+    let mut s = env_creds();
+    s.endpoint(&moto.url());
+    let children: Vec<_> = (0..32)
+        .map(|_| {
+            s.command(&["token", "-i", "stampede", "-r", ROLE])
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    let runs: Vec<support::Run> = children
+        .into_iter()
+        .map(|c| support::Run::from_output(c.wait_with_output().unwrap(), Duration::ZERO))
+        .collect();
+    let first = runs[0].token();
+    for run in &runs {
+        assert_eq!(run.token(), first);
+    }
+    assert_eq!(assume_role_calls(&moto), 1);
+    let entry = entries(&cache_dir(&s));
+    assert_eq!(entry.len(), 1);
+    let parsed: Value = serde_json::from_str(&std::fs::read_to_string(&entry[0]).unwrap()).unwrap();
+    assert_eq!(parsed["token"], first.as_str());
+}
+
+#[test]
+fn writers_killed_at_random_points_never_leave_a_torn_entry() {
+    let s = env_creds();
+    let dir = cache_dir(&s);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let mut seed = std::process::id() as u64;
+    let mut seen_whole = 0;
+    for round in 0..60 {
+        if Instant::now() > deadline {
+            break;
+        }
+        for e in entries(&dir) {
+            std::fs::remove_file(e).unwrap();
+        }
+        let mut child = s
+            .command(&["token", "-i", "killed"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        seed = seed
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        let delay = Duration::from_micros(seed >> 33 & 0x3fff);
+        let start = Instant::now();
+        // Read as fast as possible while the writer runs, then kill it.
+        while start.elapsed() < delay {
+            for e in entries(&dir) {
+                if let Ok(text) = std::fs::read_to_string(&e) {
+                    let v: Value = serde_json::from_str(&text)
+                        .unwrap_or_else(|_| panic!("round {round}: torn entry {text:?}"));
+                    assert!(v["token"].as_str().unwrap().starts_with("k8s-aws-v1."));
+                    seen_whole += 1;
+                }
+            }
+        }
+        let _ = child.kill();
+        let _ = child.wait();
+        for e in entries(&dir) {
+            let text = std::fs::read_to_string(&e).unwrap();
+            serde_json::from_str::<Value>(&text)
+                .unwrap_or_else(|_| panic!("round {round}: torn entry after kill"));
+        }
+    }
+    assert!(
+        seen_whole > 0 || !entries(&dir).is_empty(),
+        "no writer ever finished: the delays are too short to test anything"
+    );
+    // Whatever was left behind, the next run answers correctly.
+    verify_token(&s.run(&["token", "-i", "killed"]).token(), "killed", SK);
+}
