@@ -339,3 +339,28 @@ fn container_credentials_as_aws_vault_ecs_server_sets_them() {
     let verdict = verify_token(&run.token(), "c", "containerSecret/2");
     assert_eq!(verdict["access_key_id"], "ASIACONTAINERKEY0001");
 }
+
+/// The release link mode is static on Linux: name resolution must still work, so this
+/// reaches STS by the name `localhost`, from the binary built the way install.sh builds it.
+#[test]
+fn endpoints_are_reached_by_host_name_from_the_installed_link_mode() {
+    if std::env::var_os("EKS_TOKEN_EXPECT_STATIC").is_some() {
+        assert!(
+            support::is_static_elf(std::path::Path::new(support::BIN)),
+            "{} is not statically linked",
+            support::BIN
+        );
+    }
+    let moto = Process::moto();
+    let mut s = Sandbox::new();
+    s.env(
+        "AWS_ENDPOINT_URL",
+        format!("http://localhost:{}", moto.port),
+    )
+    .env("AWS_REGION", "us-west-2")
+    .env("AWS_ACCESS_KEY_ID", BASE_AK)
+    .env("AWS_SECRET_ACCESS_KEY", BASE_SK);
+    let role = format!("arn:aws:iam::{ACCOUNT}:role/by-name");
+    let token = s.run(&["token", "-i", "c", "-r", &role]).token();
+    assert_assumed(&moto, &token, "c", "by-name");
+}

@@ -23,10 +23,9 @@ for v in 1.27 1.33; do
   [ -x "/usr/lib/google-cloud-sdk/bin/kubectl.$v" ] || fail "kubectl $v missing at /usr/lib/google-cloud-sdk/bin/kubectl.$v"
 done
 
+# The tests run the binary built the way install.sh builds it (static on Linux).
 if cargo nextest --version >/dev/null 2>&1; then
-  cargo nextest run --locked --no-fail-fast "$@"
-  # nextest does not run doctests.
-  cargo test --locked --doc --quiet
+  scripts/cargo-static.sh nextest run --locked --no-fail-fast "$@"
 else
-  cargo test --locked --no-fail-fast "$@"
+  scripts/cargo-static.sh test --locked --no-fail-fast "$@"
 fi
