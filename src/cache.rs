@@ -274,10 +274,10 @@ fn check_private(path: &Path, meta: &fs::Metadata, want_dir: bool) -> Result<(),
     Ok(())
 }
 
-/// Opens an existing file without following symlinks or blocking on a FIFO.
-fn open_nofollow(path: &Path, write: bool) -> io::Result<File> {
+/// Opens an existing file for reading without following symlinks or blocking on a FIFO.
+fn open_nofollow(path: &Path) -> io::Result<File> {
     let mut options = OpenOptions::new();
-    options.read(!write).write(write);
+    options.read(true);
     #[cfg(unix)]
     {
         use std::os::unix::fs::OpenOptionsExt;
@@ -353,7 +353,7 @@ impl Cache {
 
     /// Reads one entry: `Ok(None)` for anything that is not a valid entry of our format.
     fn read(&self, path: &Path) -> Result<Option<Entry>, CacheError> {
-        let file = match open_nofollow(path, false) {
+        let file = match open_nofollow(path) {
             Ok(f) => f,
             Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
             #[cfg(unix)]
@@ -682,6 +682,22 @@ mod tests {
             Err(CacheError::NotRegular(_))
         ));
         fs::remove_file(&path).unwrap();
+
+        // Another user's directory: as root, make one; otherwise "/" is one.
+        // SAFETY: geteuid has no preconditions.
+        let foreign = if unsafe { libc::geteuid() } == 0 {
+            let theirs = root.path().join("theirs");
+            fs::create_dir(&theirs).unwrap();
+            fs::set_permissions(&theirs, fs::Permissions::from_mode(0o700)).unwrap();
+            std::os::unix::fs::chown(&theirs, Some(65534), Some(65534)).unwrap();
+            theirs
+        } else {
+            PathBuf::from("/")
+        };
+        assert!(matches!(
+            Cache::existing(&foreign),
+            Err(CacheError::ForeignOwner(_))
+        ));
 
         fs::set_permissions(cache.dir(), fs::Permissions::from_mode(0o755)).unwrap();
         assert!(matches!(

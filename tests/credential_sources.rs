@@ -364,3 +364,15 @@ fn endpoints_are_reached_by_host_name_from_the_installed_link_mode() {
     let token = s.run(&["token", "-i", "c", "-r", &role]).token();
     assert_assumed(&moto, &token, "c", "by-name");
 }
+
+#[test]
+fn credential_source_environment_in_a_role_profile() {
+    let moto = Process::moto();
+    let mut s = with_moto(&moto);
+    s.env("AWS_ACCESS_KEY_ID", BASE_AK)
+        .env("AWS_SECRET_ACCESS_KEY", BASE_SK);
+    s.write(".aws/config", &format!(
+        "[profile ci]\nrole_arn = arn:aws:iam::{ACCOUNT}:role/from-env\ncredential_source = Environment\n"));
+    let token = s.run(&["token", "-i", "c", "--profile", "ci"]).token();
+    assert_assumed(&moto, &token, "c", "from-env");
+}
