@@ -356,15 +356,19 @@ impl Setup {
         {
             return Ok((c, Source::Container));
         }
-        if !imds_disabled() && !self.imds_unreachable {
+        if self.imds_unreachable {
+            tried.push("EC2 instance metadata (no answer)".into());
+        } else if !imds_disabled() {
             let imds = ImdsCredentialsProvider::builder()
                 .configure(&self.provider_config)
                 .imds_client(imds_client(&self.provider_config))
                 .build();
             // Off EC2 IMDS fails to connect rather than saying "no credentials": both
             // mean this source has nothing.
-            if let Ok(Some(c)) = attempt(&imds, "EC2 instance metadata", &mut tried).await {
-                return Ok((c, Source::InstanceMetadata));
+            match attempt(&imds, "EC2 instance metadata", &mut tried).await {
+                Ok(Some(c)) => return Ok((c, Source::InstanceMetadata)),
+                Ok(None) => {}
+                Err(_) => tried.push("EC2 instance metadata (no answer)".into()),
             }
         }
         Err(CredentialsError::NotFound {
