@@ -569,6 +569,12 @@ mod tests {
         DateTime::from_timestamp(1_700_000_000, 0).unwrap()
     }
 
+    /// Stores a token for cluster `c` with 14 minutes left at [`t0`].
+    fn store_fresh(cache: &Cache) {
+        let token = token(t0() + TimeDelta::minutes(14));
+        cache.store(&key("c"), &token, &description()).unwrap();
+    }
+
     #[test]
     fn created_private_and_entries_are_0600() {
         let (_root, cache) = cache();
@@ -604,13 +610,7 @@ mod tests {
     #[test]
     fn corrupt_truncated_oversized_and_future_entries_are_misses() {
         let (_root, cache) = cache();
-        cache
-            .store(
-                &key("c"),
-                &token(t0() + TimeDelta::minutes(14)),
-                &description(),
-            )
-            .unwrap();
+        store_fresh(&cache);
         let path = cache.entry_path(&key("c"));
         let good = fs::read_to_string(&path).unwrap();
         let write = |text: &str| {
@@ -637,26 +637,14 @@ mod tests {
             );
         }
         // A miss is replaced by the next store.
-        cache
-            .store(
-                &key("c"),
-                &token(t0() + TimeDelta::minutes(14)),
-                &description(),
-            )
-            .unwrap();
+        store_fresh(&cache);
         assert!(cache.lookup(&key("c"), t0()).unwrap().is_some());
     }
 
     #[test]
     fn foreign_modes_symlinks_and_fifos_are_refused() {
         let (root, cache) = cache();
-        cache
-            .store(
-                &key("c"),
-                &token(t0() + TimeDelta::minutes(14)),
-                &description(),
-            )
-            .unwrap();
+        store_fresh(&cache);
         let path = cache.entry_path(&key("c"));
         fs::set_permissions(&path, fs::Permissions::from_mode(0o644)).unwrap();
         assert!(matches!(

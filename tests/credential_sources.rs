@@ -92,7 +92,11 @@ fn no_credentials_fails_fast_even_with_an_unresponsive_imds() {
         .env("AWS_EC2_METADATA_SERVICE_ENDPOINT", imds.url());
     let run = s.run(&["token", "-i", "c"]);
     run.assert_error(1, "no AWS credentials found");
-    assert!(run.stderr.contains("EC2 instance metadata (no answer)"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("EC2 instance metadata (no answer)"),
+        "{}",
+        run.stderr
+    );
     assert!(run.hint().contains("aws configure"), "{}", run.hint());
     assert!(run.elapsed.as_millis() < 900, "took {:?}", run.elapsed);
 }

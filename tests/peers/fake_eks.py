@@ -45,6 +45,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 import tokencheck
+from serving import serve_until_stdin_closes
 
 USER_ARN = "arn:aws:iam::123456789012:user/{}"
 UNAUTHORIZED = {"kind": "Status", "apiVersion": "v1", "status": "Failure",
@@ -252,15 +253,7 @@ def main():
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.load_cert_chain(*make_certs(args.cert_dir))
     server = FakeEks(args, context)
-
-    def watch_stdin():
-        sys.stdin.buffer.read()
-        server.shutdown()
-
-    threading.Thread(target=watch_stdin, daemon=True).start()
-    print(json.dumps({"port": server.server_address[1]}), flush=True)
-    server.serve_forever()
-    server.server_close()
+    serve_until_stdin_closes(server)
 
 
 if __name__ == "__main__":

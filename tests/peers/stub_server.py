@@ -47,6 +47,8 @@ from datetime import datetime, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
 
+from serving import serve_until_stdin_closes
+
 ENDPOINTS = ("sso", "sso_oidc", "container", "other")
 
 
@@ -198,15 +200,7 @@ def main():
             sys.stdin.buffer.read()
         return
     server = Stub(args)
-
-    def watch_stdin():
-        sys.stdin.buffer.read()
-        server.shutdown()
-
-    threading.Thread(target=watch_stdin, daemon=True).start()
-    print(json.dumps({"port": server.server_address[1]}), flush=True)
-    server.serve_forever()
-    server.server_close()
+    serve_until_stdin_closes(server)
 
 
 if __name__ == "__main__":
