@@ -2,6 +2,7 @@
 //! switches to eks-token by changing only `command:`.
 
 use std::ffi::OsString;
+use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
@@ -20,6 +21,12 @@ pub struct Cli {
 pub enum Command {
     /// Print an ExecCredential with a bearer token for an EKS cluster (what kubectl runs).
     Token(TokenArgs),
+    /// Show who AWS says you are and the IAM principal a cluster maps you as.
+    Whoami(WhoamiArgs),
+    /// Add or update an EKS cluster in the kubeconfig, with a user that runs eks-token.
+    Kubeconfig(KubeconfigArgs),
+    /// Check what kubectl's plugin will see: credentials, region, SSO login, kubeconfig user.
+    Doctor(DoctorArgs),
 }
 
 /// `eks-token token`, also reached as `aws-iam-authenticator token` and
@@ -107,6 +114,125 @@ impl AwsArgs {
     }
 }
 
+/// `eks-token whoami`.
+#[derive(Debug, Args)]
+pub struct WhoamiArgs {
+    #[command(flatten)]
+    pub aws: AwsArgs,
+
+    /// What to print.
+    #[arg(short = 'o', long, value_enum, default_value_t = WhoamiFormat::Text)]
+    pub output: WhoamiFormat,
+
+    /// Cluster name to fill into the eksctl and access-entry commands.
+    #[arg(
+        long = "cluster-id",
+        visible_alias = "cluster-name",
+        value_name = "NAME"
+    )]
+    pub cluster_id: Option<String>,
+
+    /// Kubernetes group for the aws-auth and eksctl output; repeat for several [default: system:masters].
+    #[arg(long = "group", value_name = "GROUP")]
+    pub groups: Vec<String>,
+
+    /// Kubernetes user name for the aws-auth and eksctl output [default: {{SessionName}} for roles, the user's name for users].
+    #[arg(long, value_name = "NAME")]
+    pub username: Option<String>,
+
+    /// EKS access policy for the access-entry output: a name or a policy ARN.
+    #[arg(
+        long,
+        value_name = "POLICY",
+        default_value = "AmazonEKSClusterAdminPolicy"
+    )]
+    pub policy: String,
+}
+
+/// `whoami --output` values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum WhoamiFormat {
+    /// Account, caller ARN, mapped principal, session name.
+    Text,
+    /// The same as a JSON object.
+    Json,
+    /// A `mapRoles` / `mapUsers` item for the kube-system/aws-auth ConfigMap.
+    AwsAuth,
+    /// The `eksctl create iamidentitymapping` command line.
+    Eksctl,
+    /// The `aws eks create-access-entry` and `associate-access-policy` commands.
+    AccessEntry,
+}
+
+/// `eks-token kubeconfig`.
+#[derive(Debug, Args)]
+#[command(args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
+pub struct KubeconfigArgs {
+    #[command(subcommand)]
+    pub action: Option<KubeconfigAction>,
+
+    /// EKS cluster name.
+    #[arg(
+        long = "cluster-name",
+        visible_alias = "name",
+        value_name = "NAME",
+        required = true
+    )]
+    pub cluster_name: Option<String>,
+
+    #[command(flatten)]
+    pub aws: AwsArgs,
+
+    /// Name for the context and user [default: the cluster ARN, as the AWS CLI names them].
+    #[arg(long, value_name = "NAME")]
+    pub alias: Option<String>,
+
+    #[command(flatten)]
+    pub file: KubeconfigFileArgs,
+}
+
+/// `eks-token kubeconfig` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum KubeconfigAction {
+    /// Rewrite users that run `aws eks get-token` or `aws-iam-authenticator token` to run eks-token.
+    Migrate(KubeconfigFileArgs),
+}
+
+/// Which kubeconfig to edit, and whether to only show the result.
+#[derive(Debug, Args)]
+pub struct KubeconfigFileArgs {
+    /// Kubeconfig file to edit [default: the first path in KUBECONFIG, else ~/.kube/config].
+    #[arg(long, value_name = "FILE")]
+    pub kubeconfig: Option<PathBuf>,
+
+    /// Print the resulting kubeconfig instead of writing it.
+    #[arg(long)]
+    pub dry_run: bool,
+}
+
+/// `eks-token doctor`.
+#[derive(Debug, Args)]
+pub struct DoctorArgs {
+    /// Kubeconfig context whose user to check [default: the current context, unless credential flags are given].
+    #[arg(long, value_name = "NAME", conflicts_with_all = ["region", "profile", "role_arn", "cluster_id"])]
+    pub context: Option<String>,
+
+    /// Kubeconfig file [default: KUBECONFIG, else ~/.kube/config].
+    #[arg(long, value_name = "FILE")]
+    pub kubeconfig: Option<PathBuf>,
+
+    /// Cluster name to check a token for, when no context is checked.
+    #[arg(
+        long = "cluster-id",
+        visible_alias = "cluster-name",
+        value_name = "NAME"
+    )]
+    pub cluster_id: Option<String>,
+
+    #[command(flatten)]
+    pub aws: AwsArgs,
+}
+
 /// Rewrites the AWS CLI's `… eks get-token …` (as `aws eks update-kubeconfig` writes it,
 /// global options first) into `token …`, keeping every other argument in order.
 pub fn normalize(args: impl IntoIterator<Item = OsString>) -> Vec<OsString> {
@@ -131,6 +257,7 @@ mod tests {
     fn token(args: &[&str]) -> TokenArgs {
         match parse(args).unwrap().command {
             Command::Token(t) => t,
+            other => panic!("not a token command: {other:?}"),
         }
     }
 

@@ -3,6 +3,9 @@
 use std::io::{self, Write};
 
 use crate::credentials::CredentialsError;
+use crate::eks_cluster::ClusterError;
+use crate::identity::UnmappableArn;
+use crate::kubeconfig::KubeconfigError;
 use crate::sts_endpoint::{InvalidRegion, NoDualStack};
 use crate::token::{InvalidClusterId, TokenError};
 
@@ -27,6 +30,24 @@ pub enum Error {
     /// The async runtime could not start.
     #[error("cannot start the async runtime")]
     Runtime(#[source] io::Error),
+    /// STS GetCallerIdentity failed.
+    #[error("sts GetCallerIdentity failed: {0}")]
+    CallerIdentity(String),
+    /// The caller is not an identity a cluster can map.
+    #[error(transparent)]
+    Identity(#[from] UnmappableArn),
+    /// Access entries take IAM users and roles only.
+    #[error("access entries cannot name a {kind} ({arn})")]
+    NoAccessEntry { arn: String, kind: &'static str },
+    /// DescribeCluster gave nothing usable.
+    #[error(transparent)]
+    Cluster(#[from] ClusterError),
+    /// A kubeconfig could not be read, parsed or written.
+    #[error(transparent)]
+    Kubeconfig(#[from] KubeconfigError),
+    /// `doctor` found something broken.
+    #[error("doctor found {0} problem(s)")]
+    Doctor(usize),
 }
 
 impl Error {
@@ -45,7 +66,18 @@ impl Error {
                 "refresh the credentials (`aws sso login`, or a new `aws-vault exec` session)"
                     .into(),
             ),
-            Self::Token(_) | Self::Runtime(_) => None,
+            Self::CallerIdentity(_) => {
+                Some("run `eks-token doctor` to see which credentials were used".into())
+            }
+            Self::NoAccessEntry { .. } => Some(
+                "use --output aws-auth, or sign in as an IAM user or role (a role assumed with --role-arn works)".into(),
+            ),
+            Self::Cluster(e) => e.hint(),
+            Self::Kubeconfig(e) => e.hint(),
+            Self::Doctor(_) => Some(
+                "fix each problem as shown above, then run `eks-token doctor` again".into(),
+            ),
+            Self::Token(_) | Self::Runtime(_) | Self::Identity(_) => None,
         }
     }
 }

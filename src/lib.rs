@@ -6,8 +6,12 @@
 pub mod cli;
 pub mod command;
 pub mod credentials;
+pub mod eks_cluster;
 pub mod error;
 pub mod exec_credential;
+pub mod exec_plugin;
+pub mod identity;
+pub mod kubeconfig;
 pub mod sso_cache;
 pub mod sts_endpoint;
 pub mod token;
@@ -30,6 +34,14 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> ExitCode {
     let result = match &cli.command {
         Command::Token(args) => {
             command::token::run(args, std::env::var_os("KUBERNETES_EXEC_INFO").as_deref())
+        }
+        Command::Whoami(args) => command::whoami::run(args),
+        Command::Kubeconfig(args) => command::kubeconfig::run(args),
+        Command::Doctor(args) => {
+            // The report is the output even when it lists problems.
+            let (report, result) = command::doctor::run(args);
+            print(&report);
+            result.map(|()| String::new())
         }
     };
     match result {

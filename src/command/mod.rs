@@ -1,3 +1,6 @@
 //! One module per subcommand; each turns parsed arguments into stdout text or an error.
 
+pub mod doctor;
+pub mod kubeconfig;
 pub mod token;
+pub mod whoami;
