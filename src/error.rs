@@ -46,8 +46,8 @@ pub enum Error {
     #[error(transparent)]
     Kubeconfig(#[from] KubeconfigError),
     /// `doctor` found something broken.
-    #[error("doctor found {0} problem(s)")]
-    Doctor(usize),
+    #[error("doctor found {count} {}", if *count == 1 { "problem" } else { "problems" })]
+    Doctor { count: usize },
 }
 
 impl Error {
@@ -74,7 +74,7 @@ impl Error {
             ),
             Self::Cluster(e) => e.hint(),
             Self::Kubeconfig(e) => e.hint(),
-            Self::Doctor(_) => Some(
+            Self::Doctor { .. } => Some(
                 "fix each problem as shown above, then run `eks-token doctor` again".into(),
             ),
             Self::Token(_) | Self::Runtime(_) | Self::Identity(_) => None,

@@ -94,7 +94,7 @@ pub fn run(args: &DoctorArgs) -> (String, Result<(), Error>) {
     }
     let result = match report.problems.len() {
         0 => Ok(()),
-        n => Err(Error::Doctor(n)),
+        count => Err(Error::Doctor { count }),
     };
     (report.render(), result)
 }
@@ -410,6 +410,7 @@ async fn check_aws(options: &Options, report: &mut Report) {
     let setup = match Setup::load(options).await {
         Ok(s) => s,
         Err(e) => {
+            report.line("credentials", why(options, None, None));
             report.problem(e.to_string(), e.hint());
             return;
         }
@@ -449,23 +450,22 @@ async fn check_aws(options: &Options, report: &mut Report) {
         );
     }
 
-    let sso_blocked = check_sso(options, &setup, report);
-    let resolved = if sso_blocked {
-        None
-    } else {
-        match setup.resolve(options.role.as_ref()).await {
-            Ok(r) => Some(r),
-            Err(e) => {
-                report.problem(e.to_string(), e.hint());
-                None
-            }
+    check_sso(options, &setup, report);
+    let resolved = match setup.resolve(options.role.as_ref()).await {
+        Ok(r) => Some(r),
+        Err(e) => {
+            report.problem(e.to_string(), e.hint());
+            None
         }
     };
     let Some(resolved) = resolved else {
-        report.line("credentials", why(options, &setup, None));
+        report.line("credentials", why(options, Some(&setup), None));
         return;
     };
-    report.line("credentials", why(options, &setup, Some(&resolved.source)));
+    report.line(
+        "credentials",
+        why(options, Some(&setup), Some(&resolved.source)),
+    );
     if let Some(role) = &resolved.assumed_role {
         report.line("role", format!("{role} (--role-arn)"));
     }
@@ -487,74 +487,69 @@ async fn check_aws(options: &Options, report: &mut Report) {
     match whoami::caller_identity(&setup, &resolved).await {
         Ok(caller) => {
             report.line("identity", &caller.arn);
-            if let Ok(p) = Principal::from_arn(&caller.arn) {
-                let mut text = p.to_string();
-                for note in p.notes() {
-                    text.push_str(&format!("\nnote: {note}"));
+            match Principal::from_arn(&caller.arn) {
+                Ok(p) => {
+                    let mut text = p.to_string();
+                    for note in p.notes() {
+                        text.push_str(&format!("\nnote: {note}"));
+                    }
+                    report.line("maps as", text);
                 }
-                report.line("maps as", text);
+                Err(e) => report.line("maps as", format!("nothing: {e}")),
             }
         }
         Err(e) => report.problem(e.to_string(), e.hint()),
     }
 }
 
-/// The SSO login of the profile in use; true when it is missing or expired in a way the
-/// SDK will not repair (legacy profiles are never refreshed).
-fn check_sso(options: &Options, setup: &Setup, report: &mut Report) -> bool {
-    let env_keys = options.profile.is_none() && env_set("AWS_ACCESS_KEY_ID").is_some();
-    if env_keys {
-        return false;
+/// The SSO login of the profile in use: when it expires and the command that renews it.
+/// Whether an expired login is fatal is left to the credential chain (the SDK refreshes
+/// `sso_session` logins that still have a refresh token).
+fn check_sso(options: &Options, setup: &Setup, report: &mut Report) {
+    if options.profile.is_none() && env_set("AWS_ACCESS_KEY_ID").is_some() {
+        return;
     }
     let Some(sso) = setup.sso_profile(&setup.profile) else {
-        return false;
+        return;
     };
-    let (key, login) = match (&sso.session, &sso.start_url) {
+    let (key, login, via) = match (&sso.session, &sso.start_url) {
         (Some(s), _) => (
             s.clone(),
             format!("aws sso login --sso-session {}", shell_quote(s)),
+            format!("sso-session {s}"),
         ),
         (None, Some(url)) => (
             url.clone(),
             format!("aws sso login --profile {}", shell_quote(&sso.profile)),
+            format!("profile {}", sso.profile),
         ),
-        (None, None) => return false,
+        (None, None) => return,
     };
     let Some(home) = home_dir() else {
-        return false;
+        return;
     };
-    let via = match &sso.session {
-        Some(s) => format!("sso-session {s}"),
-        None => format!("profile {}", sso.profile),
-    };
-    let broken = |report: &mut Report, what: String| {
-        report.line("sso login", format!("{what} ({via})"));
-        report.problem(
-            format!("the SSO login for {via} is {what}"),
-            Some(format!("run `{login}`")),
-        );
-        true
-    };
-    match sso_cache::state(&home, &key) {
+    let state = match sso_cache::state(&home, &key) {
         LoginState::ExpiresAt(t) if t > Utc::now() => {
-            report.line(
-                "sso login",
-                format!(
-                    "valid until {} (in {}; {via}; renew with `{login}`)",
-                    stamp(t),
-                    left(t - Utc::now())
-                ),
-            );
-            false
+            format!("valid until {} (in {})", stamp(t), left(t - Utc::now()))
         }
-        LoginState::ExpiresAt(t) => broken(report, format!("expired at {}", stamp(t))),
-        LoginState::Missing => broken(report, "missing (never logged in, or logged out)".into()),
-        LoginState::Unreadable => broken(report, "unreadable".into()),
-    }
+        LoginState::ExpiresAt(t) => format!("expired at {}", stamp(t)),
+        LoginState::Missing => "none cached (never logged in, or logged out)".into(),
+        LoginState::Unreadable => "the cached login is unreadable".into(),
+    };
+    report.line(
+        "sso login",
+        format!(
+            "{state}
+{via}; log in with `{login}`"
+        ),
+    );
 }
 
 /// Which source won, and why it and not another.
-fn why(options: &Options, setup: &Setup, source: Option<&Source>) -> String {
+fn why(options: &Options, setup: Option<&Setup>, source: Option<&Source>) -> String {
+    let (Some(setup), Some(source)) = (setup, source) else {
+        return "none usable (see the problems below)".into();
+    };
     let env_keys = env_set("AWS_ACCESS_KEY_ID").is_some();
     let profile_origin = if options.profile.is_some() {
         "--profile"
@@ -562,9 +557,6 @@ fn why(options: &Options, setup: &Setup, source: Option<&Source>) -> String {
         "AWS_PROFILE"
     } else {
         "the default profile"
-    };
-    let Some(source) = source else {
-        return "none usable (see the problems below)".into();
     };
     match source {
         Source::Environment if setup.profile_chosen => format!(

@@ -53,9 +53,27 @@ pub fn run(args: &WhoamiArgs) -> Result<String, Error> {
         let caller = caller_identity(&setup, &resolved).await?;
         Ok::<_, Error>((setup, caller))
     })?;
-    let principal = Principal::from_arn(&caller.arn)?;
+    let principal = match Principal::from_arn(&caller.arn) {
+        Ok(p) => p,
+        Err(e) if matches!(args.output, WhoamiFormat::Text | WhoamiFormat::Json) => {
+            error::warn(&format!("{e}: a cluster cannot map it"));
+            return Ok(match args.output {
+                WhoamiFormat::Json => json(&caller, None),
+                _ => text(&caller, None),
+            });
+        }
+        Err(e) => return Err(e.into()),
+    };
     for note in principal.notes() {
         error::note(&note);
+    }
+    if cluster.is_none()
+        && matches!(
+            args.output,
+            WhoamiFormat::Eksctl | WhoamiFormat::AccessEntry
+        )
+    {
+        error::note("pass --cluster-id to fill in the cluster name");
     }
     let mapping = Mapping {
         principal: &principal,
@@ -68,17 +86,9 @@ pub fn run(args: &WhoamiArgs) -> Result<String, Error> {
         cluster: cluster.as_ref().map(|c| c.as_str().to_owned()),
         region: setup.region.to_string(),
     };
-    if cluster.is_none()
-        && matches!(
-            args.output,
-            WhoamiFormat::Eksctl | WhoamiFormat::AccessEntry
-        )
-    {
-        error::note("pass --cluster-id to fill in the cluster name");
-    }
     Ok(match args.output {
-        WhoamiFormat::Text => text(&caller, &principal),
-        WhoamiFormat::Json => json(&caller, &principal),
+        WhoamiFormat::Text => text(&caller, Some(&principal)),
+        WhoamiFormat::Json => json(&caller, Some(&principal)),
         WhoamiFormat::AwsAuth => mapping.aws_auth(),
         WhoamiFormat::Eksctl => mapping.eksctl(),
         WhoamiFormat::AccessEntry => mapping.access_entry(&args.policy)?,
@@ -86,12 +96,16 @@ pub fn run(args: &WhoamiArgs) -> Result<String, Error> {
 }
 
 /// The plain report.
-pub fn text(caller: &Caller, principal: &Principal) -> String {
-    let mut out = format!(
-        "account:       {}\ncaller:        {}\nuser id:       {}\nmaps as:       {}\n",
-        caller.account, caller.arn, caller.user_id, principal
+pub fn text(caller: &Caller, principal: Option<&Principal>) -> String {
+    let mapped = principal.map_or_else(
+        || "nothing (not an IAM identity)".to_owned(),
+        Principal::to_string,
     );
-    if let Some(session) = &principal.session_name {
+    let mut out = format!(
+        "account:       {}\ncaller:        {}\nuser id:       {}\nmaps as:       {mapped}\n",
+        caller.account, caller.arn, caller.user_id
+    );
+    if let Some(session) = principal.and_then(|p| p.session_name.as_ref()) {
         out.push_str(&format!("session name:  {session}\n"));
     }
     out
@@ -103,25 +117,25 @@ struct WhoamiJson<'a> {
     account: &'a str,
     arn: &'a str,
     user_id: &'a str,
-    principal_arn: &'a str,
-    principal_type: &'a str,
-    principal_name: &'a str,
+    principal_arn: Option<&'a str>,
+    principal_type: Option<&'a str>,
+    principal_name: Option<&'a str>,
     session_name: Option<&'a str>,
     removed_path: Option<&'a str>,
     notes: Vec<String>,
 }
 
-fn json(caller: &Caller, principal: &Principal) -> String {
+fn json(caller: &Caller, principal: Option<&Principal>) -> String {
     let body = WhoamiJson {
         account: &caller.account,
         arn: &caller.arn,
         user_id: &caller.user_id,
-        principal_arn: &principal.arn,
-        principal_type: principal.kind.as_str(),
-        principal_name: &principal.name,
-        session_name: principal.session_name.as_deref(),
-        removed_path: principal.removed_path.as_deref(),
-        notes: principal.notes(),
+        principal_arn: principal.map(|p| p.arn.as_str()),
+        principal_type: principal.map(|p| p.kind.as_str()),
+        principal_name: principal.map(|p| p.name.as_str()),
+        session_name: principal.and_then(|p| p.session_name.as_deref()),
+        removed_path: principal.and_then(|p| p.removed_path.as_deref()),
+        notes: principal.map(Principal::notes).unwrap_or_default(),
     };
     // Plain strings and vectors always serialise.
     let mut out = serde_json::to_string_pretty(&body).unwrap_or_default();

@@ -343,3 +343,54 @@ pub fn sso_cache_name(key: &str) -> String {
         .unwrap();
     String::from_utf8(out.stdout).unwrap().trim().to_owned()
 }
+
+/// Runs `code` with boto3 against moto and returns the one JSON value it prints.
+/// `code` sees `client(name)`: a boto3 client for moto in `region`.
+pub fn boto3(moto: &Process, region: &str, code: &str) -> Value {
+    let prelude = format!(
+        "import boto3, json\n\
+         def client(name):\n    \
+             return boto3.client(name, endpoint_url={url:?}, region_name={region:?},\n        \
+                 aws_access_key_id='AKIAMOTOSETUP0000001', aws_secret_access_key='setup')\n",
+        url = moto.url()
+    );
+    let out = Command::new(python())
+        .args(["-c", &format!("{prelude}{code}")])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "boto3 snippet failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|_| {
+        panic!(
+            "boto3 snippet printed no JSON: {}",
+            String::from_utf8_lossy(&out.stdout)
+        )
+    })
+}
+
+/// Creates an EKS cluster in moto and returns DescribeCluster's `cluster` object.
+pub fn moto_cluster(moto: &Process, region: &str, name: &str) -> Value {
+    boto3(
+        moto,
+        region,
+        &format!(
+            "eks = client('eks')\n\
+             eks.create_cluster(name={name:?}, roleArn='arn:aws:iam::123456789012:role/eks', resourcesVpcConfig={{}})\n\
+             print(json.dumps(eks.describe_cluster(name={name:?})['cluster'], default=str))\n"
+        ),
+    )
+}
+
+/// PATH with the eks-token under test first, so a kubeconfig's `command: eks-token` finds it.
+pub fn path_with_eks_token() -> String {
+    let dir = Path::new(BIN).parent().unwrap();
+    format!(
+        "{}:{}",
+        dir.display(),
+        std::env::var("PATH").unwrap_or_default()
+    )
+}
