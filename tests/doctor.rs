@@ -359,7 +359,7 @@ fn a_slow_peer_whose_command_is_missing() {
     // The exec env's AWS_PROFILE is what the plugin sees.
     assert_eq!(
         line(&run, "credentials"),
-        "profile dev from AWS_PROFILE: static access keys"
+        "profile dev (from AWS_PROFILE): static access keys"
     );
     assert_eq!(line(&run, "region"), "eu-west-1 (--region)");
 }

@@ -552,11 +552,11 @@ fn why(options: &Options, setup: Option<&Setup>, source: Option<&Source>) -> Str
     };
     let env_keys = env_set("AWS_ACCESS_KEY_ID").is_some();
     let profile_origin = if options.profile.is_some() {
-        "--profile"
+        "from --profile"
     } else if setup.profile_chosen {
-        "AWS_PROFILE"
+        "from AWS_PROFILE"
     } else {
-        "the default profile"
+        "no --profile or AWS_PROFILE"
     };
     match source {
         Source::Environment if setup.profile_chosen => format!(
@@ -566,7 +566,7 @@ fn why(options: &Options, setup: Option<&Setup>, source: Option<&Source>) -> Str
         Source::Environment => "environment variables (AWS_ACCESS_KEY_ID is set)".into(),
         Source::Profile(p) => {
             let kind = profile_kind(setup, p);
-            let mut text = format!("profile {p} from {profile_origin}: {kind}");
+            let mut text = format!("profile {p} ({profile_origin}): {kind}");
             if env_keys && options.profile.is_some() {
                 text.push_str("\n(--profile outranks AWS_ACCESS_KEY_ID, as in the AWS CLI)");
             }

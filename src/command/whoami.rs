@@ -4,7 +4,7 @@
 use serde::Serialize;
 
 use crate::cli::{WhoamiArgs, WhoamiFormat};
-use crate::credentials::{Resolved, Setup, one_line};
+use crate::credentials::{RegionOrigin, Resolved, Setup, one_line};
 use crate::error::{self, Error};
 use crate::identity::{Kind, Principal};
 use crate::token::ClusterId;
@@ -67,13 +67,19 @@ pub fn run(args: &WhoamiArgs) -> Result<String, Error> {
     for note in principal.notes() {
         error::note(&note);
     }
-    if cluster.is_none()
-        && matches!(
-            args.output,
-            WhoamiFormat::Eksctl | WhoamiFormat::AccessEntry
-        )
-    {
-        error::note("pass --cluster-id to fill in the cluster name");
+    if matches!(
+        args.output,
+        WhoamiFormat::Eksctl | WhoamiFormat::AccessEntry
+    ) {
+        if cluster.is_none() {
+            error::note("pass --cluster-id to fill in the cluster name");
+        }
+        if setup.region_origin == RegionOrigin::Fallback {
+            error::note(&format!(
+                "no region configured; the commands name {} (set --region or AWS_REGION)",
+                setup.region
+            ));
+        }
     }
     let mapping = Mapping {
         principal: &principal,
