@@ -319,6 +319,34 @@ mod tests {
     }
 
     #[test]
+    fn kubeconfig_needs_a_cluster_unless_migrating() {
+        assert!(parse(&["eks-token", "kubeconfig"]).is_err());
+        let Command::Kubeconfig(k) = parse(&["eks-token", "kubeconfig", "--name", "prod"])
+            .unwrap()
+            .command
+        else {
+            panic!("not kubeconfig");
+        };
+        assert_eq!(k.cluster_name.as_deref(), Some("prod"));
+        assert!(k.action.is_none());
+        let Command::Kubeconfig(k) = parse(&["eks-token", "kubeconfig", "migrate", "--dry-run"])
+            .unwrap()
+            .command
+        else {
+            panic!("not kubeconfig");
+        };
+        assert!(matches!(k.action, Some(KubeconfigAction::Migrate(ref f)) if f.dry_run));
+        assert!(parse(&["eks-token", "kubeconfig", "migrate", "--cluster-name", "x"]).is_err());
+    }
+
+    #[test]
+    fn doctor_takes_a_context_or_credential_flags() {
+        assert!(parse(&["eks-token", "doctor", "--context", "c"]).is_ok());
+        assert!(parse(&["eks-token", "doctor", "--profile", "p", "--cluster-id", "c"]).is_ok());
+        assert!(parse(&["eks-token", "doctor", "--context", "c", "--profile", "p"]).is_err());
+    }
+
+    #[test]
     fn session_name_needs_a_role() {
         assert!(parse(&["eks-token", "token", "-i", "x", "-s", "me"]).is_err());
     }

@@ -238,7 +238,7 @@ fn check_exec(
         shown.push_str(&format!(", interactiveMode {mode}"));
     }
     for (k, v) in &env {
-        shown.push_str(&format!("\nenv {k}={v}"));
+        shown.push_str(&format!("\nenv {k}={}", shown_env_value(k, v)));
     }
     report.line("exec", shown);
 
@@ -353,6 +353,20 @@ fn check_exec(
         }
     };
     Plan { token, env }
+}
+
+/// An exec `env` value as the report shows it: secrets some kubeconfigs carry there
+/// (`AWS_SECRET_ACCESS_KEY`, `AWS_SESSION_TOKEN`, …) are never printed.
+fn shown_env_value<'a>(name: &str, value: &'a str) -> &'a str {
+    let upper = name.to_ascii_uppercase();
+    if ["SECRET", "TOKEN", "PASSWORD", "CREDENTIAL"]
+        .iter()
+        .any(|w| upper.contains(w))
+    {
+        "(hidden)"
+    } else {
+        value
+    }
 }
 
 /// Where kubectl finds `command`: a bare name on PATH, a relative path from the
@@ -617,5 +631,47 @@ fn left(d: chrono::TimeDelta) -> String {
         format!("{}h {}m", minutes / 60, minutes % 60)
     } else {
         format!("{minutes}m")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secrets_in_the_exec_env_are_hidden() {
+        assert_eq!(shown_env_value("AWS_PROFILE", "dev"), "dev");
+        assert_eq!(shown_env_value("AWS_REGION", "eu-west-1"), "eu-west-1");
+        for name in [
+            "AWS_SECRET_ACCESS_KEY",
+            "AWS_SESSION_TOKEN",
+            "aws_security_token",
+            "AWS_CONTAINER_AUTHORIZATION_TOKEN",
+            "VAULT_PASSWORD",
+            "AWS_SHARED_CREDENTIALS_FILE",
+        ] {
+            assert_eq!(shown_env_value(name, "s3cr3t"), "(hidden)", "{name}");
+        }
+    }
+
+    #[test]
+    fn relative_commands_resolve_from_the_kubeconfig_directory() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let bin = dir.path().join("bin/plugin");
+        std::fs::create_dir_all(bin.parent().unwrap()).unwrap();
+        std::fs::write(&bin, "#!/bin/sh\n").unwrap();
+        std::fs::set_permissions(&bin, std::fs::Permissions::from_mode(0o755)).unwrap();
+        assert_eq!(
+            resolve_command("bin/plugin", Some(dir.path())),
+            Some(bin.clone())
+        );
+        assert_eq!(
+            resolve_command(bin.to_str().unwrap(), None),
+            Some(bin.clone())
+        );
+        std::fs::set_permissions(&bin, std::fs::Permissions::from_mode(0o644)).unwrap();
+        assert_eq!(resolve_command("bin/plugin", Some(dir.path())), None);
+        assert_eq!(resolve_command("", None), None);
     }
 }
