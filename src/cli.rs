@@ -24,6 +24,12 @@ pub enum Command {
     /// List or clear cached tokens.
     #[command(subcommand)]
     Cache(CacheCommand),
+    /// Show who AWS says you are and the IAM principal a cluster maps you as.
+    Whoami(WhoamiArgs),
+    /// Add or update an EKS cluster in the kubeconfig, with a user that runs eks-token.
+    Kubeconfig(KubeconfigArgs),
+    /// Check what kubectl's plugin will see: credentials, region, SSO login, kubeconfig user.
+    Doctor(DoctorArgs),
 }
 
 /// `eks-token cache …`.
@@ -159,6 +165,125 @@ impl AwsArgs {
     }
 }
 
+/// `eks-token whoami`.
+#[derive(Debug, Args)]
+pub struct WhoamiArgs {
+    #[command(flatten)]
+    pub aws: AwsArgs,
+
+    /// What to print.
+    #[arg(short = 'o', long, value_enum, default_value_t = WhoamiFormat::Text)]
+    pub output: WhoamiFormat,
+
+    /// Cluster name to fill into the eksctl and access-entry commands.
+    #[arg(
+        long = "cluster-id",
+        visible_alias = "cluster-name",
+        value_name = "NAME"
+    )]
+    pub cluster_id: Option<String>,
+
+    /// Kubernetes group for the aws-auth and eksctl output; repeat for several [default: system:masters].
+    #[arg(long = "group", value_name = "GROUP")]
+    pub groups: Vec<String>,
+
+    /// Kubernetes user name for the aws-auth and eksctl output [default: {{SessionName}} for roles, the user's name for users].
+    #[arg(long, value_name = "NAME")]
+    pub username: Option<String>,
+
+    /// EKS access policy for the access-entry output: a name or a policy ARN.
+    #[arg(
+        long,
+        value_name = "POLICY",
+        default_value = "AmazonEKSClusterAdminPolicy"
+    )]
+    pub policy: String,
+}
+
+/// `whoami --output` values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum WhoamiFormat {
+    /// Account, caller ARN, mapped principal, session name.
+    Text,
+    /// The same as a JSON object.
+    Json,
+    /// A `mapRoles` / `mapUsers` item for the kube-system/aws-auth ConfigMap.
+    AwsAuth,
+    /// The `eksctl create iamidentitymapping` command line.
+    Eksctl,
+    /// The `aws eks create-access-entry` and `associate-access-policy` commands.
+    AccessEntry,
+}
+
+/// `eks-token kubeconfig`.
+#[derive(Debug, Args)]
+#[command(args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
+pub struct KubeconfigArgs {
+    #[command(subcommand)]
+    pub action: Option<KubeconfigAction>,
+
+    /// EKS cluster name.
+    #[arg(
+        long = "cluster-name",
+        visible_alias = "name",
+        value_name = "NAME",
+        required = true
+    )]
+    pub cluster_name: Option<String>,
+
+    #[command(flatten)]
+    pub aws: AwsArgs,
+
+    /// Name for the context and user [default: the cluster ARN, as the AWS CLI names them].
+    #[arg(long, value_name = "NAME")]
+    pub alias: Option<String>,
+
+    #[command(flatten)]
+    pub file: KubeconfigFileArgs,
+}
+
+/// `eks-token kubeconfig` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum KubeconfigAction {
+    /// Rewrite users that run `aws eks get-token` or `aws-iam-authenticator token` to run eks-token.
+    Migrate(KubeconfigFileArgs),
+}
+
+/// Which kubeconfig to edit, and whether to only show the result.
+#[derive(Debug, Args)]
+pub struct KubeconfigFileArgs {
+    /// Kubeconfig file to edit [default: the first path in KUBECONFIG, else ~/.kube/config].
+    #[arg(long, value_name = "FILE")]
+    pub kubeconfig: Option<PathBuf>,
+
+    /// Print the resulting kubeconfig instead of writing it.
+    #[arg(long)]
+    pub dry_run: bool,
+}
+
+/// `eks-token doctor`.
+#[derive(Debug, Args)]
+pub struct DoctorArgs {
+    /// Kubeconfig context whose user to check [default: the current context, unless credential flags are given].
+    #[arg(long, value_name = "NAME", conflicts_with_all = ["region", "profile", "role_arn", "cluster_id"])]
+    pub context: Option<String>,
+
+    /// Kubeconfig file [default: KUBECONFIG, else ~/.kube/config].
+    #[arg(long, value_name = "FILE")]
+    pub kubeconfig: Option<PathBuf>,
+
+    /// Cluster name to check a token for, when no context is checked.
+    #[arg(
+        long = "cluster-id",
+        visible_alias = "cluster-name",
+        value_name = "NAME"
+    )]
+    pub cluster_id: Option<String>,
+
+    #[command(flatten)]
+    pub aws: AwsArgs,
+}
+
 /// Rewrites the AWS CLI's `… eks get-token …` (as `aws eks update-kubeconfig` writes it,
 /// global options first) into `token …`, keeping every other argument in order.
 pub fn normalize(args: impl IntoIterator<Item = OsString>) -> Vec<OsString> {
@@ -183,7 +308,7 @@ mod tests {
     fn token(args: &[&str]) -> TokenArgs {
         match parse(args).unwrap().command {
             Command::Token(t) => t,
-            other => panic!("not token: {other:?}"),
+            other => panic!("not a token command: {other:?}"),
         }
     }
 
@@ -242,6 +367,34 @@ mod tests {
             ])
             .is_err()
         );
+    }
+
+    #[test]
+    fn kubeconfig_needs_a_cluster_unless_migrating() {
+        assert!(parse(&["eks-token", "kubeconfig"]).is_err());
+        let Command::Kubeconfig(k) = parse(&["eks-token", "kubeconfig", "--name", "prod"])
+            .unwrap()
+            .command
+        else {
+            panic!("not kubeconfig");
+        };
+        assert_eq!(k.cluster_name.as_deref(), Some("prod"));
+        assert!(k.action.is_none());
+        let Command::Kubeconfig(k) = parse(&["eks-token", "kubeconfig", "migrate", "--dry-run"])
+            .unwrap()
+            .command
+        else {
+            panic!("not kubeconfig");
+        };
+        assert!(matches!(k.action, Some(KubeconfigAction::Migrate(ref f)) if f.dry_run));
+        assert!(parse(&["eks-token", "kubeconfig", "migrate", "--cluster-name", "x"]).is_err());
+    }
+
+    #[test]
+    fn doctor_takes_a_context_or_credential_flags() {
+        assert!(parse(&["eks-token", "doctor", "--context", "c"]).is_ok());
+        assert!(parse(&["eks-token", "doctor", "--profile", "p", "--cluster-id", "c"]).is_ok());
+        assert!(parse(&["eks-token", "doctor", "--context", "c", "--profile", "p"]).is_err());
     }
 
     #[test]

@@ -307,6 +307,11 @@ impl Setup {
         names
     }
 
+    /// A property of a configured profile (`role_arn`, `sso_session`, …).
+    pub fn profile_property(&self, profile: &str, key: &str) -> Option<&str> {
+        self.profiles.get_profile(profile)?.get(key)
+    }
+
     /// The base credentials, from the first source that has any.
     pub async fn base_credentials(&self) -> Result<(Credentials, Source), CredentialsError> {
         let mut tried = Vec::new();

@@ -4,6 +4,9 @@ use std::io::{self, Write};
 
 use crate::cache::CacheError;
 use crate::credentials::CredentialsError;
+use crate::eks_cluster::ClusterError;
+use crate::identity::UnmappableArn;
+use crate::kubeconfig::KubeconfigError;
 use crate::sts_endpoint::{InvalidRegion, NoDualStack};
 use crate::token::{InvalidClusterId, TokenError};
 
@@ -34,6 +37,24 @@ pub enum Error {
     /// The async runtime could not start.
     #[error("cannot start the async runtime")]
     Runtime(#[source] io::Error),
+    /// STS GetCallerIdentity failed.
+    #[error("sts GetCallerIdentity failed: {0}")]
+    CallerIdentity(String),
+    /// The caller is not an identity a cluster can map.
+    #[error(transparent)]
+    Identity(#[from] UnmappableArn),
+    /// Access entries take IAM users and roles only.
+    #[error("access entries cannot name a {kind} ({arn})")]
+    NoAccessEntry { arn: String, kind: &'static str },
+    /// DescribeCluster gave nothing usable.
+    #[error(transparent)]
+    Cluster(#[from] ClusterError),
+    /// A kubeconfig could not be read, parsed or written.
+    #[error(transparent)]
+    Kubeconfig(#[from] KubeconfigError),
+    /// `doctor` found something broken.
+    #[error("doctor found {count} {}", if *count == 1 { "problem" } else { "problems" })]
+    Doctor { count: usize },
 }
 
 impl Error {
@@ -54,7 +75,18 @@ impl Error {
             ),
             Self::Cache(e) => e.hint(),
             Self::NoHome => Some("set HOME, or pass --cache-dir".into()),
-            Self::Token(_) | Self::Runtime(_) => None,
+            Self::CallerIdentity(_) => {
+                Some("run `eks-token doctor` to see which credentials were used".into())
+            }
+            Self::NoAccessEntry { .. } => Some(
+                "use --output aws-auth, or sign in as an IAM user or role (a role assumed with --role-arn works)".into(),
+            ),
+            Self::Cluster(e) => e.hint(),
+            Self::Kubeconfig(e) => e.hint(),
+            Self::Doctor { .. } => Some(
+                "fix each problem as shown above, then run `eks-token doctor` again".into(),
+            ),
+            Self::Token(_) | Self::Runtime(_) | Self::Identity(_) => None,
         }
     }
 }

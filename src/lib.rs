@@ -7,8 +7,12 @@ pub mod cache;
 pub mod cli;
 pub mod command;
 pub mod credentials;
+pub mod eks_cluster;
 pub mod error;
 pub mod exec_credential;
+pub mod exec_plugin;
+pub mod identity;
+pub mod kubeconfig;
 pub mod sso_cache;
 pub mod sts_endpoint;
 pub mod token;
@@ -37,6 +41,19 @@ pub fn run(command: &Command) -> Result<String, Error> {
             command::token::TokenRun::new(args, exec_info.as_deref())?.mint()
         }
         Command::Cache(c) => command::cache::run(c, chrono::Utc::now()),
+        Command::Whoami(args) => command::whoami::run(args),
+        Command::Kubeconfig(args) => command::kubeconfig::run(args),
+        Command::Doctor(args) => {
+            // The report is the output even when it lists problems.
+            let (report, result) = command::doctor::run(args);
+            match result {
+                Ok(()) => Ok(report),
+                Err(e) => {
+                    print(&report);
+                    Err(e)
+                }
+            }
+        }
     }
 }
 

@@ -358,3 +358,162 @@ pub fn is_static_elf(path: &Path) -> bool {
         u32::from_le_bytes(elf[at..at + 4].try_into().unwrap()) != PT_INTERP
     })
 }
+
+/// Runs `code` with boto3 against moto and returns the one JSON value it prints.
+/// `code` sees `client(name)`: a boto3 client for moto in `region`.
+pub fn boto3(moto: &Process, region: &str, code: &str) -> Value {
+    let prelude = format!(
+        "import boto3, json\n\
+         def client(name):\n    \
+             return boto3.client(name, endpoint_url={url:?}, region_name={region:?},\n        \
+                 aws_access_key_id='AKIAMOTOSETUP0000001', aws_secret_access_key='setup')\n",
+        url = moto.url()
+    );
+    let out = Command::new(python())
+        .args(["-c", &format!("{prelude}{code}")])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "boto3 snippet failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|_| {
+        panic!(
+            "boto3 snippet printed no JSON: {}",
+            String::from_utf8_lossy(&out.stdout)
+        )
+    })
+}
+
+/// Creates an EKS cluster in moto and returns DescribeCluster's `cluster` object.
+pub fn moto_cluster(moto: &Process, region: &str, name: &str) -> Value {
+    boto3(
+        moto,
+        region,
+        &format!(
+            "eks = client('eks')\n\
+             eks.create_cluster(name={name:?}, roleArn='arn:aws:iam::123456789012:role/eks', resourcesVpcConfig={{}})\n\
+             print(json.dumps(eks.describe_cluster(name={name:?})['cluster'], default=str))\n"
+        ),
+    )
+}
+
+/// PATH with the eks-token under test first, so a kubeconfig's `command: eks-token` finds it.
+pub fn path_with_eks_token() -> String {
+    let dir = Path::new(BIN).parent().unwrap();
+    format!(
+        "{}:{}",
+        dir.display(),
+        std::env::var("PATH").unwrap_or_default()
+    )
+}
+
+/// A running `tests/peers/fake_eks.py`.
+pub struct FakeEks {
+    pub server: Process,
+    /// Its CA certificate (PEM).
+    pub ca: PathBuf,
+    /// One JSON line per request, with the `identity` it authenticated.
+    pub log: PathBuf,
+}
+
+impl FakeEks {
+    /// `https://127.0.0.1:PORT`.
+    pub fn url(&self) -> String {
+        format!("https://127.0.0.1:{}", self.server.port)
+    }
+
+    /// How many requests it authorized as `identity` (an ARN).
+    pub fn requests_by(&self, identity: &str) -> usize {
+        std::fs::read_to_string(&self.log)
+            .unwrap_or_default()
+            .lines()
+            .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+            .filter(|entry| entry["identity"] == identity)
+            .count()
+    }
+}
+
+/// `tests/peers/fake_eks.py` for `cluster`, knowing `secrets` (access key id → secret)
+/// and, with `moto`, the role sessions moto issued.
+pub fn fake_eks(
+    sandbox: &Sandbox,
+    cluster: &str,
+    secrets: &Value,
+    moto: Option<&Process>,
+) -> FakeEks {
+    let secrets = sandbox.write("fake-eks/secrets.json", &secrets.to_string());
+    let certs = sandbox.path("fake-eks/certs");
+    std::fs::create_dir_all(&certs).unwrap();
+    let log = sandbox.path("fake-eks/requests.log");
+    let mut args = vec![
+        "--log".to_owned(),
+        log.display().to_string(),
+        "--cluster-id".to_owned(),
+        cluster.to_owned(),
+        "--secrets".to_owned(),
+        secrets.display().to_string(),
+        "--cert-dir".to_owned(),
+        certs.display().to_string(),
+    ];
+    if let Some(m) = moto {
+        args.extend(["--moto".to_owned(), m.url()]);
+    }
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let server = Process::peer("tests/peers/fake_eks.py", &args);
+    FakeEks {
+        server,
+        ca: certs.join("ca.pem"),
+        log,
+    }
+}
+
+/// Test-only: points every cluster of the kubeconfig at `server` with `ca_pem` as its CA,
+/// leaving users and contexts exactly as they are (moto's DescribeCluster and the
+/// fixtures carry made-up endpoints).
+pub fn point_clusters_at(kubeconfig: &Path, server: &str, ca_pem: &Path) {
+    use base64::Engine;
+    let text = std::fs::read_to_string(kubeconfig).unwrap();
+    let mut doc: yaml_serde::Value = yaml_serde::from_str(&text).unwrap();
+    let ca = base64::engine::general_purpose::STANDARD.encode(std::fs::read(ca_pem).unwrap());
+    for entry in doc["clusters"].as_sequence_mut().expect("clusters") {
+        let cluster = entry["cluster"].as_mapping_mut().expect("cluster");
+        cluster.insert("server".into(), server.into());
+        cluster.insert("certificate-authority-data".into(), ca.as_str().into());
+    }
+    std::fs::write(kubeconfig, yaml_serde::to_string(&doc).unwrap()).unwrap();
+}
+
+/// Runs a kubectl version's `get pods` with `kubeconfig` and eks-token on PATH.
+pub fn kubectl_get_pods(sandbox: &Sandbox, version: &str, kubeconfig: &Path) -> Run {
+    let start = Instant::now();
+    let out = sandbox
+        .command_of(kubectl(version), &["get", "pods", "--request-timeout=20s"])
+        .env("KUBECONFIG", kubeconfig)
+        .env("PATH", path_with_eks_token())
+        .output()
+        .unwrap();
+    Run::from_output(out, start.elapsed())
+}
+
+/// What kubectl prints for an empty namespace it was allowed to list.
+pub const NO_PODS: &str = "No resources found in default namespace.";
+
+/// Parses a YAML file.
+pub fn read_yaml(path: &Path) -> yaml_serde::Value {
+    let text = std::fs::read_to_string(path)
+        .unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
+    yaml_serde::from_str(&text).unwrap_or_else(|e| panic!("{} is not YAML: {e}", path.display()))
+}
+
+/// The entry named `name` in a kubeconfig list (`clusters`, `users`, `contexts`).
+pub fn named<'a>(doc: &'a yaml_serde::Value, list: &str, name: &str) -> &'a yaml_serde::Value {
+    doc[list]
+        .as_sequence()
+        .unwrap_or_else(|| panic!("no {list} list"))
+        .iter()
+        .find(|e| e["name"].as_str() == Some(name))
+        .unwrap_or_else(|| panic!("no {list} entry named {name}"))
+}

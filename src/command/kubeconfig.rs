@@ -1,0 +1,211 @@
+//! `eks-token kubeconfig`: write a cluster, an eks-token user and a context from EKS
+//! DescribeCluster; `eks-token kubeconfig migrate`: switch AWS CLI and
+//! aws-iam-authenticator users to eks-token.
+
+use std::path::PathBuf;
+
+use crate::cli::{KubeconfigAction, KubeconfigArgs, KubeconfigFileArgs};
+use crate::command::whoami::shell_quote;
+use crate::credentials::{RegionOrigin, Setup, home_dir};
+use crate::eks_cluster;
+use crate::error::{self, Error};
+use crate::exec_credential::ApiVersion;
+use crate::exec_plugin::{self, Plugin};
+use crate::kubeconfig::{
+    self, Change, Kubeconfig, KubeconfigError, exec_args, exec_block, exec_str,
+};
+use crate::token::ClusterId;
+
+/// The command written into kubeconfigs: a bare name, so the file can be shared and keeps
+/// working when eks-token moves; kubectl looks it up on PATH.
+pub const COMMAND: &str = "eks-token";
+
+/// eks-token never prompts, so kubectl may run it with or without a terminal.
+pub const INTERACTIVE_MODE: &str = "IfAvailable";
+
+const V1ALPHA1: &str = "client.authentication.k8s.io/v1alpha1";
+
+/// Runs `kubeconfig` or `kubeconfig migrate` and returns what goes on stdout.
+pub fn run(args: &KubeconfigArgs) -> Result<String, Error> {
+    match &args.action {
+        Some(KubeconfigAction::Migrate(file)) => migrate(file),
+        None => update(args),
+    }
+}
+
+fn target(file: &KubeconfigFileArgs) -> Result<PathBuf, KubeconfigError> {
+    kubeconfig::target_path(
+        file.kubeconfig.as_deref(),
+        std::env::var_os("KUBECONFIG").as_deref(),
+        home_dir().as_deref(),
+    )
+}
+
+/// DescribeCluster, then add or update the cluster, user and context, and make it current.
+fn update(args: &KubeconfigArgs) -> Result<String, Error> {
+    let name = ClusterId::new(args.cluster_name.as_deref().unwrap_or_default())?;
+    let path = target(&args.file)?;
+    // A kubeconfig we cannot parse stops us before any network call.
+    let existing = Kubeconfig::load(&path)?;
+    let options = args.aws.options();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(Error::Runtime)?;
+    // Like `aws eks update-kubeconfig`, DescribeCluster runs with the base credentials;
+    // --role-arn is for the token only.
+    let (setup, cluster) = runtime.block_on(async {
+        let setup = Setup::load(&options).await?;
+        let (credentials, _) = setup.base_credentials().await?;
+        let sdk = setup.sdk_config(credentials).await;
+        let cluster = eks_cluster::describe(&sdk, name.as_str(), setup.region.as_str()).await?;
+        Ok::<_, Error>((setup, cluster))
+    })?;
+    if setup.region_origin == RegionOrigin::Fallback {
+        error::note(&format!(
+            "no region configured; looked for the cluster in {} (set --region or AWS_REGION)",
+            setup.region
+        ));
+    }
+
+    let mut token_args = vec![
+        "token".to_owned(),
+        "--cluster-id".to_owned(),
+        cluster.name.clone(),
+        "--region".to_owned(),
+        setup.region.to_string(),
+    ];
+    let aws = &args.aws;
+    for (flag, value) in [
+        ("--role-arn", &aws.role_arn),
+        ("--session-name", &aws.session_name),
+        ("--external-id", &aws.external_id),
+    ] {
+        if let Some(v) = value {
+            token_args.extend([flag.to_owned(), v.clone()]);
+        }
+    }
+    if aws.forward_session_name {
+        token_args.push("--forward-session-name".into());
+    }
+    // As the AWS CLI does: the profile in use (flag or AWS_PROFILE) goes into `env`.
+    let env = if setup.profile_chosen {
+        vec![("AWS_PROFILE".to_owned(), setup.profile.clone())]
+    } else {
+        Vec::new()
+    };
+    let exec = exec_block(
+        ApiVersion::V1.as_str(),
+        COMMAND,
+        &token_args,
+        &env,
+        Some(INTERACTIVE_MODE),
+    );
+
+    let entry_name = args.alias.clone().unwrap_or_else(|| cluster.arn.clone());
+    let before = existing.as_ref().map(|(k, _)| k.clone());
+    let mut config = before.clone().unwrap_or_default();
+    config.set_cluster(
+        &cluster.arn,
+        &cluster.endpoint,
+        &cluster.certificate_authority_data,
+    );
+    config.set_exec_user(&entry_name, exec);
+    let change = config.set_context(&entry_name, &cluster.arn, &entry_name);
+    config.set_current_context(&entry_name);
+    let yaml = config.to_yaml();
+    if args.file.dry_run {
+        return Ok(yaml);
+    }
+    if before.as_ref() == Some(&config) {
+        return Ok(format!(
+            "Context {entry_name} in {} is up to date\n",
+            path.display()
+        ));
+    }
+    let written = kubeconfig::write(&path, &yaml)?;
+    if let Some(backup) = &written.backup {
+        error::note(&format!(
+            "previous kubeconfig saved as {}",
+            backup.display()
+        ));
+    }
+    Ok(match change {
+        Change::Added => format!("Added new context {entry_name} to {}\n", path.display()),
+        Change::Updated | Change::Unchanged => {
+            format!("Updated context {entry_name} in {}\n", path.display())
+        }
+    })
+}
+
+/// Rewrites every user that runs a peer's token command to run eks-token instead.
+fn migrate(file: &KubeconfigFileArgs) -> Result<String, Error> {
+    let path = target(file)?;
+    let Some((mut config, _)) = Kubeconfig::load(&path)? else {
+        return Err(KubeconfigError::Missing { path }.into());
+    };
+    let mut changes = Vec::new();
+    for (user, exec) in config.exec_users_mut() {
+        let Some(plugin) = exec_str(exec, "command").and_then(Plugin::of_command) else {
+            continue;
+        };
+        if plugin == Plugin::EksToken {
+            continue;
+        }
+        let Some(args) = exec_args(exec) else {
+            error::note(&format!(
+                "left user {user} unchanged: its args are not all strings"
+            ));
+            continue;
+        };
+        let request = match exec_plugin::parse_peer(plugin, &args) {
+            Ok(Some(request)) => request,
+            Ok(None) => continue,
+            Err(reason) => {
+                error::note(&format!("left user {user} unchanged: {reason}"));
+                continue;
+            }
+        };
+        let new_args = request.eks_token_args();
+        exec.insert("command".into(), COMMAND.into());
+        exec.insert(
+            "args".into(),
+            yaml_serde::Value::Sequence(new_args.iter().map(|a| a.as_str().into()).collect()),
+        );
+        let mut also = String::new();
+        // kubectl 1.24+ refuses v1alpha1; v1beta1 needs nothing else.
+        if exec_str(exec, "apiVersion") == Some(V1ALPHA1) {
+            exec.insert("apiVersion".into(), ApiVersion::V1Beta1.as_str().into());
+            also.push_str(" (apiVersion v1alpha1 → v1beta1)");
+        }
+        if exec_str(exec, "apiVersion") == Some(ApiVersion::V1.as_str())
+            && !exec.contains_key("interactiveMode")
+        {
+            exec.insert("interactiveMode".into(), INTERACTIVE_MODE.into());
+            also.push_str(" (added interactiveMode: IfAvailable)");
+        }
+        let words: Vec<String> = new_args.iter().map(|a| shell_quote(a)).collect();
+        changes.push(format!(
+            "{user}: {} → {COMMAND} {}{also}",
+            plugin.describe(),
+            words.join(" ")
+        ));
+    }
+    if changes.is_empty() {
+        return Ok(format!("nothing to migrate in {}\n", path.display()));
+    }
+    if file.dry_run {
+        for change in &changes {
+            error::note(&format!("would migrate {change}"));
+        }
+        return Ok(config.to_yaml());
+    }
+    let written = kubeconfig::write(&path, &config.to_yaml())?;
+    let mut out: String = changes.iter().map(|c| format!("migrated {c}\n")).collect();
+    out.push_str(&format!("wrote {}", path.display()));
+    if let Some(backup) = written.backup {
+        out.push_str(&format!(" (previous file: {})", backup.display()));
+    }
+    out.push('\n');
+    Ok(out)
+}

@@ -1,0 +1,114 @@
+//! What a kubeconfig needs to know about a cluster, from EKS DescribeCluster.
+
+use aws_sdk_eks::operation::describe_cluster::DescribeClusterError;
+
+use crate::credentials::one_line;
+
+/// The public facts a kubeconfig holds about a cluster.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ClusterInfo {
+    /// The cluster name the token is bound to.
+    pub name: String,
+    /// `arn:aws:eks:REGION:ACCOUNT:cluster/NAME`: the names the AWS CLI gives its entries.
+    pub arn: String,
+    pub endpoint: String,
+    /// Base64 PEM, as kubeconfig's `certificate-authority-data` wants it.
+    pub certificate_authority_data: String,
+}
+
+/// Why DescribeCluster gave nothing usable.
+#[derive(Debug, thiserror::Error)]
+pub enum ClusterError {
+    /// No cluster of that name in that region.
+    #[error("cluster {name:?} not found in {region}")]
+    NotFound { name: String, region: String },
+    /// The call failed.
+    #[error("eks DescribeCluster for {name:?} in {region} failed: {detail}")]
+    Call {
+        name: String,
+        region: String,
+        detail: String,
+    },
+    /// The cluster has no endpoint or CA yet (still being created).
+    #[error("cluster {name:?} has no {missing} yet (status {status})")]
+    NotReady {
+        name: String,
+        missing: &'static str,
+        status: String,
+    },
+}
+
+impl ClusterError {
+    /// What the user can do about it.
+    pub fn hint(&self) -> Option<String> {
+        match self {
+            Self::NotFound { region, .. } => Some(format!(
+                "check the name and --region: `aws eks list-clusters --region {region}` lists the clusters there"
+            )),
+            Self::Call { .. } => Some(
+                "check that the identity (`eks-token whoami`) may call eks:DescribeCluster".into(),
+            ),
+            Self::NotReady { .. } => {
+                Some("wait until the cluster is ACTIVE, then run this again".into())
+            }
+        }
+    }
+}
+
+/// Calls DescribeCluster with `sdk` (endpoint overrides such as `AWS_ENDPOINT_URL_EKS` apply).
+pub async fn describe(
+    sdk: &aws_config::SdkConfig,
+    name: &str,
+    region: &str,
+) -> Result<ClusterInfo, ClusterError> {
+    let out = aws_sdk_eks::Client::new(sdk)
+        .describe_cluster()
+        .name(name)
+        .send()
+        .await
+        .map_err(|e| {
+            if matches!(
+                e.as_service_error(),
+                Some(DescribeClusterError::ResourceNotFoundException(_))
+            ) {
+                ClusterError::NotFound {
+                    name: name.to_owned(),
+                    region: region.to_owned(),
+                }
+            } else {
+                ClusterError::Call {
+                    name: name.to_owned(),
+                    region: region.to_owned(),
+                    detail: one_line(&e),
+                }
+            }
+        })?;
+    let cluster = out.cluster.ok_or_else(|| ClusterError::NotFound {
+        name: name.to_owned(),
+        region: region.to_owned(),
+    })?;
+    let status = cluster
+        .status()
+        .map_or_else(|| "unknown".to_owned(), |s| s.as_str().to_owned());
+    let not_ready = |missing| ClusterError::NotReady {
+        name: name.to_owned(),
+        missing,
+        status: status.clone(),
+    };
+    let endpoint = cluster
+        .endpoint()
+        .filter(|e| !e.is_empty())
+        .ok_or_else(|| not_ready("endpoint"))?;
+    let ca = cluster
+        .certificate_authority()
+        .and_then(|c| c.data())
+        .filter(|d| !d.is_empty())
+        .ok_or_else(|| not_ready("certificate authority"))?;
+    let arn = cluster.arn().ok_or_else(|| not_ready("ARN"))?;
+    Ok(ClusterInfo {
+        name: cluster.name().unwrap_or(name).to_owned(),
+        arn: arn.to_owned(),
+        endpoint: endpoint.to_owned(),
+        certificate_authority_data: ca.to_owned(),
+    })
+}

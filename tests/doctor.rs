@@ -1,0 +1,385 @@
+//! `eks-token doctor`: a healthy setup, an expired SSO login, a missing profile, a v1 exec
+//! block without `interactiveMode`, a slow peer whose command is missing — each problem
+//! with its fix, exit 1 exactly when something is broken.
+
+mod support;
+
+use std::path::Path;
+
+use support::{
+    BIN, Process, Run, Sandbox, boto3, kubectl, moto_cluster, path_with_eks_token, repo_file,
+    sso_cache_name,
+};
+
+const REGION: &str = "eu-west-1";
+
+/// Creates IAM user alice in moto and puts her keys in the sandbox's environment.
+fn alice(moto: &Process) -> Sandbox {
+    let key = boto3(
+        moto,
+        REGION,
+        "iam = client('iam')\n\
+         iam.create_user(UserName='alice')\n\
+         k = iam.create_access_key(UserName='alice')['AccessKey']\n\
+         print(json.dumps([k['AccessKeyId'], k['SecretAccessKey']]))\n",
+    );
+    let mut s = Sandbox::new();
+    s.endpoint(&moto.url())
+        .env("AWS_ACCESS_KEY_ID", key[0].as_str().unwrap())
+        .env("AWS_SECRET_ACCESS_KEY", key[1].as_str().unwrap())
+        .env("AWS_REGION", REGION)
+        .env("PATH", path_with_eks_token());
+    s
+}
+
+/// The report's `label  value` line (first row of it).
+fn line<'a>(run: &'a Run, label: &str) -> &'a str {
+    run.stdout
+        .lines()
+        .find_map(|l| l.strip_prefix(label).filter(|rest| rest.starts_with(' ')))
+        .map(str::trim)
+        .unwrap_or_else(|| panic!("no {label} line in:\n{}", run.stdout))
+}
+
+/// The rows after a label's first one.
+fn continuation<'a>(run: &'a Run, label: &str) -> Vec<&'a str> {
+    run.stdout
+        .lines()
+        .skip_while(|l| !l.starts_with(label))
+        .skip(1)
+        .take_while(|l| l.starts_with("             "))
+        .map(str::trim)
+        .collect()
+}
+
+/// `problem: …` lines, each with its `fix:`.
+fn problems(run: &Run) -> Vec<(String, Option<String>)> {
+    findings(run, "problem: ")
+}
+
+fn warnings(run: &Run) -> Vec<(String, Option<String>)> {
+    findings(run, "warning: ")
+}
+
+fn findings(run: &Run, prefix: &str) -> Vec<(String, Option<String>)> {
+    let lines: Vec<&str> = run.stdout.lines().collect();
+    lines
+        .iter()
+        .enumerate()
+        .filter_map(|(i, l)| {
+            let what = l.strip_prefix(prefix)?;
+            let fix = lines
+                .get(i + 1)
+                .and_then(|n| n.strip_prefix("  fix: "))
+                .map(str::to_owned);
+            Some((what.to_owned(), fix))
+        })
+        .collect()
+}
+
+fn assert_broken(run: &Run, count: usize) {
+    assert_eq!(run.code, 1, "{}\n{}", run.stdout, run.stderr);
+    assert_eq!(problems(run).len(), count, "{}", run.stdout);
+    let noun = if count == 1 { "problem" } else { "problems" };
+    assert_eq!(
+        run.stderr,
+        format!(
+            "eks-token: error: doctor found {count} {noun}\nhint: fix each problem as shown above, then run `eks-token doctor` again\n"
+        )
+    );
+    assert!(!run.stdout.contains("ok: nothing is broken"));
+}
+
+#[test]
+fn a_healthy_setup_from_the_kubeconfig_eks_token_wrote() {
+    let moto = Process::moto();
+    moto_cluster(&moto, REGION, "prod");
+    let s = alice(&moto);
+    let written = s.run(&["kubeconfig", "--cluster-name", "prod"]);
+    assert_eq!(written.code, 0, "{}", written.stderr);
+
+    let run = s.run(&["doctor"]);
+    assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+    assert!(run.stderr.is_empty(), "{}", run.stderr);
+    let arn = "arn:aws:eks:eu-west-1:123456789012:cluster/prod";
+    assert_eq!(
+        line(&run, "kubeconfig"),
+        s.path(".kube/config").display().to_string()
+    );
+    assert_eq!(line(&run, "context"), format!("{arn} (current-context)"));
+    assert_eq!(line(&run, "user"), arn);
+    assert_eq!(
+        line(&run, "exec"),
+        "eks-token token --cluster-id prod --region eu-west-1"
+    );
+    assert_eq!(
+        continuation(&run, "exec"),
+        ["apiVersion client.authentication.k8s.io/v1, interactiveMode IfAvailable"]
+    );
+    let bin = std::fs::canonicalize(BIN).unwrap();
+    let shown = line(&run, "command");
+    let found = shown.strip_prefix("eks-token → ").expect(shown);
+    assert_eq!(std::fs::canonicalize(found).unwrap(), bin);
+    assert_eq!(line(&run, "cluster id"), "prod");
+    assert_eq!(line(&run, "region"), "eu-west-1 (--region)");
+    assert_eq!(
+        line(&run, "sts host"),
+        "sts.eu-west-1.amazonaws.com (in the token)"
+    );
+    assert!(
+        line(&run, "sts api").starts_with(&moto.url()),
+        "{}",
+        run.stdout
+    );
+    assert_eq!(
+        line(&run, "credentials"),
+        "environment variables (AWS_ACCESS_KEY_ID is set)"
+    );
+    assert_eq!(
+        line(&run, "identity"),
+        "arn:aws:iam::123456789012:user/alice"
+    );
+    assert_eq!(
+        line(&run, "maps as"),
+        "arn:aws:iam::123456789012:user/alice (user)"
+    );
+    let cache = s.path(".kube/cache/eks-token");
+    assert_eq!(
+        line(&run, "cache"),
+        format!(
+            "no token with 5+ minutes left in {}; the next kubectl run mints one",
+            cache.display()
+        )
+    );
+    assert!(problems(&run).is_empty() && warnings(&run).is_empty());
+    // After a token run with the exec block's arguments, doctor finds the same entry.
+    s.run(&["token", "--cluster-id", "prod", "--region", "eu-west-1"])
+        .token();
+    let run = s.run(&["doctor"]);
+    let cached = line(&run, "cache");
+    assert!(
+        cached.starts_with("a token valid until ") && cached.contains("(13m left)"),
+        "{cached}"
+    );
+    assert!(
+        cached.ends_with(&format!(" in {}", cache.display())),
+        "{cached}"
+    );
+    assert!(
+        run.stdout.ends_with("\nok: nothing is broken\n"),
+        "{}",
+        run.stdout
+    );
+
+    // With credential flags instead of a context: no kubeconfig user is looked at.
+    let run = s.run(&["doctor", "--cluster-id", "prod"]);
+    assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+    assert!(!run.stdout.contains("\nexec "), "{}", run.stdout);
+    assert_eq!(line(&run, "region"), "eu-west-1 (AWS_REGION)");
+}
+
+#[test]
+fn an_expired_sso_login_is_reported_with_the_login_command() {
+    let mut s = Sandbox::new();
+    // Nothing must be called: an expired login without a refresh token fails offline.
+    s.env("AWS_ENDPOINT_URL", "http://127.0.0.1:9");
+    s.write(
+        ".aws/config",
+        "[profile prod-admin]\nsso_session = corp\nsso_account_id = 123456789012\n\
+         sso_role_name = AdministratorAccess\nregion = eu-west-1\n\
+         [sso-session corp]\nsso_start_url = https://corp.awsapps.com/start\nsso_region = eu-west-1\n",
+    );
+    s.write(
+        &format!(".aws/sso/cache/{}.json", sso_cache_name("corp")),
+        r#"{"accessToken":"ssoTokenSentinel","expiresAt":"2024-01-02T03:04:05Z","region":"eu-west-1","startUrl":"https://corp.awsapps.com/start"}"#,
+    );
+    let run = s.run(&["doctor", "--profile", "prod-admin"]);
+    assert_broken(&run, 1);
+    assert_eq!(line(&run, "sso login"), "expired at 2024-01-02 03:04:05Z");
+    assert_eq!(
+        continuation(&run, "sso login"),
+        ["sso-session corp; log in with `aws sso login --sso-session corp`"]
+    );
+    assert_eq!(line(&run, "region"), "eu-west-1 (profile prod-admin)");
+    assert_eq!(
+        line(&run, "credentials"),
+        "none usable (see the problems below)"
+    );
+    let (what, fix) = &problems(&run)[0];
+    assert!(
+        what.starts_with("the SSO login for profile prod-admin is missing or expired"),
+        "{what}"
+    );
+    assert_eq!(
+        fix.as_deref(),
+        Some("run `aws sso login --sso-session corp` (or `aws sso login --profile prod-admin`)")
+    );
+    assert!(!run.stdout.contains("ssoTokenSentinel"));
+
+    // Logged in again: healthy as far as the login goes.
+    s.write(
+        &format!(".aws/sso/cache/{}.json", sso_cache_name("corp")),
+        r#"{"accessToken":"ssoTokenSentinel","expiresAt":"2999-01-02T03:04:05Z","region":"eu-west-1","startUrl":"https://corp.awsapps.com/start"}"#,
+    );
+    let run = s.run(&["doctor", "--profile", "prod-admin"]);
+    assert!(
+        line(&run, "sso login").starts_with("valid until 2999-01-02 03:04:05Z"),
+        "{}",
+        run.stdout
+    );
+}
+
+#[test]
+fn a_missing_profile_from_the_flag_or_the_exec_env() {
+    let mut s = Sandbox::new();
+    s.env("PATH", path_with_eks_token());
+    s.write(
+        ".aws/credentials",
+        "[dev]\naws_access_key_id = AKIADOCTORDEV0000001\naws_secret_access_key = x\n",
+    );
+    let run = s.run(&["doctor", "--profile", "prdo"]);
+    assert_broken(&run, 1);
+    assert_eq!(
+        problems(&run)[0],
+        (
+            "profile \"prdo\" not found in the AWS config files".to_owned(),
+            Some("profiles that exist: dev".to_owned())
+        )
+    );
+
+    // What kubectl's plugin sees: AWS_PROFILE from the exec block's env.
+    s.write(
+        ".kube/config",
+        "apiVersion: v1\nkind: Config\nclusters:\n- name: c\n  cluster: {server: 'https://127.0.0.1:9'}\n\
+         users:\n- name: u\n  user:\n    exec:\n      apiVersion: client.authentication.k8s.io/v1beta1\n      \
+         command: eks-token\n      args: [token, -i, c, --region, eu-west-1]\n      env:\n      - {name: AWS_PROFILE, value: prdo}\n\
+         contexts:\n- name: c\n  context: {cluster: c, user: u}\ncurrent-context: c\n",
+    );
+    let run = s.run(&["doctor", "--context", "c"]);
+    assert_broken(&run, 1);
+    assert_eq!(
+        continuation(&run, "exec"),
+        [
+            "apiVersion client.authentication.k8s.io/v1beta1",
+            "env AWS_PROFILE=prdo"
+        ]
+    );
+    assert_eq!(
+        problems(&run)[0],
+        (
+            "profile \"prdo\" not found in the AWS config files".to_owned(),
+            Some("profiles that exist: dev".to_owned())
+        )
+    );
+
+    let run = s.run(&["doctor", "--context", "nope"]);
+    run.assert_error(1, "context \"nope\" not found");
+    assert_eq!(run.hint(), "contexts: c");
+}
+
+#[test]
+fn a_v1_exec_block_without_interactive_mode() {
+    let moto = Process::moto();
+    let s = alice(&moto);
+    let config = s.write(
+        ".kube/config",
+        "apiVersion: v1\nkind: Config\nclusters:\n- name: c\n  cluster: {server: 'https://127.0.0.1:9'}\n\
+         users:\n- name: u\n  user:\n    exec:\n      apiVersion: client.authentication.k8s.io/v1\n      \
+         command: eks-token\n      args: [token, --cluster-id, c]\n\
+         contexts:\n- name: c\n  context: {cluster: c, user: u}\ncurrent-context: c\n",
+    );
+    let run = s.run(&["doctor"]);
+    assert_broken(&run, 1);
+    assert_eq!(
+        problems(&run)[0],
+        (
+            "user u: exec apiVersion client.authentication.k8s.io/v1 without interactiveMode; kubectl refuses to run the plugin".to_owned(),
+            Some("add `interactiveMode: IfAvailable` to the exec block of user u".to_owned())
+        )
+    );
+    // The rest is healthy, and says so.
+    assert_eq!(
+        line(&run, "identity"),
+        "arn:aws:iam::123456789012:user/alice"
+    );
+    // kubectl agrees that this block is broken.
+    let out = s
+        .command_of(kubectl("1.33"), &["get", "pods"])
+        .env("KUBECONFIG", &config)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("interactiveMode must be specified"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    // The fix works.
+    let fixed = std::fs::read_to_string(&config).unwrap().replace(
+        "args: [token, --cluster-id, c]",
+        "args: [token, --cluster-id, c]\n      interactiveMode: IfAvailable",
+    );
+    std::fs::write(&config, fixed).unwrap();
+    let run = s.run(&["doctor"]);
+    assert_eq!(run.code, 0, "{}", run.stdout);
+}
+
+#[test]
+fn a_slow_peer_whose_command_is_missing() {
+    let moto = Process::moto();
+    let mut s = Sandbox::new();
+    s.endpoint(&moto.url())
+        // Only eks-token's own directory: no `aws` to be found.
+        .env(
+            "PATH",
+            Path::new(BIN).parent().unwrap().display().to_string(),
+        );
+    s.write(
+        ".aws/credentials",
+        "[dev]\naws_access_key_id = AKIADOCTORPEER000001\naws_secret_access_key = x\n",
+    );
+    let config = repo_file("fixtures/kubeconfigs/aws-cli-profile.yaml");
+    let run = s.run(&["doctor", "--kubeconfig", config.to_str().unwrap()]);
+    assert_broken(&run, 1);
+    let arn = "arn:aws:eks:eu-west-1:123456789012:cluster/prod";
+    assert_eq!(
+        line(&run, "exec"),
+        "aws --region eu-west-1 eks get-token --cluster-name prod --output json"
+    );
+    assert_eq!(
+        continuation(&run, "exec"),
+        [
+            "apiVersion client.authentication.k8s.io/v1beta1",
+            "env AWS_PROFILE=dev"
+        ]
+    );
+    assert_eq!(
+        problems(&run),
+        [(
+            format!("user {arn}: command \"aws\" is not on PATH"),
+            Some(
+                "install aws, or run `eks-token kubeconfig migrate` to use eks-token instead"
+                    .to_owned()
+            )
+        )]
+    );
+    assert_eq!(
+        warnings(&run),
+        [(
+            format!(
+                "user {arn} runs the AWS CLI: Python starts on every kubectl call (~0.7 s each)"
+            ),
+            Some(
+                "`eks-token kubeconfig migrate` (same cluster, role, region and profile)"
+                    .to_owned()
+            )
+        )]
+    );
+    // The exec env's AWS_PROFILE is what the plugin sees.
+    assert_eq!(
+        line(&run, "credentials"),
+        "profile dev (from AWS_PROFILE): static access keys"
+    );
+    assert_eq!(line(&run, "region"), "eu-west-1 (--region)");
+}

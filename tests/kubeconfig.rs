@@ -1,0 +1,376 @@
+//! `eks-token kubeconfig`: DescribeCluster on moto, the file it writes (empty HOME, an
+//! existing multi-cluster kubeconfig, twice in a row, --dry-run, several KUBECONFIG
+//! paths), then real kubectl reaching the fake EKS API server through the written user.
+
+mod support;
+
+use std::os::unix::fs::PermissionsExt;
+
+use serde_json::{Value, json};
+use support::{
+    NO_PODS, Process, Sandbox, fake_eks, kubectl_get_pods, moto_cluster, named, point_clusters_at,
+    read_yaml,
+};
+use yaml_serde::Value as Yaml;
+
+const REGION: &str = "eu-west-1";
+const AK: &str = "AKIAKUBECONFIGTEST01";
+const SK: &str = "kubeconfigSecretSentinel/0123456789";
+const DEV_AK: &str = "AKIAKUBECONFIGDEV001";
+const DEV_SK: &str = "kubeconfigDevSecret/0123456789";
+
+fn sandbox(moto: &Process) -> Sandbox {
+    let mut s = Sandbox::new();
+    s.endpoint(&moto.url())
+        .env("AWS_ACCESS_KEY_ID", AK)
+        .env("AWS_SECRET_ACCESS_KEY", SK)
+        .env("AWS_REGION", REGION);
+    s
+}
+
+fn mode(path: &std::path::Path) -> u32 {
+    std::fs::metadata(path).unwrap().permissions().mode() & 0o777
+}
+
+fn strings(v: &Yaml) -> Vec<&str> {
+    v.as_sequence()
+        .unwrap_or_else(|| panic!("not a list: {v:?}"))
+        .iter()
+        .map(|s| s.as_str().unwrap())
+        .collect()
+}
+
+/// The three entries the command writes for `cluster`, checked field by field.
+fn assert_entries(
+    doc: &Yaml,
+    cluster: &Value,
+    name: &str,
+    args: &[&str],
+    env: Option<(&str, &str)>,
+) {
+    let arn = cluster["arn"].as_str().unwrap();
+    let c = &named(doc, "clusters", arn)["cluster"];
+    assert_eq!(c["server"].as_str(), cluster["endpoint"].as_str());
+    assert_eq!(
+        c["certificate-authority-data"].as_str(),
+        cluster["certificateAuthority"]["data"].as_str()
+    );
+    let exec = &named(doc, "users", name)["user"]["exec"];
+    assert_eq!(exec["apiVersion"], "client.authentication.k8s.io/v1");
+    assert_eq!(exec["command"], "eks-token");
+    assert_eq!(exec["interactiveMode"], "IfAvailable");
+    assert_eq!(strings(&exec["args"]), args);
+    match env {
+        Some((k, v)) => {
+            assert_eq!(exec["env"][0]["name"], k);
+            assert_eq!(exec["env"][0]["value"], v);
+            assert_eq!(exec["env"].as_sequence().unwrap().len(), 1);
+        }
+        None => assert!(exec.get("env").is_none(), "{exec:?}"),
+    }
+    let ctx = &named(doc, "contexts", name)["context"];
+    assert_eq!(ctx["cluster"], arn);
+    assert_eq!(ctx["user"], name);
+    assert_eq!(doc["current-context"], name);
+}
+
+#[test]
+fn on_an_empty_home_it_writes_a_private_kubeconfig() {
+    let moto = Process::moto();
+    let cluster = moto_cluster(&moto, REGION, "prod");
+    let s = sandbox(&moto);
+    let run = s.run(&["kubeconfig", "--cluster-name", "prod"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let path = s.path(".kube/config");
+    let arn = cluster["arn"].as_str().unwrap();
+    assert_eq!(arn, "arn:aws:eks:eu-west-1:123456789012:cluster/prod");
+    assert_eq!(
+        run.stdout,
+        format!("Added new context {arn} to {}\n", path.display())
+    );
+    assert!(run.stderr.is_empty(), "{}", run.stderr);
+    assert_eq!(mode(&path), 0o600);
+    assert!(!s.path(".kube/config.bak").exists());
+    let doc = read_yaml(&path);
+    assert_eq!(doc["apiVersion"], "v1");
+    assert_eq!(doc["kind"], "Config");
+    assert_entries(
+        &doc,
+        &cluster,
+        arn,
+        &["token", "--cluster-id", "prod", "--region", REGION],
+        None,
+    );
+    for list in ["clusters", "users", "contexts"] {
+        assert_eq!(doc[list].as_sequence().unwrap().len(), 1, "{list}");
+    }
+}
+
+const EXISTING: &str = "apiVersion: v1
+kind: Config
+preferences:
+  colors: true
+clusters:
+- name: staging
+  cluster:
+    server: https://staging.example
+    certificate-authority-data: c3RhZ2luZw==
+    tls-server-name: api.staging.example
+- name: gke_proj_zone_c1
+  cluster:
+    server: https://10.0.0.1
+    insecure-skip-tls-verify: true
+users:
+- name: staging-admin
+  user:
+    client-certificate-data: Y2VydA==
+    client-key-data: a2V5
+- name: gke_proj_zone_c1
+  user:
+    exec:
+      apiVersion: client.authentication.k8s.io/v1beta1
+      command: gke-gcloud-auth-plugin
+      provideClusterInfo: true
+contexts:
+- name: staging
+  context:
+    cluster: staging
+    user: staging-admin
+    namespace: payments
+- name: gke_proj_zone_c1
+  context: {cluster: gke_proj_zone_c1, user: gke_proj_zone_c1}
+current-context: staging
+extensions:
+- name: my-extension
+  extension: {answer: 42}
+";
+
+#[test]
+fn on_an_existing_multi_cluster_kubeconfig_other_entries_are_kept() {
+    let moto = Process::moto();
+    let cluster = moto_cluster(&moto, REGION, "prod");
+    let s = sandbox(&moto);
+    s.write(
+        ".aws/credentials",
+        &format!("[dev]\naws_access_key_id = {DEV_AK}\naws_secret_access_key = {DEV_SK}\n"),
+    );
+    let path = s.write(".kube/config", EXISTING);
+    let role = "arn:aws:iam::123456789012:role/eks-admin";
+    let run = s.run(&[
+        "kubeconfig",
+        "--name",
+        "prod",
+        "--profile",
+        "dev",
+        "--role-arn",
+        role,
+        "--alias",
+        "prod-admin",
+    ]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(
+        run.stdout,
+        format!("Added new context prod-admin to {}\n", path.display())
+    );
+    let backup = s.path(".kube/config.bak");
+    assert_eq!(
+        run.stderr,
+        format!(
+            "eks-token: note: previous kubeconfig saved as {}\n",
+            backup.display()
+        )
+    );
+    assert_eq!(std::fs::read_to_string(&backup).unwrap(), EXISTING);
+    assert_eq!(mode(&path), 0o600);
+
+    let doc = read_yaml(&path);
+    assert_entries(
+        &doc,
+        &cluster,
+        "prod-admin",
+        &[
+            "token",
+            "--cluster-id",
+            "prod",
+            "--region",
+            REGION,
+            "--role-arn",
+            role,
+        ],
+        Some(("AWS_PROFILE", "dev")),
+    );
+    // Everything that was there is there with the same meaning, in the same order.
+    let before: Yaml = yaml_serde::from_str(EXISTING).unwrap();
+    for (list, new_name) in [
+        ("clusters", cluster["arn"].as_str().unwrap()),
+        ("users", "prod-admin"),
+        ("contexts", "prod-admin"),
+    ] {
+        let mut now = doc[list].as_sequence().unwrap().clone();
+        let added = now.pop().unwrap();
+        assert_eq!(added["name"], new_name);
+        assert_eq!(&now, before[list].as_sequence().unwrap(), "{list}");
+    }
+    for key in ["preferences", "extensions", "apiVersion", "kind"] {
+        assert_eq!(doc[key], before[key], "{key}");
+    }
+}
+
+#[test]
+fn twice_in_a_row_changes_nothing_the_second_time() {
+    let moto = Process::moto();
+    moto_cluster(&moto, REGION, "prod");
+    let s = sandbox(&moto);
+    let path = s.write(".kube/config", EXISTING);
+    let first = s.run(&["kubeconfig", "--cluster-name", "prod"]);
+    assert_eq!(first.code, 0, "{}", first.stderr);
+    let written = std::fs::read(&path).unwrap();
+    let backup = std::fs::read(s.path(".kube/config.bak")).unwrap();
+
+    let second = s.run(&["kubeconfig", "--cluster-name", "prod"]);
+    assert_eq!(second.code, 0, "{}", second.stderr);
+    let arn = "arn:aws:eks:eu-west-1:123456789012:cluster/prod";
+    assert_eq!(
+        second.stdout,
+        format!("Context {arn} in {} is up to date\n", path.display())
+    );
+    assert_eq!(std::fs::read(&path).unwrap(), written);
+    assert_eq!(std::fs::read(s.path(".kube/config.bak")).unwrap(), backup);
+}
+
+#[test]
+fn dry_run_prints_the_result_and_writes_nothing() {
+    let moto = Process::moto();
+    let cluster = moto_cluster(&moto, REGION, "prod");
+    let s = sandbox(&moto);
+    let run = s.run(&["kubeconfig", "--cluster-name", "prod", "--dry-run"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let doc: Yaml = yaml_serde::from_str(&run.stdout).unwrap();
+    let arn = cluster["arn"].as_str().unwrap();
+    assert_entries(
+        &doc,
+        &cluster,
+        arn,
+        &["token", "--cluster-id", "prod", "--region", REGION],
+        None,
+    );
+    assert!(!s.path(".kube").exists());
+
+    let path = s.write(".kube/config", EXISTING);
+    let run = s.run(&["kubeconfig", "--cluster-name", "prod", "--dry-run"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(std::fs::read_to_string(&path).unwrap(), EXISTING);
+    assert!(!s.path(".kube/config.bak").exists());
+    let doc: Yaml = yaml_serde::from_str(&run.stdout).unwrap();
+    assert_eq!(doc["clusters"].as_sequence().unwrap().len(), 3);
+}
+
+#[test]
+fn several_kubeconfig_paths_write_the_first() {
+    let moto = Process::moto();
+    moto_cluster(&moto, REGION, "prod");
+    let mut s = sandbox(&moto);
+    let first = s.path("a/first.yaml");
+    let second = s.write("b/second.yaml", EXISTING);
+    s.env(
+        "KUBECONFIG",
+        format!("{}:{}", first.display(), second.display()),
+    );
+    let run = s.run(&["kubeconfig", "--cluster-name", "prod"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(
+        run.stdout.contains(&first.display().to_string()),
+        "{}",
+        run.stdout
+    );
+    assert_eq!(std::fs::read_to_string(&second).unwrap(), EXISTING);
+    assert_eq!(
+        read_yaml(&first)["clusters"].as_sequence().unwrap().len(),
+        1
+    );
+    // --kubeconfig wins over KUBECONFIG.
+    let third = s.path("c/third.yaml");
+    let run = s.run(&[
+        "kubeconfig",
+        "--cluster-name",
+        "prod",
+        "--kubeconfig",
+        third.to_str().unwrap(),
+    ]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(third.exists());
+}
+
+#[test]
+fn unknown_clusters_and_broken_kubeconfigs_fail_with_the_fix() {
+    let moto = Process::moto();
+    let s = sandbox(&moto);
+    let run = s.run(&["kubeconfig", "--cluster-name", "nope"]);
+    run.assert_error(1, "cluster \"nope\" not found in eu-west-1");
+    assert_eq!(
+        run.hint(),
+        "check the name and --region: `aws eks list-clusters --region eu-west-1` lists the clusters there"
+    );
+    let path = s.write(".kube/config", "clusters: [\n");
+    let run = s.run(&["kubeconfig", "--cluster-name", "nope"]);
+    run.assert_error(1, &format!("{} is not a kubeconfig", path.display()));
+    assert_eq!(std::fs::read_to_string(&path).unwrap(), "clusters: [\n");
+}
+
+#[test]
+fn kubectl_reaches_the_cluster_through_the_written_user() {
+    let moto = Process::moto();
+    moto_cluster(&moto, REGION, "e2e-cluster");
+    // Profiles only: keys in the environment would outrank the AWS_PROFILE written
+    // into the exec env, as they do for the AWS CLI.
+    let mut s = Sandbox::new();
+    s.endpoint(&moto.url()).env("AWS_REGION", REGION);
+    s.write(
+        ".aws/credentials",
+        &format!(
+            "[default]\naws_access_key_id = {AK}\naws_secret_access_key = {SK}\n\
+             [dev]\naws_access_key_id = {DEV_AK}\naws_secret_access_key = {DEV_SK}\n"
+        ),
+    );
+    let api = fake_eks(
+        &s,
+        "e2e-cluster",
+        &json!({ AK: SK, DEV_AK: DEV_SK }),
+        Some(&moto),
+    );
+    for (args, identity) in [
+        (vec![], format!("arn:aws:iam::123456789012:user/{AK}")),
+        (
+            vec!["--profile", "dev", "--alias", "dev"],
+            format!("arn:aws:iam::123456789012:user/{DEV_AK}"),
+        ),
+        (
+            vec![
+                "--role-arn",
+                "arn:aws:iam::123456789012:role/eks-admin",
+                "--alias",
+                "admin",
+            ],
+            "arn:aws:sts::123456789012:assumed-role/eks-admin/EKSGetTokenAuth".to_owned(),
+        ),
+    ] {
+        let mut cmd = vec!["kubeconfig", "--cluster-name", "e2e-cluster"];
+        cmd.extend(&args);
+        let run = s.run(&cmd);
+        assert_eq!(run.code, 0, "{}", run.stderr);
+        let path = s.path(".kube/config");
+        // Test-only: moto's endpoint and CA are made up; the user and context eks-token
+        // wrote are used unchanged.
+        point_clusters_at(&path, &api.url(), &api.ca);
+        for version in ["1.27", "1.33"] {
+            let before = api.requests_by(&identity);
+            let run = kubectl_get_pods(&s, version, &path);
+            assert_eq!(run.code, 0, "kubectl {version} {args:?}: {}", run.stderr);
+            assert_eq!(run.stderr.trim(), NO_PODS, "kubectl {version} {args:?}");
+            assert!(
+                api.requests_by(&identity) > before,
+                "kubectl {version} {args:?}: no request as {identity}"
+            );
+        }
+    }
+}

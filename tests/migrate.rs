@@ -1,0 +1,269 @@
+//! `eks-token kubeconfig migrate` on kubeconfigs exactly as `aws eks update-kubeconfig`
+//! and the aws-iam-authenticator README write them (`fixtures/kubeconfigs/`, made by its
+//! `generate.py`), then real kubectl with the migrated file against the fake EKS server.
+
+mod support;
+
+use std::path::PathBuf;
+
+use serde_json::json;
+use support::{
+    NO_PODS, Process, Sandbox, fake_eks, kubectl_get_pods, named, point_clusters_at, read_yaml,
+    repo_file,
+};
+use yaml_serde::Value as Yaml;
+
+const ROLE: &str = "arn:aws:iam::123456789012:role/eks-admin";
+const AK: &str = "AKIAMIGRATEDEFAULT01";
+const SK: &str = "migrateDefaultSecret/0123456789";
+const DEV_AK: &str = "AKIAMIGRATEDEVKEY001";
+const DEV_SK: &str = "migrateDevSecret/0123456789";
+const ARN_NAME: &str = "arn:aws:eks:eu-west-1:123456789012:cluster/prod";
+
+/// Each fixture, its migrated user, and the eks-token args that user must end up with.
+fn cases() -> Vec<(&'static str, &'static str, Vec<&'static str>)> {
+    let aws_cli = vec!["token", "--cluster-id", "prod", "--region", "eu-west-1"];
+    let with_role = |mut v: Vec<&'static str>| {
+        v.extend(["--role-arn", ROLE]);
+        v
+    };
+    vec![
+        ("aws-cli.yaml", ARN_NAME, aws_cli.clone()),
+        ("aws-cli-profile.yaml", ARN_NAME, aws_cli.clone()),
+        ("aws-cli-role.yaml", ARN_NAME, with_role(aws_cli.clone())),
+        (
+            "aws-cli-profile-role-alias.yaml",
+            ARN_NAME,
+            with_role(aws_cli.clone()),
+        ),
+        (
+            "aws-iam-authenticator.yaml",
+            "aws",
+            with_role(vec!["token", "--cluster-id", "prod"]),
+        ),
+        (
+            "aws-iam-authenticator-profile.yaml",
+            "aws",
+            vec!["token", "--cluster-id", "prod"],
+        ),
+    ]
+}
+
+fn fixture(name: &str) -> PathBuf {
+    repo_file(&format!("fixtures/kubeconfigs/{name}"))
+}
+
+/// The sandbox's own copy of a fixture, at `~/.kube/config`.
+fn copy(s: &Sandbox, name: &str) -> PathBuf {
+    s.write(
+        ".kube/config",
+        &std::fs::read_to_string(fixture(name)).unwrap(),
+    )
+}
+
+fn strings(v: &Yaml) -> Vec<&str> {
+    v.as_sequence()
+        .unwrap()
+        .iter()
+        .map(|s| s.as_str().unwrap())
+        .collect()
+}
+
+#[test]
+fn migrates_what_the_aws_cli_and_the_authenticator_docs_write() {
+    for (name, user, args) in cases() {
+        let s = Sandbox::new();
+        let path = copy(&s, name);
+        let before = read_yaml(&path);
+        let run = s.run(&["kubeconfig", "migrate"]);
+        assert_eq!(run.code, 0, "{name}: {}", run.stderr);
+        let peer = if name.starts_with("aws-cli") {
+            "aws eks get-token"
+        } else {
+            "aws-iam-authenticator token"
+        };
+        let backup = s.path(".kube/config.bak");
+        assert_eq!(
+            run.stdout,
+            format!(
+                "migrated {user}: {peer} → eks-token {}\nwrote {} (previous file: {})\n",
+                args.join(" "),
+                path.display(),
+                backup.display()
+            ),
+            "{name}"
+        );
+        assert_eq!(
+            std::fs::read(&backup).unwrap(),
+            std::fs::read(fixture(name)).unwrap()
+        );
+
+        let after = read_yaml(&path);
+        let exec = &named(&after, "users", user)["user"]["exec"];
+        assert_eq!(exec["command"], "eks-token", "{name}");
+        assert_eq!(strings(&exec["args"]), args, "{name}");
+        // Everything else is what it was: apiVersion, env (AWS_PROFILE), other keys.
+        let mut expected = before.clone();
+        let old = expected["users"]
+            .as_sequence_mut()
+            .unwrap()
+            .iter_mut()
+            .find(|u| u["name"] == user)
+            .unwrap();
+        let old_exec = old["user"]["exec"].as_mapping_mut().unwrap();
+        old_exec.insert("command".into(), "eks-token".into());
+        old_exec.insert(
+            "args".into(),
+            Yaml::Sequence(args.iter().map(|a| (*a).into()).collect()),
+        );
+        assert_eq!(after, expected, "{name}");
+        if name.contains("profile") {
+            assert_eq!(exec["env"][0]["name"], "AWS_PROFILE", "{name}");
+            assert_eq!(exec["env"][0]["value"], "dev", "{name}");
+        }
+
+        // A second run finds nothing left to do and writes nothing.
+        let written = std::fs::read(&path).unwrap();
+        let again = s.run(&["kubeconfig", "migrate"]);
+        assert_eq!(
+            again.stdout,
+            format!("nothing to migrate in {}\n", path.display())
+        );
+        assert_eq!(std::fs::read(&path).unwrap(), written);
+    }
+}
+
+#[test]
+fn unrecognised_users_are_left_exactly_as_they_were() {
+    let s = Sandbox::new();
+    let path = copy(&s, "mixed.yaml");
+    let before = read_yaml(&path);
+    let run = s.run(&["kubeconfig", "migrate"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let mut lines = run.stdout.lines();
+    assert_eq!(
+        lines.next().unwrap(),
+        "migrated prod: aws eks get-token → eks-token token --cluster-id prod --region eu-west-1"
+    );
+    assert!(lines.next().unwrap().starts_with("wrote "));
+    assert_eq!(lines.next(), None);
+    assert_eq!(
+        run.stderr,
+        "eks-token: note: left user debug unchanged: unknown option --debug\n"
+    );
+
+    let after = read_yaml(&path);
+    for user in ["gke", "static", "debug", "sts", "done"] {
+        assert_eq!(
+            named(&after, "users", user),
+            named(&before, "users", user),
+            "{user}"
+        );
+    }
+    for key in [
+        "clusters",
+        "contexts",
+        "current-context",
+        "preferences",
+        "extensions",
+    ] {
+        assert_eq!(after[key], before[key], "{key}");
+    }
+    // The migrated user keeps its env and other exec fields.
+    let exec = &named(&after, "users", "prod")["user"]["exec"];
+    let old = &named(&before, "users", "prod")["user"]["exec"];
+    assert_eq!(exec["env"], old["env"]);
+    assert_eq!(exec["provideClusterInfo"], old["provideClusterInfo"]);
+    assert_eq!(exec["apiVersion"], old["apiVersion"]);
+}
+
+#[test]
+fn dry_run_prints_the_result_and_writes_nothing() {
+    let s = Sandbox::new();
+    let path = copy(&s, "aws-cli-role.yaml");
+    let run = s.run(&["kubeconfig", "migrate", "--dry-run"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(
+        run.stderr,
+        format!(
+            "eks-token: note: would migrate {ARN_NAME}: aws eks get-token → eks-token token --cluster-id prod --region eu-west-1 --role-arn {ROLE}\n"
+        )
+    );
+    let printed: Yaml = yaml_serde::from_str(&run.stdout).unwrap();
+    assert_eq!(
+        named(&printed, "users", ARN_NAME)["user"]["exec"]["command"],
+        "eks-token"
+    );
+    assert_eq!(
+        std::fs::read(&path).unwrap(),
+        std::fs::read(fixture("aws-cli-role.yaml")).unwrap()
+    );
+    assert!(!s.path(".kube/config.bak").exists());
+}
+
+#[test]
+fn v1alpha1_users_move_to_v1beta1() {
+    let s = Sandbox::new();
+    let path = s.write(
+        ".kube/config",
+        "users:\n- name: old\n  user:\n    exec:\n      apiVersion: client.authentication.k8s.io/v1alpha1\n      command: aws-iam-authenticator\n      args: [token, -i, c1]\n",
+    );
+    let run = s.run(&["kubeconfig", "migrate"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(
+        run.stdout
+            .starts_with("migrated old: aws-iam-authenticator token → eks-token token --cluster-id c1 (apiVersion v1alpha1 → v1beta1)\n"),
+        "{}",
+        run.stdout
+    );
+    let after = read_yaml(&path);
+    let exec = &named(&after, "users", "old")["user"]["exec"];
+    assert_eq!(exec["apiVersion"], "client.authentication.k8s.io/v1beta1");
+}
+
+#[test]
+fn a_missing_kubeconfig_is_an_error() {
+    let s = Sandbox::new();
+    let run = s.run(&["kubeconfig", "migrate"]);
+    run.assert_error(1, "no kubeconfig at");
+    assert_eq!(run.hint(), "pass --kubeconfig FILE");
+}
+
+#[test]
+fn migrated_kubeconfigs_work_with_kubectl() {
+    let moto = Process::moto();
+    let mut s = Sandbox::new();
+    s.endpoint(&moto.url()).env("AWS_REGION", "eu-west-1");
+    s.write(
+        ".aws/credentials",
+        &format!(
+            "[default]\naws_access_key_id = {AK}\naws_secret_access_key = {SK}\n\
+             [dev]\naws_access_key_id = {DEV_AK}\naws_secret_access_key = {DEV_SK}\n"
+        ),
+    );
+    let api = fake_eks(&s, "prod", &json!({ AK: SK, DEV_AK: DEV_SK }), Some(&moto));
+    for (name, _, args) in cases() {
+        let path = copy(&s, name);
+        let run = s.run(&["kubeconfig", "migrate"]);
+        assert_eq!(run.code, 0, "{name}: {}", run.stderr);
+        // Test-only: the fixtures' endpoint is made up; users and contexts stay as migrated.
+        point_clusters_at(&path, &api.url(), &api.ca);
+        let identity = if args.contains(&ROLE) {
+            "arn:aws:sts::123456789012:assumed-role/eks-admin/EKSGetTokenAuth".to_owned()
+        } else if name.contains("profile") {
+            format!("arn:aws:iam::123456789012:user/{DEV_AK}")
+        } else {
+            format!("arn:aws:iam::123456789012:user/{AK}")
+        };
+        for version in ["1.27", "1.33"] {
+            let before = api.requests_by(&identity);
+            let run = kubectl_get_pods(&s, version, &path);
+            assert_eq!(run.code, 0, "{name} kubectl {version}: {}", run.stderr);
+            assert_eq!(run.stderr.trim(), NO_PODS, "{name} kubectl {version}");
+            assert!(
+                api.requests_by(&identity) > before,
+                "{name} kubectl {version}: no request as {identity}"
+            );
+        }
+    }
+}
