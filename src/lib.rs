@@ -5,9 +5,13 @@
 
 pub mod cli;
 pub mod command;
+pub mod credential_process;
 pub mod credentials;
 pub mod error;
 pub mod exec_credential;
+pub mod log;
+pub mod network;
+pub mod sdk_error;
 pub mod sso_cache;
 pub mod sts_endpoint;
 pub mod token;
@@ -23,10 +27,12 @@ use crate::cli::{Cli, Command};
 
 /// Runs eks-token with `args` (including the program name) and returns the exit status.
 pub fn run(args: impl IntoIterator<Item = OsString>) -> ExitCode {
+    std::panic::set_hook(Box::new(report_panic));
     let cli = match Cli::try_parse_from(cli::normalize(args)) {
         Ok(cli) => cli,
         Err(e) => return usage_error(e),
     };
+    init_log(cli.verbose);
     let result = match &cli.command {
         Command::Token(args) => {
             command::token::run(args, std::env::var_os("KUBERNETES_EXEC_INFO").as_deref())
@@ -39,6 +45,32 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// `--verbose` or `EKS_TOKEN_LOG=debug`; an unknown level is a warning, not a failure.
+fn init_log(verbose: bool) {
+    let value = std::env::var_os(log::ENV);
+    let level = match value.as_deref().map(|v| v.to_str()) {
+        None => Some(log::Level::Off),
+        Some(Some(v)) => log::Level::from_env_value(Some(v)),
+        Some(None) => None,
+    };
+    if level.is_none() {
+        error::warn(&format!("{} must be debug or off; ignoring it", log::ENV));
+    }
+    log::init(verbose || level == Some(log::Level::Debug));
+}
+
+/// A panic is a bug; its message may hold anything, so only the location is shown.
+fn report_panic(info: &std::panic::PanicHookInfo<'_>) {
+    let at = info
+        .location()
+        .map(|l| format!(" at {}:{}", l.file(), l.line()))
+        .unwrap_or_default();
+    let _ = writeln!(
+        io::stderr(),
+        "eks-token: error: internal error{at}\nhint: this is a bug in eks-token; please report it with the command you ran"
+    );
 }
 
 /// Help and version go to stdout; anything else is a one-line usage error, exit 2.

@@ -8,6 +8,7 @@ use crate::cli::TokenArgs;
 use crate::credentials::{RegionOrigin, Setup};
 use crate::error::{self, Error};
 use crate::exec_credential::{ExecCredential, ExecRequest};
+use crate::log;
 use crate::sts_endpoint::StsEndpoint;
 use crate::token::{self, ClusterId};
 
@@ -36,6 +37,11 @@ pub fn run(args: &TokenArgs, exec_info: Option<&OsStr>) -> Result<String, Error>
     }
     let endpoint = StsEndpoint::regional(&setup.region, setup.variant)?;
     let token = token::mint(&resolved.credentials, &endpoint, &cluster, Utc::now())?;
+    log::debug(format_args!(
+        "token: signed for cluster {cluster} with STS host {}, expires {}",
+        endpoint.host,
+        token.expires_at.format("%Y-%m-%dT%H:%M:%SZ")
+    ));
     Ok(if args.token_only {
         format!("{}\n", token.expose())
     } else {
