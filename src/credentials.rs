@@ -13,7 +13,6 @@ use aws_config::environment::credentials::EnvironmentVariableCredentialsProvider
 use aws_config::imds;
 use aws_config::imds::credentials::ImdsCredentialsProvider;
 use aws_config::imds::region::ImdsRegionProvider;
-use aws_config::profile::credentials::ProfileFileError;
 use aws_config::profile::{ProfileFileCredentialsProvider, ProfileParseError, ProfileSet};
 use aws_config::provider_config::ProviderConfig;
 use aws_config::web_identity_token::WebIdentityTokenCredentialsProvider;
@@ -138,6 +137,8 @@ pub enum CredentialsError {
     NotFound {
         tried: String,
         profiles: Vec<String>,
+        /// The profile the user chose, which exists but holds no credentials.
+        chosen: Option<String>,
     },
     /// `--profile` / `AWS_PROFILE` names a profile the config files do not have.
     #[error("profile {name:?} not found in the AWS config files")]
@@ -216,10 +217,11 @@ pub struct CallError {
 impl CallError {
     fn message(&self) -> String {
         let what = &self.what;
-        let signer = self.signer.as_ref().map_or_else(
-            || "the credentials".to_owned(),
-            |s| format!("the credentials from {s}"),
-        );
+        let (signer, have) = match &self.signer {
+            None => ("the credentials".to_owned(), "have"),
+            Some(Source::WebIdentity) => ("the web identity token".to_owned(), "has"),
+            Some(s) => (format!("the credentials from {s}"), "have"),
+        };
         match (&self.failure, self.failure.code()) {
             (Failure::Unreachable { endpoint, why }, _) => {
                 format!("cannot reach {endpoint} ({why}) for {what}")
@@ -229,7 +231,7 @@ impl CallError {
                 endpoint.as_deref().unwrap_or("the endpoint")
             ),
             (f @ Failure::Service { .. }, Some(Code::ExpiredToken)) => {
-                format!("{what}: {signer} have expired ({f})")
+                format!("{what}: {signer} {have} expired ({f})")
             }
             (f @ Failure::Service { .. }, Some(Code::InvalidClientTokenId)) => {
                 format!("{what}: AWS does not recognise the access key in {signer} ({f})")
@@ -299,12 +301,13 @@ fn expired_hint(signer: Option<&Source>) -> String {
 
 fn timed_out_message(t: &TimedOut) -> String {
     let step = t.step.as_deref().unwrap_or("getting AWS credentials");
-    match &t.waiting_for {
-        Some(endpoint) => format!(
-            "timed out after {}: {step}: no answer from {endpoint}",
-            seconds(t.after)
-        ),
-        None => format!("timed out after {}: {step}", seconds(t.after)),
+    let after = seconds(t.after);
+    match (&t.waiting_for, &t.last_answer) {
+        (Some(endpoint), _) => {
+            format!("timed out after {after}: {step}: no answer from {endpoint}")
+        }
+        (None, Some(last)) => format!("timed out after {after}: {step} (retrying: {last})"),
+        (None, None) => format!("timed out after {after}: {step}"),
     }
 }
 
@@ -317,6 +320,11 @@ impl CredentialsError {
     /// What the user can do about it.
     pub fn hint(&self) -> Option<String> {
         match self {
+            Self::NotFound {
+                chosen: Some(p), ..
+            } => Some(format!(
+                "profile {p} has no credentials: add keys (`aws configure --profile {p}`), SSO (`aws configure sso --profile {p}`), role_arn with source_profile, or credential_process"
+            )),
             Self::NotFound { profiles, .. } => Some(if profiles.is_empty() {
                 "configure credentials with `aws configure` or `aws configure sso`, or run under `aws-vault exec <profile> --`".into()
             } else {
@@ -358,7 +366,7 @@ impl CredentialsError {
                 "run the credential_process of profile {profile} by hand to see what it needs (often a login)"
             )),
             Self::Call(e) => e.hint(),
-            Self::TimedOut(t) if t.waiting_for.is_none() => Some(
+            Self::TimedOut(t) if t.waiting_for.is_none() && t.last_answer.is_none() => Some(
                 "allow more time with --timeout SECONDS, or fix what was slow (a credential_process waiting for input is killed at the deadline)".into(),
             ),
             Self::TimedOut(_) => Some(
@@ -558,7 +566,16 @@ impl Setup {
             }
         };
         let region = Region::new(&name)?;
-        log::debug(format_args!("region: {region} (from {region_origin:?})"));
+        log::debug(format_args!(
+            "region: {region} (from {})",
+            match region_origin {
+                RegionOrigin::Flag => "--region",
+                RegionOrigin::Environment => "AWS_REGION / AWS_DEFAULT_REGION",
+                RegionOrigin::Profile => "the profile",
+                RegionOrigin::InstanceMetadata => "EC2 instance metadata",
+                RegionOrigin::Fallback => "nowhere: the fallback",
+            }
+        ));
         provider_config =
             provider_config.with_region(Some(aws_types::region::Region::new(name.clone())));
         Ok(Self {
@@ -629,7 +646,7 @@ impl Setup {
                 .configure(&self.provider_config)
                 .profile_name(&self.profile)
                 .build();
-            match attempt(&provider, "profile", &mut tried).await {
+            match attempt(&provider, &format!("profile {}", self.profile), &mut tried).await {
                 Ok(Some(c)) => return Ok((c, Source::Profile(self.profile.clone()))),
                 Ok(None) => {}
                 Err(e) => return Err(self.profile_error(&e)),
@@ -656,7 +673,7 @@ impl Setup {
                     Some(role) => format!("STS AssumeRoleWithWebIdentity of {role}"),
                     None => "web identity credentials".into(),
                 };
-                return Err(self.call_error(what, None, None, &e));
+                return Err(self.call_error(what, Some(Source::WebIdentity), None, &e));
             }
         }
         let container = EcsCredentialsProvider::builder()
@@ -691,6 +708,8 @@ impl Setup {
         Err(CredentialsError::NotFound {
             tried: tried.join(", "),
             profiles: self.profile_names(),
+            chosen: (self.profile_chosen && self.profiles.get_profile(&self.profile).is_some())
+                .then(|| self.profile.clone()),
         })
     }
 
@@ -765,12 +784,15 @@ impl Setup {
             .await
             .map_err(|e| self.call_error(what.clone(), Some(signer.clone()), None, &e))?;
         let Some(c) = out.credentials() else {
-            return Err(self.call_error(
+            return Err(CredentialsError::Call(Box::new(CallError {
                 what,
-                Some(signer.clone()),
-                None,
-                &std::io::Error::other("STS answered without credentials"),
-            ));
+                signer: Some(signer.clone()),
+                sso: None,
+                failure: Failure::Unreadable {
+                    endpoint: self.network.last_endpoint(),
+                    detail: "it holds no credentials".into(),
+                },
+            })));
         };
         Ok(Credentials::new(
             c.access_key_id(),
@@ -838,25 +860,17 @@ impl Setup {
     }
 
     fn profile_error(&self, err: &SdkCredentialsError) -> CredentialsError {
-        let profile_file =
-            crate::network::chain(err).find_map(|e| e.downcast_ref::<ProfileFileError>());
-        if let Some(e) = profile_file {
-            return match e {
-                ProfileFileError::CredentialLoop { profiles, next, .. } => {
-                    let mut chain = profiles.clone();
-                    chain.push(next.clone());
-                    CredentialsError::ProfileLoop { chain }
-                }
-                ProfileFileError::MissingProfile { profile, .. } => {
-                    CredentialsError::MissingSourceProfile {
-                        profile: self.referrer_of(profile),
-                        missing: profile.clone(),
-                    }
-                }
-                _ => CredentialsError::ProfileConfig {
-                    profile: self.profile.clone(),
-                    detail: one_line(e),
-                },
+        if let SdkCredentialsError::InvalidConfiguration(_) = err {
+            // The SDK words these as text only (`ProfileFile provider could not be built: …`).
+            let detail = one_line(err);
+            let detail = detail
+                .rsplit("ProfileFile provider could not be built: ")
+                .next()
+                .unwrap_or(&detail)
+                .to_owned();
+            return CredentialsError::ProfileConfig {
+                profile: self.profile.clone(),
+                detail,
             };
         }
         let sso = self.sso_profile(&self.profile);
@@ -878,20 +892,6 @@ impl Setup {
             }
             _ => call,
         }
-    }
-
-    /// The profile whose `source_profile` is `missing`.
-    fn referrer_of(&self, missing: &str) -> String {
-        self.profiles
-            .profiles()
-            .find(|p| {
-                self.profiles
-                    .get_profile(p)
-                    .and_then(|p| p.get("source_profile"))
-                    == Some(missing)
-            })
-            .unwrap_or(&self.profile)
-            .to_owned()
     }
 
     fn sso_login_detail(&self, sso: &SsoProfile, detail: String) -> String {
@@ -970,20 +970,27 @@ impl Setup {
         }
     }
 
-    /// The selected profile's chain when it starts from a `credential_process`, walked as
-    /// the SDK's profile provider walks it (aws-config `profile/credentials/repr.rs`).
-    /// `None` when anything else supplies the base credentials, or the chain is broken
-    /// (the SDK then reports it).
+    /// Walks the selected profile's `source_profile` chain as the SDK's profile provider
+    /// does (aws-config `profile/credentials/repr.rs`), which reports loops and missing
+    /// profiles only as text. `Some` when the chain starts from a `credential_process`;
+    /// `None` when anything else supplies the base credentials, or the chain is
+    /// misconfigured in a way the SDK reports itself.
     fn process_chain(&self) -> Result<Option<ProcessChain>, CredentialsError> {
         let mut name = self.profile.as_str();
         let mut visited: Vec<&str> = Vec::new();
         let mut hops = Vec::new();
         loop {
             let Some(profile) = self.profiles.get_profile(name) else {
-                return Ok(None);
+                return Err(CredentialsError::MissingSourceProfile {
+                    profile: visited.last().copied().unwrap_or(&self.profile).to_owned(),
+                    missing: name.to_owned(),
+                });
             };
             if visited.contains(&name) || visited.len() >= MAX_CHAIN {
-                return Ok(None);
+                visited.push(name);
+                return Err(CredentialsError::ProfileLoop {
+                    chain: visited.iter().map(|p| (*p).to_owned()).collect(),
+                });
             }
             visited.push(name);
             if visited.len() > 1 && profile.get("aws_access_key_id").is_some() {

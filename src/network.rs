@@ -106,6 +106,8 @@ struct State {
     in_flight: Vec<String>,
     /// The endpoint of the last request sent.
     last: Option<String>,
+    /// How the last answered request ended (`answered HTTP 503`).
+    last_outcome: Option<String>,
 }
 
 /// The deadline passed.
@@ -116,6 +118,9 @@ pub struct TimedOut {
     pub step: Option<String>,
     /// The endpoint that had not answered, if a request was out.
     pub waiting_for: Option<String>,
+    /// Otherwise the last endpoint asked and how that ended (`http://… answered HTTP 503`):
+    /// the deadline passed while retrying.
+    pub last_answer: Option<String>,
 }
 
 impl Network {
@@ -158,6 +163,11 @@ impl Network {
                     after: self.limits.total,
                     step: state.step.clone(),
                     waiting_for: state.in_flight.first().cloned(),
+                    last_answer: state
+                        .last
+                        .as_ref()
+                        .zip(state.last_outcome.as_ref())
+                        .map(|(endpoint, outcome)| format!("{endpoint} {outcome}")),
                 }
             })
     }
@@ -235,6 +245,11 @@ impl HttpConnector for Recording {
                 if let Some(i) = state.in_flight.iter().position(|e| *e == endpoint) {
                     state.in_flight.remove(i);
                 }
+                state.last_outcome = Some(match &result {
+                    Ok(r) => format!("answered HTTP {}", r.status().as_u16()),
+                    Err(e) if e.is_timeout() => "did not answer in time".into(),
+                    Err(_) => "dropped the connection".into(),
+                });
             }
             let ms = started.elapsed().as_millis();
             match &result {

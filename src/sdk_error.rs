@@ -11,7 +11,6 @@ use aws_sdk_sts::operation::get_caller_identity::GetCallerIdentityError;
 use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
 use aws_smithy_runtime_api::client::result::{ConnectorError, SdkError};
 use aws_smithy_types::error::ErrorMetadata;
-use aws_smithy_types::error::display::DisplayErrorContext;
 
 use crate::network::{self, ConnectFailed, MAX_ATTEMPTS};
 
@@ -224,9 +223,17 @@ where
 /// Upper bound on the text taken from an outside error.
 const MAX_DETAIL: usize = 400;
 
-/// One line, bounded, from an error and its sources.
+/// One line, bounded, from an error and its sources' `Display` (never `Debug`, which
+/// for SDK errors can include a raw response).
 pub fn one_line(err: &(dyn StdError + 'static)) -> String {
-    bounded(&single_line(&DisplayErrorContext(err).to_string()))
+    let mut parts: Vec<String> = Vec::new();
+    for e in network::chain(err) {
+        let text = single_line(&e.to_string());
+        if !text.is_empty() && !parts.iter().any(|p| p.contains(&text)) {
+            parts.push(text);
+        }
+    }
+    bounded(&parts.join(": "))
 }
 
 /// Whitespace (newlines included) collapsed to single spaces.

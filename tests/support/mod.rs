@@ -343,3 +343,48 @@ pub fn sso_cache_name(key: &str) -> String {
         .unwrap();
     String::from_utf8(out.stdout).unwrap().trim().to_owned()
 }
+
+/// A loopback port nothing listens on: connections to it are refused.
+pub fn closed_port() -> u16 {
+    free_port()
+}
+
+impl Process {
+    /// `tests/peers/fault_server.py` following `plan` (see the script for the steps).
+    pub fn faults(plan: &Value) -> Self {
+        Self::peer(
+            "tests/peers/fault_server.py",
+            &["--plan", &plan.to_string()],
+        )
+    }
+
+    /// How many requests a fault server has answered (or held).
+    pub fn requests(&self) -> u64 {
+        let stats: Value =
+            serde_json::from_str(&http_get(&format!("{}/_stats", self.url()))).unwrap();
+        stats["requests"].as_u64().expect("requests")
+    }
+}
+
+impl Run {
+    /// Asserts the run ended within `limit` (a bound on a failure path that must not hang).
+    pub fn assert_within(&self, limit: Duration) {
+        assert!(
+            self.elapsed < limit,
+            "took {:?}, more than {limit:?}: {}",
+            self.elapsed,
+            self.stderr
+        );
+    }
+}
+
+/// Whether `pid` is a live process (a zombie is not).
+pub fn process_running(pid: u32) -> bool {
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Err(_) => false,
+        Ok(stat) => stat
+            .rfind(')')
+            .and_then(|i| stat[i + 1..].split_whitespace().next())
+            .is_some_and(|state| state != "Z" && state != "X"),
+    }
+}
