@@ -388,3 +388,11 @@ pub fn process_running(pid: u32) -> bool {
             .is_some_and(|state| state != "Z" && state != "X"),
     }
 }
+
+/// Runs a command built with [`Sandbox::command`] (for arguments or environment values
+/// that are not UTF-8) and times it.
+pub fn run_command(mut cmd: Command) -> Run {
+    let start = Instant::now();
+    let out = cmd.output().expect("run eks-token");
+    Run::from_output(out, start.elapsed())
+}
