@@ -216,6 +216,7 @@ fn credential_process_failures() {
          [profile garbage]\nregion = eu-west-1\ncredential_process = {py} {script} --access-key-id A --secret {SK} --garbage\n\
          [profile missing]\nregion = eu-west-1\ncredential_process = /nonexistent/helper --token {SK}\n",
         py = python.display(), script = script.display()));
+    let mut runs = Vec::new();
     let run = s.run(&["token", "-i", "c", "--profile", "fails"]);
     run.assert_error(
         1,
@@ -238,14 +239,16 @@ fn credential_process_failures() {
         ),
     );
     assert!(run.hint().contains("\"Version\": 1"), "{}", run.hint());
+    runs.push(run);
 
     let run = s.run(&["token", "-i", "c", "--profile", "missing"]);
     run.assert_error(
         1,
         "credential_process of profile missing failed: /nonexistent/helper exited with status 127: ",
     );
+    runs.push(run);
     // The command's arguments can hold secrets: only the program is ever shown.
-    for run in [&run] {
+    for run in runs {
         assert!(!run.stderr.contains(SK), "{}", run.stderr);
     }
 }
