@@ -5,7 +5,7 @@ use std::ffi::OsStr;
 use chrono::Utc;
 
 use crate::cli::TokenArgs;
-use crate::credentials::{RegionOrigin, Setup};
+use crate::credentials::{self, RegionOrigin, Setup};
 use crate::error::{self, Error};
 use crate::exec_credential::{ExecCredential, ExecRequest};
 use crate::log;
@@ -20,15 +20,26 @@ pub fn run(args: &TokenArgs, exec_info: Option<&OsStr>) -> Result<String, Error>
         error::warn(warning);
     }
     let options = args.aws.options();
+    log::debug(format_args!(
+        "eks-token {}: token for cluster {cluster}, exec apiVersion {}, timeout {} (connect {})",
+        env!("CARGO_PKG_VERSION"),
+        request.api_version.as_str(),
+        credentials::seconds(options.limits.total),
+        credentials::seconds(options.limits.connect),
+    ));
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .map_err(Error::Runtime)?;
-    let (setup, resolved) = runtime.block_on(async {
+    let resolution = runtime.block_on(async {
         let setup = Setup::load(&options).await?;
         let resolved = setup.resolve(options.role.as_ref()).await?;
         Ok::<_, Error>((setup, resolved))
-    })?;
+    });
+    // Dropping a runtime waits for its blocking threads (a DNS lookup that hangs, say);
+    // past the deadline nothing of theirs is wanted.
+    runtime.shutdown_background();
+    let (setup, resolved) = resolution?;
     if setup.region_origin == RegionOrigin::Fallback {
         error::note(&format!(
             "no region configured; signing for {} (set --region or AWS_REGION)",
