@@ -1219,6 +1219,28 @@ mod tests {
     }
 
     #[test]
+    fn deadline_messages_say_what_was_pending() {
+        let t = |waiting_for: Option<&str>, last_answer: Option<&str>| TimedOut {
+            after: Duration::from_secs(2),
+            step: Some("STS AssumeRole of r".into()),
+            waiting_for: waiting_for.map(Into::into),
+            last_answer: last_answer.map(Into::into),
+        };
+        assert_eq!(
+            timed_out_message(&t(Some("http://h:1"), None)),
+            "timed out after 2s: STS AssumeRole of r: no answer from http://h:1"
+        );
+        assert_eq!(
+            timed_out_message(&t(None, Some("http://h:1 answered HTTP 503"))),
+            "timed out after 2s: STS AssumeRole of r (retrying: http://h:1 answered HTTP 503)"
+        );
+        assert_eq!(
+            timed_out_message(&t(None, None)),
+            "timed out after 2s: STS AssumeRole of r"
+        );
+    }
+
+    #[test]
     fn seconds_read_naturally() {
         assert_eq!(seconds(Duration::from_secs(2)), "2s");
         assert_eq!(seconds(Duration::from_millis(1500)), "1.5s");

@@ -84,6 +84,8 @@ impl Limits {
 #[derive(Clone)]
 pub struct Network {
     limits: Limits,
+    /// `limits.total` after the network was set up: one deadline for the whole command.
+    deadline: tokio::time::Instant,
     state: Arc<Mutex<State>>,
     connectors: Arc<Mutex<Vec<(Settings, SharedHttpConnector)>>>,
 }
@@ -127,6 +129,7 @@ impl Network {
     pub fn new(limits: Limits) -> Self {
         Self {
             limits,
+            deadline: tokio::time::Instant::now() + limits.total,
             state: Arc::default(),
             connectors: Arc::default(),
         }
@@ -153,9 +156,9 @@ impl Network {
         self.lock().last.clone()
     }
 
-    /// Runs `work` within the total deadline.
+    /// Runs `work` within what is left of the command's deadline.
     pub async fn within<T>(&self, work: impl Future<Output = T>) -> Result<T, TimedOut> {
-        tokio::time::timeout(self.limits.total, work)
+        tokio::time::timeout_at(self.deadline, work)
             .await
             .map_err(|_| {
                 let state = self.lock();
@@ -359,6 +362,23 @@ mod tests {
             endpoint_of("http://127.0.0.1:8080/federation/credentials?role_name=x"),
             "http://127.0.0.1:8080"
         );
+    }
+
+    #[test]
+    fn one_deadline_covers_every_step() {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_time()
+            .build()
+            .unwrap();
+        let network = Network::new(Limits::new(Duration::from_millis(300)));
+        runtime.block_on(async {
+            let nap = || tokio::time::sleep(Duration::from_millis(200));
+            assert!(network.within(nap()).await.is_ok());
+            network.step("second step");
+            let late = network.within(nap()).await.unwrap_err();
+            assert_eq!(late.step.as_deref(), Some("second step"));
+            assert_eq!(late.after, Duration::from_millis(300));
+        });
     }
 
     #[test]
