@@ -242,7 +242,7 @@ impl HttpConnector for Recording {
         let started = Instant::now();
         let response = self.inner.call(request);
         HttpConnectorFuture::new(async move {
-            let result = response.await;
+            let result = response.await.map_err(|e| not_connected(e, &endpoint));
             {
                 let mut state = state.lock().unwrap_or_else(PoisonError::into_inner);
                 if let Some(i) = state.in_flight.iter().position(|e| *e == endpoint) {
@@ -251,6 +251,9 @@ impl HttpConnector for Recording {
                 state.last_outcome = Some(match &result {
                     Ok(r) => format!("answered HTTP {}", r.status().as_u16()),
                     Err(e) if e.is_timeout() => "did not answer in time".into(),
+                    Err(e) if chain(e).any(|e| e.is::<ConnectFailed>()) => {
+                        "could not be reached".into()
+                    }
                     Err(_) => "dropped the connection".into(),
                 });
             }
@@ -262,7 +265,7 @@ impl HttpConnector for Recording {
                     crate::sdk_error::one_line(e)
                 )),
             }
-            result.map_err(|e| not_connected(e, &endpoint))
+            result
         })
     }
 }

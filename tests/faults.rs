@@ -58,13 +58,21 @@ fn error_line(run: &Run) -> &str {
 #[test]
 fn refused_connection_names_the_endpoint_and_is_not_retried() {
     let url = format!("http://127.0.0.1:{}", closed_port());
-    let run = assume(&sandbox(&url));
+    let mut s = sandbox(&url);
+    s.env("EKS_TOKEN_LOG", "debug");
+    let run = assume(&s);
     run.assert_error(
         1,
         &format!("cannot reach {url} (connection refused) for STS AssumeRole of {ROLE}"),
     );
     assert!(run.hint().contains("not an AWS address"), "{}", run.hint());
-    // Retrying a refused connection only delays the answer.
+    // Retrying a refused connection only delays the answer: one attempt, logged once.
+    let attempts = run
+        .stderr
+        .lines()
+        .filter(|l| l.contains("] http: POST "))
+        .count();
+    assert_eq!(attempts, 1, "{}", run.stderr);
     run.assert_within(Duration::from_secs(1));
 }
 
