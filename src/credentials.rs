@@ -146,6 +146,13 @@ pub enum CredentialsError {
     /// An AWS config file exists but cannot be read (a directory, a FIFO, no permission).
     #[error("cannot read the AWS config file {path}: {why}")]
     ConfigUnreadable { path: String, why: String },
+    /// A token file the SDK would read is not a readable regular file.
+    #[error("cannot read the {what} {path}: {why}")]
+    FileUnreadable {
+        what: &'static str,
+        path: String,
+        why: String,
+    },
     /// An AWS config file does not parse.
     #[error("cannot parse {path} line {line}: {message}")]
     ConfigSyntax {
@@ -342,6 +349,9 @@ impl CredentialsError {
             Self::ConfigUnreadable { path, .. } => Some(format!(
                 "{path} must be a readable file: move whatever is there aside and run `aws configure`"
             )),
+            Self::FileUnreadable { path, .. } => Some(format!(
+                "{path} must be a readable file: check the variable or profile setting that names it"
+            )),
             Self::ConfigSyntax { path, line, .. } => Some(format!(
                 "fix line {line} of {path}: each line is a `[profile NAME]` header, `key = value`, a comment or blank"
             )),
@@ -438,26 +448,61 @@ fn check_config_files(home: Option<&Path>) -> Result<(), CredentialsError> {
                 None => continue,
             },
         };
-        let unreadable = |why: String| CredentialsError::ConfigUnreadable {
-            path: path.display().to_string(),
-            why,
-        };
-        let meta = match std::fs::metadata(&path) {
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
-            Err(e) => return Err(unreadable(io_why(&e))),
-            Ok(m) => m,
-        };
-        if meta.is_dir() {
-            return Err(unreadable("it is a directory".into()));
-        }
-        if !meta.is_file() && path != Path::new("/dev/null") {
-            return Err(unreadable("it is not a regular file".into()));
-        }
-        if let Err(e) = std::fs::File::open(&path) {
-            return Err(unreadable(io_why(&e)));
+        if let Some(why) = file_problem(&path) {
+            return Err(CredentialsError::ConfigUnreadable {
+                path: path.display().to_string(),
+                why,
+            });
         }
     }
     Ok(())
+}
+
+/// The SDK reads token files with a blocking read inside the async runtime: a FIFO or a
+/// device there would stall the run past any deadline.
+fn check_token_files(
+    profile: Option<&aws_config::profile::Profile>,
+) -> Result<(), CredentialsError> {
+    let named = [
+        (
+            "web identity token file",
+            env_var("AWS_WEB_IDENTITY_TOKEN_FILE"),
+        ),
+        (
+            "container authorization token file",
+            env_var("AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE"),
+        ),
+        (
+            "web identity token file",
+            profile
+                .and_then(|p| p.get("web_identity_token_file"))
+                .map(str::to_owned),
+        ),
+    ];
+    for (what, path) in named {
+        let Some(path) = path else { continue };
+        if let Some(why) = file_problem(Path::new(&path)) {
+            return Err(CredentialsError::FileUnreadable { what, path, why });
+        }
+    }
+    Ok(())
+}
+
+/// Why a file that exists cannot be read as a file; `None` when it can, or is absent
+/// (the reader reports that itself).
+fn file_problem(path: &Path) -> Option<String> {
+    let meta = match std::fs::metadata(path) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return None,
+        Err(e) => return Some(io_why(&e)),
+        Ok(m) => m,
+    };
+    if meta.is_dir() {
+        return Some("it is a directory".into());
+    }
+    if !meta.is_file() && path != Path::new("/dev/null") {
+        return Some("it is not a regular file".into());
+    }
+    std::fs::File::open(path).err().map(|e| io_why(&e))
 }
 
 fn io_why(e: &std::io::Error) -> String {
@@ -526,6 +571,7 @@ impl Setup {
             return Err(unknown_profile(&profile, &profiles));
         }
         let selected = profiles.get_profile(&profile);
+        check_token_files(selected)?;
         let from_profile = |key: &str| selected.and_then(|p| p.get(key)).map(str::to_owned);
 
         let variant = Variant {

@@ -171,6 +171,29 @@ fn config_files_that_are_not_files() {
     );
     run.assert_within(Duration::from_secs(5));
 
+    // Token files the SDK reads: a FIFO would stall the run past any deadline.
+    let mut s = Sandbox::new();
+    let fifo = s.path("token.jwt");
+    assert!(
+        std::process::Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap()
+            .success()
+    );
+    s.env("AWS_REGION", "eu-west-1")
+        .env("AWS_WEB_IDENTITY_TOKEN_FILE", fifo.display().to_string())
+        .env("AWS_ROLE_ARN", format!("arn:aws:iam::{ACCOUNT}:role/ci"));
+    let run = s.run(&["token", "-i", "c"]);
+    run.assert_error(
+        1,
+        &format!(
+            "cannot read the web identity token file {}: it is not a regular file",
+            fifo.display()
+        ),
+    );
+    run.assert_within(Duration::from_secs(5));
+
     // AWS_CONFIG_FILE=/dev/null is a known way to say "no config".
     let mut s = env_creds();
     s.env("AWS_CONFIG_FILE", "/dev/null");
