@@ -31,6 +31,10 @@ pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
 /// Attempts per call, as the SDKs' standard retry mode: the first and two retries.
 pub const MAX_ATTEMPTS: u32 = 3;
 
+/// The SDK's own read and operation timeouts only back up our deadline, which fires first
+/// and can say what was pending; a timer in the same tick would otherwise win the race.
+const BACKSTOP: Duration = Duration::from_secs(1);
+
 /// Backoff before a retry is random up to `INITIAL_BACKOFF * 2^n`, capped: short enough
 /// that all attempts fit inside the default deadline.
 const INITIAL_BACKOFF: Duration = Duration::from_millis(200);
@@ -74,8 +78,8 @@ impl Limits {
     pub fn timeout_config(&self) -> TimeoutConfig {
         TimeoutConfig::builder()
             .connect_timeout(self.connect)
-            .read_timeout(self.total)
-            .operation_timeout(self.total)
+            .read_timeout(self.total + BACKSTOP)
+            .operation_timeout(self.total + BACKSTOP)
             .build()
     }
 }
@@ -186,7 +190,7 @@ impl Network {
             |asked: Option<Duration>, ours: Duration| Some(asked.map_or(ours, |a| a.min(ours)));
         (
             cap(asked.connect_timeout(), self.limits.connect),
-            cap(asked.read_timeout(), self.limits.total),
+            cap(asked.read_timeout(), self.limits.total + BACKSTOP),
         )
     }
 }
