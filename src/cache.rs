@@ -7,7 +7,7 @@
 //! starts makes one AWS call. Entries are written to a temporary file and renamed into
 //! place, so a reader never sees half a file.
 
-use std::ffi::OsString;
+use std::ffi::{OsStr, OsString};
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
@@ -89,73 +89,78 @@ pub struct CacheKey {
     hash: String,
 }
 
-#[derive(Serialize)]
-struct KeyMaterial<'a> {
-    format: u32,
-    cluster: &'a str,
-    options: (&'a Option<String>, &'a Option<String>),
-    role: Option<(&'a str, &'a Option<String>, &'a Option<String>, bool)>,
-    env: Vec<(&'static str, Option<String>)>,
-    files: Vec<(PathBuf, Option<(u64, u128)>)>,
-}
-
 impl CacheKey {
     /// The key for a token request, from flags, environment and file metadata only.
     pub fn new(cluster: &ClusterId, options: &Options) -> Self {
-        let env: Vec<_> = KEY_ENV
-            .iter()
-            // Empty means unset, as for the AWS SDKs.
-            .map(|name| (*name, std::env::var(name).ok().filter(|v| !v.is_empty())))
-            .collect();
+        let mut key = KeyHasher(Sha256::new());
+        key.field(Some(&FORMAT.to_le_bytes()));
+        key.text(Some(cluster.as_str()));
+        key.text(options.profile.as_deref());
+        key.text(options.region.as_deref());
+        let role = options.role.as_ref();
+        key.text(role.map(|r| r.arn.as_str()));
+        key.text(role.and_then(|r| r.session_name.as_deref()));
+        key.text(role.and_then(|r| r.external_id.as_deref()));
+        key.text(role.map(|r| {
+            if r.forward_session_name {
+                "forward"
+            } else {
+                ""
+            }
+        }));
+        for name in KEY_ENV {
+            // Empty means unset, as for the AWS SDKs; non-UTF-8 values are hashed as bytes.
+            let value = std::env::var_os(name).filter(|v| !v.is_empty());
+            key.field(value.as_deref().map(OsStr::as_encoded_bytes));
+        }
         let home = directories::BaseDirs::new().map(|d| d.home_dir().to_owned());
-        let file = |var: &str, default: &str| {
-            std::env::var_os(var)
+        for (var, default) in [
+            ("AWS_CONFIG_FILE", ".aws/config"),
+            ("AWS_SHARED_CREDENTIALS_FILE", ".aws/credentials"),
+        ] {
+            let path = std::env::var_os(var)
                 .filter(|v| !v.is_empty())
                 .map(PathBuf::from)
-                .or_else(|| home.as_ref().map(|h| h.join(default)))
-        };
-        let files = [
-            file("AWS_CONFIG_FILE", ".aws/config"),
-            file("AWS_SHARED_CREDENTIALS_FILE", ".aws/credentials"),
-        ]
-        .into_iter()
-        .flatten()
-        .map(|path| {
-            let stamp = fs::metadata(&path).ok().map(|m| {
+                .or_else(|| home.as_ref().map(|h| h.join(default)));
+            key.field(path.as_deref().map(|p| p.as_os_str().as_encoded_bytes()));
+            let stamp = path.and_then(|p| fs::metadata(p).ok()).map(|m| {
                 let modified = m
                     .modified()
                     .ok()
                     .and_then(|t| t.duration_since(SystemTime::UNIX_EPOCH).ok())
                     .map_or(0, |d| d.as_nanos());
-                (m.len(), modified)
+                [m.len().to_le_bytes().as_slice(), &modified.to_le_bytes()].concat()
             });
-            (path, stamp)
-        })
-        .collect();
-        let material = KeyMaterial {
-            format: FORMAT,
-            cluster: cluster.as_str(),
-            options: (&options.profile, &options.region),
-            role: options.role.as_ref().map(|r| {
-                (
-                    r.arn.as_str(),
-                    &r.session_name,
-                    &r.external_id,
-                    r.forward_session_name,
-                )
-            }),
-            env,
-            files,
-        };
-        let json = serde_json::to_vec(&material).expect("key material serialises");
+            key.field(stamp.as_deref());
+        }
         Self {
-            hash: hex(&Sha256::digest(json)),
+            hash: hex(&key.0.finalize()),
         }
     }
 
     /// The key's file-name stem.
     pub fn as_str(&self) -> &str {
         &self.hash
+    }
+}
+
+/// Feeds fields to SHA-256 unambiguously: a presence byte, then length-prefixed bytes.
+struct KeyHasher(Sha256);
+
+impl KeyHasher {
+    fn field(&mut self, value: Option<&[u8]>) {
+        match value {
+            None => self.0.update([0]),
+            Some(bytes) => {
+                self.0.update([1]);
+                self.0.update((bytes.len() as u64).to_le_bytes());
+                self.0.update(bytes);
+            }
+        }
+    }
+
+    fn text(&mut self, value: Option<&str>) {
+        self.field(value.map(str::as_bytes));
     }
 }
 
@@ -534,22 +539,21 @@ fn parse_entry(text: &str) -> Option<Entry> {
 }
 
 #[cfg(test)]
-mod tests {
+mod tests_support {
     use super::*;
-    use std::os::unix::fs::PermissionsExt;
 
-    fn key(cluster: &str) -> CacheKey {
+    pub fn key(cluster: &str) -> CacheKey {
         CacheKey::new(&ClusterId::new(cluster).unwrap(), &Options::default())
     }
 
-    fn token(expires_at: DateTime<Utc>) -> Token {
+    pub fn token(expires_at: DateTime<Utc>) -> Token {
         Token {
             bearer: SecretString::from("k8s-aws-v1.aGVsbG8".to_owned()),
             expires_at,
         }
     }
 
-    fn description() -> Description {
+    pub fn description() -> Description {
         Description {
             cluster: "c".into(),
             region: "us-west-2".into(),
@@ -559,21 +563,28 @@ mod tests {
         }
     }
 
-    fn cache() -> (tempfile::TempDir, Cache) {
+    pub fn cache() -> (tempfile::TempDir, Cache) {
         let root = tempfile::tempdir().unwrap();
         let cache = Cache::create(&root.path().join("eks-token")).unwrap();
         (root, cache)
     }
 
-    fn t0() -> DateTime<Utc> {
+    pub fn t0() -> DateTime<Utc> {
         DateTime::from_timestamp(1_700_000_000, 0).unwrap()
     }
 
     /// Stores a token for cluster `c` with 14 minutes left at [`t0`].
-    fn store_fresh(cache: &Cache) {
+    pub fn store_fresh(cache: &Cache) {
         let token = token(t0() + TimeDelta::minutes(14));
         cache.store(&key("c"), &token, &description()).unwrap();
     }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::tests_support::*;
+    use super::*;
+    use std::os::unix::fs::PermissionsExt;
 
     #[test]
     fn created_private_and_entries_are_0600() {
@@ -807,5 +818,46 @@ mod tests {
             CacheKey::new(&cluster, &base),
             CacheKey::new(&cluster, &base)
         );
+    }
+}
+
+#[cfg(test)]
+mod properties {
+    use super::tests_support::*;
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig {
+            cases: 256,
+            failure_persistence: Some(Box::new(
+                proptest::test_runner::FileFailurePersistence::Direct("tests/proptest-regressions/cache.txt"),
+            )),
+            ..ProptestConfig::default()
+        })]
+
+        /// Whatever bytes sit in an entry file, reading it is a miss or a hit, never a panic.
+        #[test]
+        fn any_entry_file_is_a_hit_or_a_miss(bytes in prop::collection::vec(any::<u8>(), 0..2048)) {
+            let (_root, cache) = cache();
+            let path = cache.entry_path(&key("c"));
+            fs::write(&path, &bytes).unwrap();
+            fs::set_permissions(&path, std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
+            let hit = cache.lookup(&key("c"), t0()).unwrap();
+            let json_object = bytes.first() == Some(&b'{');
+            prop_assert!(hit.is_none() || json_object);
+        }
+
+        /// Any valid token and expiry round-trips through a stored entry unchanged.
+        #[test]
+        fn stored_tokens_round_trip(payload in "[A-Za-z0-9_-]{1,3000}", minutes in 5i64..=60) {
+            let (_root, cache) = cache();
+            let expires = t0() + TimeDelta::minutes(minutes);
+            let token = Token { bearer: SecretString::from(format!("k8s-aws-v1.{payload}")), expires_at: expires };
+            cache.store(&key("c"), &token, &description()).unwrap();
+            let hit = cache.lookup(&key("c"), t0()).unwrap().expect("a fresh entry is a hit");
+            prop_assert_eq!(hit.token.expose(), token.expose());
+            prop_assert_eq!(hit.token.expires_at, expires);
+        }
     }
 }

@@ -3,15 +3,24 @@
 
 use std::ffi::OsString;
 use std::path::PathBuf;
+use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::credentials::{Options, RoleOptions};
+use crate::network::Limits;
+
+/// `--timeout` is capped: past an hour the problem is not patience.
+const MAX_TIMEOUT_SECONDS: f64 = 3600.0;
 
 /// Amazon EKS credentials for kubectl: a fast, cached exec credential plugin.
 #[derive(Debug, Parser)]
 #[command(name = "eks-token", version, about, propagate_version = true)]
 pub struct Cli {
+    /// Explain on stderr what eks-token decides and how long each step takes; never prints a secret [also: EKS_TOKEN_LOG=debug].
+    #[arg(short = 'v', long, global = true)]
+    pub verbose: bool,
+
     #[command(subcommand)]
     pub command: Command,
 }
@@ -147,6 +156,21 @@ pub struct AwsArgs {
     /// Use the base identity's session name for --role-arn (aws-iam-authenticator's flag).
     #[arg(long, requires = "role_arn", conflicts_with = "session_name")]
     pub forward_session_name: bool,
+
+    /// Give up on AWS (STS, SSO, credential endpoints, credential_process) after this many seconds; connections time out after 3.
+    #[arg(long, value_name = "SECONDS", default_value = "10", value_parser = parse_timeout)]
+    pub timeout: Duration,
+}
+
+/// A positive number of seconds, fractions allowed (`2.5`).
+fn parse_timeout(text: &str) -> Result<Duration, String> {
+    let why =
+        || format!("expected a number of seconds such as 10 or 2.5, at most {MAX_TIMEOUT_SECONDS}");
+    let seconds: f64 = text.trim().parse().map_err(|_| why())?;
+    if !(seconds > 0.0 && seconds <= MAX_TIMEOUT_SECONDS) {
+        return Err(why());
+    }
+    Ok(Duration::from_secs_f64(seconds))
 }
 
 impl AwsArgs {
@@ -161,6 +185,7 @@ impl AwsArgs {
                 external_id: self.external_id.clone(),
                 forward_session_name: self.forward_session_name,
             }),
+            limits: Limits::new(self.timeout),
         }
     }
 }
@@ -395,6 +420,33 @@ mod tests {
         assert!(parse(&["eks-token", "doctor", "--context", "c"]).is_ok());
         assert!(parse(&["eks-token", "doctor", "--profile", "p", "--cluster-id", "c"]).is_ok());
         assert!(parse(&["eks-token", "doctor", "--context", "c", "--profile", "p"]).is_err());
+    }
+
+    #[test]
+    fn timeout_and_verbose() {
+        let t = token(&["eks-token", "token", "-i", "c"]);
+        assert_eq!(t.aws.timeout, Duration::from_secs(10));
+        let t = token(&["eks-token", "token", "-i", "c", "--timeout", "2.5"]);
+        assert_eq!(
+            t.aws.options().limits,
+            Limits::new(Duration::from_millis(2500))
+        );
+        for bad in ["0", "-1", "x", "NaN", "inf", "3601"] {
+            assert!(
+                parse(&["eks-token", "token", "-i", "c", "--timeout", bad]).is_err(),
+                "{bad}"
+            );
+        }
+        assert!(
+            parse(&["eks-token", "token", "-i", "c", "--verbose"])
+                .unwrap()
+                .verbose
+        );
+        assert!(
+            parse(&["eks-token", "-v", "token", "-i", "c"])
+                .unwrap()
+                .verbose
+        );
     }
 
     #[test]

@@ -1,9 +1,11 @@
 //! Where the AWS credentials come from: the same sources, in the same order, as the AWS
 //! CLI and SDKs, with our own chain so we know which source answered and can say why
-//! one failed.
+//! one failed. Everything here runs inside the deadline of [`Network`].
 
 use std::borrow::Cow;
-use std::time::Duration;
+use std::ffi::OsStr;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant, SystemTime};
 
 use aws_config::BehaviorVersion;
 use aws_config::ecs::EcsCredentialsProvider;
@@ -11,21 +13,24 @@ use aws_config::environment::credentials::EnvironmentVariableCredentialsProvider
 use aws_config::imds;
 use aws_config::imds::credentials::ImdsCredentialsProvider;
 use aws_config::imds::region::ImdsRegionProvider;
-use aws_config::profile::ProfileFileCredentialsProvider;
-use aws_config::profile::ProfileSet;
+use aws_config::profile::{ProfileFileCredentialsProvider, ProfileParseError, ProfileSet};
 use aws_config::provider_config::ProviderConfig;
-use aws_config::sts::AssumeRoleProvider;
 use aws_config::web_identity_token::WebIdentityTokenCredentialsProvider;
 use aws_credential_types::Credentials;
 use aws_credential_types::provider::error::CredentialsError as SdkCredentialsError;
 use aws_credential_types::provider::{ProvideCredentials, SharedCredentialsProvider};
 use aws_runtime::env_config::file::EnvConfigFiles;
-use aws_smithy_types::error::display::DisplayErrorContext;
 use aws_types::os_shim_internal::{Env, Fs};
 use chrono::{DateTime, Utc};
 
+use crate::credential_process::{self, ProcessError};
+use crate::log;
+use crate::network::{Limits, Network, TimedOut};
+use crate::sdk_error::{self, Code, Failure};
 use crate::sso_cache::{self, LoginState};
 use crate::sts_endpoint::{InvalidRegion, Region, Variant};
+
+pub(crate) use crate::sdk_error::one_line;
 
 /// Session name for `--role-arn` when none is given: the AWS CLI's, so `{{SessionName}}`
 /// mappings stay the same after migrating from `aws eks get-token`.
@@ -39,6 +44,9 @@ pub const FALLBACK_REGION: &str = "us-east-1";
 const IMDS_CONNECT_TIMEOUT: Duration = Duration::from_millis(250);
 const IMDS_READ_TIMEOUT: Duration = Duration::from_millis(500);
 
+/// `source_profile` chains longer than this are loops (the SDK reports those itself).
+const MAX_CHAIN: usize = 16;
+
 /// What the user asked for on the command line.
 #[derive(Clone, Debug, Default)]
 pub struct Options {
@@ -48,6 +56,8 @@ pub struct Options {
     pub region: Option<String>,
     /// `--role-arn` and its companions.
     pub role: Option<RoleOptions>,
+    /// `--timeout`: the deadline for everything that talks to AWS.
+    pub limits: Limits,
 }
 
 /// A role to assume with the base credentials.
@@ -109,6 +119,7 @@ pub struct Setup {
     profiles: ProfileSet,
     provider_config: ProviderConfig,
     imds_unreachable: bool,
+    network: Network,
 }
 
 /// Credentials ready to sign with.
@@ -126,13 +137,41 @@ pub enum CredentialsError {
     NotFound {
         tried: String,
         profiles: Vec<String>,
+        /// The profile the user chose, which exists but holds no credentials.
+        chosen: Option<String>,
     },
     /// `--profile` / `AWS_PROFILE` names a profile the config files do not have.
     #[error("profile {name:?} not found in the AWS config files")]
     UnknownProfile { name: String, known: Vec<String> },
-    /// `~/.aws/config` or `~/.aws/credentials` could not be read or parsed.
+    /// An AWS config file exists but cannot be read (a directory, a FIFO, no permission).
+    #[error("cannot read the AWS config file {path}: {why}")]
+    ConfigUnreadable { path: String, why: String },
+    /// A token file the SDK would read is not a readable regular file.
+    #[error("cannot read the {what} {path}: {why}")]
+    FileUnreadable {
+        what: &'static str,
+        path: String,
+        why: String,
+    },
+    /// An AWS config file does not parse.
+    #[error("cannot parse {path} line {line}: {message}")]
+    ConfigSyntax {
+        path: String,
+        line: String,
+        message: String,
+    },
+    /// `~/.aws/config` or `~/.aws/credentials` could not be loaded for another reason.
     #[error("cannot read the AWS config files: {0}")]
     ConfigFile(String),
+    /// `source_profile` leads back to a profile already in the chain.
+    #[error("profile loop in source_profile: {}", .chain.join(" → "))]
+    ProfileLoop { chain: Vec<String> },
+    /// A `source_profile` names a profile that does not exist.
+    #[error("profile {profile} has source_profile {missing}, which is not in the AWS config files")]
+    MissingSourceProfile { profile: String, missing: String },
+    /// The profile's settings do not describe credentials the SDK can get.
+    #[error("profile {profile} is not usable: {detail}")]
+    ProfileConfig { profile: String, detail: String },
     /// A region from the environment or a profile is not a region name.
     #[error(transparent)]
     Region(#[from] InvalidRegion),
@@ -143,24 +182,156 @@ pub enum CredentialsError {
         session: Option<String>,
         detail: String,
     },
+    /// A profile's `credential_process` failed.
+    #[error("credential_process of profile {profile} failed: {error}")]
+    Process {
+        profile: String,
+        error: ProcessError,
+    },
+    /// A call to an AWS endpoint failed.
+    #[error(transparent)]
+    Call(Box<CallError>),
+    /// The deadline passed before the credentials were in hand.
+    #[error("{}", timed_out_message(.0))]
+    TimedOut(TimedOut),
+    /// `AWS_ACCESS_KEY_ID` without `AWS_SECRET_ACCESS_KEY`.
+    #[error("AWS_ACCESS_KEY_ID is set but AWS_SECRET_ACCESS_KEY is not")]
+    HalfSetEnvironment,
     /// A source was configured but failed.
     #[error("could not get credentials from {source_name}: {detail}")]
     Source { source_name: String, detail: String },
     /// `AWS_SESSION_EXPIRATION` / `AWS_CREDENTIAL_EXPIRATION` is not a timestamp.
     #[error("{var} is not an RFC 3339 timestamp: {value:?}")]
     BadExpiration { var: &'static str, value: String },
-    /// AssumeRole for `--role-arn` failed.
-    #[error("could not assume role {role}: {detail}")]
-    AssumeRole { role: String, detail: String },
-    /// GetCallerIdentity for `--forward-session-name` failed.
-    #[error("could not read the caller identity for --forward-session-name: {0}")]
-    CallerIdentity(String),
+    /// An `AWS_*` variable holds bytes that are not UTF-8 (its value is never shown).
+    #[error("environment variable {0} is not valid UTF-8")]
+    NotUnicode(String),
+}
+
+/// A failed call to an AWS endpoint, with what it was for.
+#[derive(Debug, thiserror::Error)]
+#[error("{}", self.message())]
+pub struct CallError {
+    /// What was asked: `STS AssumeRole of arn:…`, `credentials of profile dev`.
+    pub what: String,
+    /// Where the credentials that signed the call came from.
+    pub signer: Option<Source>,
+    /// The SSO profile involved, for the login hint.
+    pub sso: Option<SsoProfile>,
+    pub failure: Failure,
+}
+
+impl CallError {
+    fn message(&self) -> String {
+        let what = &self.what;
+        let (signer, have) = match &self.signer {
+            None => ("the credentials".to_owned(), "have"),
+            Some(Source::WebIdentity) => ("the web identity token".to_owned(), "has"),
+            Some(s) => (format!("the credentials from {s}"), "have"),
+        };
+        match (&self.failure, self.failure.code()) {
+            (Failure::Unreachable { endpoint, why }, _) => {
+                format!("cannot reach {endpoint} ({why}) for {what}")
+            }
+            (Failure::NoAnswer { endpoint }, _) => format!(
+                "no answer from {} for {what}",
+                endpoint.as_deref().unwrap_or("the endpoint")
+            ),
+            (f @ Failure::Service { .. }, Some(Code::ExpiredToken)) => {
+                format!("{what}: {signer} {have} expired ({f})")
+            }
+            (f @ Failure::Service { .. }, Some(Code::InvalidClientTokenId)) => {
+                format!("{what}: AWS does not recognise the access key in {signer} ({f})")
+            }
+            (f @ Failure::Service { .. }, Some(Code::AccessDenied)) => {
+                format!("{what}: access denied ({f})")
+            }
+            (f, _) => format!("{what}: {f}"),
+        }
+    }
+
+    /// What the user can do about it.
+    pub fn hint(&self) -> Option<String> {
+        if let Some(sso) = &self.sso
+            && matches!(
+                self.failure.code(),
+                Some(Code::ExpiredToken | Code::InvalidClientTokenId)
+            )
+        {
+            return Some(sso.login_hint());
+        }
+        Some(match (&self.failure, self.failure.code()) {
+            (Failure::Unreachable { endpoint, .. }, _) => unreachable_hint(endpoint),
+            (Failure::NoAnswer { .. }, _) => "check the network, VPN and proxy settings (HTTPS_PROXY, NO_PROXY), or allow more time with --timeout SECONDS".into(),
+            (_, Some(Code::Throttled)) => "AWS is rate-limiting this account's requests: wait a minute and retry, and avoid running many kubectl commands at once".into(),
+            (_, Some(Code::ExpiredToken)) => expired_hint(self.signer.as_ref()),
+            (_, Some(Code::InvalidClientTokenId)) => "the access key was deleted, deactivated or belongs to another partition: check it with `aws sts get-caller-identity` and replace it with `aws configure`".into(),
+            (_, Some(Code::AccessDenied)) => "the role's trust policy must allow your identity (see `aws sts get-caller-identity`) and the external id must match".into(),
+            (_, Some(Code::InvalidIdentityToken)) => "the role's trust policy must trust the token's OIDC provider and audience; check the token file is current".into(),
+            (Failure::Status { status, .. }, _) if *status >= 500 => "the AWS service is failing: retry in a minute (https://health.aws.amazon.com/health/status)".into(),
+            (Failure::Unreadable { .. }, _) => "that is not an AWS endpoint answering: check AWS_ENDPOINT_URL*, endpoint_url in the profile and proxy settings".into(),
+            _ => return None,
+        })
+    }
+}
+
+fn unreachable_hint(endpoint: &str) -> String {
+    let host = url::Url::parse(endpoint)
+        .ok()
+        .and_then(|u| u.host_str().map(str::to_owned))
+        .unwrap_or_default();
+    let aws = [
+        ".amazonaws.com",
+        ".amazonaws.com.cn",
+        ".api.aws",
+        ".amazonaws.eu",
+    ]
+    .iter()
+    .any(|suffix| host.ends_with(suffix));
+    if aws {
+        "check the network connection, VPN and proxy settings (HTTPS_PROXY, NO_PROXY)".into()
+    } else {
+        format!(
+            "{endpoint} is not an AWS address: check the setting that points there (AWS_ENDPOINT_URL*, endpoint_url in the profile, AWS_CONTAINER_CREDENTIALS_FULL_URI) and that the server is running"
+        )
+    }
+}
+
+fn expired_hint(signer: Option<&Source>) -> String {
+    match signer {
+        Some(Source::Environment) => "get fresh credentials: start a new `aws-vault exec` session, or export new AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY and AWS_SESSION_TOKEN".into(),
+        Some(Source::Profile(p)) => format!("refresh the credentials of profile {p} (for keys: `aws configure --profile {p}`)"),
+        Some(Source::WebIdentity) => "the web identity token file is stale: whatever writes it (EKS, CI) must refresh it".into(),
+        _ => "get fresh credentials and retry".into(),
+    }
+}
+
+fn timed_out_message(t: &TimedOut) -> String {
+    let step = t.step.as_deref().unwrap_or("getting AWS credentials");
+    let after = seconds(t.after);
+    match (&t.waiting_for, &t.last_answer) {
+        (Some(endpoint), _) => {
+            format!("timed out after {after}: {step}: no answer from {endpoint}")
+        }
+        (None, Some(last)) => format!("timed out after {after}: {step} (retrying: {last})"),
+        (None, None) => format!("timed out after {after}: {step}"),
+    }
+}
+
+/// `2s`, `1.5s`.
+pub fn seconds(d: Duration) -> String {
+    format!("{}s", (d.as_millis() as f64 / 1000.0))
 }
 
 impl CredentialsError {
     /// What the user can do about it.
     pub fn hint(&self) -> Option<String> {
         match self {
+            Self::NotFound {
+                chosen: Some(p), ..
+            } => Some(format!(
+                "profile {p} has no credentials: add keys (`aws configure --profile {p}`), SSO (`aws configure sso --profile {p}`), role_arn with source_profile, or credential_process"
+            )),
             Self::NotFound { profiles, .. } => Some(if profiles.is_empty() {
                 "configure credentials with `aws configure` or `aws configure sso`, or run under `aws-vault exec <profile> --`".into()
             } else {
@@ -175,14 +346,49 @@ impl CredentialsError {
             Self::UnknownProfile { known, .. } => {
                 Some(format!("profiles that exist: {}", known.join(", ")))
             }
+            Self::ConfigUnreadable { path, .. } => Some(format!(
+                "{path} must be a readable file: move whatever is there aside and run `aws configure`"
+            )),
+            Self::FileUnreadable { path, .. } => Some(format!(
+                "{path} must be a readable file: check the variable or profile setting that names it"
+            )),
+            Self::ConfigSyntax { path, line, .. } => Some(format!(
+                "fix line {line} of {path}: each line is a `[profile NAME]` header, `key = value`, a comment or blank"
+            )),
+            Self::ProfileLoop { chain } => Some(format!(
+                "edit the AWS config so the source_profile chain from profile {} ends at a profile with credentials",
+                chain.first().map_or("", String::as_str)
+            )),
+            Self::MissingSourceProfile { missing, .. } => Some(format!(
+                "add [profile {missing}] to the AWS config, or point source_profile at a profile that exists"
+            )),
+            Self::ProfileConfig { profile, .. } => Some(format!(
+                "fix [profile {profile}] in the AWS config; `aws configure list --profile {profile}` shows what the AWS CLI makes of it"
+            )),
             Self::SsoLogin { profile, session, .. } => Some(match session {
                 Some(s) => format!("run `aws sso login --sso-session {s}` (or `aws sso login --profile {profile}`)"),
                 None => format!("run `aws sso login --profile {profile}`"),
             }),
+            Self::Process { profile, error: ProcessError::Output { .. } } => Some(format!(
+                "the credential_process of profile {profile} must print {{\"Version\": 1, \"AccessKeyId\": …, \"SecretAccessKey\": …}} on stdout"
+            )),
+            Self::Process { profile, .. } => Some(format!(
+                "run the credential_process of profile {profile} by hand to see what it needs (often a login)"
+            )),
+            Self::Call(e) => e.hint(),
+            Self::TimedOut(t) if t.waiting_for.is_none() && t.last_answer.is_none() => Some(
+                "allow more time with --timeout SECONDS, or fix what was slow (a credential_process waiting for input is killed at the deadline)".into(),
+            ),
+            Self::TimedOut(_) => Some(
+                "check the network, VPN and proxy settings (HTTPS_PROXY, NO_PROXY), or allow more time with --timeout SECONDS".into(),
+            ),
+            Self::HalfSetEnvironment => Some(
+                "export AWS_SECRET_ACCESS_KEY too, or unset AWS_ACCESS_KEY_ID to use a profile".into(),
+            ),
             Self::Region(_) => Some("set --region, AWS_REGION or the profile's region to a region such as us-west-2".into()),
             Self::BadExpiration { .. } => Some("use a timestamp such as 2026-01-02T15:04:05Z, or unset the variable".into()),
-            Self::AssumeRole { .. } => Some("check the role ARN, that the role's trust policy allows your identity, and --external-id".into()),
-            _ => None,
+            Self::NotUnicode(var) => Some(format!("fix or unset {var}")),
+            Self::ConfigFile(_) | Self::Source { .. } => None,
         }
     }
 }
@@ -209,27 +415,140 @@ fn imds_client(conf: &ProviderConfig) -> imds::Client {
         .build()
 }
 
-/// One line, bounded, from an SDK error and its sources.
-pub(crate) fn one_line(err: &(dyn std::error::Error + 'static)) -> String {
-    let text = DisplayErrorContext(err).to_string();
-    let mut line: String = text.split_whitespace().collect::<Vec<_>>().join(" ");
-    if line.len() > 400 {
-        let cut = (0..=400)
-            .rev()
-            .find(|i| line.is_char_boundary(*i))
-            .unwrap_or(0);
-        line.truncate(cut);
-        line.push('…');
+/// The SDK reads `AWS_*` variables with `std::env::var`, which treats a non-UTF-8 value
+/// as unset (or echoes it in an error): refuse them up front, naming only the variable.
+pub fn check_environment(
+    vars: impl IntoIterator<Item = (impl AsRef<OsStr>, impl AsRef<OsStr>)>,
+) -> Result<(), CredentialsError> {
+    for (name, value) in vars {
+        let Some(name) = name.as_ref().to_str() else {
+            continue;
+        };
+        if name.starts_with("AWS_") && value.as_ref().to_str().is_none() {
+            return Err(CredentialsError::NotUnicode(name.to_owned()));
+        }
     }
-    line
+    Ok(())
+}
+
+/// The SDK silently treats an unreadable default config file as empty, and would block
+/// forever on a FIFO: check both files are regular and readable first.
+fn check_config_files(home: Option<&Path>) -> Result<(), CredentialsError> {
+    for (var, default) in [
+        ("AWS_CONFIG_FILE", ".aws/config"),
+        ("AWS_SHARED_CREDENTIALS_FILE", ".aws/credentials"),
+    ] {
+        let path = match env_var(var) {
+            Some(p) => match (p.strip_prefix("~/"), home) {
+                (Some(rest), Some(home)) => home.join(rest),
+                _ => PathBuf::from(p),
+            },
+            None => match home {
+                Some(home) => home.join(default),
+                None => continue,
+            },
+        };
+        if let Some(why) = file_problem(&path) {
+            return Err(CredentialsError::ConfigUnreadable {
+                path: path.display().to_string(),
+                why,
+            });
+        }
+    }
+    Ok(())
+}
+
+/// The SDK reads token files with a blocking read inside the async runtime: a FIFO or a
+/// device there would stall the run past any deadline.
+fn check_token_files(
+    profile: Option<&aws_config::profile::Profile>,
+) -> Result<(), CredentialsError> {
+    let named = [
+        (
+            "web identity token file",
+            env_var("AWS_WEB_IDENTITY_TOKEN_FILE"),
+        ),
+        (
+            "container authorization token file",
+            env_var("AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE"),
+        ),
+        (
+            "web identity token file",
+            profile
+                .and_then(|p| p.get("web_identity_token_file"))
+                .map(str::to_owned),
+        ),
+    ];
+    for (what, path) in named {
+        let Some(path) = path else { continue };
+        if let Some(why) = file_problem(Path::new(&path)) {
+            return Err(CredentialsError::FileUnreadable { what, path, why });
+        }
+    }
+    Ok(())
+}
+
+/// Why a file that exists cannot be read as a file; `None` when it can, or is absent
+/// (the reader reports that itself).
+fn file_problem(path: &Path) -> Option<String> {
+    let meta = match std::fs::metadata(path) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return None,
+        Err(e) => return Some(io_why(&e)),
+        Ok(m) => m,
+    };
+    if meta.is_dir() {
+        return Some("it is a directory".into());
+    }
+    if !meta.is_file() && path != Path::new("/dev/null") {
+        return Some("it is not a regular file".into());
+    }
+    std::fs::File::open(path).err().map(|e| io_why(&e))
+}
+
+fn io_why(e: &std::io::Error) -> String {
+    match e.kind() {
+        std::io::ErrorKind::PermissionDenied => "permission denied".into(),
+        _ => e.to_string(),
+    }
+}
+
+/// `error parsing PATH on line N:\n  MESSAGE` is the only form the parser's error takes
+/// (its fields are private).
+fn config_error(err: &aws_config::profile::ProfileFileLoadError) -> CredentialsError {
+    let parse = crate::network::chain(err).find_map(|e| e.downcast_ref::<ProfileParseError>());
+    if let Some(parse) = parse {
+        let text = parse.to_string();
+        if let Some(rest) = text.strip_prefix("error parsing ")
+            && let Some((path, rest)) = rest.split_once(" on line ")
+            && let Some((line, message)) = rest.split_once(':')
+        {
+            return CredentialsError::ConfigSyntax {
+                path: path.to_owned(),
+                line: line.trim().to_owned(),
+                message: sdk_error::single_line(message).to_lowercase(),
+            };
+        }
+    }
+    CredentialsError::ConfigFile(one_line(err))
 }
 
 impl Setup {
     /// Reads the config files and environment: profile, region, endpoint variant.
     pub async fn load(options: &Options) -> Result<Self, CredentialsError> {
+        let started = Instant::now();
+        let network = Network::new(options.limits);
+        check_environment(std::env::vars_os())?;
+        check_config_files(home_dir().as_deref())?;
         let env_profile = env_var("AWS_PROFILE");
         let profile_flag = options.profile.is_some();
         let profile_chosen = profile_flag || env_profile.is_some();
+        let profile_origin = if profile_flag {
+            "--profile"
+        } else if env_profile.is_some() {
+            "AWS_PROFILE"
+        } else {
+            "default"
+        };
         let profile = options
             .profile
             .clone()
@@ -242,11 +561,17 @@ impl Setup {
             Some(Cow::Owned(profile.clone())),
         )
         .await
-        .map_err(|e| CredentialsError::ConfigFile(one_line(&e)))?;
+        .map_err(|e| config_error(&e))?;
+        log::debug(format_args!(
+            "config: profile {profile} ({profile_origin}), {} profiles configured ({} ms)",
+            profiles.profiles().count(),
+            started.elapsed().as_millis()
+        ));
         if profile_flag && profiles.get_profile(&profile).is_none() {
             return Err(unknown_profile(&profile, &profiles));
         }
         let selected = profiles.get_profile(&profile);
+        check_token_files(selected)?;
         let from_profile = |key: &str| selected.and_then(|p| p.get(key)).map(str::to_owned);
 
         let variant = Variant {
@@ -258,7 +583,9 @@ impl Setup {
                 .unwrap_or(false),
         };
 
-        let mut provider_config = ProviderConfig::default();
+        let mut provider_config = ProviderConfig::default()
+            .with_http_client(network.http_client())
+            .with_retry_config(options.limits.retry_config());
         let mut imds_unreachable = false;
         let (name, region_origin) = if let Some(r) = &options.region {
             (r.clone(), RegionOrigin::Flag)
@@ -270,12 +597,12 @@ impl Setup {
             let found = if imds_disabled() {
                 None
             } else {
-                let found = ImdsRegionProvider::builder()
+                network.step("region: asking EC2 instance metadata");
+                let provider = ImdsRegionProvider::builder()
                     .configure(&provider_config)
                     .imds_client(imds_client(&provider_config))
-                    .build()
-                    .region()
-                    .await;
+                    .build();
+                let found = network.within(provider.region()).await.ok().flatten();
                 imds_unreachable = found.is_none();
                 found
             };
@@ -285,6 +612,16 @@ impl Setup {
             }
         };
         let region = Region::new(&name)?;
+        log::debug(format_args!(
+            "region: {region} (from {})",
+            match region_origin {
+                RegionOrigin::Flag => "--region",
+                RegionOrigin::Environment => "AWS_REGION / AWS_DEFAULT_REGION",
+                RegionOrigin::Profile => "the profile",
+                RegionOrigin::InstanceMetadata => "EC2 instance metadata",
+                RegionOrigin::Fallback => "nowhere: the fallback",
+            }
+        ));
         provider_config =
             provider_config.with_region(Some(aws_types::region::Region::new(name.clone())));
         Ok(Self {
@@ -297,7 +634,13 @@ impl Setup {
             profiles,
             provider_config,
             imds_unreachable,
+            network,
         })
+    }
+
+    /// The HTTP client and deadline every AWS call of this run uses.
+    pub fn network(&self) -> &Network {
+        &self.network
     }
 
     /// The configured profile names, sorted.
@@ -312,29 +655,52 @@ impl Setup {
         self.profiles.get_profile(profile)?.get(key)
     }
 
-    /// The base credentials, from the first source that has any.
+    /// The base credentials, from the first source that has any, within the deadline.
     pub async fn base_credentials(&self) -> Result<(Credentials, Source), CredentialsError> {
+        let started = Instant::now();
+        let found = self
+            .network
+            .within(self.first_source())
+            .await
+            .map_err(CredentialsError::TimedOut)??;
+        log::debug(format_args!(
+            "credentials: from {} ({} ms)",
+            found.1,
+            started.elapsed().as_millis()
+        ));
+        Ok(found)
+    }
+
+    async fn first_source(&self) -> Result<(Credentials, Source), CredentialsError> {
         let mut tried = Vec::new();
         if !self.profile_flag {
             let env = EnvironmentVariableCredentialsProvider::new();
             let name = "environment variables";
-            if let Some(c) = attempt(&env, name, &mut tried)
-                .await
-                .map_err(source_error(name))?
-            {
-                return Ok((with_env_expiry(c)?, Source::Environment));
+            match attempt(&env, name, &mut tried).await {
+                Ok(Some(c)) => return Ok((with_env_expiry(c)?, Source::Environment)),
+                Ok(None) if env_var("AWS_ACCESS_KEY_ID").is_some() => {
+                    return Err(CredentialsError::HalfSetEnvironment);
+                }
+                Ok(None) => log::debug(format_args!("credentials: no {name}")),
+                Err(e) => return Err(source_error(name)(e)),
             }
         }
         if self.profiles.get_profile(&self.profile).is_some() {
-            self.check_legacy_sso_login()?;
+            self.check_sso_login()?;
+            if let Some(chain) = self.process_chain()? {
+                let c = self.process_chain_credentials(&chain).await?;
+                return Ok((c, Source::Profile(self.profile.clone())));
+            }
+            self.network
+                .step(format!("credentials: profile {}", self.profile));
             let provider = ProfileFileCredentialsProvider::builder()
                 .configure(&self.provider_config)
                 .profile_name(&self.profile)
                 .build();
-            match attempt(&provider, "profile", &mut tried).await {
+            match attempt(&provider, &format!("profile {}", self.profile), &mut tried).await {
                 Ok(Some(c)) => return Ok((c, Source::Profile(self.profile.clone()))),
                 Ok(None) => {}
-                Err(e) => return Err(self.profile_error(e)),
+                Err(e) => return Err(self.profile_error(&e)),
             }
         } else if self.profile_chosen {
             return Err(unknown_profile(&self.profile, &self.profiles));
@@ -344,26 +710,44 @@ impl Setup {
         let web_identity = WebIdentityTokenCredentialsProvider::builder()
             .configure(&self.provider_config)
             .build();
-        let name = "web identity token";
-        if let Some(c) = attempt(&web_identity, name, &mut tried)
-            .await
-            .map_err(source_error(name))?
-        {
-            return Ok((c, Source::WebIdentity));
+        if env_var("AWS_WEB_IDENTITY_TOKEN_FILE").is_some() {
+            self.network.step(format!(
+                "credentials: web identity (STS AssumeRoleWithWebIdentity of {})",
+                env_var("AWS_ROLE_ARN").unwrap_or_default()
+            ));
+        }
+        match attempt(&web_identity, "web identity token", &mut tried).await {
+            Ok(Some(c)) => return Ok((c, Source::WebIdentity)),
+            Ok(None) => {}
+            Err(e) => {
+                let what = match env_var("AWS_ROLE_ARN") {
+                    Some(role) => format!("STS AssumeRoleWithWebIdentity of {role}"),
+                    None => "web identity credentials".into(),
+                };
+                return Err(self.call_error(what, Some(Source::WebIdentity), None, &e));
+            }
         }
         let container = EcsCredentialsProvider::builder()
             .configure(&self.provider_config)
             .build();
-        let name = "container credentials";
-        if let Some(c) = attempt(&container, name, &mut tried)
-            .await
-            .map_err(source_error(name))?
+        if env_var("AWS_CONTAINER_CREDENTIALS_FULL_URI").is_some()
+            || env_var("AWS_CONTAINER_CREDENTIALS_RELATIVE_URI").is_some()
         {
-            return Ok((c, Source::Container));
+            self.network
+                .step("credentials: container credentials endpoint");
+        }
+        match attempt(&container, "container credentials", &mut tried).await {
+            Ok(Some(c)) => return Ok((c, Source::Container)),
+            Ok(None) => {}
+            Err(e) => {
+                return Err(self.call_error("container credentials".into(), None, None, &e));
+            }
         }
         if self.imds_unreachable {
             tried.push("EC2 instance metadata (no answer)".into());
         } else if !imds_disabled() {
+            self.network
+                .step("credentials: asking EC2 instance metadata");
             let imds = ImdsCredentialsProvider::builder()
                 .configure(&self.provider_config)
                 .imds_client(imds_client(&self.provider_config))
@@ -379,10 +763,13 @@ impl Setup {
         Err(CredentialsError::NotFound {
             tried: tried.join(", "),
             profiles: self.profile_names(),
+            chosen: (self.profile_chosen && self.profiles.get_profile(&self.profile).is_some())
+                .then(|| self.profile.clone()),
         })
     }
 
-    /// Base credentials, then the `--role-arn` role when one is asked for.
+    /// Base credentials, then the `--role-arn` role when one is asked for, all within the
+    /// deadline.
     pub async fn resolve(&self, role: Option<&RoleOptions>) -> Result<Resolved, CredentialsError> {
         let (base, source) = self.base_credentials().await?;
         let Some(role) = role else {
@@ -392,27 +779,17 @@ impl Setup {
                 assumed_role: None,
             });
         };
-        let sdk = self.sdk_config(base.clone()).await;
-        let session_name = match (&role.session_name, role.forward_session_name) {
-            (Some(name), _) => name.clone(),
-            (None, true) => forwarded_session_name(&sdk).await?,
-            (None, false) => DEFAULT_SESSION_NAME.into(),
-        };
-        let mut builder = AssumeRoleProvider::builder(role.arn.clone())
-            .session_name(session_name)
-            .configure(&sdk);
-        if let Some(id) = &role.external_id {
-            builder = builder.external_id(id.clone());
-        }
-        let provider = builder.build_from_provider(base).await;
-        let credentials =
-            provider
-                .provide_credentials()
-                .await
-                .map_err(|e| CredentialsError::AssumeRole {
-                    role: role.arn.clone(),
-                    detail: one_line(&e),
-                })?;
+        let started = Instant::now();
+        let credentials = self
+            .network
+            .within(self.assume_flag_role(role, base, &source))
+            .await
+            .map_err(CredentialsError::TimedOut)??;
+        log::debug(format_args!(
+            "credentials: assumed {} ({} ms)",
+            role.arn,
+            started.elapsed().as_millis()
+        ));
         Ok(Resolved {
             credentials,
             source,
@@ -420,26 +797,168 @@ impl Setup {
         })
     }
 
+    async fn assume_flag_role(
+        &self,
+        role: &RoleOptions,
+        base: Credentials,
+        source: &Source,
+    ) -> Result<Credentials, CredentialsError> {
+        let session_name = match (&role.session_name, role.forward_session_name) {
+            (Some(name), _) => name.clone(),
+            (None, true) => self.forwarded_session_name(base.clone(), source).await?,
+            (None, false) => DEFAULT_SESSION_NAME.into(),
+        };
+        self.assume_role(
+            base,
+            source,
+            &role.arn,
+            &session_name,
+            role.external_id.as_deref(),
+        )
+        .await
+    }
+
+    /// STS `AssumeRole` signed with `base`.
+    async fn assume_role(
+        &self,
+        base: Credentials,
+        signer: &Source,
+        role: &str,
+        session_name: &str,
+        external_id: Option<&str>,
+    ) -> Result<Credentials, CredentialsError> {
+        let what = format!("STS AssumeRole of {role}");
+        self.network.step(what.clone());
+        let sdk = self.sdk_config(base).await;
+        let out = aws_sdk_sts::Client::new(&sdk)
+            .assume_role()
+            .role_arn(role)
+            .role_session_name(session_name)
+            .set_external_id(external_id.map(str::to_owned))
+            .send()
+            .await
+            .map_err(|e| self.call_error(what.clone(), Some(signer.clone()), None, &e))?;
+        let Some(c) = out.credentials() else {
+            return Err(CredentialsError::Call(Box::new(CallError {
+                what,
+                signer: Some(signer.clone()),
+                sso: None,
+                failure: Failure::Unreadable {
+                    endpoint: self.network.last_endpoint(),
+                    detail: "it holds no credentials".into(),
+                },
+            })));
+        };
+        Ok(Credentials::new(
+            c.access_key_id(),
+            c.secret_access_key(),
+            Some(c.session_token().to_owned()),
+            SystemTime::try_from(*c.expiration()).ok(),
+            "AssumeRole",
+        ))
+    }
+
+    /// aws-iam-authenticator's `--forward-session-name`: the part of `UserId` after `:`
+    /// (`AROA…:alice@example.com` → `alice@example.com`).
+    async fn forwarded_session_name(
+        &self,
+        base: Credentials,
+        signer: &Source,
+    ) -> Result<String, CredentialsError> {
+        let what = "STS GetCallerIdentity (for --forward-session-name)".to_owned();
+        self.network.step(what.clone());
+        let sdk = self.sdk_config(base).await;
+        let identity = aws_sdk_sts::Client::new(&sdk)
+            .get_caller_identity()
+            .send()
+            .await
+            .map_err(|e| self.call_error(what, Some(signer.clone()), None, &e))?;
+        Ok(identity
+            .user_id()
+            .and_then(|id| id.split_once(':'))
+            .map(|(_, session)| session.to_owned())
+            .filter(|s| !s.is_empty())
+            .unwrap_or_else(|| DEFAULT_SESSION_NAME.into()))
+    }
+
     /// An SDK configuration for API calls signed with `credentials`: endpoint overrides
-    /// (`AWS_ENDPOINT_URL_STS`) apply here, never to the token.
+    /// (`AWS_ENDPOINT_URL_STS`) apply here, never to the token; timeouts and retries are
+    /// this run's.
     pub async fn sdk_config(&self, credentials: Credentials) -> aws_config::SdkConfig {
+        let limits = self.network.limits();
         let mut loader = aws_config::defaults(BehaviorVersion::latest())
             .region(aws_types::region::Region::new(self.region.to_string()))
-            .credentials_provider(SharedCredentialsProvider::new(credentials));
+            .credentials_provider(SharedCredentialsProvider::new(credentials))
+            .http_client(self.network.http_client())
+            .timeout_config(limits.timeout_config())
+            .retry_config(limits.retry_config());
         if self.profiles.get_profile(&self.profile).is_some() {
             loader = loader.profile_name(&self.profile);
         }
         loader.load().await
     }
 
-    fn profile_error(&self, err: SdkCredentialsError) -> CredentialsError {
-        let detail = one_line(&err);
-        if let Some(sso) = self.sso_profile(&self.profile) {
-            return sso.login_error(detail);
+    /// A failed call, described with what the network saw.
+    pub fn call_error(
+        &self,
+        what: String,
+        signer: Option<Source>,
+        sso: Option<SsoProfile>,
+        err: &(dyn std::error::Error + 'static),
+    ) -> CredentialsError {
+        CredentialsError::Call(Box::new(CallError {
+            what,
+            signer,
+            sso,
+            failure: sdk_error::classify(err, self.network.last_endpoint()),
+        }))
+    }
+
+    fn profile_error(&self, err: &SdkCredentialsError) -> CredentialsError {
+        if let SdkCredentialsError::InvalidConfiguration(_) = err {
+            // The SDK words these as text only (`ProfileFile provider could not be built: …`).
+            let detail = one_line(err);
+            let detail = detail
+                .rsplit("ProfileFile provider could not be built: ")
+                .next()
+                .unwrap_or(&detail)
+                .to_owned();
+            return CredentialsError::ProfileConfig {
+                profile: self.profile.clone(),
+                detail,
+            };
         }
-        CredentialsError::Source {
-            source_name: format!("profile {}", self.profile),
-            detail,
+        let sso = self.sso_profile(&self.profile);
+        let what = format!("credentials of profile {}", self.profile);
+        let call = self.call_error(
+            what,
+            Some(Source::Profile(self.profile.clone())),
+            sso.clone(),
+            err,
+        );
+        let network_failure = matches!(
+            &call,
+            CredentialsError::Call(c)
+                if matches!(c.failure, Failure::Unreachable { .. } | Failure::NoAnswer { .. })
+        );
+        match sso {
+            Some(sso) if !network_failure && !sdk_error::is_sts(err) => {
+                sso.login_error(self.sso_login_detail(&sso, one_line(err)))
+            }
+            _ => call,
+        }
+    }
+
+    fn sso_login_detail(&self, sso: &SsoProfile, detail: String) -> String {
+        let (Some(session), Some(home)) = (&sso.session, home_dir()) else {
+            return detail;
+        };
+        match sso_cache::state(&home, session) {
+            LoginState::ExpiresAt(t) if t <= Utc::now() => format!(
+                "expired at {} and could not be refreshed: {detail}",
+                t.format("%Y-%m-%d %H:%M:%SZ")
+            ),
+            _ => detail,
         }
     }
 
@@ -447,7 +966,7 @@ impl Setup {
     pub fn sso_profile(&self, name: &str) -> Option<SsoProfile> {
         let mut current = name;
         // Bounded: a longer chain is a loop the SDK reports itself.
-        for _ in 0..16 {
+        for _ in 0..MAX_CHAIN {
             let profile = self.profiles.get_profile(current)?;
             let session = profile.get("sso_session");
             let start_url = profile.get("sso_start_url");
@@ -463,17 +982,41 @@ impl Setup {
         None
     }
 
-    /// The SDK sends a legacy (`sso_start_url`) profile's cached token without looking at
-    /// its expiry and never refreshes it; checking first fails fast, with no network.
-    fn check_legacy_sso_login(&self) -> Result<(), CredentialsError> {
+    /// Checks the cached SSO login before any network call: the SDK sends a legacy
+    /// (`sso_start_url`) token without looking at its expiry, and an expired
+    /// `sso-session` token it cannot refresh is a login the user has to redo.
+    fn check_sso_login(&self) -> Result<(), CredentialsError> {
         let Some(sso) = self.sso_profile(&self.profile) else {
             return Ok(());
         };
-        let (None, Some(start_url), Some(home)) = (&sso.session, &sso.start_url, home_dir()) else {
+        let Some(home) = home_dir() else {
             return Ok(());
         };
-        match sso_cache::state(&home, start_url) {
-            LoginState::ExpiresAt(t) if t > Utc::now() => Ok(()),
+        let Some(key) = sso.session.as_deref().or(sso.start_url.as_deref()) else {
+            return Ok(());
+        };
+        let now = Utc::now();
+        let state = sso_cache::state(&home, key);
+        log::debug(format_args!(
+            "sso: cached login for {key}: {}",
+            match &state {
+                LoginState::Missing => "missing".to_owned(),
+                LoginState::Unreadable => "unreadable".to_owned(),
+                LoginState::ExpiresAt(t) => format!("expires {}", t.format("%Y-%m-%d %H:%M:%SZ")),
+            }
+        ));
+        match state {
+            LoginState::ExpiresAt(t) if t > now => Ok(()),
+            LoginState::ExpiresAt(_)
+                if sso.session.is_some() && sso_cache::refreshable(&home, key, now) =>
+            {
+                log::debug(format_args!("sso: login expired; the SDK will refresh it"));
+                Ok(())
+            }
+            LoginState::ExpiresAt(t) if sso.session.is_some() => Err(sso.login_error(format!(
+                "expired at {} and cannot be refreshed",
+                t.format("%Y-%m-%d %H:%M:%SZ")
+            ))),
             LoginState::ExpiresAt(t) => {
                 Err(sso.login_error(format!("expired at {}", t.format("%Y-%m-%d %H:%M:%SZ"))))
             }
@@ -481,6 +1024,146 @@ impl Setup {
             LoginState::Unreadable => Err(sso.login_error("the cached login is unreadable".into())),
         }
     }
+
+    /// Walks the selected profile's `source_profile` chain as the SDK's profile provider
+    /// does (aws-config `profile/credentials/repr.rs`), which reports loops and missing
+    /// profiles only as text. `Some` when the chain starts from a `credential_process`;
+    /// `None` when anything else supplies the base credentials, or the chain is
+    /// misconfigured in a way the SDK reports itself.
+    fn process_chain(&self) -> Result<Option<ProcessChain>, CredentialsError> {
+        let mut name = self.profile.as_str();
+        let mut visited: Vec<&str> = Vec::new();
+        let mut hops = Vec::new();
+        loop {
+            let Some(profile) = self.profiles.get_profile(name) else {
+                return Err(CredentialsError::MissingSourceProfile {
+                    profile: visited.last().copied().unwrap_or(&self.profile).to_owned(),
+                    missing: name.to_owned(),
+                });
+            };
+            if visited.contains(&name) || visited.len() >= MAX_CHAIN {
+                visited.push(name);
+                return Err(CredentialsError::ProfileLoop {
+                    chain: visited.iter().map(|p| (*p).to_owned()).collect(),
+                });
+            }
+            visited.push(name);
+            if visited.len() > 1 && profile.get("aws_access_key_id").is_some() {
+                return Ok(None);
+            }
+            let role = profile
+                .get("role_arn")
+                .filter(|_| profile.get("web_identity_token_file").is_none());
+            let base_here = match role {
+                Some(role_arn) => {
+                    hops.push(Hop {
+                        role_arn: role_arn.to_owned(),
+                        external_id: profile.get("external_id").map(str::to_owned),
+                        session_name: profile.get("role_session_name").map(str::to_owned),
+                        owner: name.to_owned(),
+                    });
+                    match (
+                        profile.get("source_profile"),
+                        profile.get("credential_source"),
+                    ) {
+                        (Some(next), None) if next == name => true,
+                        (Some(next), None) => {
+                            name = next;
+                            false
+                        }
+                        _ => return Ok(None),
+                    }
+                }
+                None => true,
+            };
+            if !base_here {
+                continue;
+            }
+            let other_source = [
+                "credential_source",
+                "web_identity_token_file",
+                "sso_session",
+                "sso_start_url",
+                "sso_account_id",
+                "login_session",
+            ]
+            .iter()
+            .any(|k| profile.get(k).is_some());
+            let Some(command) = profile.get("credential_process").filter(|_| !other_source) else {
+                return Ok(None);
+            };
+            hops.reverse();
+            return Ok(Some(ProcessChain {
+                profile: name.to_owned(),
+                command: command.to_owned(),
+                hops,
+            }));
+        }
+    }
+
+    async fn process_chain_credentials(
+        &self,
+        chain: &ProcessChain,
+    ) -> Result<Credentials, CredentialsError> {
+        let program = credential_process::program(&chain.command);
+        self.network.step(format!(
+            "credentials: credential_process of profile {} ({program})",
+            chain.profile
+        ));
+        let started = Instant::now();
+        let mut credentials = credential_process::run(&chain.command)
+            .await
+            .map_err(|error| CredentialsError::Process {
+                profile: chain.profile.clone(),
+                error,
+            })?;
+        log::debug(format_args!(
+            "credentials: credential_process of profile {} answered ({} ms)",
+            chain.profile,
+            started.elapsed().as_millis()
+        ));
+        // Each hop is signed by the credentials of the profile below it.
+        let mut signer = chain.profile.clone();
+        for hop in &chain.hops {
+            let session = hop.session_name.clone().unwrap_or_else(|| {
+                // The SDK's default for profile chains (aws-config `sts::util`).
+                let ms = SystemTime::now()
+                    .duration_since(SystemTime::UNIX_EPOCH)
+                    .map_or(0, |d| d.as_millis());
+                format!("assume-role-from-profile-{ms}")
+            });
+            credentials = self
+                .assume_role(
+                    credentials,
+                    &Source::Profile(signer),
+                    &hop.role_arn,
+                    &session,
+                    hop.external_id.as_deref(),
+                )
+                .await?;
+            signer = hop.owner.clone();
+        }
+        Ok(credentials)
+    }
+}
+
+/// A profile chain rooted in a `credential_process`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct ProcessChain {
+    /// The profile holding the command.
+    profile: String,
+    command: String,
+    /// Roles to assume in order, innermost first.
+    hops: Vec<Hop>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Hop {
+    role_arn: String,
+    external_id: Option<String>,
+    session_name: Option<String>,
+    /// The profile holding this `role_arn`.
+    owner: String,
 }
 
 /// A profile that gets its credentials from IAM Identity Center.
@@ -499,6 +1182,16 @@ impl SsoProfile {
             profile: self.profile.clone(),
             session: self.session.clone(),
             detail,
+        }
+    }
+
+    fn login_hint(&self) -> String {
+        match &self.session {
+            Some(s) => format!(
+                "run `aws sso login --sso-session {s}` (or `aws sso login --profile {}`)",
+                self.profile
+            ),
+            None => format!("run `aws sso login --profile {}`", self.profile),
         }
     }
 }
@@ -548,7 +1241,7 @@ fn with_env_expiry(c: Credentials) -> Result<Credentials, CredentialsError> {
             let expiry = DateTime::parse_from_rfc3339(&value)
                 .map_err(|_| CredentialsError::BadExpiration {
                     var,
-                    value: value.chars().take(64).collect(),
+                    value: value.chars().filter(|c| !c.is_control()).take(64).collect(),
                 })?
                 .with_timezone(&Utc);
             return Ok(Credentials::new(
@@ -563,18 +1256,48 @@ fn with_env_expiry(c: Credentials) -> Result<Credentials, CredentialsError> {
     Ok(c)
 }
 
-/// aws-iam-authenticator's `--forward-session-name`: the part of `UserId` after `:`
-/// (`AROA…:alice@example.com` → `alice@example.com`).
-async fn forwarded_session_name(sdk: &aws_config::SdkConfig) -> Result<String, CredentialsError> {
-    let identity = aws_sdk_sts::Client::new(sdk)
-        .get_caller_identity()
-        .send()
-        .await
-        .map_err(|e| CredentialsError::CallerIdentity(one_line(&e)))?;
-    Ok(identity
-        .user_id()
-        .and_then(|id| id.split_once(':'))
-        .map(|(_, session)| session.to_owned())
-        .filter(|s| !s.is_empty())
-        .unwrap_or_else(|| DEFAULT_SESSION_NAME.into()))
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn non_utf8_aws_variables_are_named_not_shown() {
+        use std::os::unix::ffi::OsStrExt;
+        let bad = OsStr::from_bytes(b"secret\xff");
+        let err = check_environment([("AWS_SECRET_ACCESS_KEY", bad)]).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "environment variable AWS_SECRET_ACCESS_KEY is not valid UTF-8"
+        );
+        assert!(check_environment([("LANG", bad)]).is_ok());
+        assert!(check_environment([("AWS_REGION", OsStr::new("eu-west-1"))]).is_ok());
+    }
+
+    #[test]
+    fn deadline_messages_say_what_was_pending() {
+        let t = |waiting_for: Option<&str>, last_answer: Option<&str>| TimedOut {
+            after: Duration::from_secs(2),
+            step: Some("STS AssumeRole of r".into()),
+            waiting_for: waiting_for.map(Into::into),
+            last_answer: last_answer.map(Into::into),
+        };
+        assert_eq!(
+            timed_out_message(&t(Some("http://h:1"), None)),
+            "timed out after 2s: STS AssumeRole of r: no answer from http://h:1"
+        );
+        assert_eq!(
+            timed_out_message(&t(None, Some("http://h:1 answered HTTP 503"))),
+            "timed out after 2s: STS AssumeRole of r (retrying: http://h:1 answered HTTP 503)"
+        );
+        assert_eq!(
+            timed_out_message(&t(None, None)),
+            "timed out after 2s: STS AssumeRole of r"
+        );
+    }
+
+    #[test]
+    fn seconds_read_naturally() {
+        assert_eq!(seconds(Duration::from_secs(2)), "2s");
+        assert_eq!(seconds(Duration::from_millis(1500)), "1.5s");
+    }
 }

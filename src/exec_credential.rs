@@ -129,12 +129,22 @@ pub struct Spec {
 }
 
 /// `status` carries the credential.
-#[derive(Serialize, Deserialize, Debug, PartialEq, Eq)]
+#[derive(Serialize, Deserialize, PartialEq, Eq)]
 #[serde(rename_all = "camelCase")]
 pub struct Status {
     /// RFC 3339, whole seconds, `Z`.
     pub expiration_timestamp: String,
+    /// The bearer token; redacted in `Debug`.
     pub token: String,
+}
+
+impl std::fmt::Debug for Status {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Status")
+            .field("expiration_timestamp", &self.expiration_timestamp)
+            .field("token", &"[REDACTED]")
+            .finish()
+    }
 }
 
 impl ExecCredential {
@@ -198,6 +208,16 @@ mod tests {
             assert_eq!(r.api_version, ApiVersion::V1Beta1, "{raw}");
             assert!(r.warning.is_some(), "{raw}");
         }
+    }
+
+    #[test]
+    fn debug_never_shows_the_token() {
+        let c = ExecCredential::new(
+            &ExecRequest::default(),
+            "k8s-aws-v1.sentinel",
+            DateTime::from_timestamp(0, 0).unwrap(),
+        );
+        assert!(!format!("{c:?}").contains("sentinel"));
     }
 
     #[test]

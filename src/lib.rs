@@ -6,6 +6,7 @@
 pub mod cache;
 pub mod cli;
 pub mod command;
+pub mod credential_process;
 pub mod credentials;
 pub mod eks_cluster;
 pub mod error;
@@ -13,6 +14,9 @@ pub mod exec_credential;
 pub mod exec_plugin;
 pub mod identity;
 pub mod kubeconfig;
+pub mod log;
+pub mod network;
+pub mod sdk_error;
 pub mod sso_cache;
 pub mod sts_endpoint;
 pub mod token;
@@ -27,10 +31,14 @@ use clap::error::ErrorKind;
 use crate::cli::{Cli, Command};
 use crate::error::Error;
 
-/// Parses the command line; on failure the usage error (or help) is already printed and
-/// the exit status is returned instead.
-pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Cli, ExitCode> {
-    Cli::try_parse_from(cli::normalize(args)).map_err(usage_error)
+/// Starts a run: installs the panic hook, parses the command line and turns on debug
+/// lines. On a usage error (or help) the message is already printed and the exit status
+/// is returned instead.
+pub fn start(args: impl IntoIterator<Item = OsString>) -> Result<Cli, ExitCode> {
+    std::panic::set_hook(Box::new(report_panic));
+    let cli = Cli::try_parse_from(cli::normalize(args)).map_err(usage_error)?;
+    init_log(cli.verbose);
+    Ok(cli)
 }
 
 /// Runs every command but `token`'s fast path, which `main` takes first.
@@ -66,6 +74,32 @@ pub fn finish(result: Result<String, Error>) -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// `--verbose` or `EKS_TOKEN_LOG=debug`; an unknown level is a warning, not a failure.
+fn init_log(verbose: bool) {
+    let value = std::env::var_os(log::ENV);
+    let level = match value.as_deref().map(|v| v.to_str()) {
+        None => Some(log::Level::Off),
+        Some(Some(v)) => log::Level::from_env_value(Some(v)),
+        Some(None) => None,
+    };
+    if level.is_none() {
+        error::warn(&format!("{} must be debug or off; ignoring it", log::ENV));
+    }
+    log::init(verbose || level == Some(log::Level::Debug));
+}
+
+/// A panic is a bug; its message may hold anything, so only the location is shown.
+fn report_panic(info: &std::panic::PanicHookInfo<'_>) {
+    let at = info
+        .location()
+        .map(|l| format!(" at {}:{}", l.file(), l.line()))
+        .unwrap_or_default();
+    let _ = writeln!(
+        io::stderr(),
+        "eks-token: error: internal error{at}\nhint: this is a bug in eks-token; please report it with the command you ran"
+    );
 }
 
 /// Help and version go to stdout; anything else is a one-line usage error, exit 2.

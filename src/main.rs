@@ -7,7 +7,7 @@ use eks_token::cli::Command;
 use eks_token::command::token::TokenRun;
 
 fn main() -> ExitCode {
-    let cli = match eks_token::parse(std::env::args_os()) {
+    let cli = match eks_token::start(std::env::args_os()) {
         Ok(cli) => cli,
         Err(status) => return status,
     };

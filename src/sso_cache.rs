@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
+use serde::de::IgnoredAny;
 
 /// Cache files are small JSON objects; anything bigger is not one.
 const MAX_CACHE_FILE: u64 = 64 * 1024;
@@ -15,10 +16,16 @@ pub fn path(home: &Path, key: &str) -> PathBuf {
     home.join(".aws/sso/cache").join(format!("{name}.json"))
 }
 
+/// The fields we look at; the token, client secret and refresh token are skipped unread
+/// (`IgnoredAny`), so they are never held in memory here.
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct CachedToken {
     expires_at: String,
+    client_id: Option<IgnoredAny>,
+    client_secret: Option<IgnoredAny>,
+    refresh_token: Option<IgnoredAny>,
+    registration_expires_at: Option<String>,
 }
 
 /// What the cache says about a login.
@@ -34,20 +41,40 @@ pub enum LoginState {
 
 /// Reads the login state for `key` without exposing the token.
 pub fn state(home: &Path, key: &str) -> LoginState {
+    match read(home, key) {
+        Err(state) => state,
+        Ok(t) => DateTime::parse_from_rfc3339(&t.expires_at).map_or(LoginState::Unreadable, |t| {
+            LoginState::ExpiresAt(t.with_timezone(&Utc))
+        }),
+    }
+}
+
+/// Whether the SDK can refresh the cached login for `key` through SSO-OIDC at `now`: it
+/// needs the client registration (still valid) and a refresh token, as `aws sso login`
+/// writes them for `sso-session` profiles.
+pub fn refreshable(home: &Path, key: &str, now: DateTime<Utc>) -> bool {
+    read(home, key).is_ok_and(|t| {
+        t.client_id.is_some()
+            && t.client_secret.is_some()
+            && t.refresh_token.is_some()
+            && t.registration_expires_at
+                .and_then(|r| DateTime::parse_from_rfc3339(&r).ok())
+                .is_some_and(|r| r > now)
+    })
+}
+
+fn read(home: &Path, key: &str) -> Result<CachedToken, LoginState> {
     let path = path(home, key);
     let Ok(meta) = std::fs::metadata(&path) else {
-        return LoginState::Missing;
+        return Err(LoginState::Missing);
     };
     if !meta.is_file() || meta.len() > MAX_CACHE_FILE {
-        return LoginState::Unreadable;
+        return Err(LoginState::Unreadable);
     }
     std::fs::read_to_string(&path)
         .ok()
         .and_then(|text| serde_json::from_str::<CachedToken>(&text).ok())
-        .and_then(|t| DateTime::parse_from_rfc3339(&t.expires_at).ok())
-        .map_or(LoginState::Unreadable, |t| {
-            LoginState::ExpiresAt(t.with_timezone(&Utc))
-        })
+        .ok_or(LoginState::Unreadable)
 }
 
 #[cfg(test)]
@@ -78,5 +105,12 @@ mod tests {
         .unwrap();
         let want = DateTime::parse_from_rfc3339("2030-01-02T03:04:05Z").unwrap();
         assert_eq!(state(home.path(), "k"), LoginState::ExpiresAt(want.into()));
+        assert!(!refreshable(home.path(), "k", Utc::now()));
+        std::fs::write(
+            &p,
+            r#"{"accessToken":"x","expiresAt":"2001-01-02T03:04:05Z","clientId":"c","clientSecret":"s","refreshToken":"r","registrationExpiresAt":"2099-01-01T00:00:00Z"}"#,
+        )
+        .unwrap();
+        assert!(refreshable(home.path(), "k", Utc::now()));
     }
 }

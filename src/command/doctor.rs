@@ -338,6 +338,7 @@ fn check_exec(
     let token = match Cli::try_parse_from(cli::normalize(argv)) {
         Ok(Cli {
             command: Command::Token(token),
+            ..
         }) => Some(token),
         Ok(_) => {
             report.problem(

@@ -7,9 +7,10 @@ use chrono::{DateTime, Utc};
 
 use crate::cache::{self, Cache, CacheError, CacheKey, Description};
 use crate::cli::TokenArgs;
-use crate::credentials::{Options, RegionOrigin, Setup, Source};
+use crate::credentials::{self, Options, RegionOrigin, Setup, Source};
 use crate::error::{self, Error};
 use crate::exec_credential::{ExecCredential, ExecRequest};
+use crate::log;
 use crate::sts_endpoint::StsEndpoint;
 use crate::token::{self, ClusterId, Token};
 
@@ -33,6 +34,13 @@ impl TokenRun {
             error::warn(warning);
         }
         let options = args.aws.options();
+        log::debug(format_args!(
+            "eks-token {}: token for cluster {cluster}, exec apiVersion {}, timeout {} (connect {})",
+            env!("CARGO_PKG_VERSION"),
+            request.api_version.as_str(),
+            credentials::seconds(options.limits.total),
+            credentials::seconds(options.limits.connect),
+        ));
         let cache_dir = if args.no_cache {
             None
         } else {
@@ -52,11 +60,30 @@ impl TokenRun {
     /// The fast path: the answer from the cache file alone, when it holds a token with
     /// at least five minutes left at `now`.
     pub fn from_cache(&mut self, now: DateTime<Utc>) -> Option<String> {
-        let dir = self.cache_dir.as_ref()?;
+        let Some(dir) = self.cache_dir.as_ref() else {
+            log::debug(format_args!("cache: off (--no-cache)"));
+            return None;
+        };
         let looked_up = Cache::existing(dir)
             .and_then(|cache| cache.map_or(Ok(None), |c| c.lookup(&self.key, now)));
         match looked_up {
-            Ok(hit) => hit.map(|hit| self.render(&hit.token)),
+            Ok(Some(hit)) => {
+                log::debug(format_args!(
+                    "cache: hit in {} (key {}), token expires {}",
+                    dir.display(),
+                    self.key.as_str(),
+                    hit.token.expires_at.format("%Y-%m-%dT%H:%M:%SZ")
+                ));
+                Some(self.render(&hit.token))
+            }
+            Ok(None) => {
+                log::debug(format_args!(
+                    "cache: miss in {} (key {}: no entry with 5+ minutes left)",
+                    dir.display(),
+                    self.key.as_str()
+                ));
+                None
+            }
             Err(e) => {
                 self.refuse_cache(&e);
                 None
@@ -93,13 +120,17 @@ impl TokenRun {
         if let Some(cache) = &cache {
             // The run that held the lock before us has most likely stored the token.
             if let Ok(Some(hit)) = cache.lookup(&self.key, Utc::now()) {
+                log::debug(format_args!(
+                    "cache: hit after waiting for another run's lock"
+                ));
                 return Ok(self.render(&hit.token));
             }
         }
         let (token, description) = self.fresh_token()?;
         if let Some(cache) = &cache {
-            if let Err(e) = cache.store(&self.key, &token, &description) {
-                self.refuse_cache(&e);
+            match cache.store(&self.key, &token, &description) {
+                Ok(()) => log::debug(format_args!("cache: stored in {}", cache.dir().display())),
+                Err(e) => self.refuse_cache(&e),
             }
             cache.prune(Utc::now());
         }
@@ -113,11 +144,15 @@ impl TokenRun {
             .enable_all()
             .build()
             .map_err(Error::Runtime)?;
-        let (setup, resolved) = runtime.block_on(async {
+        let resolution = runtime.block_on(async {
             let setup = Setup::load(&self.options).await?;
             let resolved = setup.resolve(self.options.role.as_ref()).await?;
             Ok::<_, Error>((setup, resolved))
-        })?;
+        });
+        // Dropping a runtime waits for its blocking threads (a DNS lookup that hangs, say);
+        // past the deadline nothing of theirs is wanted.
+        runtime.shutdown_background();
+        let (setup, resolved) = resolution?;
         if setup.region_origin == RegionOrigin::Fallback {
             error::note(&format!(
                 "no region configured; signing for {} (set --region or AWS_REGION)",
@@ -126,6 +161,12 @@ impl TokenRun {
         }
         let endpoint = StsEndpoint::regional(&setup.region, setup.variant)?;
         let token = token::mint(&resolved.credentials, &endpoint, &self.cluster, Utc::now())?;
+        log::debug(format_args!(
+            "token: signed for cluster {} with STS host {}, expires {}",
+            self.cluster,
+            endpoint.host,
+            token.expires_at.format("%Y-%m-%dT%H:%M:%SZ")
+        ));
         let description = Description {
             cluster: self.cluster.to_string(),
             region: setup.region.to_string(),
@@ -152,6 +193,8 @@ impl TokenRun {
         if self.cache_dir.take().is_some() {
             let hint = e.hint().map(|h| format!(" ({h})")).unwrap_or_default();
             error::warn(&format!("not using the token cache: {e}{hint}"));
+        } else {
+            log::debug(format_args!("cache: not used ({e})"));
         }
     }
 }

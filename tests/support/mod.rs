@@ -517,3 +517,56 @@ pub fn named<'a>(doc: &'a yaml_serde::Value, list: &str, name: &str) -> &'a yaml
         .find(|e| e["name"].as_str() == Some(name))
         .unwrap_or_else(|| panic!("no {list} entry named {name}"))
 }
+
+/// A loopback port nothing listens on: connections to it are refused.
+pub fn closed_port() -> u16 {
+    free_port()
+}
+
+impl Process {
+    /// `tests/peers/fault_server.py` following `plan` (see the script for the steps).
+    pub fn faults(plan: &Value) -> Self {
+        Self::peer(
+            "tests/peers/fault_server.py",
+            &["--plan", &plan.to_string()],
+        )
+    }
+
+    /// How many requests a fault server has answered (or held).
+    pub fn requests(&self) -> u64 {
+        let stats: Value =
+            serde_json::from_str(&http_get(&format!("{}/_stats", self.url()))).unwrap();
+        stats["requests"].as_u64().expect("requests")
+    }
+}
+
+impl Run {
+    /// Asserts the run ended within `limit` (a bound on a failure path that must not hang).
+    pub fn assert_within(&self, limit: Duration) {
+        assert!(
+            self.elapsed < limit,
+            "took {:?}, more than {limit:?}: {}",
+            self.elapsed,
+            self.stderr
+        );
+    }
+}
+
+/// Whether `pid` is a live process (a zombie is not).
+pub fn process_running(pid: u32) -> bool {
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Err(_) => false,
+        Ok(stat) => stat
+            .rfind(')')
+            .and_then(|i| stat[i + 1..].split_whitespace().next())
+            .is_some_and(|state| state != "Z" && state != "X"),
+    }
+}
+
+/// Runs a command built with [`Sandbox::command`] (for arguments or environment values
+/// that are not UTF-8) and times it.
+pub fn run_command(mut cmd: Command) -> Run {
+    let start = Instant::now();
+    let out = cmd.output().expect("run eks-token");
+    Run::from_output(out, start.elapsed())
+}

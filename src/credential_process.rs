@@ -1,0 +1,305 @@
+//! `credential_process` from the AWS config files, run here rather than by the SDK so a
+//! helper that hangs is killed (with everything it started) when the deadline passes, its
+//! stderr reaches the error message trimmed, and its stdout never does.
+//!
+//! Same contract as the SDK's provider: `sh -c COMMAND`, no stdin, exit 0 and a JSON
+//! object on stdout with `Version: 1`, `AccessKeyId`, `SecretAccessKey`, optional
+//! `SessionToken` and `Expiration` (RFC 3339); keys are matched case-insensitively.
+
+use std::process::Stdio;
+use std::time::SystemTime;
+
+use aws_credential_types::Credentials;
+use chrono::DateTime;
+use secrecy::{ExposeSecret, SecretString};
+use serde_json::{Map, Value};
+use tokio::io::{AsyncRead, AsyncReadExt};
+
+use crate::sdk_error::{bounded, single_line};
+
+/// Credentials JSON is a few hundred bytes; anything past this is not a credential answer.
+const MAX_OUTPUT: u64 = 1024 * 1024;
+
+/// Why a `credential_process` gave no credentials. Never holds what it printed on stdout.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum ProcessError {
+    /// `sh` itself could not be started.
+    #[error("cannot start it: {0}")]
+    Spawn(String),
+    /// Non-zero exit; `stderr` is what it printed there, trimmed to one bounded line.
+    #[error("{program} exited with {status}{}", stderr_part(.stderr))]
+    Exit {
+        program: String,
+        status: String,
+        stderr: String,
+    },
+    /// Exit 0, but stdout is not a credentials object.
+    #[error("{program} printed {what}")]
+    Output { program: String, what: String },
+}
+
+fn stderr_part(stderr: &str) -> String {
+    if stderr.is_empty() {
+        " and printed nothing on stderr".into()
+    } else {
+        format!(": {stderr}")
+    }
+}
+
+/// The program a command line runs, for messages: arguments may hold secrets
+/// (`--password …`), so only the first word is ever shown.
+pub fn program(command: &str) -> String {
+    command
+        .split_whitespace()
+        .next()
+        .unwrap_or("credential_process")
+        .chars()
+        .filter(|c| !c.is_control())
+        .take(200)
+        .collect()
+}
+
+/// Runs `command` and reads its credentials. Dropping the future (the deadline passed)
+/// kills the process and its descendants.
+pub async fn run(command: &str) -> Result<Credentials, ProcessError> {
+    let program = program(command);
+    let mut child = tokio::process::Command::new("sh")
+        .arg("-c")
+        .arg(command)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .map_err(|e| ProcessError::Spawn(e.to_string()))?;
+    let tree = Tree(child.id());
+    let stdout = child.stdout.take();
+    let stderr = child.stderr.take();
+    let stderr = tokio::spawn(read_limited(stderr));
+    let stdout = read_limited(stdout).await;
+    let stderr = stderr.await.unwrap_or_default();
+    // Until `wait` returns the child is not reaped, so its pid cannot be reused and the
+    // tree guard may still kill it.
+    let status = child.wait().await;
+    tree.reaped();
+    let status = status.map_err(|e| ProcessError::Spawn(e.to_string()))?;
+    if !status.success() {
+        let stderr = bounded(&single_line(&String::from_utf8_lossy(&stderr)));
+        let status = match status.code() {
+            Some(code) => format!("status {code}"),
+            None => "a signal".to_owned(),
+        };
+        return Err(ProcessError::Exit {
+            program,
+            status,
+            stderr,
+        });
+    }
+    parse(&stdout).map_err(|what| ProcessError::Output { program, what })
+}
+
+async fn read_limited(pipe: Option<impl AsyncRead + Unpin>) -> Vec<u8> {
+    let mut out = Vec::new();
+    if let Some(pipe) = pipe {
+        let _ = pipe.take(MAX_OUTPUT + 1).read_to_end(&mut out).await;
+    }
+    out
+}
+
+/// Reads the credentials object; errors name the field, never a value.
+pub fn parse(stdout: &[u8]) -> Result<Credentials, String> {
+    if stdout.len() as u64 > MAX_OUTPUT {
+        return Err("more than 1 MiB on stdout".into());
+    }
+    let text = std::str::from_utf8(stdout).map_err(|_| "output that is not UTF-8".to_owned())?;
+    if text.trim().is_empty() {
+        return Err("nothing on stdout".into());
+    }
+    // Only syntax errors can come from parsing into a `Value`, and serde_json words those
+    // by position alone, so no secret reaches the message.
+    let value: Value =
+        serde_json::from_str(text).map_err(|e| format!("output that is not JSON ({e})"))?;
+    let Value::Object(object) = value else {
+        return Err("JSON that is not an object".into());
+    };
+    let field = |name: &str| {
+        object
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v)
+    };
+    match field("Version") {
+        Some(v) if v.as_i64() == Some(1) => {}
+        Some(_) => return Err("a Version other than 1".into()),
+        None => return Err("JSON without \"Version\": 1".into()),
+    }
+    let secret =
+        |name: &str, object: &Map<String, Value>| -> Result<Option<SecretString>, String> {
+            match object
+                .iter()
+                .find(|(k, _)| k.eq_ignore_ascii_case(name))
+                .map(|(_, v)| v)
+            {
+                None | Some(Value::Null) => Ok(None),
+                Some(Value::String(s)) if !s.is_empty() => Ok(Some(SecretString::from(s.as_str()))),
+                Some(_) => Err(format!("a {name} that is not a non-empty string")),
+            }
+        };
+    let access_key_id = secret("AccessKeyId", &object)?.ok_or("JSON without AccessKeyId")?;
+    let secret_access_key =
+        secret("SecretAccessKey", &object)?.ok_or("JSON without SecretAccessKey")?;
+    let session_token = secret("SessionToken", &object)?;
+    let expiry = match field("Expiration") {
+        None | Some(Value::Null) => None,
+        Some(Value::String(s)) => Some(
+            DateTime::parse_from_rfc3339(s)
+                .map(SystemTime::from)
+                .map_err(|_| "an Expiration that is not an RFC 3339 timestamp".to_owned())?,
+        ),
+        Some(_) => return Err("an Expiration that is not a string".into()),
+    };
+    Ok(Credentials::new(
+        access_key_id.expose_secret(),
+        secret_access_key.expose_secret(),
+        session_token.map(|t| t.expose_secret().to_owned()),
+        expiry,
+        "CredentialProcess",
+    ))
+}
+
+/// The process a `credential_process` started and everything below it; killed on drop
+/// unless it exited. `sh -c` forks for anything but the simplest command, so killing the
+/// shell alone would leave the helper running.
+struct Tree(Option<u32>);
+
+impl Tree {
+    fn reaped(mut self) {
+        self.0 = None;
+    }
+}
+
+impl Drop for Tree {
+    fn drop(&mut self) {
+        if let Some(root) = self.0 {
+            let mut doomed = descendants(root);
+            doomed.insert(0, root);
+            for pid in doomed {
+                kill(pid);
+            }
+        }
+    }
+}
+
+#[cfg(unix)]
+fn kill(pid: u32) {
+    let Ok(pid) = libc::pid_t::try_from(pid) else {
+        return;
+    };
+    // SAFETY: kill(2) takes plain integers and touches no memory of ours; the pids are
+    // our child (not yet reaped, so not reused) and processes found below it.
+    unsafe {
+        libc::kill(pid, libc::SIGKILL);
+    }
+}
+
+#[cfg(not(unix))]
+fn kill(_pid: u32) {}
+
+/// Processes below `root`, from `/proc` on Linux and `ps` elsewhere.
+fn descendants(root: u32) -> Vec<u32> {
+    let parents = process_table();
+    let mut found = vec![root];
+    let mut i = 0;
+    while i < found.len() {
+        let parent = found[i];
+        found.extend(
+            parents
+                .iter()
+                .filter(|(_, ppid)| *ppid == parent)
+                .map(|(pid, _)| *pid),
+        );
+        i += 1;
+        // Bounded: a process table is finite, but a fork bomb under a hung helper is not.
+        if found.len() > 10_000 {
+            break;
+        }
+    }
+    found.remove(0);
+    found
+}
+
+/// `(pid, parent pid)` for every visible process.
+fn process_table() -> Vec<(u32, u32)> {
+    if let Ok(entries) = std::fs::read_dir("/proc") {
+        return entries
+            .flatten()
+            .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
+            .filter_map(|pid| {
+                let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+                // `pid (comm) state ppid …`; comm may contain spaces and parentheses.
+                let after = &stat[stat.rfind(')')? + 1..];
+                let ppid = after.split_whitespace().nth(1)?.parse().ok()?;
+                Some((pid, ppid))
+            })
+            .collect();
+    }
+    std::process::Command::new("ps")
+        .args(["-A", "-o", "pid=", "-o", "ppid="])
+        .stdin(Stdio::null())
+        .stderr(Stdio::null())
+        .output()
+        .map(|out| {
+            String::from_utf8_lossy(&out.stdout)
+                .lines()
+                .filter_map(|l| {
+                    let mut it = l.split_whitespace().map(str::parse::<u32>);
+                    Some((it.next()?.ok()?, it.next()?.ok()?))
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_the_sdk_contract_case_insensitively() {
+        let c = parse(
+            br#"{"version":1,"accessKeyId":"AK","SECRETACCESSKEY":"SK","SessionToken":"T","Expiration":"2030-01-02T03:04:05Z"}"#,
+        )
+        .unwrap();
+        assert_eq!(c.access_key_id(), "AK");
+        assert_eq!(c.secret_access_key(), "SK");
+        assert_eq!(c.session_token(), Some("T"));
+        assert!(c.expiry().is_some());
+    }
+
+    #[test]
+    fn bad_output_is_described_without_its_values() {
+        for (out, want) in [
+            (&b""[..], "nothing on stdout"),
+            (b"not json sentinelSecret", "not JSON"),
+            (b"[1]", "not an object"),
+            (br#"{"AccessKeyId":"a","SecretAccessKey":"sentinelSecret"}"#, "Version"),
+            (br#"{"Version":2,"AccessKeyId":"a","SecretAccessKey":"sentinelSecret"}"#, "Version other than 1"),
+            (br#"{"Version":1,"AccessKeyId":"a"}"#, "without SecretAccessKey"),
+            (br#"{"Version":1,"AccessKeyId":"a","SecretAccessKey":5}"#, "SecretAccessKey that is not"),
+            (br#"{"Version":1,"AccessKeyId":"a","SecretAccessKey":"sentinelSecret","Expiration":"sentinelSecret"}"#, "Expiration"),
+            (b"\xff\xfe", "not UTF-8"),
+        ] {
+            let err = parse(out).unwrap_err();
+            assert!(err.contains(want), "{err:?} lacks {want:?}");
+            assert!(!err.contains("sentinelSecret"), "{err:?}");
+        }
+    }
+
+    #[test]
+    fn only_the_program_is_shown() {
+        assert_eq!(
+            program("/usr/bin/helper --password hunter2"),
+            "/usr/bin/helper"
+        );
+    }
+}

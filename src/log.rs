@@ -1,0 +1,73 @@
+//! `--verbose` / `EKS_TOKEN_LOG=debug`: `eks-token: debug: …` lines on stderr saying what
+//! a run decided and how long each step took. Callers pass only names, hosts, paths and
+//! timings, never a credential or token.
+
+use std::fmt;
+use std::io::Write;
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Instant;
+
+static ENABLED: AtomicBool = AtomicBool::new(false);
+static START: OnceLock<Instant> = OnceLock::new();
+
+/// The environment variable that turns debug lines on without changing the kubeconfig args.
+pub const ENV: &str = "EKS_TOKEN_LOG";
+
+/// What `EKS_TOKEN_LOG` asks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Level {
+    Off,
+    Debug,
+}
+
+impl Level {
+    /// `debug` / `trace` turn debug lines on; unset, empty, `off`, `error`, `warn`, `info`
+    /// leave them off; anything else is `None` (the caller warns).
+    pub fn from_env_value(value: Option<&str>) -> Option<Self> {
+        let Some(v) = value.map(str::trim).filter(|v| !v.is_empty()) else {
+            return Some(Self::Off);
+        };
+        match v.to_ascii_lowercase().as_str() {
+            "debug" | "trace" => Some(Self::Debug),
+            "off" | "error" | "warn" | "info" => Some(Self::Off),
+            _ => None,
+        }
+    }
+}
+
+/// Turns debug lines on or off for the rest of the process.
+pub fn init(enabled: bool) {
+    START.get_or_init(Instant::now);
+    ENABLED.store(enabled, Ordering::Relaxed);
+}
+
+pub fn enabled() -> bool {
+    ENABLED.load(Ordering::Relaxed)
+}
+
+/// Writes `eks-token: debug: [+N ms] …` when enabled.
+pub fn debug(message: fmt::Arguments<'_>) {
+    if !enabled() {
+        return;
+    }
+    let ms = START.get_or_init(Instant::now).elapsed().as_millis();
+    let line = message.to_string();
+    let line = line.split_whitespace().collect::<Vec<_>>().join(" ");
+    let _ = writeln!(std::io::stderr(), "eks-token: debug: [+{ms} ms] {line}");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn env_levels() {
+        assert_eq!(Level::from_env_value(None), Some(Level::Off));
+        assert_eq!(Level::from_env_value(Some("")), Some(Level::Off));
+        assert_eq!(Level::from_env_value(Some("DEBUG")), Some(Level::Debug));
+        assert_eq!(Level::from_env_value(Some("trace")), Some(Level::Debug));
+        assert_eq!(Level::from_env_value(Some("info")), Some(Level::Off));
+        assert_eq!(Level::from_env_value(Some("loud")), None);
+    }
+}

@@ -1,0 +1,399 @@
+//! Every HTTP call to AWS goes through one client: connect and read timeouts inside the
+//! command's deadline, connection failures named by their endpoint and never retried, and
+//! a record of which endpoint is being waited on for `--verbose` and for error messages.
+
+use std::fmt;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
+
+use aws_smithy_http_client::proxy::ProxyConfig;
+use aws_smithy_http_client::tls::{self, rustls_provider::CryptoMode};
+use aws_smithy_runtime_api::client::http::{
+    HttpClient, HttpConnector, HttpConnectorFuture, HttpConnectorSettings, SharedHttpClient,
+    SharedHttpConnector,
+};
+use aws_smithy_runtime_api::client::orchestrator::HttpRequest;
+use aws_smithy_runtime_api::client::result::ConnectorError;
+use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
+use aws_smithy_types::retry::RetryConfig;
+use aws_smithy_types::timeout::TimeoutConfig;
+
+use crate::log;
+
+/// What a user accepts waiting at a prompt before deciding something is wrong; the AWS
+/// CLI's own defaults (60 s per read) are for batch jobs, not for an interactive kubectl.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// A TCP + TLS handshake with a reachable AWS endpoint takes well under a second; this is
+/// the SDK's default (3.1 s) rounded, so a black-holed address cannot eat the deadline.
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
+
+/// Attempts per call, as the SDKs' standard retry mode: the first and two retries.
+pub const MAX_ATTEMPTS: u32 = 3;
+
+/// The SDK's own read and operation timeouts only back up our deadline, which fires first
+/// and can say what was pending; a timer in the same tick would otherwise win the race.
+const BACKSTOP: Duration = Duration::from_secs(1);
+
+/// Backoff before a retry is random up to `INITIAL_BACKOFF * 2^n`, capped: short enough
+/// that all attempts fit inside the default deadline.
+const INITIAL_BACKOFF: Duration = Duration::from_millis(200);
+const MAX_BACKOFF: Duration = Duration::from_secs(2);
+
+/// The time a command may spend talking to AWS.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Limits {
+    /// Hard deadline for everything the command asks of the network and of
+    /// `credential_process` together.
+    pub total: Duration,
+    /// Per connection attempt.
+    pub connect: Duration,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self::new(DEFAULT_TIMEOUT)
+    }
+}
+
+impl Limits {
+    /// Limits for a total deadline; the connect timeout never exceeds it.
+    pub fn new(total: Duration) -> Self {
+        Self {
+            total,
+            connect: CONNECT_TIMEOUT.min(total),
+        }
+    }
+
+    /// Retries on throttling, 5xx and dropped connections (the SDK's standard classifiers;
+    /// connection failures are taken out of that set by [`Network`]), with short backoff.
+    pub fn retry_config(&self) -> RetryConfig {
+        RetryConfig::standard()
+            .with_max_attempts(MAX_ATTEMPTS)
+            .with_initial_backoff(INITIAL_BACKOFF)
+            .with_max_backoff(MAX_BACKOFF)
+    }
+
+    /// For SDK clients we build ourselves.
+    pub fn timeout_config(&self) -> TimeoutConfig {
+        TimeoutConfig::builder()
+            .connect_timeout(self.connect)
+            .read_timeout(self.total + BACKSTOP)
+            .operation_timeout(self.total + BACKSTOP)
+            .build()
+    }
+}
+
+/// One run's HTTP client, handed to every SDK client and credential provider.
+#[derive(Clone)]
+pub struct Network {
+    limits: Limits,
+    /// `limits.total` after the network was set up: one deadline for the whole command.
+    deadline: tokio::time::Instant,
+    state: Arc<Mutex<State>>,
+    connectors: Arc<Mutex<Vec<(Settings, SharedHttpConnector)>>>,
+}
+
+impl fmt::Debug for Network {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Network")
+            .field("limits", &self.limits)
+            .finish_non_exhaustive()
+    }
+}
+
+type Settings = (Option<Duration>, Option<Duration>);
+
+#[derive(Debug, Default)]
+struct State {
+    /// What the command is doing, for the deadline message.
+    step: Option<String>,
+    /// Endpoints of requests sent and not yet answered, oldest first.
+    in_flight: Vec<String>,
+    /// The endpoint of the last request sent.
+    last: Option<String>,
+    /// How the last answered request ended (`answered HTTP 503`).
+    last_outcome: Option<String>,
+}
+
+/// The deadline passed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TimedOut {
+    pub after: Duration,
+    /// What the command was doing (`STS AssumeRole of …`).
+    pub step: Option<String>,
+    /// The endpoint that had not answered, if a request was out.
+    pub waiting_for: Option<String>,
+    /// Otherwise the last endpoint asked and how that ended (`http://… answered HTTP 503`):
+    /// the deadline passed while retrying.
+    pub last_answer: Option<String>,
+}
+
+impl Network {
+    pub fn new(limits: Limits) -> Self {
+        Self {
+            limits,
+            deadline: tokio::time::Instant::now() + limits.total,
+            state: Arc::default(),
+            connectors: Arc::default(),
+        }
+    }
+
+    pub fn limits(&self) -> Limits {
+        self.limits
+    }
+
+    /// The client to give the SDK.
+    pub fn http_client(&self) -> SharedHttpClient {
+        SharedHttpClient::new(self.clone())
+    }
+
+    /// Names what the command does next, for the deadline message and `--verbose`.
+    pub fn step(&self, what: impl Into<String>) {
+        let what = what.into();
+        log::debug(format_args!("{what}"));
+        self.lock().step = Some(what);
+    }
+
+    /// The endpoint of the last request sent.
+    pub fn last_endpoint(&self) -> Option<String> {
+        self.lock().last.clone()
+    }
+
+    /// Runs `work` within what is left of the command's deadline.
+    pub async fn within<T>(&self, work: impl Future<Output = T>) -> Result<T, TimedOut> {
+        tokio::time::timeout_at(self.deadline, work)
+            .await
+            .map_err(|_| {
+                let state = self.lock();
+                TimedOut {
+                    after: self.limits.total,
+                    step: state.step.clone(),
+                    waiting_for: state.in_flight.first().cloned(),
+                    last_answer: state
+                        .last
+                        .as_ref()
+                        .zip(state.last_outcome.as_ref())
+                        .map(|(endpoint, outcome)| format!("{endpoint} {outcome}")),
+                }
+            })
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Our limits win over any longer ones a provider asks for (the container provider
+    /// asks for 5 s reads, the SDK's STS client for none).
+    fn settings(&self, asked: &HttpConnectorSettings) -> Settings {
+        let cap =
+            |asked: Option<Duration>, ours: Duration| Some(asked.map_or(ours, |a| a.min(ours)));
+        (
+            cap(asked.connect_timeout(), self.limits.connect),
+            cap(asked.read_timeout(), self.limits.total + BACKSTOP),
+        )
+    }
+}
+
+impl HttpClient for Network {
+    fn http_connector(
+        &self,
+        settings: &HttpConnectorSettings,
+        components: &RuntimeComponents,
+    ) -> SharedHttpConnector {
+        let key = self.settings(settings);
+        let mut connectors = self
+            .connectors
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        if let Some((_, c)) = connectors.iter().find(|(k, _)| *k == key) {
+            return c.clone();
+        }
+        let mut asked = HttpConnectorSettings::builder();
+        asked.set_connect_timeout(key.0).set_read_timeout(key.1);
+        let mut builder = aws_smithy_http_client::Connector::builder()
+            .connector_settings(asked.build())
+            .proxy_config(ProxyConfig::from_env());
+        builder.set_sleep_impl(components.sleep_impl());
+        let inner = builder
+            .tls_provider(tls::Provider::Rustls(CryptoMode::AwsLc))
+            .build();
+        let connector = SharedHttpConnector::new(Recording {
+            inner: SharedHttpConnector::new(inner),
+            state: self.state.clone(),
+        });
+        connectors.push((key, connector.clone()));
+        connector
+    }
+}
+
+#[derive(Debug)]
+struct Recording {
+    inner: SharedHttpConnector,
+    state: Arc<Mutex<State>>,
+}
+
+impl HttpConnector for Recording {
+    fn call(&self, request: HttpRequest) -> HttpConnectorFuture {
+        let endpoint = endpoint_of(request.uri());
+        let what = format!("{} {endpoint}{}", request.method(), path_of(request.uri()));
+        {
+            let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+            state.in_flight.push(endpoint.clone());
+            state.last = Some(endpoint.clone());
+        }
+        let state = self.state.clone();
+        let started = Instant::now();
+        let response = self.inner.call(request);
+        HttpConnectorFuture::new(async move {
+            let result = response.await.map_err(|e| not_connected(e, &endpoint));
+            {
+                let mut state = state.lock().unwrap_or_else(PoisonError::into_inner);
+                if let Some(i) = state.in_flight.iter().position(|e| *e == endpoint) {
+                    state.in_flight.remove(i);
+                }
+                state.last_outcome = Some(match &result {
+                    Ok(r) => format!("answered HTTP {}", r.status().as_u16()),
+                    Err(e) if e.is_timeout() => "did not answer in time".into(),
+                    Err(e) if chain(e).any(|e| e.is::<ConnectFailed>()) => {
+                        "could not be reached".into()
+                    }
+                    Err(_) => "dropped the connection".into(),
+                });
+            }
+            let ms = started.elapsed().as_millis();
+            match &result {
+                Ok(r) => log::debug(format_args!("http: {what} → {} ({ms} ms)", r.status())),
+                Err(e) => log::debug(format_args!(
+                    "http: {what} → {} ({ms} ms)",
+                    crate::sdk_error::one_line(e)
+                )),
+            }
+            result
+        })
+    }
+}
+
+/// A connection that could not be made: refused, unreachable, unresolvable, TLS handshake
+/// failure or connect timeout. Retrying does not help, so it is not marked retryable.
+#[derive(Debug, thiserror::Error)]
+#[error("cannot connect to {endpoint}: {why}")]
+pub struct ConnectFailed {
+    pub endpoint: String,
+    pub why: String,
+}
+
+fn not_connected(err: ConnectorError, endpoint: &str) -> ConnectorError {
+    let connect = chain(&err).find_map(|e| {
+        e.downcast_ref::<hyper_util::client::legacy::Error>()
+            .filter(|e| e.is_connect())
+    });
+    let Some(connect) = connect else {
+        return err;
+    };
+    let why = connect_why(connect);
+    ConnectorError::other(
+        Box::new(ConnectFailed {
+            endpoint: endpoint.to_owned(),
+            why,
+        }),
+        None,
+    )
+    .never_connected()
+}
+
+/// The innermost cause, in words a user knows.
+fn connect_why(err: &(dyn std::error::Error + 'static)) -> String {
+    for e in chain(err) {
+        if let Some(io) = e.downcast_ref::<std::io::Error>() {
+            use std::io::ErrorKind::*;
+            match io.kind() {
+                ConnectionRefused => return "connection refused".into(),
+                HostUnreachable | NetworkUnreachable => return "network unreachable".into(),
+                _ => {}
+            }
+        }
+        let text = e.to_string();
+        if text == "dns error" {
+            return "the host name does not resolve".into();
+        }
+        if text.starts_with("HTTP connect timeout") {
+            return text.replace(
+                "HTTP connect timeout occurred after",
+                "no connection within",
+            );
+        }
+    }
+    let innermost = chain(err).last().map(|e| e.to_string()).unwrap_or_default();
+    crate::sdk_error::single_line(&innermost)
+}
+
+/// `err` and its sources.
+pub fn chain<'a>(
+    err: &'a (dyn std::error::Error + 'static),
+) -> impl Iterator<Item = &'a (dyn std::error::Error + 'static)> {
+    std::iter::successors(Some(err), |e| e.source())
+}
+
+/// `scheme://host[:port]`: enough to name the endpoint, nothing from path or query.
+pub fn endpoint_of(uri: &str) -> String {
+    match url::Url::parse(uri) {
+        Ok(u) => {
+            let host = u.host_str().unwrap_or("");
+            match u.port() {
+                Some(p) => format!("{}://{host}:{p}", u.scheme()),
+                None => format!("{}://{host}", u.scheme()),
+            }
+        }
+        Err(_) => "an invalid URL".into(),
+    }
+}
+
+fn path_of(uri: &str) -> String {
+    url::Url::parse(uri)
+        .map(|u| u.path().to_owned())
+        .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn endpoints_keep_scheme_host_and_port_only() {
+        assert_eq!(
+            endpoint_of("https://sts.eu-west-1.amazonaws.com/?Action=AssumeRole"),
+            "https://sts.eu-west-1.amazonaws.com"
+        );
+        assert_eq!(
+            endpoint_of("http://127.0.0.1:8080/federation/credentials?role_name=x"),
+            "http://127.0.0.1:8080"
+        );
+    }
+
+    #[test]
+    fn one_deadline_covers_every_step() {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_time()
+            .build()
+            .unwrap();
+        let network = Network::new(Limits::new(Duration::from_millis(300)));
+        runtime.block_on(async {
+            let nap = || tokio::time::sleep(Duration::from_millis(200));
+            assert!(network.within(nap()).await.is_ok());
+            network.step("second step");
+            let late = network.within(nap()).await.unwrap_err();
+            assert_eq!(late.step.as_deref(), Some("second step"));
+            assert_eq!(late.after, Duration::from_millis(300));
+        });
+    }
+
+    #[test]
+    fn connect_timeout_never_exceeds_the_deadline() {
+        assert_eq!(
+            Limits::new(Duration::from_secs(1)).connect,
+            Duration::from_secs(1)
+        );
+        assert_eq!(Limits::default().connect, CONNECT_TIMEOUT);
+    }
+}

@@ -1,0 +1,366 @@
+//! The fault matrix: every way an AWS endpoint can fail, scripted on 127.0.0.1
+//! (`tests/peers/fault_server.py`, `stub_server.py --hang`, a closed port), through the
+//! real binary. Each case checks the exit status, the error and hint, an empty stdout and
+//! that the run ends within the deadline plus a margin.
+
+mod support;
+
+use std::time::Duration;
+
+use serde_json::{Value, json};
+use support::{Process, Run, Sandbox, closed_port, process_running, verify_token};
+
+const AK: &str = "AKIAFAULTMATRIXKEY01";
+const SK: &str = "faultMatrixSecretSentinel/0123456789abcd";
+const ROLE: &str = "arn:aws:iam::123456789012:role/eks-viewer";
+
+/// `--timeout` for these runs, and the slack allowed past it for process start-up.
+const DEADLINE: Duration = Duration::from_secs(2);
+const MARGIN: Duration = Duration::from_millis(1500);
+
+const ISSUED_AK: &str = "ASIAFAULTSERVERKEY01";
+const ISSUED_SK: &str = "issuedSecret/fault+matrix";
+
+fn issued() -> Value {
+    json!({"access_key_id": ISSUED_AK, "secret_access_key": ISSUED_SK,
+           "session_token": "issued+session/token="})
+}
+
+/// Environment credentials, STS pointed at `sts`.
+fn sandbox(sts: &str) -> Sandbox {
+    let mut s = Sandbox::new();
+    s.env("AWS_ACCESS_KEY_ID", AK)
+        .env("AWS_SECRET_ACCESS_KEY", SK)
+        .env("AWS_REGION", "eu-west-1")
+        .env("AWS_ENDPOINT_URL_STS", sts);
+    s
+}
+
+fn assume(s: &Sandbox) -> Run {
+    s.run(&[
+        "token",
+        "-i",
+        "c",
+        "--role-arn",
+        ROLE,
+        "--timeout",
+        &DEADLINE.as_secs().to_string(),
+    ])
+}
+
+fn error_line(run: &Run) -> &str {
+    run.stderr
+        .lines()
+        .find(|l| l.starts_with("eks-token: error: "))
+        .unwrap_or_else(|| panic!("no error line in {:?}", run.stderr))
+}
+
+#[test]
+fn refused_connection_names_the_endpoint_and_is_not_retried() {
+    let url = format!("http://127.0.0.1:{}", closed_port());
+    let mut s = sandbox(&url);
+    s.env("EKS_TOKEN_LOG", "debug");
+    let run = assume(&s);
+    run.assert_error(
+        1,
+        &format!("cannot reach {url} (connection refused) for STS AssumeRole of {ROLE}"),
+    );
+    assert!(run.hint().contains("not an AWS address"), "{}", run.hint());
+    // Retrying a refused connection only delays the answer: one attempt, logged once.
+    let attempts = run
+        .stderr
+        .lines()
+        .filter(|l| l.contains("] http: POST "))
+        .count();
+    assert_eq!(attempts, 1, "{}", run.stderr);
+    run.assert_within(Duration::from_secs(1));
+}
+
+#[test]
+fn accepted_but_never_answered_times_out_at_the_deadline() {
+    // Kernel-level accept, request never read; and a server that reads it and goes quiet.
+    let silent = Process::peer("tests/peers/stub_server.py", &["--hang"]);
+    let reads = Process::faults(&json!([{"hang": true}]));
+    for stub in [&silent, &reads] {
+        let run = assume(&sandbox(&stub.url()));
+        run.assert_error(
+            1,
+            &format!(
+                "timed out after 2s: STS AssumeRole of {ROLE}: no answer from {}",
+                stub.url()
+            ),
+        );
+        assert!(run.hint().contains("--timeout SECONDS"), "{}", run.hint());
+        assert!(run.elapsed >= DEADLINE, "{:?}", run.elapsed);
+        run.assert_within(DEADLINE + MARGIN);
+    }
+}
+
+#[test]
+fn server_errors_then_success_are_retried_within_the_deadline() {
+    let stub = Process::faults(&json!([
+        {"status": 500, "body": "Internal Server Error"},
+        {"status": 503, "body": "Service Unavailable"},
+        {"sts": issued()},
+    ]));
+    let run = assume(&sandbox(&stub.url()));
+    let verdict = verify_token(&run.token(), "c", ISSUED_SK);
+    assert_eq!(verdict["access_key_id"], ISSUED_AK);
+    assert_eq!(stub.requests(), 3);
+    run.assert_within(DEADLINE);
+}
+
+#[test]
+fn a_dropped_connection_is_retried() {
+    let stub = Process::faults(&json!([{"reset": true}, {"sts": issued()}]));
+    let run = assume(&sandbox(&stub.url()));
+    verify_token(&run.token(), "c", ISSUED_SK);
+    assert_eq!(stub.requests(), 2);
+}
+
+#[test]
+fn server_errors_forever_stop_after_three_attempts() {
+    let stub = Process::faults(&json!([{"status": 503, "body": "Service Unavailable"}]));
+    let run = assume(&sandbox(&stub.url()));
+    run.assert_error(
+        1,
+        &format!(
+            "STS AssumeRole of {ROLE}: the endpoint {} failed with HTTP 503 on all 3 attempts",
+            stub.url()
+        ),
+    );
+    assert!(run.hint().contains("retry in a minute"), "{}", run.hint());
+    assert_eq!(stub.requests(), 3);
+    run.assert_within(DEADLINE);
+}
+
+#[test]
+fn throttling_forever_stops_after_three_attempts() {
+    let stub = Process::faults(&json!([
+        {"sts_error": "Throttling", "status": 400, "message": "Rate exceeded"}
+    ]));
+    let run = assume(&sandbox(&stub.url()));
+    run.assert_error(
+        1,
+        &format!(
+            "STS AssumeRole of {ROLE}: still throttled after 3 attempts (Throttling: Rate exceeded)"
+        ),
+    );
+    assert!(run.hint().contains("rate-limiting"), "{}", run.hint());
+    assert_eq!(stub.requests(), 3);
+    run.assert_within(DEADLINE + MARGIN);
+}
+
+#[test]
+fn malformed_xml_is_an_unreadable_answer() {
+    for body in [
+        "<AssumeRoleResponse><AssumeRoleResult><Creden",
+        "this is not XML <<<",
+        "{\"json\": \"instead\"}",
+    ] {
+        let stub = Process::faults(&json!([
+            {"status": 200, "body": body, "content_type": "text/xml"}
+        ]));
+        let run = assume(&sandbox(&stub.url()));
+        run.assert_error(
+            1,
+            &format!(
+                "STS AssumeRole of {ROLE}: the answer from {} is not what AWS sends",
+                stub.url()
+            ),
+        );
+        assert!(run.hint().contains("not an AWS endpoint"), "{}", run.hint());
+        run.assert_within(DEADLINE + MARGIN);
+    }
+}
+
+#[test]
+fn sts_error_codes_each_get_their_own_message_and_fix() {
+    let cases = [
+        (
+            "ExpiredToken",
+            "The security token included in the request is expired",
+            "the credentials from environment variables have expired (ExpiredToken: The security token included in the request is expired)",
+            "aws-vault exec",
+        ),
+        (
+            "InvalidClientTokenId",
+            "The security token included in the request is invalid.",
+            "AWS does not recognise the access key in the credentials from environment variables (InvalidClientTokenId:",
+            "aws sts get-caller-identity",
+        ),
+        (
+            "AccessDenied",
+            "User: arn:aws:iam::123456789012:user/alice is not authorized to perform: sts:AssumeRole",
+            "access denied (AccessDenied: User: arn:aws:iam::123456789012:user/alice is not authorized",
+            "trust policy",
+        ),
+    ];
+    for (code, message, error, hint) in cases {
+        let stub = Process::faults(&json!([
+            {"sts_error": code, "status": 403, "message": message}
+        ]));
+        let run = assume(&sandbox(&stub.url()));
+        run.assert_error(1, &format!("STS AssumeRole of {ROLE}: {error}"));
+        assert!(run.hint().contains(hint), "{code}: {}", run.hint());
+        // Not retryable: one request.
+        assert_eq!(stub.requests(), 1, "{code}");
+        run.assert_within(DEADLINE);
+    }
+}
+
+#[test]
+fn web_identity_token_rejections() {
+    for (code, hint) in [
+        ("ExpiredTokenException", "whatever writes it"),
+        ("InvalidIdentityToken", "OIDC provider"),
+    ] {
+        let stub = Process::faults(&json!([
+            {"sts_error": code, "status": 400, "message": "Token rejected"}
+        ]));
+        let mut s = Sandbox::new();
+        let jwt = s.write("token.jwt", "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJjaSJ9.c2ln");
+        s.env("AWS_REGION", "eu-west-1")
+            .env("AWS_ENDPOINT_URL_STS", stub.url())
+            .env("AWS_WEB_IDENTITY_TOKEN_FILE", jwt.to_str().unwrap())
+            .env("AWS_ROLE_ARN", ROLE);
+        let run = s.run(&["token", "-i", "c", "--timeout", "2"]);
+        run.assert_error(1, &format!("STS AssumeRoleWithWebIdentity of {ROLE}: "));
+        assert!(error_line(&run).contains(code), "{}", run.stderr);
+        assert!(run.hint().contains(hint), "{code}: {}", run.hint());
+        run.assert_within(DEADLINE);
+    }
+}
+
+#[test]
+fn profile_role_chain_access_denied() {
+    let stub = Process::faults(&json!([
+        {"sts_error": "AccessDenied", "status": 403, "message": "not authorized to perform: sts:AssumeRole"}
+    ]));
+    let mut s = Sandbox::new();
+    s.env("AWS_ENDPOINT_URL_STS", stub.url());
+    s.write(".aws/config", &format!(
+        "[profile base]\naws_access_key_id = {AK}\naws_secret_access_key = {SK}\nregion = eu-west-1\n\
+         [profile dev]\nrole_arn = {ROLE}\nsource_profile = base\nregion = eu-west-1\n"));
+    let run = s.run(&["token", "-i", "c", "--profile", "dev", "--timeout", "2"]);
+    run.assert_error(
+        1,
+        "credentials of profile dev: access denied (AccessDenied: not authorized to perform: sts:AssumeRole)",
+    );
+    assert!(run.hint().contains("trust policy"), "{}", run.hint());
+}
+
+#[test]
+fn container_endpoint_faults() {
+    let container = |url: String| {
+        let mut s = Sandbox::new();
+        s.env("AWS_REGION", "eu-west-1")
+            .env("AWS_CONTAINER_CREDENTIALS_FULL_URI", format!("{url}/creds"));
+        s.run(&["token", "-i", "c", "--timeout", "2"])
+    };
+    let hang = Process::peer("tests/peers/stub_server.py", &["--hang"]);
+    let run = container(hang.url());
+    run.assert_error(
+        1,
+        &format!(
+            "timed out after 2s: credentials: container credentials endpoint: no answer from {}",
+            hang.url()
+        ),
+    );
+    run.assert_within(DEADLINE + MARGIN);
+
+    let refused = format!("http://127.0.0.1:{}", closed_port());
+    let run = container(refused.clone());
+    run.assert_error(
+        1,
+        &format!("cannot reach {refused} (connection refused) for container credentials"),
+    );
+    run.assert_within(Duration::from_secs(1));
+
+    // The SDK's container provider retries an unparsable answer with its own backoff
+    // (up to 1 s + 2 s), so give it the time.
+    let garbage = Process::faults(&json!([
+        {"status": 200, "body": "{\"AccessKeyId\": ", "content_type": "application/json"}
+    ]));
+    let mut s = Sandbox::new();
+    s.env("AWS_REGION", "eu-west-1").env(
+        "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+        format!("{}/creds", garbage.url()),
+    );
+    let run = s.run(&["token", "-i", "c", "--timeout", "6"]);
+    run.assert_error(1, "container credentials: ");
+    assert!(error_line(&run).contains("invalid JSON"), "{}", run.stderr);
+    run.assert_within(Duration::from_secs(6) + MARGIN);
+}
+
+#[test]
+fn sso_portal_faults() {
+    let start = "https://example.awsapps.com/start";
+    let sso = |url: String| {
+        let mut s = Sandbox::new();
+        s.env("AWS_ENDPOINT_URL_SSO", url)
+            .env("AWS_REGION", "eu-west-1");
+        s.write(".aws/config", &format!(
+            "[profile dev]\nsso_start_url = {start}\nsso_region = eu-west-1\nsso_account_id = 123456789012\nsso_role_name = Admin\n"));
+        let expires = (chrono::Utc::now() + chrono::TimeDelta::hours(1))
+            .format("%Y-%m-%dT%H:%M:%SZ")
+            .to_string();
+        s.write(
+            &format!(".aws/sso/cache/{}.json", support::sso_cache_name(start)),
+            &json!({"startUrl": start, "region": "eu-west-1", "accessToken": "ssoTokenSentinel", "expiresAt": expires}).to_string(),
+        );
+        s.run(&["token", "-i", "c", "--profile", "dev", "--timeout", "2"])
+    };
+    let refused = format!("http://127.0.0.1:{}", closed_port());
+    let run = sso(refused.clone());
+    run.assert_error(
+        1,
+        &format!("cannot reach {refused} (connection refused) for credentials of profile dev"),
+    );
+    run.assert_within(Duration::from_secs(1));
+
+    let garbage = Process::faults(&json!([
+        {"status": 200, "body": "{\"roleCredentials\": [", "content_type": "application/json"}
+    ]));
+    let run = sso(garbage.url());
+    run.assert_error(1, "profile dev");
+    assert!(!run.stderr.contains("ssoTokenSentinel"), "{}", run.stderr);
+    run.assert_within(DEADLINE + MARGIN);
+}
+
+#[test]
+fn a_hanging_credential_process_is_killed_at_the_deadline() {
+    let s = Sandbox::new();
+    let pid_file = s.path("helper.pid");
+    s.write(
+        ".aws/config",
+        &format!(
+            "[profile proc]\nregion = eu-west-1\ncredential_process = {} {} --access-key-id A --secret S --hang {}\n",
+            support::python().display(),
+            support::repo_file("fixtures/credential_process.py").display(),
+            pid_file.display()
+        ),
+    );
+    let run = s.run(&["token", "-i", "c", "--profile", "proc", "--timeout", "2"]);
+    run.assert_error(
+        1,
+        "timed out after 2s: credentials: credential_process of profile proc",
+    );
+    assert!(
+        run.hint().contains("killed at the deadline"),
+        "{}",
+        run.hint()
+    );
+    run.assert_within(DEADLINE + MARGIN);
+    let pid: u32 = std::fs::read_to_string(&pid_file)
+        .expect("the helper started")
+        .trim()
+        .parse()
+        .unwrap();
+    // The helper runs under `sh -c`, so it is a grandchild: it must be gone too.
+    let gone = (0..50).any(|_| {
+        std::thread::sleep(Duration::from_millis(20));
+        !process_running(pid)
+    });
+    assert!(gone, "credential_process helper {pid} still running");
+}

@@ -1,0 +1,338 @@
+//! No secret leaks: every credential source is filled with sentinel values, then success
+//! paths (with `--verbose`) and error paths run; no sentinel may appear on stderr or in any
+//! file the run created or changed (HOME and TMPDIR are the sandbox's).
+//!
+//! The bearer token itself goes to stdout (and, with the cache, to its 0600 entry) only.
+
+mod support;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde_json::{Value, json};
+use support::{Process, Run, Sandbox, closed_port, write_json};
+
+const ACCOUNT: &str = "123456789012";
+const ROLE: &str = "arn:aws:iam::123456789012:role/eks-viewer";
+
+const ENV_SECRET: &str = "SENTINELenvSecretAccessKey0001";
+const ENV_SESSION: &str = "SENTINELenvSessionToken0002";
+const PROFILE_SECRET: &str = "SENTINELprofileSecretKey0003";
+const PROFILE_SESSION: &str = "SENTINELprofileSessionToken0004";
+const PROCESS_SECRET: &str = "SENTINELprocessSecretKey0005";
+const PROCESS_SESSION: &str = "SENTINELprocessSessionToken0006";
+const SSO_TOKEN: &str = "SENTINELssoAccessToken0007";
+const SSO_REFRESH: &str = "SENTINELssoRefreshToken0008";
+const SSO_CLIENT_SECRET: &str = "SENTINELssoClientSecret0009";
+const SSO_ROLE_SECRET: &str = "SENTINELssoRoleSecret0010";
+const CONTAINER_AUTH: &str = "SENTINELcontainerAuthToken0011";
+const CONTAINER_SECRET: &str = "SENTINELcontainerSecret0012";
+const WEB_IDENTITY: &str = "SENTINELwebIdentityJwt0013";
+const STS_SECRET: &str = "SENTINELstsIssuedSecret0014";
+const STS_SESSION: &str = "SENTINELstsIssuedSession0015";
+
+const SENTINELS: &[&str] = &[
+    ENV_SECRET,
+    ENV_SESSION,
+    PROFILE_SECRET,
+    PROFILE_SESSION,
+    PROCESS_SECRET,
+    PROCESS_SESSION,
+    SSO_TOKEN,
+    SSO_REFRESH,
+    SSO_CLIENT_SECRET,
+    SSO_ROLE_SECRET,
+    CONTAINER_AUTH,
+    CONTAINER_SECRET,
+    WEB_IDENTITY,
+    STS_SECRET,
+    STS_SESSION,
+];
+
+/// Every regular file under `root`, with its contents.
+fn snapshot(root: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
+    let mut files = BTreeMap::new();
+    let mut dirs = vec![root.to_path_buf()];
+    while let Some(dir) = dirs.pop() {
+        for entry in std::fs::read_dir(&dir).unwrap().flatten() {
+            let kind = entry.file_type().unwrap();
+            if kind.is_dir() {
+                dirs.push(entry.path());
+            } else if kind.is_file() {
+                files.insert(entry.path(), std::fs::read(entry.path()).unwrap());
+            }
+        }
+    }
+    files
+}
+
+/// A sandbox with every credential source configured with sentinels, and the peers.
+struct World {
+    sandbox: Sandbox,
+    _peers: Vec<Process>,
+    sts: String,
+}
+
+fn world(sts_plan: Value) -> World {
+    let mut s = Sandbox::new();
+    std::fs::create_dir(s.path("tmp")).unwrap();
+    let tmp = s.path("tmp").display().to_string();
+    let sts = Process::faults(&sts_plan);
+    let stub_config = write_json(
+        &s,
+        "stub.json",
+        &json!({
+            "sso": {"access_token": SSO_TOKEN, "roles": [{"account_id": ACCOUNT,
+                "role_name": "Admin", "access_key_id": "ASIASSOSENTINEL00001",
+                "secret_access_key": SSO_ROLE_SECRET, "session_token": SSO_ROLE_SECRET}]},
+            "container": {"authorization": CONTAINER_AUTH, "access_key_id": "ASIACONTAINERSENT001",
+                "secret_access_key": CONTAINER_SECRET, "token": CONTAINER_SECRET},
+        }),
+    );
+    let stub = Process::peer(
+        "tests/peers/stub_server.py",
+        &["--config", stub_config.to_str().unwrap()],
+    );
+    s.write("token.jwt", WEB_IDENTITY);
+    let script = support::repo_file("fixtures/credential_process.py");
+    let python = support::python();
+    s.write(
+        ".aws/credentials",
+        &format!(
+            "[static]\naws_access_key_id = AKIAPROFILESENTINEL1\naws_secret_access_key = {PROFILE_SECRET}\naws_session_token = {PROFILE_SESSION}\n"
+        ),
+    );
+    s.write(".aws/config", &format!(
+        "[default]\nregion = eu-west-1\n\
+         [profile static]\nregion = eu-west-1\n\
+         [profile chained]\nregion = eu-west-1\nrole_arn = {ROLE}\nsource_profile = static\n\
+         [profile loop]\nrole_arn = {ROLE}\nsource_profile = loop2\naws_secret_access_key = {PROFILE_SECRET}\n\
+         [profile loop2]\nrole_arn = {ROLE}\nsource_profile = loop\n\
+         [profile process]\nregion = eu-west-1\ncredential_process = {py} {script} --access-key-id ASIAPROCESSSENTINEL1 --secret {PROCESS_SECRET} --session-token {PROCESS_SESSION}\n\
+         [profile process-fails]\nregion = eu-west-1\ncredential_process = {py} {script} --access-key-id A --secret {PROCESS_SECRET} --fail denied\n\
+         [profile process-garbage]\nregion = eu-west-1\ncredential_process = echo '{{\"Version\": 2, \"SecretAccessKey\": \"{PROCESS_SECRET}\"'\n\
+         [profile process-chained]\nregion = eu-west-1\nrole_arn = {ROLE}\nsource_profile = process\n\
+         [profile sso]\nsso_session = corp\nsso_account_id = {ACCOUNT}\nsso_role_name = Admin\nregion = eu-west-1\n\
+         [sso-session corp]\nsso_start_url = https://corp.awsapps.com/start\nsso_region = eu-west-1\n",
+        py = python.display(), script = script.display()));
+    let expires = (chrono::Utc::now() + chrono::TimeDelta::hours(1))
+        .format("%Y-%m-%dT%H:%M:%SZ")
+        .to_string();
+    write_json(
+        &s,
+        &format!(".aws/sso/cache/{}.json", support::sso_cache_name("corp")),
+        &json!({"startUrl": "https://corp.awsapps.com/start", "region": "eu-west-1",
+            "accessToken": SSO_TOKEN, "expiresAt": expires, "clientId": "client",
+            "clientSecret": SSO_CLIENT_SECRET, "refreshToken": SSO_REFRESH,
+            "registrationExpiresAt": expires}),
+    );
+    s.env("TMPDIR", tmp)
+        .env("AWS_ENDPOINT_URL_STS", sts.url())
+        .env("AWS_ENDPOINT_URL_SSO", stub.url())
+        .env("AWS_ENDPOINT_URL_SSO_OIDC", stub.url());
+    let sts_url = sts.url();
+    World {
+        sandbox: s,
+        _peers: vec![sts, stub],
+        sts: sts_url,
+    }
+}
+
+/// Runs `args` with `env` added, and checks stderr and every new or changed file.
+fn check(world: &World, env: &[(&str, String)], args: &[&str], expect_success: bool) -> Run {
+    let s = &world.sandbox;
+    let before = snapshot(s.home.path());
+    let mut cmd = s.command(args);
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let run = support::run_command(cmd);
+    let label = format!(
+        "{args:?} {:?}",
+        env.iter().map(|(k, _)| k).collect::<Vec<_>>()
+    );
+    if expect_success {
+        assert_eq!(run.code, 0, "{label}: {}", run.stderr);
+    } else {
+        assert_ne!(run.code, 0, "{label} succeeded");
+        assert!(run.stdout.is_empty(), "{label}: stdout {:?}", run.stdout);
+    }
+    for sentinel in SENTINELS {
+        assert!(
+            !run.stderr.contains(sentinel),
+            "{label}: {sentinel} on stderr:\n{}",
+            run.stderr
+        );
+    }
+    assert!(
+        !run.stderr.contains("k8s-aws-v1."),
+        "{label}: token on stderr"
+    );
+    for (path, contents) in snapshot(s.home.path()) {
+        if before.get(&path) == Some(&contents) {
+            continue;
+        }
+        let text = String::from_utf8_lossy(&contents);
+        for sentinel in SENTINELS {
+            assert!(
+                !text.contains(sentinel),
+                "{label}: {sentinel} written to {}",
+                path.display()
+            );
+        }
+    }
+    run
+}
+
+fn env_keys(session: bool) -> Vec<(&'static str, String)> {
+    let mut env = vec![
+        ("AWS_ACCESS_KEY_ID", "AKIAENVSENTINEL00001".to_owned()),
+        ("AWS_SECRET_ACCESS_KEY", ENV_SECRET.to_owned()),
+    ];
+    if session {
+        env.push(("AWS_SESSION_TOKEN", ENV_SESSION.to_owned()));
+    }
+    env
+}
+
+fn issued() -> Value {
+    json!({"access_key_id": "ASIASTSSENTINEL00001", "secret_access_key": STS_SECRET,
+           "session_token": STS_SESSION})
+}
+
+#[test]
+fn verbose_success_paths_print_no_secret() {
+    let w = world(json!([{"sts": issued()}]));
+    let verbose = ["token", "-i", "c", "--verbose", "--timeout", "5"];
+    let with = |extra: &[&'static str]| -> Vec<&str> {
+        verbose
+            .iter()
+            .copied()
+            .chain(extra.iter().copied())
+            .collect()
+    };
+    let mut env = env_keys(true);
+    env.push(("EKS_TOKEN_LOG", "debug".into()));
+    let run = check(&w, &env, &with(&["--role-arn", ROLE]), true);
+    assert!(run.stderr.contains("eks-token: debug: "), "{}", run.stderr);
+    assert!(
+        run.stderr.contains(&w.sts),
+        "verbose names the STS endpoint"
+    );
+    check(&w, &env_keys(true), &with(&[]), true);
+    check(
+        &w,
+        &env_keys(true),
+        &with(&["--role-arn", ROLE, "--forward-session-name"]),
+        true,
+    );
+    for profile in ["static", "chained", "process", "process-chained", "sso"] {
+        check(&w, &[], &with(&["--profile", profile]), true);
+    }
+    let container = |auth: &str| {
+        vec![
+            (
+                "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+                format!("http://127.0.0.1:{}/creds", w._peers[1].port),
+            ),
+            ("AWS_CONTAINER_AUTHORIZATION_TOKEN", auth.to_owned()),
+        ]
+    };
+    check(&w, &container(CONTAINER_AUTH), &with(&[]), true);
+    let web_identity = vec![
+        (
+            "AWS_WEB_IDENTITY_TOKEN_FILE",
+            w.sandbox.path("token.jwt").display().to_string(),
+        ),
+        ("AWS_ROLE_ARN", ROLE.to_owned()),
+    ];
+    check(&w, &web_identity, &with(&[]), true);
+}
+
+#[test]
+fn error_paths_print_no_secret() {
+    let verbose = ["token", "-i", "c", "--verbose", "--timeout", "1"];
+    let with = |extra: &[&'static str]| -> Vec<&str> {
+        verbose
+            .iter()
+            .copied()
+            .chain(extra.iter().copied())
+            .collect()
+    };
+    let sts_errors = [
+        json!([{"sts_error": "ExpiredToken", "status": 403, "message": "expired"}]),
+        json!([{"sts_error": "InvalidClientTokenId", "status": 403, "message": "invalid"}]),
+        json!([{"sts_error": "AccessDenied", "status": 403, "message": "denied"}]),
+        json!([{"sts_error": "Throttling", "status": 400, "message": "Rate exceeded"}]),
+        json!([{"status": 503, "body": "unavailable"}]),
+        json!([{"status": 200, "body": "<AssumeRoleResponse><broken", "content_type": "text/xml"}]),
+        json!([{"hang": true}]),
+    ];
+    for plan in sts_errors {
+        let w = world(plan);
+        check(&w, &env_keys(true), &with(&["--role-arn", ROLE]), false);
+        check(&w, &[], &with(&["--profile", "chained"]), false);
+        check(&w, &[], &with(&["--profile", "process-chained"]), false);
+        let web_identity = vec![
+            (
+                "AWS_WEB_IDENTITY_TOKEN_FILE",
+                w.sandbox.path("token.jwt").display().to_string(),
+            ),
+            ("AWS_ROLE_ARN", ROLE.to_owned()),
+        ];
+        check(&w, &web_identity, &with(&[]), false);
+    }
+
+    let w = world(json!([{"sts": issued()}]));
+    for profile in ["loop", "process-fails", "process-garbage"] {
+        check(&w, &[], &with(&["--profile", profile]), false);
+    }
+    // An STS endpoint that refuses connections.
+    let mut env = env_keys(true);
+    env.push((
+        "AWS_ENDPOINT_URL_STS",
+        format!("http://127.0.0.1:{}", closed_port()),
+    ));
+    check(&w, &env, &with(&["--role-arn", ROLE]), false);
+    // Credentials the environment half-sets or dates wrongly.
+    check(&w, &env_keys(false)[..1], &with(&[]), false);
+    let mut env = env_keys(true);
+    env.push(("AWS_SESSION_EXPIRATION", "2001-01-01T00:00:00Z".into()));
+    check(&w, &env, &with(&[]), false);
+    // A container endpoint that rejects the authorization token.
+    let env = vec![
+        (
+            "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+            format!("http://127.0.0.1:{}/creds", w._peers[1].port),
+        ),
+        (
+            "AWS_CONTAINER_AUTHORIZATION_TOKEN",
+            format!("{CONTAINER_AUTH}-wrong"),
+        ),
+    ];
+    check(&w, &env, &with(&[]), false);
+    // SSO: the portal rejects the token, then the login has expired.
+    let mut env = vec![(
+        "AWS_ENDPOINT_URL_SSO",
+        format!("http://127.0.0.1:{}", closed_port()),
+    )];
+    check(&w, &env, &with(&["--profile", "sso"]), false);
+    env.clear();
+    let expired = (chrono::Utc::now() - chrono::TimeDelta::hours(1))
+        .format("%Y-%m-%dT%H:%M:%SZ")
+        .to_string();
+    write_json(
+        &w.sandbox,
+        &format!(".aws/sso/cache/{}.json", support::sso_cache_name("corp")),
+        &json!({"startUrl": "https://corp.awsapps.com/start", "region": "eu-west-1",
+            "accessToken": SSO_TOKEN, "expiresAt": expired}),
+    );
+    check(&w, &env, &with(&["--profile", "sso"]), false);
+    // A token too long for the server, signed with a huge session token.
+    let mut env = env_keys(false);
+    env.push((
+        "AWS_SESSION_TOKEN",
+        format!("{ENV_SESSION}{}", "x".repeat(5000)),
+    ));
+    check(&w, &env, &with(&[]), false);
+}
