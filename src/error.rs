@@ -37,9 +37,6 @@ pub enum Error {
     /// The async runtime could not start.
     #[error("cannot start the async runtime")]
     Runtime(#[source] io::Error),
-    /// STS GetCallerIdentity failed.
-    #[error("sts GetCallerIdentity failed: {0}")]
-    CallerIdentity(String),
     /// The caller is not an identity a cluster can map.
     #[error(transparent)]
     Identity(#[from] UnmappableArn),
@@ -75,9 +72,6 @@ impl Error {
             ),
             Self::Cache(e) => e.hint(),
             Self::NoHome => Some("set HOME, or pass --cache-dir".into()),
-            Self::CallerIdentity(_) => {
-                Some("run `eks-token doctor` to see which credentials were used".into())
-            }
             Self::NoAccessEntry { .. } => Some(
                 "use --output aws-auth, or sign in as an IAM user or role (a role assumed with --role-arn works)".into(),
             ),

@@ -7,43 +7,19 @@ mod support;
 use std::path::Path;
 use std::time::Instant;
 
-use support::{BIN, Process, Run, Sandbox, kubectl};
+use support::{BIN, FakeEks, Process, Run, Sandbox, kubectl};
 
 const CLUSTER: &str = "e2e-cluster";
 const AK: &str = "AKIAKUBECTLE2EKEY001";
 const SK: &str = "kubectlSecretSentinel/0123456789abcdef";
 const NO_PODS: &str = "No resources found in default namespace.";
 
-struct Api {
-    server: Process,
-    ca: std::path::PathBuf,
-}
-
-fn fake_eks(s: &Sandbox, moto: Option<&Process>) -> Api {
-    let secrets = s.write("secrets.json", &serde_json::json!({ AK: SK }).to_string());
-    let certs = s.path("certs");
-    std::fs::create_dir_all(&certs).unwrap();
-    let mut args = vec![
-        "--cluster-id".to_owned(),
-        CLUSTER.to_owned(),
-        "--secrets".to_owned(),
-        secrets.display().to_string(),
-        "--cert-dir".to_owned(),
-        certs.display().to_string(),
-    ];
-    if let Some(m) = moto {
-        args.extend(["--moto".to_owned(), m.url()]);
-    }
-    let args: Vec<&str> = args.iter().map(String::as_str).collect();
-    let server = Process::peer("tests/peers/fake_eks.py", &args);
-    Api {
-        server,
-        ca: certs.join("ca.pem"),
-    }
+fn fake_eks(s: &Sandbox, moto: Option<&Process>) -> FakeEks {
+    support::fake_eks(s, CLUSTER, &serde_json::json!({ AK: SK }), moto)
 }
 
 /// A kubeconfig whose user runs eks-token with `args`, as the README shows it.
-fn kubeconfig(s: &Sandbox, api: &Api, api_version: &str, args: &[&str]) -> std::path::PathBuf {
+fn kubeconfig(s: &Sandbox, api: &FakeEks, api_version: &str, args: &[&str]) -> std::path::PathBuf {
     let interactive = if api_version.ends_with("/v1") {
         "\n      interactiveMode: Never"
     } else {

@@ -4,7 +4,7 @@
 use serde::Serialize;
 
 use crate::cli::{WhoamiArgs, WhoamiFormat};
-use crate::credentials::{RegionOrigin, Resolved, Setup, one_line};
+use crate::credentials::{RegionOrigin, Resolved, Setup};
 use crate::error::{self, Error};
 use crate::identity::{Kind, Principal};
 use crate::token::ClusterId;
@@ -26,12 +26,14 @@ pub struct Caller {
 /// Asks STS who these credentials are: a real signed call, so endpoint overrides
 /// (`AWS_ENDPOINT_URL_STS`) apply.
 pub async fn caller_identity(setup: &Setup, resolved: &Resolved) -> Result<Caller, Error> {
+    let what = "STS GetCallerIdentity".to_owned();
+    setup.network().step(what.clone());
     let sdk = setup.sdk_config(resolved.credentials.clone()).await;
     let out = aws_sdk_sts::Client::new(&sdk)
         .get_caller_identity()
         .send()
         .await
-        .map_err(|e| Error::CallerIdentity(one_line(&e)))?;
+        .map_err(|e| setup.call_error(what, Some(resolved.source.clone()), None, &e))?;
     Ok(Caller {
         account: out.account.unwrap_or_default(),
         arn: out.arn.unwrap_or_default(),

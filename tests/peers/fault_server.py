@@ -27,12 +27,13 @@ import argparse
 import json
 import socket
 import struct
-import sys
 import threading
 import time
 from datetime import datetime, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
+
+from serving import serve_until_stdin_closes
 
 STS_NS = "https://sts.amazonaws.com/doc/2011-06-15/"
 ACCOUNT = "123456789012"
@@ -148,16 +149,7 @@ def main():
     plan = json.loads(args.plan)
     if not isinstance(plan, list) or not plan:
         ap.error("--plan must be a non-empty JSON list")
-    server = Server(plan)
-
-    def watch_stdin():
-        sys.stdin.buffer.read()
-        server.shutdown()
-
-    threading.Thread(target=watch_stdin, daemon=True).start()
-    print(json.dumps({"port": server.server_address[1]}), flush=True)
-    server.serve_forever()
-    server.server_close()
+    serve_until_stdin_closes(Server(plan))
 
 
 if __name__ == "__main__":
