@@ -252,11 +252,20 @@ fn cache_list_and_clear() {
 #[test]
 fn a_stampede_of_32_cold_starts_makes_one_assume_role_call() {
     let moto = Process::moto();
-    let mut s = env_creds();
-    s.endpoint(&moto.url());
+    let mut s = Sandbox::new();
+    s.endpoint(&moto.url())
+        .env("AWS_REGION", "eu-west-1")
+        .env("AWS_PROFILE", "dev");
+    s.write(
+        ".aws/config",
+        &format!(
+            "[profile base]\naws_access_key_id = {AK}\naws_secret_access_key = {SK}\n\
+         [profile dev]\nrole_arn = {ROLE}\nsource_profile = base\n"
+        ),
+    );
     let children: Vec<_> = (0..32)
         .map(|_| {
-            s.command(&["token", "-i", "stampede", "-r", ROLE])
+            s.command(&["token", "-i", "stampede"])
                 .stdout(Stdio::piped())
                 .stderr(Stdio::piped())
                 .spawn()
