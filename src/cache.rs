@@ -18,7 +18,7 @@ use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::credentials::Options;
+use crate::credentials::{self, Options};
 use crate::token::{self, ClusterId, Token};
 
 /// Bumped when the entry format changes; other formats are ignored and replaced.
@@ -46,7 +46,6 @@ const KEY_ENV: &[&str] = &[
     "AWS_REGION",
     "AWS_DEFAULT_REGION",
     "AWS_ACCESS_KEY_ID",
-    "AWS_ACCESS_KEY",
     "AWS_SESSION_EXPIRATION",
     "AWS_CREDENTIAL_EXPIRATION",
     "AWS_ROLE_ARN",
@@ -54,6 +53,9 @@ const KEY_ENV: &[&str] = &[
     "AWS_WEB_IDENTITY_TOKEN_FILE",
     "AWS_CONTAINER_CREDENTIALS_FULL_URI",
     "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
+    // Hashed, never stored: which aws-vault --ecs-server session a loopback port serves.
+    "AWS_CONTAINER_AUTHORIZATION_TOKEN",
+    "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE",
     "AWS_USE_FIPS_ENDPOINT",
     "AWS_USE_DUALSTACK_ENDPOINT",
     "AWS_CONFIG_FILE",
@@ -61,6 +63,7 @@ const KEY_ENV: &[&str] = &[
     "AWS_ENDPOINT_URL",
     "AWS_ENDPOINT_URL_STS",
     "AWS_ENDPOINT_URL_SSO",
+    "AWS_ENDPOINT_URL_SSO_OIDC",
     "AWS_EC2_METADATA_DISABLED",
 ];
 
@@ -77,8 +80,7 @@ pub fn default_dir(flag: Option<&Path>) -> Option<PathBuf> {
     if let Some(dir) = env("KUBECACHEDIR") {
         return Some(PathBuf::from(dir).join("eks-token"));
     }
-    let home = directories::BaseDirs::new()?.home_dir().to_owned();
-    Some(home.join(".kube/cache/eks-token"))
+    Some(credentials::home_dir()?.join(".kube/cache/eks-token"))
 }
 
 /// What a cached token is bound to, hashed: the cluster, every flag and environment
@@ -113,17 +115,10 @@ impl CacheKey {
             let value = std::env::var_os(name).filter(|v| !v.is_empty());
             key.field(value.as_deref().map(OsStr::as_encoded_bytes));
         }
-        let home = directories::BaseDirs::new().map(|d| d.home_dir().to_owned());
-        for (var, default) in [
-            ("AWS_CONFIG_FILE", ".aws/config"),
-            ("AWS_SHARED_CREDENTIALS_FILE", ".aws/credentials"),
-        ] {
-            let path = std::env::var_os(var)
-                .filter(|v| !v.is_empty())
-                .map(PathBuf::from)
-                .or_else(|| home.as_ref().map(|h| h.join(default)));
-            key.field(path.as_deref().map(|p| p.as_os_str().as_encoded_bytes()));
-            let stamp = path.and_then(|p| fs::metadata(p).ok()).map(|m| {
+        let home = credentials::home_dir();
+        for path in credentials::config_file_paths(home.as_deref()) {
+            key.field(Some(path.as_os_str().as_encoded_bytes()));
+            let stamp = fs::metadata(&path).ok().map(|m| {
                 let modified = m
                     .modified()
                     .ok()

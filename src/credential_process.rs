@@ -46,12 +46,13 @@ fn stderr_part(stderr: &str) -> String {
     }
 }
 
-/// The program a command line runs, for messages: arguments may hold secrets
-/// (`--password …`), so only the first word is ever shown.
+/// The program a command line runs, for messages: arguments and leading `NAME=value`
+/// assignments (`TOKEN=… helper`, `env TOKEN=… helper`) may hold secrets, so only the
+/// program's own word is ever shown.
 pub fn program(command: &str) -> String {
     command
         .split_whitespace()
-        .next()
+        .find(|word| *word != "env" && !word.contains('='))
         .unwrap_or("credential_process")
         .chars()
         .filter(|c| !c.is_control())
@@ -301,5 +302,11 @@ mod tests {
             program("/usr/bin/helper --password hunter2"),
             "/usr/bin/helper"
         );
+        assert_eq!(
+            program("SECRET_PW=hunter2 /usr/bin/helper --x"),
+            "/usr/bin/helper"
+        );
+        assert_eq!(program("env A=1 SECRET_PW=hunter2 helper"), "helper");
+        assert_eq!(program("SECRET_PW=hunter2"), "credential_process");
     }
 }

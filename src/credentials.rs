@@ -431,23 +431,29 @@ pub fn check_environment(
     Ok(())
 }
 
+/// The AWS config and credentials files in play, as the SDK finds them:
+/// `AWS_CONFIG_FILE` / `AWS_SHARED_CREDENTIALS_FILE` (with `~/` expanded), else the
+/// defaults under the home directory.
+pub fn config_file_paths(home: Option<&Path>) -> Vec<PathBuf> {
+    [
+        ("AWS_CONFIG_FILE", ".aws/config"),
+        ("AWS_SHARED_CREDENTIALS_FILE", ".aws/credentials"),
+    ]
+    .into_iter()
+    .filter_map(|(var, default)| match env_var(var) {
+        Some(p) => Some(match (p.strip_prefix("~/"), home) {
+            (Some(rest), Some(home)) => home.join(rest),
+            _ => PathBuf::from(p),
+        }),
+        None => home.map(|home| home.join(default)),
+    })
+    .collect()
+}
+
 /// The SDK silently treats an unreadable default config file as empty, and would block
 /// forever on a FIFO: check both files are regular and readable first.
 fn check_config_files(home: Option<&Path>) -> Result<(), CredentialsError> {
-    for (var, default) in [
-        ("AWS_CONFIG_FILE", ".aws/config"),
-        ("AWS_SHARED_CREDENTIALS_FILE", ".aws/credentials"),
-    ] {
-        let path = match env_var(var) {
-            Some(p) => match (p.strip_prefix("~/"), home) {
-                (Some(rest), Some(home)) => home.join(rest),
-                _ => PathBuf::from(p),
-            },
-            None => match home {
-                Some(home) => home.join(default),
-                None => continue,
-            },
-        };
+    for path in config_file_paths(home) {
         if let Some(why) = file_problem(&path) {
             return Err(CredentialsError::ConfigUnreadable {
                 path: path.display().to_string(),

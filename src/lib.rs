@@ -108,13 +108,18 @@ fn usage_error(e: clap::Error) -> ExitCode {
         return print(&e.render().to_string());
     }
     let rendered = e.render().to_string();
-    // clap's first paragraph is the message, sometimes over several lines.
-    let message = rendered
-        .lines()
-        .take_while(|l| !l.trim().is_empty())
-        .map(str::trim)
-        .collect::<Vec<_>>()
-        .join(" ");
+    // clap's first paragraph is the message, sometimes over several lines; a missing
+    // subcommand renders the whole help instead.
+    let message = if e.kind() == ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand {
+        "a subcommand is required".to_owned()
+    } else {
+        rendered
+            .lines()
+            .take_while(|l| !l.trim().is_empty())
+            .map(str::trim)
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
     let message = message.trim_start_matches("error: ");
     let usage = rendered
         .lines()

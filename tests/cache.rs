@@ -142,6 +142,12 @@ fn every_key_component_gets_its_own_entry() {
     // Editing a config file invalidates: a new modification time is a new key.
     s.write(".aws/config", "[default]\nregion = eu-west-1\n");
     check(&s, &["-i", "c"], SK);
+    // Also when the file is named with `~/`, which the SDK expands.
+    s.env("AWS_CONFIG_FILE", "~/custom-config");
+    s.write("custom-config", "[default]\nregion = eu-west-1\n");
+    check(&s, &["-i", "c"], SK);
+    s.write("custom-config", "[default]\nregion = eu-west-1\n# edited\n");
+    check(&s, &["-i", "c"], SK);
 }
 
 #[test]

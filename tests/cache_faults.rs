@@ -26,60 +26,67 @@ fn env_creds() -> Sandbox {
     s
 }
 
-/// Runs eks-token with `args` inside a user + mount namespace where `dir` is a tmpfs
-/// mounted with `options` (`size=4k`, `ro`, …).
-fn run_on_tmpfs(s: &Sandbox, dir: &Path, options: &str, args: &[&str]) -> Run {
+/// Runs eks-token with `args` inside a user + mount namespace where `dir` is a private
+/// (mode 0700) tmpfs mounted with `options` (`size=4k`, `ro`, …), after `prepare` (shell)
+/// ran in it. Returns the run and what the tmpfs held afterwards (it vanishes with the
+/// namespace, so it is listed from inside).
+fn run_on_tmpfs(s: &Sandbox, dir: &Path, options: &str, prepare: &str) -> (Run, Vec<String>) {
     std::fs::create_dir_all(dir).unwrap();
+    let listing = s.path("tmpfs-listing");
     let script = format!(
-        "mount -t tmpfs -o {options} tmpfs '{}' && exec \"$0\" \"$@\"",
-        dir.display()
+        "mount -t tmpfs -o mode=0700,{options} tmpfs '{dir}' && {{ {prepare} \"$0\" \"$@\"; rc=$?; ls -A '{dir}' > '{listing}'; exit $rc; }}",
+        dir = dir.display(),
+        listing = listing.display(),
     );
+    let dir_arg = dir.display().to_string();
     let mut cmd: Command = s.command_of("unshare", &["-rm", "sh", "-c", &script]);
-    cmd.arg(support::BIN).args(args);
-    support::run_command(cmd)
+    cmd.arg(support::BIN)
+        .args(["token", "-i", "c", "--cache-dir", &dir_arg]);
+    let run = support::run_command(cmd);
+    let left = std::fs::read_to_string(&listing)
+        .unwrap_or_else(|_| panic!("the tmpfs run did not finish: {}", run.stderr));
+    (run, left.lines().map(str::to_owned).collect())
 }
 
-fn assert_token_with_cache_warning(run: &Run) {
+/// The token is printed, the warning names the file-system error, and no entry or
+/// temporary file is left half-written.
+fn assert_token_despite(run: &Run, left: &[String], error: &str) {
     verify_token(&run.token(), "c", SK);
     assert!(
-        run.stderr.contains("eks-token: warning: "),
-        "a cache that cannot be written is worth a warning: {}",
+        run.stderr
+            .starts_with("eks-token: warning: not using the token cache: ")
+            && run.stderr.contains(error),
+        "a cache that cannot be written is worth a warning naming {error:?}: {}",
         run.stderr
     );
     assert!(!run.stderr.contains(SK));
+    assert!(
+        !left
+            .iter()
+            .any(|f| f.ends_with(".json") || f.ends_with(".tmp")),
+        "partial cache files left: {left:?}"
+    );
     run.assert_within(Duration::from_secs(5));
 }
 
 #[test]
 fn read_only_cache_dir_still_prints_the_token() {
     let s = env_creds();
-    let dir = s.path("ro-cache");
-    let dir_arg = dir.display().to_string();
-    let run = run_on_tmpfs(
-        &s,
-        &dir,
-        "ro",
-        &["token", "-i", "c", "--cache-dir", &dir_arg],
-    );
-    assert_token_with_cache_warning(&run);
+    let (run, left) = run_on_tmpfs(&s, &s.path("ro-cache"), "ro", "");
+    assert_token_despite(&run, &left, "Read-only file system");
 }
 
 #[test]
 fn full_disk_still_prints_the_token_and_leaves_no_partial_entry() {
     let s = env_creds();
     let dir = s.path("full-cache");
-    let dir_arg = dir.display().to_string();
-    // Fill the tmpfs first, then ask for a token with the cache on it.
+    // Fill the tmpfs first (dd stops at ENOSPC), then ask for a token with the cache on it.
     let fill = format!(
-        "mount -t tmpfs -o size=4k tmpfs '{0}' && dd if=/dev/zero of='{0}/filler' bs=1k count=8 2>/dev/null; exec \"$0\" \"$@\"",
+        "dd if=/dev/zero of='{}/filler' bs=1k count=64 2>/dev/null;",
         dir.display()
     );
-    std::fs::create_dir_all(&dir).unwrap();
-    let mut cmd = s.command_of("unshare", &["-rm", "sh", "-c", &fill]);
-    cmd.arg(support::BIN)
-        .args(["token", "-i", "c", "--cache-dir", &dir_arg]);
-    let run = support::run_command(cmd);
-    assert_token_with_cache_warning(&run);
+    let (run, left) = run_on_tmpfs(&s, &dir, "size=16k", &fill);
+    assert_token_despite(&run, &left, "No space left on device");
 }
 
 #[test]

@@ -110,6 +110,7 @@ fn world(sts_plan: Value) -> World {
          [profile loop2]\nrole_arn = {ROLE}\nsource_profile = loop\n\
          [profile process]\nregion = eu-west-1\ncredential_process = {py} {script} --access-key-id ASIAPROCESSSENTINEL1 --secret {PROCESS_SECRET} --session-token {PROCESS_SESSION}\n\
          [profile process-fails]\nregion = eu-west-1\ncredential_process = {py} {script} --access-key-id A --secret {PROCESS_SECRET} --fail denied\n\
+         [profile process-env-secret]\nregion = eu-west-1\ncredential_process = HELPER_PASSWORD={PROCESS_SECRET} {py} {script} --access-key-id A --secret x --fail denied\n\
          [profile process-garbage]\nregion = eu-west-1\ncredential_process = echo '{{\"Version\": 2, \"SecretAccessKey\": \"{PROCESS_SECRET}\"'\n\
          [profile process-chained]\nregion = eu-west-1\nrole_arn = {ROLE}\nsource_profile = process\n\
          [profile sso]\nsso_session = corp\nsso_account_id = {ACCOUNT}\nsso_role_name = Admin\nregion = eu-west-1\n\
@@ -284,7 +285,12 @@ fn error_paths_print_no_secret() {
     }
 
     let w = world(json!([{"sts": issued()}]));
-    for profile in ["loop", "process-fails", "process-garbage"] {
+    for profile in [
+        "loop",
+        "process-fails",
+        "process-env-secret",
+        "process-garbage",
+    ] {
         check(&w, &[], &with(&["--profile", profile]), false);
     }
     // An STS endpoint that refuses connections.
