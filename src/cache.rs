@@ -31,9 +31,7 @@ pub const MIN_REMAINING: TimeDelta = TimeDelta::minutes(5);
 /// Entries are a few kilobytes (the token is at most 4096 bytes); anything bigger is not one.
 const MAX_ENTRY_BYTES: u64 = 16 * 1024;
 
-/// How long a run waits for another run minting the same token before it gives up on
-/// the cache and mints its own.
-const LOCK_WAIT: Duration = Duration::from_secs(5);
+/// How often a run waiting for another run's lock looks again.
 const LOCK_POLL: Duration = Duration::from_millis(20);
 
 /// Temporary files older than this were left by a killed writer.
@@ -423,32 +421,62 @@ impl Cache {
         Ok(())
     }
 
-    /// Waits for the per-key lock, up to [`LOCK_WAIT`]. `Ok(None)` when another run held
-    /// it too long: the caller then mints without the cache rather than hang.
-    pub fn lock(&self, key: &CacheKey) -> Result<Option<File>, CacheError> {
-        let path = self.dir.join(format!("{}.lock", key.as_str()));
-        let mut options = OpenOptions::new();
-        options.read(true).write(true).create(true).truncate(false);
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::OpenOptionsExt;
-            options
-                .mode(0o600)
-                .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_CLOEXEC);
-        }
-        let file = options.open(&path).map_err(io_error(&path))?;
-        check_private(&path, &file.metadata().map_err(io_error(&path))?, false)?;
+    /// Waits up to `wait` for the per-key lock (`wait` is the run's deadline: the holder
+    /// gives up by then). `Ok(None)` when another run held it too long: the caller then
+    /// mints without the cache rather than hang.
+    pub fn lock(&self, key: &CacheKey, wait: Duration) -> Result<Option<File>, CacheError> {
+        self.acquire(key.as_str(), wait)
+    }
+
+    /// Locks `<stem>.lock`. Removing a lock file (`clear`, `prune`) is done while holding
+    /// it, so a run that locked the removed file sees it is no longer the one at that path
+    /// and starts over: two runs never both believe they hold a key.
+    fn acquire(&self, stem: &str, wait: Duration) -> Result<Option<File>, CacheError> {
+        let path = self.dir.join(format!("{stem}.lock"));
         let start = Instant::now();
         loop {
+            let mut options = OpenOptions::new();
+            options.read(true).write(true).create(true).truncate(false);
+            #[cfg(unix)]
+            {
+                use std::os::unix::fs::OpenOptionsExt;
+                options
+                    .mode(0o600)
+                    .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_CLOEXEC);
+            }
+            let file = options.open(&path).map_err(io_error(&path))?;
+            let meta = file.metadata().map_err(io_error(&path))?;
+            check_private(&path, &meta, false)?;
             match file.try_lock() {
-                Ok(()) => return Ok(Some(file)),
-                Err(fs::TryLockError::WouldBlock) if start.elapsed() < LOCK_WAIT => {
+                Ok(()) if same_file(&meta, fs::symlink_metadata(&path).ok().as_ref()) => {
+                    return Ok(Some(file));
+                }
+                // Locked a file that was removed meanwhile: try the one at the path now.
+                Ok(()) => continue,
+                Err(fs::TryLockError::WouldBlock) if start.elapsed() < wait => {
                     std::thread::sleep(LOCK_POLL);
                 }
                 Err(fs::TryLockError::WouldBlock) => return Ok(None),
                 Err(fs::TryLockError::Error(e)) => return Err(io_error(&path)(e)),
             }
         }
+    }
+
+    /// Removes `<stem>.json` and its lock file while holding its lock; `false` when
+    /// another run holds it (it is minting: its entry is about to be replaced anyway).
+    fn remove_entry(&self, stem: &str) -> Result<bool, CacheError> {
+        let Some(lock) = self.acquire(stem, Duration::ZERO)? else {
+            return Ok(false);
+        };
+        let entry = self.dir.join(format!("{stem}.json"));
+        match fs::remove_file(&entry) {
+            Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(io_error(&entry)(e)),
+            _ => {}
+        }
+        let lock_path = self.dir.join(format!("{stem}.lock"));
+        fs::remove_file(&lock_path).map_err(io_error(&lock_path))?;
+        drop(lock);
+        Ok(true)
     }
 
     /// Every readable entry, expired ones included, sorted by cluster.
@@ -472,44 +500,45 @@ impl Cache {
     pub fn clear(&self, cluster: Option<&str>) -> Result<usize, CacheError> {
         let mut removed = 0;
         for path in self.entry_files()? {
-            let matches = match (cluster, self.read(&path)) {
-                (None, _) => true,
-                (Some(c), Ok(Some(e))) => e.description.cluster == c,
-                _ => false,
-            };
-            if matches {
-                fs::remove_file(&path).map_err(io_error(&path))?;
-                let _ = fs::remove_file(path.with_extension("lock"));
+            let matches = cluster.is_none_or(
+                |c| matches!(self.read(&path), Ok(Some(e)) if e.description.cluster == c),
+            );
+            if matches && self.remove_entry(&stem(&path))? {
                 removed += 1;
             }
         }
         Ok(removed)
     }
 
-    /// Removes expired entries and temporary files left by killed writers. Best effort:
-    /// runs on the slow path only, and never fails the run.
+    /// Removes expired entries, their lock files, lock files left without an entry, and
+    /// temporary files left by killed writers. Best effort: runs on the slow path only,
+    /// skips keys another run holds, and never fails the run.
     pub fn prune(&self, now: DateTime<Utc>) {
         let Ok(dir) = fs::read_dir(&self.dir) else {
             return;
         };
         for item in dir.flatten() {
             let path = item.path();
-            let name = item.file_name();
-            let name = name.to_string_lossy();
-            if name.ends_with(".tmp") {
-                let stale = item
-                    .metadata()
+            let old = || {
+                item.metadata()
                     .ok()
                     .and_then(|m| m.modified().ok())
                     .and_then(|t| t.elapsed().ok())
-                    .is_some_and(|age| age > STALE_TEMP);
-                if stale {
+                    .is_some_and(|age| age > STALE_TEMP)
+            };
+            let expired = || matches!(self.read(&path), Ok(Some(e)) if e.expires_at <= now);
+            let orphan = || !path.with_extension("json").exists() && old();
+            let remove = match path.extension().and_then(|x| x.to_str()) {
+                Some("tmp") if old() => {
                     let _ = fs::remove_file(&path);
+                    false
                 }
-            } else if name.ends_with(".json")
-                && matches!(self.read(&path), Ok(Some(e)) if e.expires_at <= now)
-            {
-                let _ = fs::remove_file(&path);
+                Some("json") => expired(),
+                Some("lock") => orphan(),
+                _ => false,
+            };
+            if remove {
+                let _ = self.remove_entry(&stem(&path));
             }
         }
     }
@@ -520,6 +549,26 @@ impl Cache {
             .flatten()
             .map(|e| e.path())
             .filter(|p| p.extension().is_some_and(|x| x == "json")))
+    }
+}
+
+/// The key part of an entry's or lock file's name.
+fn stem(path: &Path) -> String {
+    path.file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default()
+}
+
+/// Whether `now` (the path's current metadata) is the same file as `locked`.
+fn same_file(locked: &fs::Metadata, now: Option<&fs::Metadata>) -> bool {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        now.is_some_and(|n| n.dev() == locked.dev() && n.ino() == locked.ino())
+    }
+    #[cfg(not(unix))]
+    {
+        now.is_some()
     }
 }
 
@@ -748,13 +797,56 @@ mod tests {
     #[test]
     fn the_lock_is_exclusive_and_bounded() {
         let (_root, cache) = cache();
-        let held = cache.lock(&key("c")).unwrap().unwrap();
+        let wait = Duration::from_millis(300);
+        let held = cache.lock(&key("c"), wait).unwrap().unwrap();
         let start = Instant::now();
-        assert!(cache.lock(&key("c")).unwrap().is_none());
-        assert!(start.elapsed() >= LOCK_WAIT);
-        assert!(cache.lock(&key("other")).unwrap().is_some());
+        assert!(cache.lock(&key("c"), wait).unwrap().is_none());
+        assert!(start.elapsed() >= wait);
+        assert!(cache.lock(&key("other"), wait).unwrap().is_some());
         drop(held);
-        assert!(cache.lock(&key("c")).unwrap().is_some());
+        assert!(cache.lock(&key("c"), wait).unwrap().is_some());
+    }
+
+    #[test]
+    fn clear_and_prune_never_take_a_held_lock_away() {
+        let (_root, cache) = cache();
+        let wait = Duration::from_millis(100);
+        store_fresh(&cache);
+        let held = cache.lock(&key("c"), wait).unwrap().unwrap();
+        assert_eq!(
+            cache.clear(None).unwrap(),
+            0,
+            "a key being minted is left alone"
+        );
+        cache.prune(t0() + TimeDelta::days(1));
+        assert!(
+            cache.lock(&key("c"), wait).unwrap().is_none(),
+            "still exclusive"
+        );
+        drop(held);
+        assert_eq!(cache.clear(None).unwrap(), 1);
+        let lock_file = cache.dir().join(format!("{}.lock", key("c").as_str()));
+        assert!(
+            !lock_file.exists(),
+            "clear removes the lock file with the entry"
+        );
+
+        // A run that locked a file which was then removed starts over on the new one.
+        let stale = cache.lock(&key("c"), wait).unwrap().unwrap();
+        fs::remove_file(&lock_file).unwrap();
+        let fresh = cache.lock(&key("c"), wait).unwrap().unwrap();
+        assert!(cache.lock(&key("c"), wait).unwrap().is_none());
+        drop((stale, fresh));
+
+        // Orphaned lock files older than a minute are pruned.
+        File::options()
+            .write(true)
+            .open(&lock_file)
+            .unwrap()
+            .set_modified(SystemTime::now() - 2 * STALE_TEMP)
+            .unwrap();
+        cache.prune(t0());
+        assert!(!lock_file.exists());
     }
 
     #[test]

@@ -102,12 +102,16 @@ impl TokenRun {
             }
             None => None,
         };
-        let lock = match cache.as_ref().map(|c| c.lock(&self.key)) {
+        let lock = match cache
+            .as_ref()
+            .map(|c| c.lock(&self.key, self.options.limits.total))
+        {
             Some(Ok(Some(lock))) => Some(lock),
             Some(Ok(None)) => {
-                error::warn(
-                    "another eks-token run held the cache lock too long; not using the cache this time",
-                );
+                error::warn(&format!(
+                    "another eks-token run held the cache lock for {}; not using the cache this time",
+                    credentials::seconds(self.options.limits.total)
+                ));
                 None
             }
             Some(Err(e)) => {
