@@ -582,10 +582,14 @@ impl Setup {
 
         let variant = Variant {
             fips: env_flag("AWS_USE_FIPS_ENDPOINT")
-                .or_else(|| from_profile("use_fips_endpoint").map(|v| v == "true"))
+                .or_else(|| {
+                    from_profile("use_fips_endpoint").map(|v| v.eq_ignore_ascii_case("true"))
+                })
                 .unwrap_or(false),
             dual_stack: env_flag("AWS_USE_DUALSTACK_ENDPOINT")
-                .or_else(|| from_profile("use_dualstack_endpoint").map(|v| v == "true"))
+                .or_else(|| {
+                    from_profile("use_dualstack_endpoint").map(|v| v.eq_ignore_ascii_case("true"))
+                })
                 .unwrap_or(false),
         };
 

@@ -35,7 +35,7 @@ pub enum Error {
     #[error("cannot find the home directory for the token cache")]
     NoHome,
     /// The async runtime could not start.
-    #[error("cannot start the async runtime")]
+    #[error("cannot start the async runtime: {0}")]
     Runtime(#[source] io::Error),
     /// The caller is not an identity a cluster can map.
     #[error(transparent)]
@@ -64,7 +64,7 @@ impl Error {
             Self::Region(_) => {
                 Some("set --region or AWS_REGION to a region such as us-west-2".into())
             }
-            Self::Endpoint(_) => Some("unset AWS_USE_DUALSTACK_ENDPOINT".into()),
+            Self::Endpoint(_) => Some("unset AWS_USE_DUALSTACK_ENDPOINT (or use_dualstack_endpoint in the profile)".into()),
             Self::Credentials(e) => e.hint(),
             Self::Token(TokenError::CredentialsExpired(_)) => Some(
                 "refresh the credentials (`aws sso login`, or a new `aws-vault exec` session)"

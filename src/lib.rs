@@ -100,6 +100,8 @@ fn report_panic(info: &std::panic::PanicHookInfo<'_>) {
         io::stderr(),
         "eks-token: error: internal error{at}\nhint: this is a bug in eks-token; please report it with the command you ran"
     );
+    // Exit 1 like every other error, rather than the abort of `panic = "abort"`.
+    std::process::exit(1);
 }
 
 /// Help and version go to stdout; anything else is a one-line usage error, exit 2.

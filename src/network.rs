@@ -355,6 +355,18 @@ fn path_of(uri: &str) -> String {
         .unwrap_or_default()
 }
 
+/// Runs `future` to completion on a current-thread runtime, then leaves the runtime's
+/// blocking threads behind instead of joining them: a DNS lookup that hangs must not
+/// hold the process past the deadline.
+pub fn block_on<F: std::future::Future>(future: F) -> std::io::Result<F::Output> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let output = runtime.block_on(future);
+    runtime.shutdown_background();
+    Ok(output)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -111,6 +111,7 @@ impl Partition {
         match self {
             Self::Aws | Self::AwsUsGov => Some("api.aws"),
             Self::AwsCn => Some("api.amazonwebservices.com.cn"),
+            Self::AwsEusc => Some("api.amazonwebservices.eu"),
             _ => None,
         }
     }

@@ -126,7 +126,7 @@ pub enum TokenError {
     #[error("the AWS credentials expired at {0}")]
     CredentialsExpired(DateTime<Utc>),
     /// aws-sigv4 refused the request (an invalid host, for instance).
-    #[error("could not presign the STS request")]
+    #[error("could not presign the STS request: {0}")]
     Signing(#[source] Box<dyn std::error::Error + Send + Sync>),
     /// The result would be longer than the server accepts (a very long session token).
     #[error("the token would be {0} bytes; the EKS server accepts at most 4096")]

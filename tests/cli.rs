@@ -242,10 +242,16 @@ fn usage_errors_exit_2_with_one_line() {
     s.run(&["frobnicate"]).assert_error(2, "frobnicate");
     let run = s.run(&[]);
     run.assert_error(2, "a subcommand is required");
-    assert_eq!(run.hint(), "usage: eks-token [OPTIONS] <COMMAND> (see --help)");
+    assert_eq!(
+        run.hint(),
+        "usage: eks-token [OPTIONS] <COMMAND> (see --help)"
+    );
     let run = s.run(&["cache"]);
     run.assert_error(2, "a subcommand is required");
-    assert_eq!(run.hint(), "usage: eks-token cache [OPTIONS] <COMMAND> (see --help)");
+    assert_eq!(
+        run.hint(),
+        "usage: eks-token cache [OPTIONS] <COMMAND> (see --help)"
+    );
     s.run(&[
         "eks",
         "get-token",

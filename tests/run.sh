@@ -19,7 +19,7 @@ if [ ! -x .venv/bin/python ] || [ "$(cat .venv/.requirements 2>/dev/null)" != "$
 fi
 export EKS_TOKEN_TEST_PYTHON="$PWD/.venv/bin/python"
 
-for v in 1.27 1.33; do
+for v in 1.27 1.28 1.29 1.30 1.31 1.32 1.33; do
   [ -x "/usr/lib/google-cloud-sdk/bin/kubectl.$v" ] || fail "kubectl $v missing at /usr/lib/google-cloud-sdk/bin/kubectl.$v"
 done
 

@@ -17,6 +17,7 @@ use crate::exec_credential::ApiVersion;
 use crate::exec_plugin::{self, Plugin};
 use crate::identity::Principal;
 use crate::kubeconfig::{self, Kubeconfig, KubeconfigError, exec_args, exec_env, exec_str};
+use crate::network;
 use crate::sso_cache::{self, LoginState};
 use crate::sts_endpoint::StsEndpoint;
 use crate::token::ClusterId;
@@ -138,11 +139,7 @@ fn check(args: &DoctorArgs, report: &mut Report) -> Result<(), Error> {
         ),
         None => {}
     }
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(Error::Runtime)?;
-    runtime.block_on(check_aws(&options, report));
+    network::block_on(check_aws(&options, report)).map_err(Error::Runtime)?;
     if let Some(Ok(id)) = &cluster {
         report.line("cache", cache_entry(id, &options, cache_dir.as_deref()));
     }

@@ -14,6 +14,7 @@ use crate::exec_plugin::{self, Plugin};
 use crate::kubeconfig::{
     self, Change, Kubeconfig, KubeconfigError, exec_args, exec_block, exec_str,
 };
+use crate::network;
 use crate::token::ClusterId;
 
 /// The command written into kubeconfigs: a bare name, so the file can be shared and keeps
@@ -48,19 +49,16 @@ fn update(args: &KubeconfigArgs) -> Result<String, Error> {
     // A kubeconfig we cannot parse stops us before any network call.
     let existing = Kubeconfig::load(&path)?;
     let options = args.aws.options();
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(Error::Runtime)?;
     // Like `aws eks update-kubeconfig`, DescribeCluster runs with the base credentials;
     // --role-arn is for the token only.
-    let (setup, cluster) = runtime.block_on(async {
+    let (setup, cluster) = network::block_on(async {
         let setup = Setup::load(&options).await?;
         let (credentials, _) = setup.base_credentials().await?;
         let sdk = setup.sdk_config(credentials).await;
         let cluster = eks_cluster::describe(&sdk, name.as_str(), setup.region.as_str()).await?;
         Ok::<_, Error>((setup, cluster))
-    })?;
+    })
+    .map_err(Error::Runtime)??;
     if setup.region_origin == RegionOrigin::Fallback {
         error::note(&format!(
             "no region configured; looked for the cluster in {} (set --region or AWS_REGION)",

@@ -11,6 +11,7 @@ use crate::credentials::{self, Options, RegionOrigin, Setup, Source};
 use crate::error::{self, Error};
 use crate::exec_credential::{ExecCredential, ExecRequest};
 use crate::log;
+use crate::network;
 use crate::sts_endpoint::StsEndpoint;
 use crate::token::{self, ClusterId, Token};
 
@@ -44,7 +45,11 @@ impl TokenRun {
         let cache_dir = if args.no_cache {
             None
         } else {
-            cache::default_dir(args.cache_location.cache_dir.as_deref())
+            let dir = cache::default_dir(args.cache_location.cache_dir.as_deref());
+            if dir.is_none() {
+                error::warn("no home directory for the token cache; set HOME or pass --cache-dir");
+            }
+            dir
         };
         let key = CacheKey::new(&cluster, &options);
         Ok(Self {
@@ -61,7 +66,7 @@ impl TokenRun {
     /// at least five minutes left at `now`.
     pub fn from_cache(&mut self, now: DateTime<Utc>) -> Option<String> {
         let Some(dir) = self.cache_dir.as_ref() else {
-            log::debug(format_args!("cache: off (--no-cache)"));
+            log::debug(format_args!("cache: off"));
             return None;
         };
         let looked_up = Cache::existing(dir)
@@ -144,19 +149,12 @@ impl TokenRun {
 
     /// Resolves credentials and signs a new token.
     fn fresh_token(&self) -> Result<(Token, Description), Error> {
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .map_err(Error::Runtime)?;
-        let resolution = runtime.block_on(async {
+        let (setup, resolved) = network::block_on(async {
             let setup = Setup::load(&self.options).await?;
             let resolved = setup.resolve(self.options.role.as_ref()).await?;
             Ok::<_, Error>((setup, resolved))
-        });
-        // Dropping a runtime waits for its blocking threads (a DNS lookup that hangs, say);
-        // past the deadline nothing of theirs is wanted.
-        runtime.shutdown_background();
-        let (setup, resolved) = resolution?;
+        })
+        .map_err(Error::Runtime)??;
         if setup.region_origin == RegionOrigin::Fallback {
             error::note(&format!(
                 "no region configured; signing for {} (set --region or AWS_REGION)",

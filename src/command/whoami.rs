@@ -7,6 +7,7 @@ use crate::cli::{WhoamiArgs, WhoamiFormat};
 use crate::credentials::{RegionOrigin, Resolved, Setup};
 use crate::error::{self, Error};
 use crate::identity::{Kind, Principal};
+use crate::network;
 use crate::token::ClusterId;
 
 /// The group aws-auth entries get unless `--group` says otherwise.
@@ -45,16 +46,13 @@ pub async fn caller_identity(setup: &Setup, resolved: &Resolved) -> Result<Calle
 pub fn run(args: &WhoamiArgs) -> Result<String, Error> {
     let cluster = args.cluster_id.as_deref().map(ClusterId::new).transpose()?;
     let options = args.aws.options();
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(Error::Runtime)?;
-    let (setup, caller) = runtime.block_on(async {
+    let (setup, caller) = network::block_on(async {
         let setup = Setup::load(&options).await?;
         let resolved = setup.resolve(options.role.as_ref()).await?;
         let caller = caller_identity(&setup, &resolved).await?;
         Ok::<_, Error>((setup, caller))
-    })?;
+    })
+    .map_err(Error::Runtime)??;
     let principal = match Principal::from_arn(&caller.arn) {
         Ok(p) => p,
         Err(e) if matches!(args.output, WhoamiFormat::Text | WhoamiFormat::Json) => {
