@@ -7,8 +7,11 @@ use crate::credentials::one_line;
 /// The public facts a kubeconfig holds about a cluster.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ClusterInfo {
-    /// The cluster name the token is bound to.
+    /// The cluster name.
     pub name: String,
+    /// What the token's `x-k8s-aws-id` must be: the name, or for a local cluster on
+    /// Outposts the cluster id (as `aws eks update-kubeconfig` writes `--cluster-id`).
+    pub token_id: String,
     /// `arn:aws:eks:REGION:ACCOUNT:cluster/NAME`: the names the AWS CLI gives its entries.
     pub arn: String,
     pub endpoint: String,
@@ -105,10 +108,38 @@ pub async fn describe(
         .filter(|d| !d.is_empty())
         .ok_or_else(|| not_ready("certificate authority"))?;
     let arn = cluster.arn().ok_or_else(|| not_ready("ARN"))?;
+    let name = cluster.name().unwrap_or(name);
+    let token_id = token_id(name, cluster.id(), cluster.outpost_config().is_some())
+        .ok_or_else(|| not_ready("cluster id"))?;
     Ok(ClusterInfo {
-        name: cluster.name().unwrap_or(name).to_owned(),
+        name: name.to_owned(),
+        token_id: token_id.to_owned(),
         arn: arn.to_owned(),
         endpoint: endpoint.to_owned(),
         certificate_authority_data: ca.to_owned(),
     })
+}
+
+/// The id a token for this cluster is signed for: local clusters on Outposts are known to
+/// their API server by id, every other cluster by name.
+fn token_id<'a>(name: &'a str, id: Option<&'a str>, on_outposts: bool) -> Option<&'a str> {
+    if on_outposts {
+        id.filter(|id| !id.is_empty())
+    } else {
+        Some(name)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::token_id;
+
+    #[test]
+    fn outposts_clusters_are_signed_for_by_id() {
+        let id = "8f4e2a5c-1b6d-4c3e-9a7f-0123456789ab";
+        assert_eq!(token_id("prod", Some(id), false), Some("prod"));
+        assert_eq!(token_id("edge", Some(id), true), Some(id));
+        assert_eq!(token_id("edge", None, true), None);
+        assert_eq!(token_id("edge", Some(""), true), None);
+    }
 }

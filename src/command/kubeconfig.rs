@@ -69,7 +69,7 @@ fn update(args: &KubeconfigArgs) -> Result<String, Error> {
     let mut token_args = vec![
         "token".to_owned(),
         "--cluster-id".to_owned(),
-        cluster.name.clone(),
+        cluster.token_id.clone(),
         "--region".to_owned(),
         setup.region.to_string(),
     ];
