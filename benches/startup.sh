@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Start-up benchmark (issue 4): eks-token's cache hit and miss beside `aws eks get-token`,
+# Start-up benchmark: eks-token's cache hit and miss beside `aws eks get-token`,
 # gke-gcloud-auth-plugin answering from its own cache, and /bin/true, in one hyperfine run.
 #   benches/startup.sh                print machine, build, the table and PASS/FAIL per target
 #   benches/startup.sh --link-modes   also build a default dynamic PIE eks-token (slow) and

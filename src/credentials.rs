@@ -365,10 +365,9 @@ impl CredentialsError {
             Self::ProfileConfig { profile, .. } => Some(format!(
                 "fix [profile {profile}] in the AWS config; `aws configure list --profile {profile}` shows what the AWS CLI makes of it"
             )),
-            Self::SsoLogin { profile, session, .. } => Some(match session {
-                Some(s) => format!("run `aws sso login --sso-session {s}` (or `aws sso login --profile {profile}`)"),
-                None => format!("run `aws sso login --profile {profile}`"),
-            }),
+            Self::SsoLogin { profile, session, .. } => {
+                Some(sso_login_hint(profile, session.as_deref()))
+            }
             Self::Process { profile, error: ProcessError::Output { .. } } => Some(format!(
                 "the credential_process of profile {profile} must print {{\"Version\": 1, \"AccessKeyId\": …, \"SecretAccessKey\": …}} on stdout"
             )),
@@ -531,7 +530,7 @@ fn config_error(err: &aws_config::profile::ProfileFileLoadError) -> CredentialsE
             return CredentialsError::ConfigSyntax {
                 path: path.to_owned(),
                 line: line.trim().to_owned(),
-                message: sdk_error::single_line(message).to_lowercase(),
+                message: crate::error::single_line(message).to_lowercase(),
             };
         }
     }
@@ -1196,13 +1195,19 @@ impl SsoProfile {
     }
 
     fn login_hint(&self) -> String {
-        match &self.session {
-            Some(s) => format!(
-                "run `aws sso login --sso-session {s}` (or `aws sso login --profile {}`)",
-                self.profile
-            ),
-            None => format!("run `aws sso login --profile {}`", self.profile),
+        sso_login_hint(&self.profile, self.session.as_deref())
+    }
+}
+
+/// The command that renews an IAM Identity Center login.
+fn sso_login_hint(profile: &str, session: Option<&str>) -> String {
+    match session {
+        Some(s) => {
+            format!(
+                "run `aws sso login --sso-session {s}` (or `aws sso login --profile {profile}`)"
+            )
         }
+        None => format!("run `aws sso login --profile {profile}`"),
     }
 }
 

@@ -109,6 +109,6 @@ pub fn note(message: &str) {
 }
 
 /// Messages are single lines whatever a source error contained.
-fn single_line(text: &str) -> String {
+pub fn single_line(text: &str) -> String {
     text.split_whitespace().collect::<Vec<_>>().join(" ")
 }

@@ -27,6 +27,9 @@ impl ApiVersion {
     }
 }
 
+/// The exec API kubectl 1.24 and later refuse; kubeconfigs may still name it.
+pub const V1ALPHA1: &str = "client.authentication.k8s.io/v1alpha1";
+
 /// What the caller asked for.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct ExecRequest {
@@ -74,7 +77,7 @@ impl ExecRequest {
             Some(v) if v == ApiVersion::V1Beta1.as_str() => ApiVersion::V1Beta1,
             Some(other) => {
                 let other: String = other.chars().filter(|c| !c.is_control()).take(80).collect();
-                let why = if other.ends_with("/v1alpha1") {
+                let why = if other == V1ALPHA1 {
                     format!(
                         "{other} is no longer supported by kubectl; use client.authentication.k8s.io/v1 in the kubeconfig"
                     )

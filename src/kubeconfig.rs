@@ -8,6 +8,8 @@ use std::path::{Path, PathBuf};
 
 use yaml_serde::{Mapping, Value};
 
+use crate::error::single_line;
+
 /// Kubeconfigs are small; a bigger file is not one.
 const MAX_KUBECONFIG: u64 = 16 * 1024 * 1024;
 
@@ -108,14 +110,7 @@ pub struct Kubeconfig {
     doc: Mapping,
 }
 
-/// An exec user found in a kubeconfig.
-#[derive(Clone, Debug, PartialEq)]
-pub struct ExecUser {
-    pub name: String,
-    pub exec: Mapping,
-}
-
-/// What [`Kubeconfig::add_cluster`] did.
+/// What [`Kubeconfig::set_context`] did.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Change {
     Added,
@@ -150,7 +145,7 @@ impl Kubeconfig {
         let value: Value = if text.trim().is_empty() {
             Value::Null
         } else {
-            yaml_serde::from_str(text).map_err(|e| bad(one_line(&e.to_string())))?
+            yaml_serde::from_str(text).map_err(|e| bad(single_line(&e.to_string())))?
         };
         let doc = match value {
             Value::Null => return Ok(Self::default()),
@@ -510,10 +505,6 @@ fn create_private_dir(dir: &Path) -> std::io::Result<()> {
     #[cfg(unix)]
     std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
     builder.create(dir)
-}
-
-fn one_line(text: &str) -> String {
-    text.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
 #[cfg(test)]

@@ -42,7 +42,7 @@ pub fn init(enabled: bool) {
     ENABLED.store(enabled, Ordering::Relaxed);
 }
 
-pub fn enabled() -> bool {
+fn enabled() -> bool {
     ENABLED.load(Ordering::Relaxed)
 }
 
@@ -53,7 +53,7 @@ pub fn debug(message: fmt::Arguments<'_>) {
     }
     let ms = START.get_or_init(Instant::now).elapsed().as_millis();
     let line = message.to_string();
-    let line = line.split_whitespace().collect::<Vec<_>>().join(" ");
+    let line = crate::error::single_line(&line);
     let _ = writeln!(std::io::stderr(), "eks-token: debug: [+{ms} ms] {line}");
 }
 

@@ -325,7 +325,7 @@ fn connect_why(err: &(dyn std::error::Error + 'static)) -> String {
         }
     }
     let innermost = chain(err).last().map(|e| e.to_string()).unwrap_or_default();
-    crate::sdk_error::single_line(&innermost)
+    crate::error::single_line(&innermost)
 }
 
 /// `err` and its sources.

@@ -12,6 +12,7 @@ use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
 use aws_smithy_runtime_api::client::result::{ConnectorError, SdkError};
 use aws_smithy_types::error::ErrorMetadata;
 
+use crate::error::single_line;
 use crate::network::{self, ConnectFailed, MAX_ATTEMPTS};
 
 /// Error codes AWS services use for rate limiting (the SDKs' throttling list).
@@ -87,18 +88,6 @@ impl Code {
 }
 
 impl Failure {
-    /// The endpoint involved, when known.
-    pub fn endpoint(&self) -> Option<&str> {
-        match self {
-            Self::Unreachable { endpoint, .. } => Some(endpoint),
-            Self::NoAnswer { endpoint }
-            | Self::Service { endpoint, .. }
-            | Self::Status { endpoint, .. }
-            | Self::Unreadable { endpoint, .. } => endpoint.as_deref(),
-            Self::Other(_) => None,
-        }
-    }
-
     /// The error code group, for service errors.
     pub fn code(&self) -> Option<Code> {
         match self {
@@ -234,11 +223,6 @@ pub fn one_line(err: &(dyn StdError + 'static)) -> String {
         }
     }
     bounded(&parts.join(": "))
-}
-
-/// Whitespace (newlines included) collapsed to single spaces.
-pub fn single_line(text: &str) -> String {
-    text.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
 /// At most [`MAX_DETAIL`] bytes, cut on a character boundary.

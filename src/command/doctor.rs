@@ -13,7 +13,7 @@ use crate::cli::{self, Cli, Command, DoctorArgs, TokenArgs};
 use crate::command::whoami::{self, shell_quote};
 use crate::credentials::{Options, RegionOrigin, Setup, Source, home_dir};
 use crate::error::Error;
-use crate::exec_credential::ApiVersion;
+use crate::exec_credential::{ApiVersion, V1ALPHA1};
 use crate::exec_plugin::{self, Plugin};
 use crate::identity::Principal;
 use crate::kubeconfig::{self, Kubeconfig, KubeconfigError, exec_args, exec_env, exec_str};
@@ -22,7 +22,6 @@ use crate::sso_cache::{self, LoginState};
 use crate::sts_endpoint::StsEndpoint;
 use crate::token::ClusterId;
 
-const V1ALPHA1: &str = "client.authentication.k8s.io/v1alpha1";
 const MIGRATE: &str = "eks-token kubeconfig migrate";
 
 /// Something to tell the user, with the fix when there is one.

@@ -9,7 +9,7 @@ use crate::command::whoami::shell_quote;
 use crate::credentials::{RegionOrigin, Setup, home_dir};
 use crate::eks_cluster;
 use crate::error::{self, Error};
-use crate::exec_credential::ApiVersion;
+use crate::exec_credential::{ApiVersion, V1ALPHA1};
 use crate::exec_plugin::{self, Plugin};
 use crate::kubeconfig::{
     self, Change, Kubeconfig, KubeconfigError, exec_args, exec_block, exec_str,
@@ -23,8 +23,6 @@ pub const COMMAND: &str = "eks-token";
 
 /// eks-token never prompts, so kubectl may run it with or without a terminal.
 pub const INTERACTIVE_MODE: &str = "IfAvailable";
-
-const V1ALPHA1: &str = "client.authentication.k8s.io/v1alpha1";
 
 /// Runs `kubeconfig` or `kubeconfig migrate` and returns what goes on stdout.
 pub fn run(args: &KubeconfigArgs) -> Result<String, Error> {
