@@ -17,8 +17,9 @@ fn main() -> ExitCode {
             Ok(run) => run,
             Err(e) => return eks_token::finish(Err(e)),
         };
-        // Fast path: a cache hit is one small file read and one write to stdout. The AWS
-        // SDK, the async runtime, the config files and TLS are never touched.
+        // Fast path: a cache hit is a stat of each AWS config file, one small file read
+        // and one write to stdout. The AWS SDK, the async runtime, config parsing and TLS
+        // are never touched.
         if let Some(out) = run.from_cache(chrono::Utc::now()) {
             return eks_token::print(&out);
         }

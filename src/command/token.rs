@@ -27,7 +27,8 @@ pub struct TokenRun {
 }
 
 impl TokenRun {
-    /// Checks the arguments and reads `KUBERNETES_EXEC_INFO`; no I/O beyond the environment.
+    /// Checks the arguments and reads `KUBERNETES_EXEC_INFO`; no I/O beyond the
+    /// environment and a stat of each AWS config file (for the cache key).
     pub fn new(args: &TokenArgs, exec_info: Option<&OsStr>) -> Result<Self, Error> {
         let cluster = ClusterId::new(&args.cluster_id)?;
         let request = ExecRequest::from_env_value(exec_info);
