@@ -201,17 +201,16 @@ fn issued() -> Value {
            "session_token": STS_SESSION})
 }
 
+/// `token -i c --verbose --timeout SECONDS` followed by `extra`.
+fn verbose_token_args(timeout: &'static str, extra: &[&'static str]) -> Vec<&'static str> {
+    let base = ["token", "-i", "c", "--verbose", "--timeout", timeout];
+    base.iter().chain(extra).copied().collect()
+}
+
 #[test]
 fn verbose_success_paths_print_no_secret() {
     let w = world(json!([{"sts": issued()}]));
-    let verbose = ["token", "-i", "c", "--verbose", "--timeout", "5"];
-    let with = |extra: &[&'static str]| -> Vec<&str> {
-        verbose
-            .iter()
-            .copied()
-            .chain(extra.iter().copied())
-            .collect()
-    };
+    let with = |extra: &[&'static str]| verbose_token_args("5", extra);
     let mut env = env_keys(true);
     env.push(("EKS_TOKEN_LOG", "debug".into()));
     let run = check(&w, &env, &with(&["--role-arn", ROLE]), true);
@@ -252,14 +251,7 @@ fn verbose_success_paths_print_no_secret() {
 
 #[test]
 fn error_paths_print_no_secret() {
-    let verbose = ["token", "-i", "c", "--verbose", "--timeout", "1"];
-    let with = |extra: &[&'static str]| -> Vec<&str> {
-        verbose
-            .iter()
-            .copied()
-            .chain(extra.iter().copied())
-            .collect()
-    };
+    let with = |extra: &[&'static str]| verbose_token_args("1", extra);
     let sts_errors = [
         json!([{"sts_error": "ExpiredToken", "status": 403, "message": "expired"}]),
         json!([{"sts_error": "InvalidClientTokenId", "status": 403, "message": "invalid"}]),
