@@ -45,7 +45,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 import tokencheck
-from serving import serve_until_stdin_closes
+from serving import append_log, serve_until_stdin_closes
 
 USER_ARN = "arn:aws:iam::123456789012:user/{}"
 UNAUTHORIZED = {"kind": "Status", "apiVersion": "v1", "status": "Failure",
@@ -180,8 +180,7 @@ class FakeEks(ThreadingHTTPServer):
             else:
                 self.stats["unauthorized"] += 1
             if self.args.log:
-                with open(self.args.log, "a") as f:
-                    f.write(json.dumps(entry) + "\n")
+                append_log(self.args.log, entry)
 
 
 class Handler(BaseHTTPRequestHandler):

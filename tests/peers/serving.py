@@ -1,8 +1,15 @@
-"""How every test peer runs: report the port, serve until the parent closes our stdin."""
+"""How every test peer runs: report the port, serve until the parent closes our stdin, and
+keep its request log."""
 
 import json
 import sys
 import threading
+
+
+def append_log(path, entry):
+    """Append `entry` as one JSON line to the request log at `path`."""
+    with open(path, "a") as f:
+        f.write(json.dumps(entry) + "\n")
 
 
 def serve_until_stdin_closes(server):

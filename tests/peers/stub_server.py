@@ -47,7 +47,7 @@ from datetime import datetime, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
 
-from serving import serve_until_stdin_closes
+from serving import append_log, serve_until_stdin_closes
 
 ENDPOINTS = ("sso", "sso_oidc", "container", "other")
 
@@ -81,8 +81,7 @@ class Stub(ThreadingHTTPServer):
             if self.args.log:
                 entry = {"time": round(time.time(), 3), "endpoint": endpoint, "method": method,
                          "path": path, "status": status}
-                with open(self.args.log, "a") as f:
-                    f.write(json.dumps(entry) + "\n")
+                append_log(self.args.log, entry)
 
 
 class Handler(BaseHTTPRequestHandler):
