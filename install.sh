@@ -25,10 +25,7 @@ esac
 
 command -v cargo >/dev/null || { echo "install.sh: cargo not found; install Rust from https://rustup.rs" >&2; exit 1; }
 # Statically linked on Linux (glibc): see scripts/cargo-static.sh.
-scripts/cargo-static.sh build --release --locked
-host=$(rustc -vV | sed -n 's/^host: //p')
-built=target/$host/release/eks-token
-[ -x "$built" ] || built=target/release/eks-token
+built=$(scripts/build-release.sh)
 mkdir -p "$bindir"
 # Copy to a temporary name and rename, so a running kubectl never sees a half-written binary.
 install -m 0755 "$built" "$target.tmp.$$"

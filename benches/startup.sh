@@ -56,10 +56,7 @@ else
   commit="(not a git checkout)"
 fi
 # Exactly as install.sh builds it: static non-PIE on Linux (glibc).
-scripts/cargo-static.sh build --release --locked >&2
-host=$(rustc -vV | sed -n 's/^host: //p')
-bin=$PWD/target/$host/release/eks-token
-[ -x "$bin" ] || bin=$PWD/target/release/eks-token
+bin=$(scripts/build-release.sh)
 if [ "$link_modes" = 1 ]; then
   # Kept between runs (not scratch): a full release build takes minutes.
   pie_dir=${EKS_TOKEN_BENCH_TARGET_DIR:-${TMPDIR:-/tmp}/eks-token-bench-target}
