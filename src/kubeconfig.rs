@@ -1,6 +1,9 @@
 //! The kubeconfig file: which one, its entries, and an atomic 0600 rewrite that keeps a
 //! `.bak`. The document is edited as a generic YAML value, so every entry and field we
-//! do not touch is written back with the same meaning.
+//! do not touch is written back with the same meaning (see [`emit`] for what kubectl
+//! reads).
+
+mod emit;
 
 use std::ffi::OsStr;
 use std::io::Write;
@@ -142,12 +145,13 @@ impl Kubeconfig {
             path: path.to_owned(),
             detail,
         };
-        let value: Value = if text.trim().is_empty() {
+        let mut value: Value = if text.trim().is_empty() {
             Value::Null
         } else {
             yaml_serde::from_str(text).map_err(|e| bad(single_line(&e.to_string())))?
         };
-        let doc = match value {
+        apply_merges(&mut value);
+        let mut doc = match value {
             Value::Null => return Ok(Self::default()),
             Value::Mapping(m) => m,
             _ => return Err(bad("the document is not a mapping".into())),
@@ -158,6 +162,7 @@ impl Kubeconfig {
                 Some(_) => return Err(bad(format!("{key} is not a list"))),
             }
         }
+        keep_yaml_1_1_booleans(&mut doc);
         Ok(Self { doc })
     }
 
@@ -181,10 +186,9 @@ impl Kubeconfig {
         Ok(Some((Self::parse(&text, path)?, text)))
     }
 
-    /// The YAML text.
+    /// The YAML text, which kubectl reads back with the same meaning.
     pub fn to_yaml(&self) -> String {
-        // Serialising a Value built from YAML or strings cannot fail.
-        yaml_serde::to_string(&self.doc).unwrap_or_default()
+        emit::document(&self.doc)
     }
 
     /// `current-context`, when set.
@@ -366,6 +370,105 @@ pub fn merge(files: Vec<Kubeconfig>) -> Kubeconfig {
         }
     }
     merged
+}
+
+/// Applies YAML merge keys (`<<: *base`, yaml.org/type/merge.html), which kubectl's
+/// go-yaml applies: a mapping's own keys win, then earlier merged mappings over later
+/// ones. A `<<` whose value cannot be merged was a quoted key (go-yaml merges only a plain
+/// `<<`, and refuses one with such a value), so it stays a key.
+fn apply_merges(value: &mut Value) {
+    let mut stack = vec![value];
+    while let Some(node) = stack.pop() {
+        match node {
+            Value::Mapping(map) => {
+                let mergeable = match map.get("<<") {
+                    Some(Value::Mapping(_)) => true,
+                    Some(Value::Sequence(items)) => items.iter().all(Value::is_mapping),
+                    _ => false,
+                };
+                let sources = match mergeable.then(|| map.remove("<<")).flatten() {
+                    Some(Value::Sequence(items)) => items,
+                    Some(source) => vec![source],
+                    None => Vec::new(),
+                };
+                for mut source in sources {
+                    // A merged mapping may merge others itself.
+                    apply_merges(&mut source);
+                    if let Value::Mapping(source) = source {
+                        for (k, v) in source {
+                            map.entry(k).or_insert(v);
+                        }
+                    }
+                }
+                stack.extend(map.values_mut());
+            }
+            Value::Sequence(items) => stack.extend(items),
+            Value::Tagged(tagged) => stack.push(&mut tagged.value),
+            _ => {}
+        }
+    }
+}
+
+/// kubectl's boolean fields (client-go clientcmd/api/v1 types.go: `colors`,
+/// `insecure-skip-tls-verify`, `disable-compression`, `provideClusterInfo`) take YAML 1.1
+/// booleans: an unquoted `yes` there is true to kubectl. yaml_serde reads it as the
+/// string "yes", which would be written back quoted; keep kubectl's meaning instead.
+fn keep_yaml_1_1_booleans(doc: &mut Mapping) {
+    const FIELDS: [(&str, &[&str]); 3] = [
+        ("clusters", &["cluster", "insecure-skip-tls-verify"]),
+        ("clusters", &["cluster", "disable-compression"]),
+        ("users", &["user", "exec", "provideClusterInfo"]),
+    ];
+    fn boolean(field: Option<&mut Value>) {
+        if let Some(field) = field
+            && let Some(b) = field.as_str().and_then(emit::yaml_1_1_bool)
+        {
+            *field = Value::Bool(b);
+        }
+    }
+    boolean(doc.get_mut("preferences").and_then(|p| p.get_mut("colors")));
+    for (list, path) in FIELDS {
+        let entries = doc.get_mut(list).and_then(Value::as_sequence_mut);
+        for entry in entries.into_iter().flatten() {
+            boolean(path.iter().try_fold(entry, |v, key| v.get_mut(key)));
+        }
+    }
+}
+
+/// Whether the kubeconfig text has comments, which a rewrite cannot keep. A `#` at a
+/// line's start or after a space is one when removing it through the end of its line
+/// leaves the same document; inside a quoted or block scalar, it is text.
+pub fn has_comments(text: &str) -> bool {
+    // Each candidate that is text costs a parse; kubeconfigs have few.
+    const MAX_TRIES: usize = 32;
+    let Ok(document) = yaml_serde::from_str::<Value>(text) else {
+        return false;
+    };
+    let candidates: Vec<(usize, usize)> = text
+        .match_indices('#')
+        .map(|(at, _)| at)
+        .filter(|&at| at == 0 || matches!(text.as_bytes()[at - 1], b' ' | b'\t' | b'\n' | b'\r'))
+        .map(|at| (at, text[at..].find('\n').map_or(text.len(), |n| at + n)))
+        .collect();
+    let same_without = |spans: &[(usize, usize)]| {
+        let mut rest = String::with_capacity(text.len());
+        let mut from = 0;
+        for &(start, end) in spans {
+            // A later `#` on a line already cut is gone with it.
+            if start >= from {
+                rest.push_str(&text[from..start]);
+                from = end;
+            }
+        }
+        rest.push_str(&text[from..]);
+        yaml_serde::from_str::<Value>(&rest).is_ok_and(|v| v == document)
+    };
+    !candidates.is_empty()
+        && (same_without(&candidates)
+            || candidates
+                .iter()
+                .take(MAX_TRIES)
+                .any(|span| same_without(std::slice::from_ref(span))))
 }
 
 /// An exec block value: the ordered mapping kubeconfig writers use.
@@ -676,5 +779,365 @@ x-custom: {keep: me}
                 .is_symlink()
         );
         assert_eq!(std::fs::read_to_string(&real).unwrap(), "new");
+    }
+
+    /// How `to_yaml` writes `value` as the value of a key.
+    fn written(value: &str) -> String {
+        let mut k = Kubeconfig {
+            doc: Mapping::new(),
+        };
+        k.doc.insert("k".into(), value.into());
+        let text = k.to_yaml();
+        let scalar = text.strip_prefix("k: ").unwrap_or(&text);
+        scalar.strip_suffix('\n').unwrap_or(scalar).to_owned()
+    }
+
+    /// Whether YAML text reads back as the one-key document `{k: value}`.
+    fn reads_back(text: &str, value: &str) -> bool {
+        let back: Value = yaml_serde::from_str(&format!("k: {text}\n")).unwrap();
+        back.get("k") == Some(&Value::from(value))
+    }
+
+    /// Every form that YAML 1.1 (yaml.org/type/{bool,null,int,float,timestamp,merge,value})
+    /// or go-yaml v2's resolve.go, which kubectl reads kubeconfigs with, takes for something
+    /// other than a string.
+    #[rustfmt::skip]
+    const YAML_1_1_NOT_STRINGS: &[&str] = &[
+        // bool
+        "y", "Y", "yes", "Yes", "YES", "n", "N", "no", "No", "NO", "true", "True", "TRUE",
+        "false", "False", "FALSE", "on", "On", "ON", "off", "Off", "OFF",
+        // null
+        "", "~", "null", "Null", "NULL",
+        // int: decimal, underscores, binary, octal (both spellings), hex, sexagesimal
+        "0", "7", "-1", "+1", "1_000", "+_1", "1_", "0b1010", "-0b1_0", "0B11", "017",
+        "-017", "0o17", "0O17", "0x1F", "0xff_ff", "0X1f", "-0x_1", "1:20", "-190:20:30",
+        // float: decimal, go-yaml's unsigned exponent and `08`, sexagesimal, inf, nan
+        "1.0", ".5", "-.5", "+.5", "1.", ".", "1e3", "1E3", "1e+3", "1e-3", ".5e3",
+        "6.8523015e+5", "685.230_15e+03", "685_230.15", "08", "0_9", "190:20:30.15",
+        ".inf", ".Inf", ".INF", "-.inf", "+.inf", "+.INF", "-.Inf", ".nan", ".NaN", ".NAN",
+        // timestamp
+        "2001-12-14", "2002-1-2", "2001-12-14t21:59:43.10-05:00", "2001-12-14 21:59:43.10 -5",
+        "2001-12-15T02:59:43.1Z", "2001-12-15 2:59:43.10", "2001-12-14\t21:59:43",
+        // merge, value
+        "<<", "=",
+    ];
+
+    #[test]
+    fn strings_yaml_1_1_reads_as_other_types_are_quoted() {
+        for s in YAML_1_1_NOT_STRINGS {
+            let text = written(s);
+            let quoted = if s.contains('\t') {
+                format!("\"{}\"", s.replace('\t', "\\t"))
+            } else {
+                format!("'{s}'")
+            };
+            assert_eq!(text, quoted, "{s:?}");
+            assert!(reads_back(&text, s), "{s:?}");
+        }
+    }
+
+    #[test]
+    fn ordinary_strings_stay_plain() {
+        for s in [
+            "team-a",
+            "prod",
+            "arn:aws:eks:eu-west-1:123456789012:cluster/prod",
+            "https://4PnSD0Vyo2dEzzIYbHy6.L4M.eu-west-1.eks.amazonaws.com/",
+            "http://proxy:3128",
+            "https://x.example/a?b=c#frag",
+            "client.authentication.k8s.io/v1beta1",
+            "IfAvailable",
+            "eks-token",
+            "--cluster-id",
+            "-i",
+            "eu-west-1",
+            "AWS_PROFILE",
+            "Q0E=",
+            "k8s-aws-v1.abc",
+            "Install gke-gcloud-auth-plugin for use with kubectl",
+            "10.0.0.1",
+            "0.0.0.0:8080",
+            "1.2.3",
+            "v1.27",
+            "1a",
+            "0xZZ",
+            "12-34",
+            "2001-12",
+            "yes-please",
+            "no_proxy",
+            "noo",
+            "nO",
+            "oFF",
+            "~user",
+            ".config",
+            "_1",
+            "+",
+            "a:b",
+            "a,b",
+            "a#b",
+            "a'b",
+            "a\"b",
+            "über",
+            "日本語",
+        ] {
+            assert_eq!(written(s), s, "{s:?}");
+            assert!(reads_back(s, s), "{s:?}");
+        }
+    }
+
+    #[test]
+    fn strings_that_cannot_be_plain_are_quoted() {
+        for s in [
+            "- a", "-", "--- a", "---", "...", "a: b", "a:", "a #b", "#a", " a", "a ", "&a", "*a",
+            "!a", "|", ">", "'a", "\"a", "%a", "@a", "`a", "[a", "]", "{a", "}", ",a", "?", "? a",
+            ":", ":a",
+        ] {
+            let text = written(s);
+            assert!(text.starts_with('\''), "{s:?} as {text}");
+            assert!(reads_back(&text, s), "{s:?} as {text}");
+        }
+        // Characters a single-quoted scalar cannot hold are escaped in double quotes.
+        for s in [
+            "a\tb",
+            "\u{85}",
+            "a\u{2028}b",
+            "a\u{2029}",
+            "\u{feff}a",
+            "bell\u{7}",
+            "\u{7f}",
+            "a\rb",
+            "\u{0}",
+            "\u{1b}[31m",
+        ] {
+            let text = written(s);
+            assert!(text.starts_with('"'), "{s:?} as {text}");
+            assert!(text.is_ascii(), "{s:?} as {text}");
+            assert!(reads_back(&text, s), "{s:?} as {text}");
+        }
+    }
+
+    #[test]
+    fn multi_line_strings_are_literal_blocks_when_they_can_be() {
+        for (s, text) in [
+            ("one\ntwo", "|-\n  one\n  two"),
+            ("one\n", "|\n  one"),
+            ("one\n\n", "|+\n  one\n"),
+            (
+                "one\n  indented\n\nlast",
+                "|-\n  one\n    indented\n\n  last",
+            ),
+            ("# not a comment\n---", "|-\n  # not a comment\n  ---"),
+        ] {
+            assert_eq!(written(s), text, "{s:?}");
+            assert!(reads_back(text, s), "{s:?}");
+        }
+        for s in [" lead\nx", "\nx", "trail \nx", "x\n ", "x\n\ty", "a\r\nb"] {
+            let text = written(s);
+            assert!(text.starts_with('"'), "{s:?} as {text}");
+            assert!(reads_back(&text, s), "{s:?} as {text}");
+        }
+    }
+
+    #[test]
+    fn keys_are_quoted_by_the_same_rule() {
+        let mut k = Kubeconfig {
+            doc: Mapping::new(),
+        };
+        for key in ["no", "<<", "1_000", "a: b", "plain"] {
+            k.doc.insert(key.into(), "v".into());
+        }
+        assert_eq!(
+            k.to_yaml(),
+            "'no': v\n'<<': v\n'1_000': v\n'a: b': v\nplain: v\n"
+        );
+    }
+
+    #[test]
+    fn merge_keys_are_applied_when_reading() {
+        let k = parse(
+            "x-exec: &aws
+  apiVersion: client.authentication.k8s.io/v1beta1
+  command: aws
+  args: [eks, get-token, --cluster-name, prod]
+users:
+- name: a
+  user:
+    exec:
+      <<: *aws
+      command: /usr/bin/aws
+- name: b
+  user:
+    <<: [{exec: *aws}, {token: t}]
+extensions:
+- name: e
+  extension: {'<<': kept}
+",
+        );
+        let a = k.user_exec("a").unwrap();
+        assert_eq!(exec_str(a, "command"), Some("/usr/bin/aws"));
+        assert_eq!(
+            exec_str(a, "apiVersion"),
+            Some("client.authentication.k8s.io/v1beta1")
+        );
+        assert_eq!(exec_str(k.user_exec("b").unwrap(), "command"), Some("aws"));
+        assert_eq!(
+            k.entry_body("users", "b", "user")
+                .unwrap()
+                .get("token")
+                .unwrap(),
+            "t"
+        );
+        // A `<<` whose value cannot be merged was a quoted key: it stays one, as for kubectl.
+        assert!(k.to_yaml().contains("'<<': kept"), "{}", k.to_yaml());
+    }
+
+    #[test]
+    fn kubectl_boolean_fields_keep_their_yaml_1_1_meaning() {
+        let k = parse(
+            "preferences: {colors: yes}
+clusters:
+- name: a
+  cluster: {server: 'yes', insecure-skip-tls-verify: Y, disable-compression: Off}
+users:
+- name: a
+  user:
+    exec: {command: x, provideClusterInfo: on, installHint: 'no'}
+",
+        );
+        let text = k.to_yaml();
+        for line in [
+            "  colors: true",
+            "    server: 'yes'",
+            "    insecure-skip-tls-verify: true",
+            "    disable-compression: false",
+            "      provideClusterInfo: true",
+            "      installHint: 'no'",
+        ] {
+            assert!(text.lines().any(|l| l == line), "{line:?} not in\n{text}");
+        }
+    }
+
+    #[test]
+    fn comments_are_told_from_text_that_looks_like_one() {
+        for text in [
+            "# header\napiVersion: v1\n",
+            "apiVersion: v1 # trailing\n",
+            "a:\n  # indented\n  b: c\n",
+            "a: 'x #y' # after a quoted #\n",
+            "a: |\n  #text\n# after a block\n",
+            "a: [1, 2] # two on a line # here\n",
+        ] {
+            assert!(has_comments(text), "{text:?}");
+        }
+        for text in [
+            "",
+            "apiVersion: v1\n",
+            "url: http://x/#fragment\n",
+            "a: b#c\n",
+            "a: 'x #y'\n",
+            "a: \"#y\"\n",
+            "a: |\n  # text\n  more\n",
+            "a: \"x\n  #y\"\n",
+            "not: [yaml\n# comment\n",
+        ] {
+            assert!(!has_comments(text), "{text:?}");
+        }
+    }
+}
+
+#[cfg(test)]
+mod properties {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// Strings of every kind: YAML 1.1 look-alikes, indicators, line breaks, anything.
+    fn string() -> impl Strategy<Value = String> {
+        prop_oneof![
+            prop::sample::select(vec![
+                "no",
+                "Yes",
+                "~",
+                "",
+                "1_000",
+                "0o17",
+                ".5",
+                "1:20",
+                "2001-12-14",
+                "<<",
+                "=",
+                "- a",
+                "a: b",
+                "#",
+                " x",
+                "x ",
+                "'",
+                "\"",
+                "\\",
+                "\n",
+                "a\n",
+                "\n\n",
+                " \n",
+                "\t",
+                "\r",
+                "\u{85}",
+                "\u{2028}",
+                "\u{feff}",
+                "---",
+                "...",
+                "?",
+                ":",
+            ])
+            .prop_map(str::to_owned),
+            "[-a-z0-9 :#'\"\\\\.,\\[\\]{}&*!|>%@`?~_=+\n\t]{0,12}",
+            "[-+0-9._:eExXoOb]{1,8}",
+            any::<String>(),
+        ]
+    }
+
+    /// Mapping keys: mostly strings, sometimes any value (written as `? key`).
+    fn key() -> impl Strategy<Value = Value> {
+        prop_oneof![4 => string().prop_map(Value::from), 1 => value()]
+    }
+
+    fn value() -> impl Strategy<Value = Value> {
+        let leaf = prop_oneof![
+            string().prop_map(Value::from),
+            any::<bool>().prop_map(Value::Bool),
+            any::<i64>().prop_map(Value::from),
+            (-1e9f64..1e9).prop_map(Value::from),
+            Just(Value::Null),
+        ];
+        leaf.prop_recursive(4, 48, 6, |inner| {
+            prop_oneof![
+                prop::collection::vec(inner.clone(), 0..6).prop_map(Value::Sequence),
+                prop::collection::vec((string(), inner.clone()), 0..6).prop_map(|entries| {
+                    Value::Mapping(entries.into_iter().map(|(k, v)| (k.into(), v)).collect())
+                }),
+                prop::collection::vec((inner.clone(), inner), 0..3)
+                    .prop_map(|entries| Value::Mapping(entries.into_iter().collect())),
+            ]
+        })
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig {
+            cases: 512,
+            failure_persistence: Some(Box::new(
+                proptest::test_runner::FileFailurePersistence::Direct("tests/proptest-regressions/kubeconfig.txt"),
+            )),
+            ..ProptestConfig::default()
+        })]
+
+        /// Whatever a kubeconfig holds, the YAML written for it reads back as the same value.
+        #[test]
+        fn written_yaml_reads_back_the_same(
+            entries in prop::collection::vec((key(), value()), 0..8)
+        ) {
+            let doc: Mapping = entries.into_iter().collect();
+            let text = Kubeconfig { doc: doc.clone() }.to_yaml();
+            let back: Mapping = yaml_serde::from_str(&text)
+                .map_err(|e| TestCaseError::fail(format!("{e}\n{text}")))?;
+            prop_assert_eq!(back, doc, "{}", text);
+        }
     }
 }
