@@ -31,6 +31,16 @@ pub enum KubeconfigError {
     /// Writing the new file or its backup failed.
     #[error("cannot write {path}: {detail}")]
     Write { path: PathBuf, detail: String },
+    /// The kubeconfig's mode leaves its owner no write permission.
+    #[error("{path} is read-only (mode {mode:04o})")]
+    ReadOnly { path: PathBuf, mode: u32 },
+    /// The directory holding the kubeconfig leaves its owner no write permission.
+    #[error("cannot replace {path}: {dir} is read-only (mode {mode:04o})")]
+    ReadOnlyDirectory {
+        path: PathBuf,
+        dir: PathBuf,
+        mode: u32,
+    },
     /// There is no kubeconfig to migrate.
     #[error("no kubeconfig at {path}")]
     Missing { path: PathBuf },
@@ -56,6 +66,12 @@ impl KubeconfigError {
                 "check that {} is writable, or pass --kubeconfig FILE",
                 path.parent().unwrap_or(path).display()
             )),
+            Self::ReadOnly { path, .. } | Self::ReadOnlyDirectory { dir: path, .. } => {
+                Some(format!(
+                    "make it writable (chmod u+w {}) if eks-token may change it, or pass --kubeconfig FILE",
+                    path.display()
+                ))
+            }
             Self::NoContext { known, .. } if known.is_empty() => {
                 Some("the kubeconfig has no contexts; create one with `eks-token kubeconfig --cluster-name NAME`".into())
             }
@@ -543,17 +559,14 @@ pub struct Written {
 }
 
 /// Replaces `path` with `text` atomically (a 0600 temp file in the same directory, then
-/// rename), after copying the previous file to `<path>.bak`. A symlinked kubeconfig is
-/// written through to its target.
+/// rename), after saving the previous file as `<path>.bak` the same way. A symlinked
+/// kubeconfig is written through to its target; a symlinked `.bak` is replaced.
 pub fn write(path: &Path, text: &str) -> Result<Written, KubeconfigError> {
-    let target = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_owned());
+    let (target, dir) = destination(path);
+    refuse_read_only(&target, &dir)?;
     let fail = |what: &str, e: std::io::Error| KubeconfigError::Write {
         path: path.to_owned(),
         detail: format!("{what}: {e}"),
-    };
-    let dir = match target.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d.to_owned(),
-        _ => PathBuf::from("."),
     };
     create_private_dir(&dir).map_err(|e| fail("cannot create the directory", e))?;
     let backup = match std::fs::read(&target) {
@@ -561,41 +574,78 @@ pub fn write(path: &Path, text: &str) -> Result<Written, KubeconfigError> {
             let mut name = target.as_os_str().to_owned();
             name.push(".bak");
             let backup = PathBuf::from(name);
-            write_new_private(&backup, &previous, true)
+            replace_private(&dir, &backup, &previous)
                 .map_err(|e| fail("cannot write the backup", e))?;
             Some(backup)
         }
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
         Err(e) => return Err(fail("cannot read the previous file", e)),
     };
-    let file_name = target
-        .file_name()
-        .map_or_else(|| "kubeconfig".into(), |n| n.to_string_lossy().into_owned());
-    let temp = dir.join(format!(".{file_name}.eks-token-{}.tmp", std::process::id()));
-    let result = write_new_private(&temp, text.as_bytes(), false)
-        .and_then(|()| std::fs::rename(&temp, &target));
-    if let Err(e) = result {
-        let _ = std::fs::remove_file(&temp);
-        return Err(fail("cannot replace the file", e));
-    }
+    replace_private(&dir, &target, text.as_bytes())
+        .map_err(|e| fail("cannot replace the file", e))?;
     Ok(Written {
         path: target,
         backup,
     })
 }
 
-fn write_new_private(path: &Path, bytes: &[u8], replace: bool) -> std::io::Result<()> {
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true);
-    if replace {
-        options.create(true).truncate(true);
-    } else {
-        options.create_new(true);
+/// The file a write replaces (a symlink's target) and its directory.
+fn destination(path: &Path) -> (PathBuf, PathBuf) {
+    let target = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_owned());
+    let dir = match target.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d.to_owned(),
+        _ => PathBuf::from("."),
+    };
+    (target, dir)
+}
+
+/// A rename replaces a file whatever its mode, and root may write anything: the owner's
+/// write bit on the file or its directory is how a read-only kubeconfig says so.
+fn refuse_read_only(target: &Path, dir: &Path) -> Result<(), KubeconfigError> {
+    use std::os::unix::fs::PermissionsExt;
+    let read_only = |p: &Path| {
+        std::fs::metadata(p)
+            .ok()
+            .map(|m| m.permissions().mode() & 0o7777)
+            .filter(|mode| mode & 0o200 == 0)
+    };
+    if let Some(mode) = read_only(target) {
+        return Err(KubeconfigError::ReadOnly {
+            path: target.to_owned(),
+            mode,
+        });
     }
+    if let Some(mode) = read_only(dir) {
+        return Err(KubeconfigError::ReadOnlyDirectory {
+            path: target.to_owned(),
+            dir: dir.to_owned(),
+            mode,
+        });
+    }
+    Ok(())
+}
+
+/// Puts `bytes` at `path` as a new 0600 file: written to a temp file in `dir`, then
+/// renamed over whatever `path` was, a symlink included (never followed).
+fn replace_private(dir: &Path, path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let name = path
+        .file_name()
+        .map_or_else(|| "kubeconfig".into(), |n| n.to_string_lossy().into_owned());
+    let temp = dir.join(format!(".{name}.eks-token-{}.tmp", std::process::id()));
+    let result = write_new_private(&temp, bytes).and_then(|()| std::fs::rename(&temp, path));
+    if result.is_err() {
+        let _ = std::fs::remove_file(&temp);
+    }
+    result
+}
+
+fn write_new_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
     #[cfg(unix)]
     std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
     let mut file = options.open(path)?;
-    // An existing backup keeps its old mode on open: make it private too.
+    // The umask could have taken bits away, never added: set exactly 0600.
     #[cfg(unix)]
     file.set_permissions(std::os::unix::fs::PermissionsExt::from_mode(0o600))?;
     file.write_all(bytes)?;
@@ -1042,6 +1092,59 @@ users:
         ] {
             assert!(!has_comments(text), "{text:?}");
         }
+    }
+
+    #[test]
+    fn write_replaces_a_symlinked_backup_instead_of_following_it() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("config");
+        std::fs::write(&path, "old\n").unwrap();
+        let elsewhere = dir.path().join("elsewhere");
+        std::fs::write(&elsewhere, "keep\n").unwrap();
+        std::fs::set_permissions(&elsewhere, PermissionsExt::from_mode(0o644)).unwrap();
+        std::os::unix::fs::symlink(&elsewhere, dir.path().join("config.bak")).unwrap();
+        let w = write(&path, "new\n").unwrap();
+        let backup = w.backup.unwrap();
+        assert!(std::fs::symlink_metadata(&backup).unwrap().is_file());
+        assert_eq!(std::fs::read_to_string(&backup).unwrap(), "old\n");
+        assert_eq!(std::fs::read_to_string(&elsewhere).unwrap(), "keep\n");
+        assert_eq!(
+            std::fs::metadata(&elsewhere).unwrap().permissions().mode() & 0o777,
+            0o644
+        );
+    }
+
+    #[test]
+    fn write_refuses_a_read_only_file_or_directory() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("config");
+        for mode in [0o400, 0o444, 0o555] {
+            std::fs::write(&path, "old\n").unwrap();
+            std::fs::set_permissions(&path, PermissionsExt::from_mode(mode)).unwrap();
+            let error = write(&path, "new\n").unwrap_err();
+            assert_eq!(
+                error.to_string(),
+                format!("{} is read-only (mode {mode:04o})", path.display())
+            );
+            assert_eq!(std::fs::read_to_string(&path).unwrap(), "old\n");
+            std::fs::remove_file(&path).unwrap();
+        }
+        std::fs::write(&path, "old\n").unwrap();
+        std::fs::set_permissions(dir.path(), PermissionsExt::from_mode(0o500)).unwrap();
+        let error = write(&path, "new\n").unwrap_err();
+        std::fs::set_permissions(dir.path(), PermissionsExt::from_mode(0o700)).unwrap();
+        assert_eq!(
+            error.to_string(),
+            format!(
+                "cannot replace {}: {} is read-only (mode 0500)",
+                path.display(),
+                dir.path().display()
+            )
+        );
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), "old\n");
+        assert!(!dir.path().join("config.bak").exists());
     }
 }
 

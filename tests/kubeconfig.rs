@@ -474,3 +474,35 @@ fn yaml_1_1_look_alikes_in_the_kubeconfig_stay_strings_for_kubectl() {
     assert!(again.stdout.contains("is up to date"), "{}", again.stdout);
     assert_eq!(std::fs::read(&path).unwrap(), written);
 }
+
+#[test]
+fn a_read_only_kubeconfig_is_not_replaced() {
+    let moto = Process::moto();
+    moto_cluster(&moto, REGION, "prod");
+    let s = sandbox(&moto);
+    let path = s.write(".kube/config", EXISTING);
+    std::fs::set_permissions(&path, PermissionsExt::from_mode(0o444)).unwrap();
+    let run = s.run(&["kubeconfig", "--cluster-name", "prod"]);
+    run.assert_error(1, &format!("{} is read-only (mode 0444)", path.display()));
+    assert_eq!(
+        run.hint(),
+        format!(
+            "make it writable (chmod u+w {}) if eks-token may change it, or pass --kubeconfig FILE",
+            path.display()
+        )
+    );
+    assert_eq!(std::fs::read_to_string(&path).unwrap(), EXISTING);
+    assert_eq!(mode(&path), 0o444);
+    assert!(!s.path(".kube/config.bak").exists());
+
+    // --dry-run writes nothing, and neither does a run with nothing to change.
+    let dry = s.run(&["kubeconfig", "--cluster-name", "prod", "--dry-run"]);
+    assert_eq!(dry.code, 0, "{}", dry.stderr);
+    std::fs::set_permissions(&path, PermissionsExt::from_mode(0o600)).unwrap();
+    let first = s.run(&["kubeconfig", "--cluster-name", "prod"]);
+    assert_eq!(first.code, 0, "{}", first.stderr);
+    std::fs::set_permissions(&path, PermissionsExt::from_mode(0o444)).unwrap();
+    let again = s.run(&["kubeconfig", "--cluster-name", "prod"]);
+    assert_eq!(again.code, 0, "{}", again.stderr);
+    assert!(again.stdout.contains("is up to date"), "{}", again.stdout);
+}

@@ -4,7 +4,8 @@
 
 mod support;
 
-use std::path::PathBuf;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
 
 use serde_json::{Value, json};
 use support::{
@@ -268,6 +269,10 @@ fn migrated_kubeconfigs_work_with_kubectl() {
     }
 }
 
+fn mode(path: &Path) -> u32 {
+    std::fs::metadata(path).unwrap().permissions().mode() & 0o777
+}
+
 /// kubectl's view of a kubeconfig, with `user`'s exec now running eks-token with `args`.
 fn with_eks_token(view: &Value, user: &str, args: &[&str]) -> Value {
     let mut view = view.clone();
@@ -386,6 +391,86 @@ fn users_built_with_yaml_merge_keys_are_migrated() {
     let expected = with_eks_token(&expected, "admin", &role);
     let expected = with_eks_token(&expected, "ci", &plain);
     assert_eq!(kubectl_view(&s, &path), expected);
+}
+
+#[test]
+fn a_backup_path_that_is_a_symlink_is_replaced_not_written_through() {
+    let s = Sandbox::new();
+    let path = copy(&s, "aws-cli.yaml");
+    let elsewhere = s.write("elsewhere", "not a kubeconfig\n");
+    std::fs::set_permissions(&elsewhere, PermissionsExt::from_mode(0o644)).unwrap();
+    let backup = s.path(".kube/config.bak");
+    std::os::unix::fs::symlink(&elsewhere, &backup).unwrap();
+
+    let run = s.run(&["kubeconfig", "migrate"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(
+        std::fs::read_to_string(&elsewhere).unwrap(),
+        "not a kubeconfig\n"
+    );
+    assert_eq!(mode(&elsewhere), 0o644);
+    assert!(
+        std::fs::symlink_metadata(&backup)
+            .unwrap()
+            .file_type()
+            .is_file()
+    );
+    assert_eq!(mode(&backup), 0o600);
+    assert_eq!(
+        std::fs::read(&backup).unwrap(),
+        std::fs::read(fixture("aws-cli.yaml")).unwrap()
+    );
+    kubectl_view(&s, &path);
+}
+
+#[test]
+fn a_read_only_kubeconfig_is_not_replaced() {
+    let s = Sandbox::new();
+    let path = copy(&s, "aws-cli.yaml");
+    let original = std::fs::read(&path).unwrap();
+    let backup = s.path(".kube/config.bak");
+    for read_only in [0o444, 0o400] {
+        std::fs::set_permissions(&path, PermissionsExt::from_mode(read_only)).unwrap();
+        let run = s.run(&["kubeconfig", "migrate"]);
+        run.assert_error(
+            1,
+            &format!("{} is read-only (mode {read_only:04o})", path.display()),
+        );
+        assert_eq!(
+            run.hint(),
+            format!(
+                "make it writable (chmod u+w {}) if eks-token may change it, or pass --kubeconfig FILE",
+                path.display()
+            )
+        );
+        assert_eq!(std::fs::read(&path).unwrap(), original);
+        assert_eq!(mode(&path), read_only);
+        assert!(!backup.exists());
+    }
+
+    // A writable file in a read-only directory: the rename would replace it all the same.
+    std::fs::set_permissions(&path, PermissionsExt::from_mode(0o600)).unwrap();
+    let dir = s.path(".kube");
+    std::fs::set_permissions(&dir, PermissionsExt::from_mode(0o555)).unwrap();
+    let run = s.run(&["kubeconfig", "migrate"]);
+    std::fs::set_permissions(&dir, PermissionsExt::from_mode(0o700)).unwrap();
+    run.assert_error(
+        1,
+        &format!(
+            "cannot replace {}: {} is read-only (mode 0555)",
+            path.display(),
+            dir.display()
+        ),
+    );
+    assert_eq!(
+        run.hint(),
+        format!(
+            "make it writable (chmod u+w {}) if eks-token may change it, or pass --kubeconfig FILE",
+            dir.display()
+        )
+    );
+    assert_eq!(std::fs::read(&path).unwrap(), original);
+    assert!(!backup.exists());
 }
 
 #[test]
