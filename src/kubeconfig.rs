@@ -1,6 +1,9 @@
 //! The kubeconfig file: which one, its entries, and an atomic 0600 rewrite that keeps a
 //! `.bak`. The document is edited as a generic YAML value, so every entry and field we
-//! do not touch is written back with the same meaning.
+//! do not touch is written back with the same meaning (see [`emit`] for what kubectl
+//! reads).
+
+mod emit;
 
 use std::ffi::OsStr;
 use std::io::Write;
@@ -28,6 +31,16 @@ pub enum KubeconfigError {
     /// Writing the new file or its backup failed.
     #[error("cannot write {path}: {detail}")]
     Write { path: PathBuf, detail: String },
+    /// The kubeconfig's mode leaves its owner no write permission.
+    #[error("{path} is read-only (mode {mode:04o})")]
+    ReadOnly { path: PathBuf, mode: u32 },
+    /// The directory holding the kubeconfig leaves its owner no write permission.
+    #[error("cannot replace {path}: {dir} is read-only (mode {mode:04o})")]
+    ReadOnlyDirectory {
+        path: PathBuf,
+        dir: PathBuf,
+        mode: u32,
+    },
     /// There is no kubeconfig to migrate.
     #[error("no kubeconfig at {path}")]
     Missing { path: PathBuf },
@@ -53,6 +66,12 @@ impl KubeconfigError {
                 "check that {} is writable, or pass --kubeconfig FILE",
                 path.parent().unwrap_or(path).display()
             )),
+            Self::ReadOnly { path, .. } | Self::ReadOnlyDirectory { dir: path, .. } => {
+                Some(format!(
+                    "make it writable (chmod u+w {}) if eks-token may change it, or pass --kubeconfig FILE",
+                    path.display()
+                ))
+            }
             Self::NoContext { known, .. } if known.is_empty() => {
                 Some("the kubeconfig has no contexts; create one with `eks-token kubeconfig --cluster-name NAME`".into())
             }
@@ -142,12 +161,13 @@ impl Kubeconfig {
             path: path.to_owned(),
             detail,
         };
-        let value: Value = if text.trim().is_empty() {
+        let mut value: Value = if text.trim().is_empty() {
             Value::Null
         } else {
             yaml_serde::from_str(text).map_err(|e| bad(single_line(&e.to_string())))?
         };
-        let doc = match value {
+        apply_merges(&mut value);
+        let mut doc = match value {
             Value::Null => return Ok(Self::default()),
             Value::Mapping(m) => m,
             _ => return Err(bad("the document is not a mapping".into())),
@@ -158,6 +178,7 @@ impl Kubeconfig {
                 Some(_) => return Err(bad(format!("{key} is not a list"))),
             }
         }
+        keep_yaml_1_1_booleans(&mut doc);
         Ok(Self { doc })
     }
 
@@ -181,10 +202,9 @@ impl Kubeconfig {
         Ok(Some((Self::parse(&text, path)?, text)))
     }
 
-    /// The YAML text.
+    /// The YAML text, which kubectl reads back with the same meaning.
     pub fn to_yaml(&self) -> String {
-        // Serialising a Value built from YAML or strings cannot fail.
-        yaml_serde::to_string(&self.doc).unwrap_or_default()
+        emit::document(&self.doc)
     }
 
     /// `current-context`, when set.
@@ -368,6 +388,105 @@ pub fn merge(files: Vec<Kubeconfig>) -> Kubeconfig {
     merged
 }
 
+/// Applies YAML merge keys (`<<: *base`, yaml.org/type/merge.html), which kubectl's
+/// go-yaml applies: a mapping's own keys win, then earlier merged mappings over later
+/// ones. A `<<` whose value cannot be merged was a quoted key (go-yaml merges only a plain
+/// `<<`, and refuses one with such a value), so it stays a key.
+fn apply_merges(value: &mut Value) {
+    let mut stack = vec![value];
+    while let Some(node) = stack.pop() {
+        match node {
+            Value::Mapping(map) => {
+                let mergeable = match map.get("<<") {
+                    Some(Value::Mapping(_)) => true,
+                    Some(Value::Sequence(items)) => items.iter().all(Value::is_mapping),
+                    _ => false,
+                };
+                let sources = match mergeable.then(|| map.remove("<<")).flatten() {
+                    Some(Value::Sequence(items)) => items,
+                    Some(source) => vec![source],
+                    None => Vec::new(),
+                };
+                for mut source in sources {
+                    // A merged mapping may merge others itself.
+                    apply_merges(&mut source);
+                    if let Value::Mapping(source) = source {
+                        for (k, v) in source {
+                            map.entry(k).or_insert(v);
+                        }
+                    }
+                }
+                stack.extend(map.values_mut());
+            }
+            Value::Sequence(items) => stack.extend(items),
+            Value::Tagged(tagged) => stack.push(&mut tagged.value),
+            _ => {}
+        }
+    }
+}
+
+/// kubectl's boolean fields (client-go clientcmd/api/v1 types.go: `colors`,
+/// `insecure-skip-tls-verify`, `disable-compression`, `provideClusterInfo`) take YAML 1.1
+/// booleans: an unquoted `yes` there is true to kubectl. yaml_serde reads it as the
+/// string "yes", which would be written back quoted; keep kubectl's meaning instead.
+fn keep_yaml_1_1_booleans(doc: &mut Mapping) {
+    const FIELDS: [(&str, &[&str]); 3] = [
+        ("clusters", &["cluster", "insecure-skip-tls-verify"]),
+        ("clusters", &["cluster", "disable-compression"]),
+        ("users", &["user", "exec", "provideClusterInfo"]),
+    ];
+    fn boolean(field: Option<&mut Value>) {
+        if let Some(field) = field
+            && let Some(b) = field.as_str().and_then(emit::yaml_1_1_bool)
+        {
+            *field = Value::Bool(b);
+        }
+    }
+    boolean(doc.get_mut("preferences").and_then(|p| p.get_mut("colors")));
+    for (list, path) in FIELDS {
+        let entries = doc.get_mut(list).and_then(Value::as_sequence_mut);
+        for entry in entries.into_iter().flatten() {
+            boolean(path.iter().try_fold(entry, |v, key| v.get_mut(key)));
+        }
+    }
+}
+
+/// Whether the kubeconfig text has comments, which a rewrite cannot keep. A `#` at a
+/// line's start or after a space is one when removing it through the end of its line
+/// leaves the same document; inside a quoted or block scalar, it is text.
+pub fn has_comments(text: &str) -> bool {
+    // Each candidate that is text costs a parse; kubeconfigs have few.
+    const MAX_TRIES: usize = 32;
+    let Ok(document) = yaml_serde::from_str::<Value>(text) else {
+        return false;
+    };
+    let candidates: Vec<(usize, usize)> = text
+        .match_indices('#')
+        .map(|(at, _)| at)
+        .filter(|&at| at == 0 || matches!(text.as_bytes()[at - 1], b' ' | b'\t' | b'\n' | b'\r'))
+        .map(|at| (at, text[at..].find('\n').map_or(text.len(), |n| at + n)))
+        .collect();
+    let same_without = |spans: &[(usize, usize)]| {
+        let mut rest = String::with_capacity(text.len());
+        let mut from = 0;
+        for &(start, end) in spans {
+            // A later `#` on a line already cut is gone with it.
+            if start >= from {
+                rest.push_str(&text[from..start]);
+                from = end;
+            }
+        }
+        rest.push_str(&text[from..]);
+        yaml_serde::from_str::<Value>(&rest).is_ok_and(|v| v == document)
+    };
+    !candidates.is_empty()
+        && (same_without(&candidates)
+            || candidates
+                .iter()
+                .take(MAX_TRIES)
+                .any(|span| same_without(std::slice::from_ref(span))))
+}
+
 /// An exec block value: the ordered mapping kubeconfig writers use.
 pub fn exec_block(
     api_version: &str,
@@ -440,17 +559,14 @@ pub struct Written {
 }
 
 /// Replaces `path` with `text` atomically (a 0600 temp file in the same directory, then
-/// rename), after copying the previous file to `<path>.bak`. A symlinked kubeconfig is
-/// written through to its target.
+/// rename), after saving the previous file as `<path>.bak` the same way. A symlinked
+/// kubeconfig is written through to its target; a symlinked `.bak` is replaced.
 pub fn write(path: &Path, text: &str) -> Result<Written, KubeconfigError> {
-    let target = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_owned());
+    let (target, dir) = destination(path);
+    refuse_read_only(&target, &dir)?;
     let fail = |what: &str, e: std::io::Error| KubeconfigError::Write {
         path: path.to_owned(),
         detail: format!("{what}: {e}"),
-    };
-    let dir = match target.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d.to_owned(),
-        _ => PathBuf::from("."),
     };
     create_private_dir(&dir).map_err(|e| fail("cannot create the directory", e))?;
     let backup = match std::fs::read(&target) {
@@ -458,41 +574,78 @@ pub fn write(path: &Path, text: &str) -> Result<Written, KubeconfigError> {
             let mut name = target.as_os_str().to_owned();
             name.push(".bak");
             let backup = PathBuf::from(name);
-            write_new_private(&backup, &previous, true)
+            replace_private(&dir, &backup, &previous)
                 .map_err(|e| fail("cannot write the backup", e))?;
             Some(backup)
         }
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
         Err(e) => return Err(fail("cannot read the previous file", e)),
     };
-    let file_name = target
-        .file_name()
-        .map_or_else(|| "kubeconfig".into(), |n| n.to_string_lossy().into_owned());
-    let temp = dir.join(format!(".{file_name}.eks-token-{}.tmp", std::process::id()));
-    let result = write_new_private(&temp, text.as_bytes(), false)
-        .and_then(|()| std::fs::rename(&temp, &target));
-    if let Err(e) = result {
-        let _ = std::fs::remove_file(&temp);
-        return Err(fail("cannot replace the file", e));
-    }
+    replace_private(&dir, &target, text.as_bytes())
+        .map_err(|e| fail("cannot replace the file", e))?;
     Ok(Written {
         path: target,
         backup,
     })
 }
 
-fn write_new_private(path: &Path, bytes: &[u8], replace: bool) -> std::io::Result<()> {
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true);
-    if replace {
-        options.create(true).truncate(true);
-    } else {
-        options.create_new(true);
+/// The file a write replaces (a symlink's target) and its directory.
+fn destination(path: &Path) -> (PathBuf, PathBuf) {
+    let target = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_owned());
+    let dir = match target.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d.to_owned(),
+        _ => PathBuf::from("."),
+    };
+    (target, dir)
+}
+
+/// A rename replaces a file whatever its mode, and root may write anything: the owner's
+/// write bit on the file or its directory is how a read-only kubeconfig says so.
+fn refuse_read_only(target: &Path, dir: &Path) -> Result<(), KubeconfigError> {
+    use std::os::unix::fs::PermissionsExt;
+    let read_only = |p: &Path| {
+        std::fs::metadata(p)
+            .ok()
+            .map(|m| m.permissions().mode() & 0o7777)
+            .filter(|mode| mode & 0o200 == 0)
+    };
+    if let Some(mode) = read_only(target) {
+        return Err(KubeconfigError::ReadOnly {
+            path: target.to_owned(),
+            mode,
+        });
     }
+    if let Some(mode) = read_only(dir) {
+        return Err(KubeconfigError::ReadOnlyDirectory {
+            path: target.to_owned(),
+            dir: dir.to_owned(),
+            mode,
+        });
+    }
+    Ok(())
+}
+
+/// Puts `bytes` at `path` as a new 0600 file: written to a temp file in `dir`, then
+/// renamed over whatever `path` was, a symlink included (never followed).
+fn replace_private(dir: &Path, path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let name = path
+        .file_name()
+        .map_or_else(|| "kubeconfig".into(), |n| n.to_string_lossy().into_owned());
+    let temp = dir.join(format!(".{name}.eks-token-{}.tmp", std::process::id()));
+    let result = write_new_private(&temp, bytes).and_then(|()| std::fs::rename(&temp, path));
+    if result.is_err() {
+        let _ = std::fs::remove_file(&temp);
+    }
+    result
+}
+
+fn write_new_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
     #[cfg(unix)]
     std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
     let mut file = options.open(path)?;
-    // An existing backup keeps its old mode on open: make it private too.
+    // The umask could have taken bits away, never added: set exactly 0600.
     #[cfg(unix)]
     file.set_permissions(std::os::unix::fs::PermissionsExt::from_mode(0o600))?;
     file.write_all(bytes)?;
@@ -676,5 +829,418 @@ x-custom: {keep: me}
                 .is_symlink()
         );
         assert_eq!(std::fs::read_to_string(&real).unwrap(), "new");
+    }
+
+    /// How `to_yaml` writes `value` as the value of a key.
+    fn written(value: &str) -> String {
+        let mut k = Kubeconfig {
+            doc: Mapping::new(),
+        };
+        k.doc.insert("k".into(), value.into());
+        let text = k.to_yaml();
+        let scalar = text.strip_prefix("k: ").unwrap_or(&text);
+        scalar.strip_suffix('\n').unwrap_or(scalar).to_owned()
+    }
+
+    /// Whether YAML text reads back as the one-key document `{k: value}`.
+    fn reads_back(text: &str, value: &str) -> bool {
+        let back: Value = yaml_serde::from_str(&format!("k: {text}\n")).unwrap();
+        back.get("k") == Some(&Value::from(value))
+    }
+
+    /// Every form that YAML 1.1 (yaml.org/type/{bool,null,int,float,timestamp,merge,value})
+    /// or go-yaml v2's resolve.go, which kubectl reads kubeconfigs with, takes for something
+    /// other than a string.
+    #[rustfmt::skip]
+    const YAML_1_1_NOT_STRINGS: &[&str] = &[
+        // bool
+        "y", "Y", "yes", "Yes", "YES", "n", "N", "no", "No", "NO", "true", "True", "TRUE",
+        "false", "False", "FALSE", "on", "On", "ON", "off", "Off", "OFF",
+        // null
+        "", "~", "null", "Null", "NULL",
+        // int: decimal, underscores, binary, octal (both spellings), hex, sexagesimal
+        "0", "7", "-1", "+1", "1_000", "+_1", "1_", "0b1010", "-0b1_0", "0B11", "017",
+        "-017", "0o17", "0O17", "0x1F", "0xff_ff", "0X1f", "-0x_1", "1:20", "-190:20:30",
+        // float: decimal, go-yaml's unsigned exponent and `08`, sexagesimal, inf, nan
+        "1.0", ".5", "-.5", "+.5", "1.", ".", "1e3", "1E3", "1e+3", "1e-3", ".5e3",
+        "6.8523015e+5", "685.230_15e+03", "685_230.15", "08", "0_9", "190:20:30.15",
+        ".inf", ".Inf", ".INF", "-.inf", "+.inf", "+.INF", "-.Inf", ".nan", ".NaN", ".NAN",
+        // timestamp
+        "2001-12-14", "2002-1-2", "2001-12-14t21:59:43.10-05:00", "2001-12-14 21:59:43.10 -5",
+        "2001-12-15T02:59:43.1Z", "2001-12-15 2:59:43.10", "2001-12-14\t21:59:43",
+        // merge, value
+        "<<", "=",
+    ];
+
+    #[test]
+    fn strings_yaml_1_1_reads_as_other_types_are_quoted() {
+        for s in YAML_1_1_NOT_STRINGS {
+            let text = written(s);
+            let quoted = if s.contains('\t') {
+                format!("\"{}\"", s.replace('\t', "\\t"))
+            } else {
+                format!("'{s}'")
+            };
+            assert_eq!(text, quoted, "{s:?}");
+            assert!(reads_back(&text, s), "{s:?}");
+        }
+    }
+
+    #[test]
+    fn ordinary_strings_stay_plain() {
+        for s in [
+            "team-a",
+            "prod",
+            "arn:aws:eks:eu-west-1:123456789012:cluster/prod",
+            "https://4PnSD0Vyo2dEzzIYbHy6.L4M.eu-west-1.eks.amazonaws.com/",
+            "http://proxy:3128",
+            "https://x.example/a?b=c#frag",
+            "client.authentication.k8s.io/v1beta1",
+            "IfAvailable",
+            "eks-token",
+            "--cluster-id",
+            "-i",
+            "eu-west-1",
+            "AWS_PROFILE",
+            "Q0E=",
+            "k8s-aws-v1.abc",
+            "Install gke-gcloud-auth-plugin for use with kubectl",
+            "10.0.0.1",
+            "0.0.0.0:8080",
+            "1.2.3",
+            "v1.27",
+            "1a",
+            "0xZZ",
+            "12-34",
+            "2001-12",
+            "yes-please",
+            "no_proxy",
+            "noo",
+            "nO",
+            "oFF",
+            "~user",
+            ".config",
+            "_1",
+            "+",
+            "a:b",
+            "a,b",
+            "a#b",
+            "a'b",
+            "a\"b",
+            "über",
+            "日本語",
+        ] {
+            assert_eq!(written(s), s, "{s:?}");
+            assert!(reads_back(s, s), "{s:?}");
+        }
+    }
+
+    #[test]
+    fn strings_that_cannot_be_plain_are_quoted() {
+        for s in [
+            "- a", "-", "--- a", "---", "...", "a: b", "a:", "a #b", "#a", " a", "a ", "&a", "*a",
+            "!a", "|", ">", "'a", "\"a", "%a", "@a", "`a", "[a", "]", "{a", "}", ",a", "?", "? a",
+            ":", ":a",
+        ] {
+            let text = written(s);
+            assert!(text.starts_with('\''), "{s:?} as {text}");
+            assert!(reads_back(&text, s), "{s:?} as {text}");
+        }
+        // Characters a single-quoted scalar cannot hold are escaped in double quotes.
+        for s in [
+            "a\tb",
+            "\u{85}",
+            "a\u{2028}b",
+            "a\u{2029}",
+            "\u{feff}a",
+            "bell\u{7}",
+            "\u{7f}",
+            "a\rb",
+            "\u{0}",
+            "\u{1b}[31m",
+        ] {
+            let text = written(s);
+            assert!(text.starts_with('"'), "{s:?} as {text}");
+            assert!(text.is_ascii(), "{s:?} as {text}");
+            assert!(reads_back(&text, s), "{s:?} as {text}");
+        }
+    }
+
+    #[test]
+    fn multi_line_strings_are_literal_blocks_when_they_can_be() {
+        for (s, text) in [
+            ("one\ntwo", "|-\n  one\n  two"),
+            ("one\n", "|\n  one"),
+            ("one\n\n", "|+\n  one\n"),
+            (
+                "one\n  indented\n\nlast",
+                "|-\n  one\n    indented\n\n  last",
+            ),
+            ("# not a comment\n---", "|-\n  # not a comment\n  ---"),
+        ] {
+            assert_eq!(written(s), text, "{s:?}");
+            assert!(reads_back(text, s), "{s:?}");
+        }
+        for s in [" lead\nx", "\nx", "trail \nx", "x\n ", "x\n\ty", "a\r\nb"] {
+            let text = written(s);
+            assert!(text.starts_with('"'), "{s:?} as {text}");
+            assert!(reads_back(&text, s), "{s:?} as {text}");
+        }
+    }
+
+    #[test]
+    fn keys_are_quoted_by_the_same_rule() {
+        let mut k = Kubeconfig {
+            doc: Mapping::new(),
+        };
+        for key in ["no", "<<", "1_000", "a: b", "plain"] {
+            k.doc.insert(key.into(), "v".into());
+        }
+        assert_eq!(
+            k.to_yaml(),
+            "'no': v\n'<<': v\n'1_000': v\n'a: b': v\nplain: v\n"
+        );
+    }
+
+    #[test]
+    fn merge_keys_are_applied_when_reading() {
+        let k = parse(
+            "x-exec: &aws
+  apiVersion: client.authentication.k8s.io/v1beta1
+  command: aws
+  args: [eks, get-token, --cluster-name, prod]
+users:
+- name: a
+  user:
+    exec:
+      <<: *aws
+      command: /usr/bin/aws
+- name: b
+  user:
+    <<: [{exec: *aws}, {token: t}]
+extensions:
+- name: e
+  extension: {'<<': kept}
+",
+        );
+        let a = k.user_exec("a").unwrap();
+        assert_eq!(exec_str(a, "command"), Some("/usr/bin/aws"));
+        assert_eq!(
+            exec_str(a, "apiVersion"),
+            Some("client.authentication.k8s.io/v1beta1")
+        );
+        assert_eq!(exec_str(k.user_exec("b").unwrap(), "command"), Some("aws"));
+        assert_eq!(
+            k.entry_body("users", "b", "user")
+                .unwrap()
+                .get("token")
+                .unwrap(),
+            "t"
+        );
+        // A `<<` whose value cannot be merged was a quoted key: it stays one, as for kubectl.
+        assert!(k.to_yaml().contains("'<<': kept"), "{}", k.to_yaml());
+    }
+
+    #[test]
+    fn kubectl_boolean_fields_keep_their_yaml_1_1_meaning() {
+        let k = parse(
+            "preferences: {colors: yes}
+clusters:
+- name: a
+  cluster: {server: 'yes', insecure-skip-tls-verify: Y, disable-compression: Off}
+users:
+- name: a
+  user:
+    exec: {command: x, provideClusterInfo: on, installHint: 'no'}
+",
+        );
+        let text = k.to_yaml();
+        for line in [
+            "  colors: true",
+            "    server: 'yes'",
+            "    insecure-skip-tls-verify: true",
+            "    disable-compression: false",
+            "      provideClusterInfo: true",
+            "      installHint: 'no'",
+        ] {
+            assert!(text.lines().any(|l| l == line), "{line:?} not in\n{text}");
+        }
+    }
+
+    #[test]
+    fn comments_are_told_from_text_that_looks_like_one() {
+        for text in [
+            "# header\napiVersion: v1\n",
+            "apiVersion: v1 # trailing\n",
+            "a:\n  # indented\n  b: c\n",
+            "a: 'x #y' # after a quoted #\n",
+            "a: |\n  #text\n# after a block\n",
+            "a: [1, 2] # two on a line # here\n",
+        ] {
+            assert!(has_comments(text), "{text:?}");
+        }
+        for text in [
+            "",
+            "apiVersion: v1\n",
+            "url: http://x/#fragment\n",
+            "a: b#c\n",
+            "a: 'x #y'\n",
+            "a: \"#y\"\n",
+            "a: |\n  # text\n  more\n",
+            "a: \"x\n  #y\"\n",
+            "not: [yaml\n# comment\n",
+        ] {
+            assert!(!has_comments(text), "{text:?}");
+        }
+    }
+
+    #[test]
+    fn write_replaces_a_symlinked_backup_instead_of_following_it() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("config");
+        std::fs::write(&path, "old\n").unwrap();
+        let elsewhere = dir.path().join("elsewhere");
+        std::fs::write(&elsewhere, "keep\n").unwrap();
+        std::fs::set_permissions(&elsewhere, PermissionsExt::from_mode(0o644)).unwrap();
+        std::os::unix::fs::symlink(&elsewhere, dir.path().join("config.bak")).unwrap();
+        let w = write(&path, "new\n").unwrap();
+        let backup = w.backup.unwrap();
+        assert!(std::fs::symlink_metadata(&backup).unwrap().is_file());
+        assert_eq!(std::fs::read_to_string(&backup).unwrap(), "old\n");
+        assert_eq!(std::fs::read_to_string(&elsewhere).unwrap(), "keep\n");
+        assert_eq!(
+            std::fs::metadata(&elsewhere).unwrap().permissions().mode() & 0o777,
+            0o644
+        );
+    }
+
+    #[test]
+    fn write_refuses_a_read_only_file_or_directory() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("config");
+        for mode in [0o400, 0o444, 0o555] {
+            std::fs::write(&path, "old\n").unwrap();
+            std::fs::set_permissions(&path, PermissionsExt::from_mode(mode)).unwrap();
+            let error = write(&path, "new\n").unwrap_err();
+            assert_eq!(
+                error.to_string(),
+                format!("{} is read-only (mode {mode:04o})", path.display())
+            );
+            assert_eq!(std::fs::read_to_string(&path).unwrap(), "old\n");
+            std::fs::remove_file(&path).unwrap();
+        }
+        std::fs::write(&path, "old\n").unwrap();
+        std::fs::set_permissions(dir.path(), PermissionsExt::from_mode(0o500)).unwrap();
+        let error = write(&path, "new\n").unwrap_err();
+        std::fs::set_permissions(dir.path(), PermissionsExt::from_mode(0o700)).unwrap();
+        assert_eq!(
+            error.to_string(),
+            format!(
+                "cannot replace {}: {} is read-only (mode 0500)",
+                path.display(),
+                dir.path().display()
+            )
+        );
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), "old\n");
+        assert!(!dir.path().join("config.bak").exists());
+    }
+}
+
+#[cfg(test)]
+mod properties {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// Strings of every kind: YAML 1.1 look-alikes, indicators, line breaks, anything.
+    fn string() -> impl Strategy<Value = String> {
+        prop_oneof![
+            prop::sample::select(vec![
+                "no",
+                "Yes",
+                "~",
+                "",
+                "1_000",
+                "0o17",
+                ".5",
+                "1:20",
+                "2001-12-14",
+                "<<",
+                "=",
+                "- a",
+                "a: b",
+                "#",
+                " x",
+                "x ",
+                "'",
+                "\"",
+                "\\",
+                "\n",
+                "a\n",
+                "\n\n",
+                " \n",
+                "\t",
+                "\r",
+                "\u{85}",
+                "\u{2028}",
+                "\u{feff}",
+                "---",
+                "...",
+                "?",
+                ":",
+            ])
+            .prop_map(str::to_owned),
+            "[-a-z0-9 :#'\"\\\\.,\\[\\]{}&*!|>%@`?~_=+\n\t]{0,12}",
+            "[-+0-9._:eExXoOb]{1,8}",
+            any::<String>(),
+        ]
+    }
+
+    /// Mapping keys: mostly strings, sometimes any value (written as `? key`).
+    fn key() -> impl Strategy<Value = Value> {
+        prop_oneof![4 => string().prop_map(Value::from), 1 => value()]
+    }
+
+    fn value() -> impl Strategy<Value = Value> {
+        let leaf = prop_oneof![
+            string().prop_map(Value::from),
+            any::<bool>().prop_map(Value::Bool),
+            any::<i64>().prop_map(Value::from),
+            (-1e9f64..1e9).prop_map(Value::from),
+            Just(Value::Null),
+        ];
+        leaf.prop_recursive(4, 48, 6, |inner| {
+            prop_oneof![
+                prop::collection::vec(inner.clone(), 0..6).prop_map(Value::Sequence),
+                prop::collection::vec((string(), inner.clone()), 0..6).prop_map(|entries| {
+                    Value::Mapping(entries.into_iter().map(|(k, v)| (k.into(), v)).collect())
+                }),
+                prop::collection::vec((inner.clone(), inner), 0..3)
+                    .prop_map(|entries| Value::Mapping(entries.into_iter().collect())),
+            ]
+        })
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig {
+            cases: 512,
+            failure_persistence: Some(Box::new(
+                proptest::test_runner::FileFailurePersistence::Direct("tests/proptest-regressions/kubeconfig.txt"),
+            )),
+            ..ProptestConfig::default()
+        })]
+
+        /// Whatever a kubeconfig holds, the YAML written for it reads back as the same value.
+        #[test]
+        fn written_yaml_reads_back_the_same(
+            entries in prop::collection::vec((key(), value()), 0..8)
+        ) {
+            let doc: Mapping = entries.into_iter().collect();
+            let text = Kubeconfig { doc: doc.clone() }.to_yaml();
+            let back: Mapping = yaml_serde::from_str(&text)
+                .map_err(|e| TestCaseError::fail(format!("{e}\n{text}")))?;
+            prop_assert_eq!(back, doc, "{}", text);
+        }
     }
 }

@@ -8,8 +8,8 @@ use std::os::unix::fs::PermissionsExt;
 
 use serde_json::{Value, json};
 use support::{
-    NO_PODS, Process, Sandbox, fake_eks, kubectl_get_pods, moto_cluster, named, point_clusters_at,
-    read_yaml,
+    NO_PODS, Process, Sandbox, fake_eks, kubectl_config, kubectl_get_pods, kubectl_view,
+    moto_cluster, named, point_clusters_at, read_yaml, repo_file,
 };
 use yaml_serde::Value as Yaml;
 
@@ -373,4 +373,136 @@ fn kubectl_reaches_the_cluster_through_the_written_user() {
             );
         }
     }
+}
+
+/// kubectl's entry named `name` in one of its lists.
+fn entry<'a>(view: &'a Value, list: &str, name: &str) -> &'a Value {
+    view[list]
+        .as_array()
+        .unwrap_or_else(|| panic!("no {list} in {view}"))
+        .iter()
+        .find(|e| e["name"] == name)
+        .unwrap_or_else(|| panic!("no {list} entry {name}"))
+}
+
+#[test]
+fn yaml_1_1_look_alikes_in_the_kubeconfig_stay_strings_for_kubectl() {
+    let moto = Process::moto();
+    let cluster = moto_cluster(&moto, REGION, "prod");
+    let arn = cluster["arn"].as_str().unwrap();
+    let s = sandbox(&moto);
+    let fixture = repo_file("fixtures/kubeconfigs/yaml11-look-alikes.yaml");
+    let path = s.write(".kube/config", &std::fs::read_to_string(fixture).unwrap());
+    let before = kubectl_view(&s, &path);
+    // The alias is a look-alike too: context and user `on`.
+    let args = ["kubeconfig", "--cluster-name", "prod", "--alias", "on"];
+
+    let check = |view: &Value| {
+        // Every entry that was there reads the same; the new ones are eks-token's.
+        for list in ["clusters", "users", "contexts"] {
+            let now = view[list].as_array().unwrap();
+            let was = before[list].as_array().unwrap();
+            for old in was {
+                assert!(now.contains(old), "{list}: {old} changed");
+            }
+            assert_eq!(now.len(), was.len() + 1, "{list}");
+        }
+        for key in ["preferences", "extensions"] {
+            assert_eq!(view[key], before[key], "{key}");
+        }
+        assert_eq!(view["current-context"], "on");
+        assert_eq!(entry(view, "contexts", "on")["context"]["cluster"], arn);
+        assert_eq!(entry(view, "contexts", "on")["context"]["user"], "on");
+        let exec = &entry(view, "users", "on")["user"]["exec"];
+        assert_eq!(exec["command"], "eks-token");
+        assert_eq!(
+            exec["args"],
+            json!(["token", "--cluster-id", "prod", "--region", REGION])
+        );
+    };
+
+    let mut dry_args = args.to_vec();
+    dry_args.push("--dry-run");
+    let dry = s.run(&dry_args);
+    assert_eq!(dry.code, 0, "{}", dry.stderr);
+    assert_eq!(
+        dry.stderr,
+        format!(
+            "eks-token: note: the comments in {} would not be kept\n",
+            path.display()
+        )
+    );
+    check(&kubectl_view(&s, &s.write("dry-run.yaml", &dry.stdout)));
+
+    let run = s.run(&args);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(
+        run.stdout,
+        format!("Added new context on to {}\n", path.display())
+    );
+    let backup = s.path(".kube/config.bak");
+    assert_eq!(
+        run.stderr,
+        format!(
+            "eks-token: note: previous kubeconfig saved as {}\n\
+             eks-token: note: the comments in {} were not kept ({} has them)\n",
+            backup.display(),
+            path.display(),
+            backup.display()
+        )
+    );
+    check(&kubectl_view(&s, &path));
+    for version in ["1.27", "1.33"] {
+        let namespace = kubectl_config(
+            &s,
+            version,
+            &path,
+            &[
+                "view",
+                "-o",
+                "jsonpath={.contexts[?(@.name==\"no\")].context.namespace}",
+            ],
+        );
+        assert_eq!(namespace.code, 0, "kubectl {version}: {}", namespace.stderr);
+        assert_eq!(namespace.stdout, "no", "kubectl {version}");
+    }
+
+    // Written once more, the file is the same.
+    let written = std::fs::read(&path).unwrap();
+    let again = s.run(&args);
+    assert_eq!(again.code, 0, "{}", again.stderr);
+    assert!(again.stdout.contains("is up to date"), "{}", again.stdout);
+    assert_eq!(std::fs::read(&path).unwrap(), written);
+}
+
+#[test]
+fn a_read_only_kubeconfig_is_not_replaced() {
+    let moto = Process::moto();
+    moto_cluster(&moto, REGION, "prod");
+    let s = sandbox(&moto);
+    let path = s.write(".kube/config", EXISTING);
+    std::fs::set_permissions(&path, PermissionsExt::from_mode(0o444)).unwrap();
+    let run = s.run(&["kubeconfig", "--cluster-name", "prod"]);
+    run.assert_error(1, &format!("{} is read-only (mode 0444)", path.display()));
+    assert_eq!(
+        run.hint(),
+        format!(
+            "make it writable (chmod u+w {}) if eks-token may change it, or pass --kubeconfig FILE",
+            path.display()
+        )
+    );
+    assert_eq!(std::fs::read_to_string(&path).unwrap(), EXISTING);
+    assert_eq!(mode(&path), 0o444);
+    assert!(!s.path(".kube/config.bak").exists());
+
+    // --dry-run writes nothing, and neither does a run with nothing to change.
+    let dry = s.run(&["kubeconfig", "--cluster-name", "prod", "--dry-run"]);
+    assert_eq!(dry.code, 0, "{}", dry.stderr);
+    std::fs::set_permissions(&path, PermissionsExt::from_mode(0o600)).unwrap();
+    let first = s.run(&["kubeconfig", "--cluster-name", "prod"]);
+    assert_eq!(first.code, 0, "{}", first.stderr);
+    std::fs::set_permissions(&path, PermissionsExt::from_mode(0o444)).unwrap();
+    let again = s.run(&["kubeconfig", "--cluster-name", "prod"]);
+    assert_eq!(again.code, 0, "{}", again.stderr);
+    assert!(again.stdout.contains("is up to date"), "{}", again.stdout);
 }

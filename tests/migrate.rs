@@ -4,12 +4,13 @@
 
 mod support;
 
-use std::path::PathBuf;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
 
-use serde_json::json;
+use serde_json::{Value, json};
 use support::{
-    NO_PODS, Process, Sandbox, fake_eks, kubectl_get_pods, named, point_clusters_at, read_yaml,
-    repo_file,
+    NO_PODS, Process, Sandbox, fake_eks, kubectl_config, kubectl_get_pods, kubectl_view, named,
+    point_clusters_at, read_yaml, repo_file,
 };
 use yaml_serde::Value as Yaml;
 
@@ -266,4 +267,258 @@ fn migrated_kubeconfigs_work_with_kubectl() {
             );
         }
     }
+}
+
+fn mode(path: &Path) -> u32 {
+    std::fs::metadata(path).unwrap().permissions().mode() & 0o777
+}
+
+/// kubectl's view of a kubeconfig, with `user`'s exec now running eks-token with `args`.
+fn with_eks_token(view: &Value, user: &str, args: &[&str]) -> Value {
+    let mut view = view.clone();
+    let entry = view["users"]
+        .as_array_mut()
+        .unwrap()
+        .iter_mut()
+        .find(|u| u["name"] == user)
+        .unwrap_or_else(|| panic!("no user {user}"));
+    entry["user"]["exec"]["command"] = json!("eks-token");
+    entry["user"]["exec"]["args"] = json!(args);
+    view
+}
+
+#[test]
+fn yaml_1_1_look_alikes_stay_strings_for_kubectl() {
+    let s = Sandbox::new();
+    let path = copy(&s, "yaml11-look-alikes.yaml");
+    let before = kubectl_view(&s, &path);
+    let args = ["token", "--cluster-id", "1_000", "--region", "eu-west-1"];
+    let expected = with_eks_token(&before, "Yes", &args);
+    let change = format!("Yes: aws eks get-token → eks-token {}", args.join(" "));
+
+    // What --dry-run prints is a kubeconfig kubectl reads the same way.
+    let dry = s.run(&["kubeconfig", "migrate", "--dry-run"]);
+    assert_eq!(dry.code, 0, "{}", dry.stderr);
+    assert_eq!(
+        dry.stderr,
+        format!(
+            "eks-token: note: would migrate {change}\n\
+             eks-token: note: the comments in {} would not be kept\n",
+            path.display()
+        )
+    );
+    let printed = s.write("dry-run.yaml", &dry.stdout);
+    assert_eq!(kubectl_view(&s, &printed), expected);
+
+    let run = s.run(&["kubeconfig", "migrate"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let backup = s.path(".kube/config.bak");
+    assert_eq!(
+        run.stdout,
+        format!(
+            "migrated {change}\nwrote {} (previous file: {})\n",
+            path.display(),
+            backup.display()
+        )
+    );
+    assert_eq!(
+        run.stderr,
+        format!(
+            "eks-token: note: the comments in {} were not kept ({} has them)\n",
+            path.display(),
+            backup.display()
+        )
+    );
+    assert_eq!(kubectl_view(&s, &path), expected);
+    for version in ["1.27", "1.33"] {
+        let namespace = kubectl_config(
+            &s,
+            version,
+            &path,
+            &[
+                "view",
+                "-o",
+                "jsonpath={.contexts[?(@.name==\"no\")].context.namespace}",
+            ],
+        );
+        assert_eq!(namespace.code, 0, "kubectl {version}: {}", namespace.stderr);
+        assert_eq!(namespace.stdout, "no", "kubectl {version}");
+    }
+
+    // The rewritten file is stable: a second run has nothing to do.
+    let again = s.run(&["kubeconfig", "migrate"]);
+    assert_eq!(
+        again.stdout,
+        format!("nothing to migrate in {}\n", path.display())
+    );
+}
+
+#[test]
+fn users_built_with_yaml_merge_keys_are_migrated() {
+    let s = Sandbox::new();
+    let path = copy(&s, "merge-keys.yaml");
+    let before = kubectl_view(&s, &path);
+    let plain = ["token", "--cluster-id", "prod", "--region", "eu-west-1"];
+    let mut role = plain.to_vec();
+    role.extend(["--role-arn", ROLE]);
+
+    let run = s.run(&["kubeconfig", "migrate"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let backup = s.path(".kube/config.bak");
+    assert_eq!(
+        run.stdout,
+        format!(
+            "migrated dev: aws eks get-token → eks-token {}\n\
+             migrated admin: aws eks get-token → eks-token {}\n\
+             migrated ci: aws eks get-token → eks-token {}\n\
+             wrote {} (previous file: {})\n",
+            plain.join(" "),
+            role.join(" "),
+            plain.join(" "),
+            path.display(),
+            backup.display()
+        )
+    );
+    assert_eq!(
+        run.stderr,
+        format!(
+            "eks-token: note: the comments in {} were not kept ({} has them)\n",
+            path.display(),
+            backup.display()
+        )
+    );
+    let expected = with_eks_token(&before, "dev", &plain);
+    let expected = with_eks_token(&expected, "admin", &role);
+    let expected = with_eks_token(&expected, "ci", &plain);
+    assert_eq!(kubectl_view(&s, &path), expected);
+}
+
+#[test]
+fn a_backup_path_that_is_a_symlink_is_replaced_not_written_through() {
+    let s = Sandbox::new();
+    let path = copy(&s, "aws-cli.yaml");
+    let elsewhere = s.write("elsewhere", "not a kubeconfig\n");
+    std::fs::set_permissions(&elsewhere, PermissionsExt::from_mode(0o644)).unwrap();
+    let backup = s.path(".kube/config.bak");
+    std::os::unix::fs::symlink(&elsewhere, &backup).unwrap();
+
+    let run = s.run(&["kubeconfig", "migrate"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(
+        std::fs::read_to_string(&elsewhere).unwrap(),
+        "not a kubeconfig\n"
+    );
+    assert_eq!(mode(&elsewhere), 0o644);
+    assert!(
+        std::fs::symlink_metadata(&backup)
+            .unwrap()
+            .file_type()
+            .is_file()
+    );
+    assert_eq!(mode(&backup), 0o600);
+    assert_eq!(
+        std::fs::read(&backup).unwrap(),
+        std::fs::read(fixture("aws-cli.yaml")).unwrap()
+    );
+    kubectl_view(&s, &path);
+}
+
+#[test]
+fn a_read_only_kubeconfig_is_not_replaced() {
+    let s = Sandbox::new();
+    let path = copy(&s, "aws-cli.yaml");
+    let original = std::fs::read(&path).unwrap();
+    let backup = s.path(".kube/config.bak");
+    for read_only in [0o444, 0o400] {
+        std::fs::set_permissions(&path, PermissionsExt::from_mode(read_only)).unwrap();
+        let run = s.run(&["kubeconfig", "migrate"]);
+        run.assert_error(
+            1,
+            &format!("{} is read-only (mode {read_only:04o})", path.display()),
+        );
+        assert_eq!(
+            run.hint(),
+            format!(
+                "make it writable (chmod u+w {}) if eks-token may change it, or pass --kubeconfig FILE",
+                path.display()
+            )
+        );
+        assert_eq!(std::fs::read(&path).unwrap(), original);
+        assert_eq!(mode(&path), read_only);
+        assert!(!backup.exists());
+    }
+
+    // A writable file in a read-only directory: the rename would replace it all the same.
+    std::fs::set_permissions(&path, PermissionsExt::from_mode(0o600)).unwrap();
+    let dir = s.path(".kube");
+    std::fs::set_permissions(&dir, PermissionsExt::from_mode(0o555)).unwrap();
+    let run = s.run(&["kubeconfig", "migrate"]);
+    std::fs::set_permissions(&dir, PermissionsExt::from_mode(0o700)).unwrap();
+    run.assert_error(
+        1,
+        &format!(
+            "cannot replace {}: {} is read-only (mode 0555)",
+            path.display(),
+            dir.display()
+        ),
+    );
+    assert_eq!(
+        run.hint(),
+        format!(
+            "make it writable (chmod u+w {}) if eks-token may change it, or pass --kubeconfig FILE",
+            dir.display()
+        )
+    );
+    assert_eq!(std::fs::read(&path).unwrap(), original);
+    assert!(!backup.exists());
+}
+
+#[test]
+fn every_short_string_reads_back_the_same_in_kubectl() {
+    // Every string of up to three characters that number, boolean, null, timestamp and
+    // YAML syntax rules are made of, as values and keys, written by kubectl-independent
+    // JSON (which YAML readers take as it is).
+    let alphabet: Vec<char> = "019._:-+eExXoObnNyY~<=#' \t\n".chars().collect();
+    let mut strings = vec![String::new()];
+    let mut last = vec![String::new()];
+    for _ in 0..3 {
+        last = last
+            .iter()
+            .flat_map(|s| alphabet.iter().map(move |c| format!("{s}{c}")))
+            .collect();
+        strings.extend(last.iter().cloned());
+    }
+    let keys: serde_json::Map<String, Value> =
+        strings.iter().map(|s| (s.clone(), json!(s))).collect();
+    let doc = json!({
+        "apiVersion": "v1",
+        "kind": "Config",
+        "clusters": [{"name": "c", "cluster": {"server": "https://c.example"}}],
+        "users": [{"name": "u", "user": {"exec": {
+            "apiVersion": "client.authentication.k8s.io/v1beta1",
+            "command": "aws",
+            "args": ["eks", "get-token", "--cluster-name", "prod"],
+        }}}],
+        "contexts": [{"name": "c", "context": {"cluster": "c", "user": "u"}}],
+        "current-context": "c",
+        "extensions": [{"name": "strings", "extension": {"values": strings, "keys": keys}}],
+    });
+    let s = Sandbox::new();
+    let path = s.write(".kube/config", &doc.to_string());
+    let before = kubectl_view(&s, &path);
+    let run = s.run(&["kubeconfig", "migrate"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let after = kubectl_view(&s, &path);
+    let expected = with_eks_token(&before, "u", &["token", "--cluster-id", "prod"]);
+    let values = |view: &Value| view["extensions"][0]["extension"]["values"].clone();
+    let differ: Vec<_> = values(&before)
+        .as_array()
+        .unwrap()
+        .iter()
+        .zip(values(&after).as_array().unwrap())
+        .filter(|(b, a)| b != a)
+        .map(|(b, a)| format!("{b} → {a}"))
+        .collect();
+    assert!(differ.is_empty(), "{} differ: {differ:?}", differ.len());
+    assert_eq!(after, expected);
 }

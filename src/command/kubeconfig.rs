@@ -2,7 +2,7 @@
 //! DescribeCluster; `eks-token kubeconfig migrate`: switch AWS CLI and
 //! aws-iam-authenticator users to eks-token.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use crate::cli::{KubeconfigAction, KubeconfigArgs, KubeconfigFileArgs};
 use crate::command::whoami::shell_quote;
@@ -110,7 +110,9 @@ fn update(args: &KubeconfigArgs) -> Result<String, Error> {
     let change = config.set_context(&entry_name, &cluster.arn, &entry_name);
     config.set_current_context(&entry_name);
     let yaml = config.to_yaml();
+    let text = existing.as_ref().map(|(_, text)| text.as_str());
     if args.file.dry_run {
+        note_comments(&path, text, None);
         return Ok(yaml);
     }
     if before.as_ref() == Some(&config) {
@@ -126,6 +128,7 @@ fn update(args: &KubeconfigArgs) -> Result<String, Error> {
             backup.display()
         ));
     }
+    note_comments(&path, text, written.backup.as_deref());
     Ok(match change {
         Change::Added => format!("Added new context {entry_name} to {}\n", path.display()),
         Change::Updated | Change::Unchanged => {
@@ -137,7 +140,7 @@ fn update(args: &KubeconfigArgs) -> Result<String, Error> {
 /// Rewrites every user that runs a peer's token command to run eks-token instead.
 fn migrate(file: &KubeconfigFileArgs) -> Result<String, Error> {
     let path = target(file)?;
-    let Some((mut config, _)) = Kubeconfig::load(&path)? else {
+    let Some((mut config, text)) = Kubeconfig::load(&path)? else {
         return Err(KubeconfigError::Missing { path }.into());
     };
     let mut changes = Vec::new();
@@ -194,9 +197,11 @@ fn migrate(file: &KubeconfigFileArgs) -> Result<String, Error> {
         for change in &changes {
             error::note(&format!("would migrate {change}"));
         }
+        note_comments(&path, Some(&text), None);
         return Ok(config.to_yaml());
     }
     let written = kubeconfig::write(&path, &config.to_yaml())?;
+    note_comments(&path, Some(&text), written.backup.as_deref());
     let mut out: String = changes.iter().map(|c| format!("migrated {c}\n")).collect();
     out.push_str(&format!("wrote {}", path.display()));
     if let Some(backup) = written.backup {
@@ -204,4 +209,20 @@ fn migrate(file: &KubeconfigFileArgs) -> Result<String, Error> {
     }
     out.push('\n');
     Ok(out)
+}
+
+/// Says so when the file had comments: the rewrite drops them (yaml_serde keeps none), and
+/// the backup, when there is one, still has them.
+fn note_comments(path: &Path, text: Option<&str>, backup: Option<&Path>) {
+    if !text.is_some_and(kubeconfig::has_comments) {
+        return;
+    }
+    error::note(&match backup {
+        Some(backup) => format!(
+            "the comments in {} were not kept ({} has them)",
+            path.display(),
+            backup.display()
+        ),
+        None => format!("the comments in {} would not be kept", path.display()),
+    });
 }

@@ -498,6 +498,40 @@ pub fn kubectl_get_pods(sandbox: &Sandbox, version: &str, kubeconfig: &Path) -> 
     Run::from_output(out, start.elapsed())
 }
 
+/// `kubectl config ARGS --kubeconfig FILE` of a kubectl version: the file alone, no server.
+pub fn kubectl_config(sandbox: &Sandbox, version: &str, kubeconfig: &Path, args: &[&str]) -> Run {
+    let start = Instant::now();
+    let kubeconfig = kubeconfig.to_str().unwrap();
+    let mut all = vec!["config"];
+    all.extend(args);
+    all.extend(["--kubeconfig", kubeconfig]);
+    let out = sandbox.command_of(kubectl(version), &all).output().unwrap();
+    Run::from_output(out, start.elapsed())
+}
+
+/// What kubectl 1.27 and 1.33 read from a kubeconfig (`config view --raw -o json`, the
+/// same for both), after checking that both load it and list its contexts.
+pub fn kubectl_view(sandbox: &Sandbox, kubeconfig: &Path) -> Value {
+    let mut views = Vec::new();
+    for version in ["1.27", "1.33"] {
+        let contexts = kubectl_config(sandbox, version, kubeconfig, &["get-contexts"]);
+        assert_eq!(contexts.code, 0, "kubectl {version}: {}", contexts.stderr);
+        let view = kubectl_config(
+            sandbox,
+            version,
+            kubeconfig,
+            &["view", "--raw", "-o", "json"],
+        );
+        assert_eq!(view.code, 0, "kubectl {version}: {}", view.stderr);
+        views.push(serde_json::from_str::<Value>(&view.stdout).expect("kubectl prints JSON"));
+    }
+    assert_eq!(
+        views[0], views[1],
+        "kubectl 1.27 and 1.33 read it differently"
+    );
+    views.remove(0)
+}
+
 /// What kubectl prints for an empty namespace it was allowed to list.
 pub const NO_PODS: &str = "No resources found in default namespace.";
 
