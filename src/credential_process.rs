@@ -1,5 +1,5 @@
 //! `credential_process` from the AWS config files, run here rather than by the SDK so a
-//! helper that hangs is killed (with everything it started) when the deadline passes, its
+//! helper that hangs is killed (with its process group) when the deadline passes, its
 //! stderr reaches the error message trimmed, and its stdout never does.
 //!
 //! Same contract as the SDK's provider: `sh -c COMMAND`, no stdin, exit 0 and a JSON
@@ -62,29 +62,40 @@ pub fn program(command: &str) -> String {
 }
 
 /// Runs `command` and reads its credentials. Dropping the future (the deadline passed)
-/// kills the process and its descendants.
+/// kills the process and everything it started.
 pub async fn run(command: &str) -> Result<Credentials, ProcessError> {
     let program = program(command);
-    let mut child = tokio::process::Command::new("sh")
-        .arg("-c")
+    let mut sh = tokio::process::Command::new("sh");
+    sh.arg("-c")
         .arg(command)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .map_err(|e| ProcessError::Spawn(e.to_string()))?;
-    let tree = Tree(child.id());
+        .kill_on_drop(true);
+    // Its own process group, so the group can be killed as a whole.
+    #[cfg(unix)]
+    sh.process_group(0);
+    let mut child = sh.spawn().map_err(|e| ProcessError::Spawn(e.to_string()))?;
+    // Declared after `child`, so dropped before it: at the deadline the group dies while
+    // its leader is still unreaped.
+    let _group = Group(child.id());
     let stdout = child.stdout.take();
     let stderr = child.stderr.take();
     let stderr = tokio::spawn(read_limited(stderr));
     let stdout = read_limited(stdout).await;
+    // Past the limit we stopped reading: whatever the helper does next (die of SIGPIPE,
+    // status 141 from `sh`) is our doing, not its answer.
+    if stdout.len() as u64 > MAX_OUTPUT {
+        return Err(ProcessError::Output {
+            program,
+            what: "more than 1 MiB on stdout".into(),
+        });
+    }
     let stderr = stderr.await.unwrap_or_default();
-    // Until `wait` returns the child is not reaped, so its pid cannot be reused and the
-    // tree guard may still kill it.
-    let status = child.wait().await;
-    tree.reaped();
-    let status = status.map_err(|e| ProcessError::Spawn(e.to_string()))?;
+    let status = child
+        .wait()
+        .await
+        .map_err(|e| ProcessError::Spawn(e.to_string()))?;
     if !status.success() {
         let stderr = bounded(&single_line(&String::from_utf8_lossy(&stderr)));
         let status = match status.code() {
@@ -110,9 +121,6 @@ async fn read_limited(pipe: Option<impl AsyncRead + Unpin>) -> Vec<u8> {
 
 /// Reads the credentials object; errors name the field, never a value.
 pub fn parse(stdout: &[u8]) -> Result<Credentials, String> {
-    if stdout.len() as u64 > MAX_OUTPUT {
-        return Err("more than 1 MiB on stdout".into());
-    }
     let text = std::str::from_utf8(stdout).map_err(|_| "output that is not UTF-8".to_owned())?;
     if text.trim().is_empty() {
         return Err("nothing on stdout".into());
@@ -169,97 +177,25 @@ pub fn parse(stdout: &[u8]) -> Result<Credentials, String> {
     ))
 }
 
-/// The process a `credential_process` started and everything below it; killed on drop
-/// unless it exited. `sh -c` forks for anything but the simplest command, so killing the
-/// shell alone would leave the helper running.
-struct Tree(Option<u32>);
+/// The process group a `credential_process` runs in, killed when the run is over: at
+/// the deadline, on an error, and after an answer, so nothing it started in the
+/// background (`sh -c` forks; `(helper &)` orphans at once) outlives eks-token. A
+/// process that leaves the group (`setsid`, a daemon) has asked to be left alone.
+struct Group(Option<u32>);
 
-impl Tree {
-    fn reaped(mut self) {
-        self.0 = None;
-    }
-}
-
-impl Drop for Tree {
+impl Drop for Group {
     fn drop(&mut self) {
-        if let Some(root) = self.0 {
-            let mut doomed = descendants(root);
-            doomed.insert(0, root);
-            for pid in doomed {
-                kill(pid);
+        #[cfg(unix)]
+        if let Some(Ok(group)) = self.0.map(libc::pid_t::try_from) {
+            // SAFETY: kill(2) takes plain integers and touches no memory of ours. A group
+            // id is not reused while the group has members (POSIX); the leader is unreaped
+            // or was reaped just now, and an emptied group's id could name another group
+            // only after the pid numbers wrap around.
+            unsafe {
+                libc::kill(-group, libc::SIGKILL);
             }
         }
     }
-}
-
-#[cfg(unix)]
-fn kill(pid: u32) {
-    let Ok(pid) = libc::pid_t::try_from(pid) else {
-        return;
-    };
-    // SAFETY: kill(2) takes plain integers and touches no memory of ours; the pids are
-    // our child (not yet reaped, so not reused) and processes found below it.
-    unsafe {
-        libc::kill(pid, libc::SIGKILL);
-    }
-}
-
-#[cfg(not(unix))]
-fn kill(_pid: u32) {}
-
-/// Processes below `root`, from `/proc` on Linux and `ps` elsewhere.
-fn descendants(root: u32) -> Vec<u32> {
-    let parents = process_table();
-    let mut found = vec![root];
-    let mut i = 0;
-    while i < found.len() {
-        let parent = found[i];
-        found.extend(
-            parents
-                .iter()
-                .filter(|(_, ppid)| *ppid == parent)
-                .map(|(pid, _)| *pid),
-        );
-        i += 1;
-        // Bounded: a process table is finite, but a fork bomb under a hung helper is not.
-        if found.len() > 10_000 {
-            break;
-        }
-    }
-    found.remove(0);
-    found
-}
-
-/// `(pid, parent pid)` for every visible process.
-fn process_table() -> Vec<(u32, u32)> {
-    if let Ok(entries) = std::fs::read_dir("/proc") {
-        return entries
-            .flatten()
-            .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
-            .filter_map(|pid| {
-                let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-                // `pid (comm) state ppid …`; comm may contain spaces and parentheses.
-                let after = &stat[stat.rfind(')')? + 1..];
-                let ppid = after.split_whitespace().nth(1)?.parse().ok()?;
-                Some((pid, ppid))
-            })
-            .collect();
-    }
-    std::process::Command::new("ps")
-        .args(["-A", "-o", "pid=", "-o", "ppid="])
-        .stdin(Stdio::null())
-        .stderr(Stdio::null())
-        .output()
-        .map(|out| {
-            String::from_utf8_lossy(&out.stdout)
-                .lines()
-                .filter_map(|l| {
-                    let mut it = l.split_whitespace().map(str::parse::<u32>);
-                    Some((it.next()?.ok()?, it.next()?.ok()?))
-                })
-                .collect()
-        })
-        .unwrap_or_default()
 }
 
 #[cfg(test)]

@@ -525,3 +525,26 @@ fn non_utf8_arguments_and_environment() {
     run.credential();
     assert!(run.stderr.contains("EKS_TOKEN_LOG must be debug or off"));
 }
+
+#[test]
+fn a_credential_process_printing_100_mb_is_over_the_limit_whatever_its_status() {
+    let s = Sandbox::new();
+    s.write(
+        ".aws/config",
+        // `head` dies of SIGPIPE once eks-token stops reading (status 141 from `sh`);
+        // one byte over may all be written before that and exit 0: the same error.
+        "[profile huge]\nregion = eu-west-1\ncredential_process = yes | head -c 104857600\n\
+         [profile just-over]\nregion = eu-west-1\ncredential_process = head -c 1048577 /dev/zero\n",
+    );
+    for (profile, program) in [("huge", "yes"), ("just-over", "head")] {
+        let run = s.run(&["token", "-i", "c", "--profile", profile]);
+        run.assert_error(
+            1,
+            &format!(
+                "credential_process of profile {profile} failed: {program} printed more than 1 MiB on stdout"
+            ),
+        );
+        assert!(run.hint().contains("\"Version\": 1"), "{}", run.hint());
+        run.assert_within(Duration::from_secs(10));
+    }
+}

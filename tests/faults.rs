@@ -364,3 +364,57 @@ fn a_hanging_credential_process_is_killed_at_the_deadline() {
     });
     assert!(gone, "credential_process helper {pid} still running");
 }
+
+/// Reads a pid a test helper wrote, and waits (bounded) for that process to be gone.
+fn assert_killed(pid_file: &std::path::Path, what: &str) {
+    let pid: u32 = std::fs::read_to_string(pid_file)
+        .unwrap_or_else(|_| panic!("{what} did not start"))
+        .trim()
+        .parse()
+        .unwrap();
+    let gone = (0..50).any(|_| {
+        std::thread::sleep(Duration::from_millis(20));
+        !process_running(pid)
+    });
+    if !gone {
+        // Do not leave it behind for the rest of the suite.
+        let _ = std::process::Command::new("kill")
+            .args(["-9", &pid.to_string()])
+            .status();
+    }
+    assert!(gone, "{what} {pid} still running");
+}
+
+#[test]
+fn processes_a_credential_process_started_in_the_background_are_killed_too() {
+    let s = Sandbox::new();
+    let (hung, left) = (s.path("hung.pid"), s.path("left.pid"));
+    // `( … &)` orphans the background process at once: it is no longer below the helper.
+    s.write(
+        ".aws/config",
+        &format!(
+            "[profile hangs]\nregion = eu-west-1\ncredential_process = (sleep 300 & echo $! > {hung}); sleep 300\n\
+             [profile leaves]\nregion = eu-west-1\ncredential_process = (sleep 300 </dev/null >/dev/null 2>&1 & echo $! > {left}); {} {} --access-key-id {AK} --secret {SK}\n",
+            support::python().display(),
+            support::repo_file("fixtures/credential_process.py").display(),
+            hung = hung.display(),
+            left = left.display(),
+        ),
+    );
+    // Still holding stdout at the deadline: everything it started dies with it.
+    let run = s.run(&["token", "-i", "c", "--profile", "hangs", "--timeout", "1"]);
+    run.assert_error(
+        1,
+        "timed out after 1s: credentials: credential_process of profile hangs",
+    );
+    run.assert_within(Duration::from_secs(1) + MARGIN);
+    assert_killed(
+        &hung,
+        "the orphaned grandchild of a timed-out credential_process",
+    );
+
+    // Answered, but left a process behind: it does not outlive the run either.
+    let run = s.run(&["token", "-i", "c", "--profile", "leaves", "--no-cache"]);
+    verify_token(&run.token(), "c", SK);
+    assert_killed(&left, "the process a credential_process left behind");
+}
