@@ -334,14 +334,14 @@ impl CredentialsError {
             } else {
                 format!(
                     "choose a profile with --profile or AWS_PROFILE (configured: {}), or run under `aws-vault exec <profile> --`",
-                    profiles.join(", ")
+                    a_few(profiles)
                 )
             }),
             Self::UnknownProfile { known, .. } if known.is_empty() => {
                 Some("no profiles are configured; create one with `aws configure --profile <name>`".into())
             }
             Self::UnknownProfile { known, .. } => {
-                Some(format!("profiles that exist: {}", known.join(", ")))
+                Some(format!("profiles that exist: {}", a_few(known)))
             }
             Self::ConfigUnreadable { path, .. } => Some(format!(
                 "{path} must be a readable file: move whatever is there aside and run `aws configure`"
@@ -387,6 +387,25 @@ impl CredentialsError {
             Self::ConfigFile(_) | Self::Source { .. } => None,
         }
     }
+}
+
+/// Names for a hint, which stays one short line however many there are: the first
+/// five and a count of the rest.
+fn a_few(names: &[String]) -> String {
+    const SHOWN: usize = 5;
+    if names.len() <= SHOWN {
+        return names.join(", ");
+    }
+    let rest = (names.len() - SHOWN).to_string();
+    // 9995 → 9,995
+    let mut count = String::new();
+    for (i, digit) in rest.chars().enumerate() {
+        if i > 0 && (rest.len() - i).is_multiple_of(3) {
+            count.push(',');
+        }
+        count.push(digit);
+    }
+    format!("{} … and {count} more", names[..SHOWN].join(", "))
 }
 
 /// Environment access used here, kept in one place so tests can see what is read.
@@ -1323,6 +1342,19 @@ mod tests {
         assert_eq!(
             timed_out_message(&t(None, None)),
             "timed out after 2s: STS AssumeRole of r"
+        );
+    }
+
+    #[test]
+    fn hints_list_a_few_names_and_count_the_rest() {
+        let names = |n: usize| (0..n).map(|i| format!("p{i}")).collect::<Vec<_>>();
+        assert_eq!(a_few(&[]), "");
+        assert_eq!(a_few(&names(5)), "p0, p1, p2, p3, p4");
+        assert_eq!(a_few(&names(6)), "p0, p1, p2, p3, p4 … and 1 more");
+        assert_eq!(a_few(&names(1_005)), "p0, p1, p2, p3, p4 … and 1,000 more");
+        assert_eq!(
+            a_few(&names(1_234_572)),
+            "p0, p1, p2, p3, p4 … and 1,234,567 more"
         );
     }
 

@@ -610,3 +610,27 @@ fn long_source_profile_chains_work_and_a_self_reference_without_keys_is_a_loop()
     );
     assert_eq!(sts.requests(), assumed + 1);
 }
+
+#[test]
+fn ten_thousand_profiles_make_a_short_hint() {
+    let s = Sandbox::new();
+    let config: String = (0..10_000)
+        .map(|i| format!("[profile p{i:05}]\nregion = eu-west-1\n"))
+        .collect();
+    s.write(".aws/config", &config);
+    let first_five = "p00000, p00001, p00002, p00003, p00004 … and 9,995 more";
+
+    let run = s.run(&["token", "-i", "c", "--profile", "nope"]);
+    run.assert_error(1, "profile \"nope\" not found in the AWS config files");
+    assert_eq!(run.hint(), format!("profiles that exist: {first_five}"));
+
+    let run = s.run(&["token", "-i", "c", "--region", "eu-west-1"]);
+    run.assert_error(1, "no AWS credentials found");
+    assert_eq!(
+        run.hint(),
+        format!(
+            "choose a profile with --profile or AWS_PROFILE (configured: {first_five}), or run under `aws-vault exec <profile> --`"
+        )
+    );
+    assert!(run.stderr.len() < 400, "{}", run.stderr);
+}
