@@ -391,7 +391,7 @@ impl CredentialsError {
 
 /// Names for a hint, which stays one short line however many there are: the first
 /// five and a count of the rest.
-fn a_few(names: &[String]) -> String {
+pub(crate) fn a_few(names: &[String]) -> String {
     const SHOWN: usize = 5;
     if names.len() <= SHOWN {
         return names.join(", ");
