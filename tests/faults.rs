@@ -418,3 +418,63 @@ fn processes_a_credential_process_started_in_the_background_are_killed_too() {
     verify_token(&run.token(), "c", SK);
     assert_killed(&left, "the process a credential_process left behind");
 }
+
+#[test]
+fn a_credential_process_dies_with_eks_token_when_it_is_interrupted() {
+    let s = Sandbox::new();
+    let pid_file = s.path("helper.pid");
+    s.write(
+        ".aws/config",
+        &format!(
+            "[profile proc]\nregion = eu-west-1\ncredential_process = {} {} --access-key-id A --secret S --hang {}\n",
+            support::python().display(),
+            support::repo_file("fixtures/credential_process.py").display(),
+            pid_file.display()
+        ),
+    );
+    // The helper runs in its own process group, so Ctrl-C at a terminal (SIGINT to the
+    // foreground group) reaches eks-token alone: it must pass the end on.
+    for (signal, number) in [
+        ("INT", libc::SIGINT),
+        ("TERM", libc::SIGTERM),
+        ("HUP", libc::SIGHUP),
+    ] {
+        // An ignored signal (`nohup`, `cmd &` in a script) is inherited and honoured.
+        // SAFETY: sigaction with a null new action only reads the disposition.
+        let ignored = unsafe {
+            let mut current: libc::sigaction = std::mem::zeroed();
+            libc::sigaction(number, std::ptr::null(), &mut current);
+            current.sa_sigaction == libc::SIG_IGN
+        };
+        if ignored {
+            continue;
+        }
+        let _ = std::fs::remove_file(&pid_file);
+        let mut child = s
+            .command(&["token", "-i", "c", "--profile", "proc", "--timeout", "60"])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let started = (0..250).any(|_| {
+            std::thread::sleep(Duration::from_millis(20));
+            pid_file.exists() && std::fs::read_to_string(&pid_file).is_ok_and(|p| !p.is_empty())
+        });
+        assert!(started, "the helper did not start");
+        std::process::Command::new("kill")
+            .args([&format!("-{signal}"), &child.id().to_string()])
+            .status()
+            .unwrap();
+        let ended = (0..250).find_map(|_| {
+            std::thread::sleep(Duration::from_millis(20));
+            child.try_wait().unwrap()
+        });
+        let Some(status) = ended else {
+            let _ = child.kill();
+            panic!("eks-token did not end on SIG{signal}");
+        };
+        use std::os::unix::process::ExitStatusExt;
+        assert!(status.signal().is_some(), "SIG{signal}: {status:?}");
+        assert_killed(&pid_file, &format!("the helper after SIG{signal}"));
+    }
+}
