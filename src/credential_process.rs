@@ -78,7 +78,7 @@ pub async fn run(command: &str) -> Result<Credentials, ProcessError> {
     let mut child = sh.spawn().map_err(|e| ProcessError::Spawn(e.to_string()))?;
     // Declared after `child`, so dropped before it: at the deadline the group dies while
     // its leader is still unreaped.
-    let _group = Group::new(child.id());
+    let _group = Group(child.id());
     let stdout = child.stdout.take();
     let stderr = child.stderr.take();
     let stderr = tokio::spawn(read_limited(stderr));
@@ -183,21 +183,10 @@ pub fn parse(stdout: &[u8]) -> Result<Credentials, String> {
 /// process that leaves the group (`setsid`, a daemon) has asked to be left alone.
 struct Group(Option<u32>);
 
-impl Group {
-    fn new(leader: Option<u32>) -> Self {
-        #[cfg(unix)]
-        if let Some(Ok(group)) = leader.map(libc::pid_t::try_from) {
-            signals::pass_on_to(group);
-        }
-        Self(leader)
-    }
-}
-
 impl Drop for Group {
     fn drop(&mut self) {
         #[cfg(unix)]
         if let Some(Ok(group)) = self.0.map(libc::pid_t::try_from) {
-            signals::pass_on_to(0);
             // SAFETY: kill(2) takes plain integers and touches no memory of ours. A group
             // id is not reused while the group has members (POSIX); the leader is unreaped
             // or was reaped just now, and an emptied group's id could name another group
@@ -205,50 +194,6 @@ impl Drop for Group {
             unsafe {
                 libc::kill(-group, libc::SIGKILL);
             }
-        }
-    }
-}
-
-/// Ctrl-C at a terminal (SIGINT to its foreground process group) no longer reaches the
-/// helper in its own group, and a SIGTERM or SIGHUP is sent to eks-token alone: while a
-/// helper runs, each of them kills its group before ending eks-token as it would have.
-/// A signal eks-token was started ignoring (`nohup`) stays ignored.
-#[cfg(unix)]
-mod signals {
-    use std::sync::Once;
-    use std::sync::atomic::{AtomicI32, Ordering};
-
-    /// The group of the helper running now; 0 for none.
-    static GROUP: AtomicI32 = AtomicI32::new(0);
-
-    pub fn pass_on_to(group: libc::pid_t) {
-        static INSTALL: Once = Once::new();
-        INSTALL.call_once(|| {
-            for signal in [libc::SIGINT, libc::SIGTERM, libc::SIGHUP] {
-                // SAFETY: sigaction(2) with a zeroed struct it fills in, then signal(2)
-                // with a handler that only makes async-signal-safe calls.
-                unsafe {
-                    let mut current: libc::sigaction = std::mem::zeroed();
-                    if libc::sigaction(signal, std::ptr::null(), &mut current) == 0
-                        && current.sa_sigaction == libc::SIG_DFL
-                    {
-                        libc::signal(signal, pass_on as extern "C" fn(libc::c_int) as usize);
-                    }
-                }
-            }
-        });
-        GROUP.store(group, Ordering::SeqCst);
-    }
-
-    extern "C" fn pass_on(signal: libc::c_int) {
-        let group = GROUP.load(Ordering::SeqCst);
-        // SAFETY: kill, signal and raise are async-signal-safe (signal-safety(7)).
-        unsafe {
-            if group > 0 {
-                libc::kill(-group, libc::SIGKILL);
-            }
-            libc::signal(signal, libc::SIG_DFL);
-            libc::raise(signal);
         }
     }
 }
