@@ -1,5 +1,5 @@
 //! `credential_process` from the AWS config files, run here rather than by the SDK so a
-//! helper that hangs is killed (with its process group) when the deadline passes, its
+//! helper that hangs is killed (with everything it started) when the deadline passes, its
 //! stderr reaches the error message trimmed, and its stdout never does.
 //!
 //! Same contract as the SDK's provider: `sh -c COMMAND`, no stdin, exit 0 and a JSON
@@ -65,20 +65,22 @@ pub fn program(command: &str) -> String {
 /// kills the process and everything it started.
 pub async fn run(command: &str) -> Result<Credentials, ProcessError> {
     let program = program(command);
-    let mut sh = tokio::process::Command::new("sh");
-    sh.arg("-c")
+    #[cfg(target_os = "linux")]
+    subreaper();
+    // In eks-token's own process group, the terminal's foreground group when run from a
+    // shell: a helper can prompt on /dev/tty (MFA codes, passwords) and gets Ctrl-C.
+    let mut child = tokio::process::Command::new("sh")
+        .arg("-c")
         .arg(command)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
-        .kill_on_drop(true);
-    // Its own process group, so the group can be killed as a whole.
-    #[cfg(unix)]
-    sh.process_group(0);
-    let mut child = sh.spawn().map_err(|e| ProcessError::Spawn(e.to_string()))?;
-    // Declared after `child`, so dropped before it: at the deadline the group dies while
-    // its leader is still unreaped.
-    let _group = Group(child.id());
+        .kill_on_drop(true)
+        .spawn()
+        .map_err(|e| ProcessError::Spawn(e.to_string()))?;
+    // Declared after `child`, so dropped before it: at the deadline the helper is killed
+    // while still unreaped.
+    let tree = Tree(child.id());
     let stdout = child.stdout.take();
     let stderr = child.stderr.take();
     let stderr = tokio::spawn(read_limited(stderr));
@@ -92,10 +94,11 @@ pub async fn run(command: &str) -> Result<Credentials, ProcessError> {
         });
     }
     let stderr = stderr.await.unwrap_or_default();
-    let status = child
-        .wait()
-        .await
-        .map_err(|e| ProcessError::Spawn(e.to_string()))?;
+    // Until `wait` returns the child is not reaped, so its pid cannot be reused and the
+    // tree guard may still kill it.
+    let status = child.wait().await;
+    tree.reaped();
+    let status = status.map_err(|e| ProcessError::Spawn(e.to_string()))?;
     if !status.success() {
         let stderr = bounded(&single_line(&String::from_utf8_lossy(&stderr)));
         let status = match status.code() {
@@ -177,25 +180,180 @@ pub fn parse(stdout: &[u8]) -> Result<Credentials, String> {
     ))
 }
 
-/// The process group a `credential_process` runs in, killed when the run is over: at
-/// the deadline, on an error, and after an answer, so nothing it started in the
-/// background (`sh -c` forks; `(helper &)` orphans at once) outlives eks-token. A
-/// process that leaves the group (`setsid`, a daemon) has asked to be left alone.
-struct Group(Option<u32>);
+/// The process a `credential_process` started and everything below it, killed when the
+/// run is over: at the deadline, on an error, and after an answer. `sh -c` forks for
+/// anything but the simplest command, so killing the shell alone would leave the helper
+/// running, and `(cmd &)` or a daemon orphans what it starts at once.
+struct Tree(Option<u32>);
 
-impl Drop for Group {
+impl Tree {
+    /// The helper was reaped, so its pid is no longer ours; what it left behind is not.
+    fn reaped(mut self) {
+        self.0 = None;
+    }
+}
+
+impl Drop for Tree {
     fn drop(&mut self) {
-        #[cfg(unix)]
-        if let Some(Ok(group)) = self.0.map(libc::pid_t::try_from) {
-            // SAFETY: kill(2) takes plain integers and touches no memory of ours. A group
-            // id is not reused while the group has members (POSIX); the leader is unreaped
-            // or was reaped just now, and an emptied group's id could name another group
-            // only after the pid numbers wrap around.
-            unsafe {
-                libc::kill(-group, libc::SIGKILL);
+        #[cfg(target_os = "linux")]
+        kill_below_us(self.0);
+        // Without a subreaper, a process the helper orphaned is reparented to init and
+        // escapes: only what is still attached below the unreaped helper is found.
+        #[cfg(not(target_os = "linux"))]
+        if let Some(root) = self.0 {
+            let mut doomed = descendants(root);
+            doomed.insert(0, root);
+            for pid in doomed {
+                kill(pid);
             }
         }
     }
+}
+
+/// Makes eks-token a child subreaper (prctl(2) `PR_SET_CHILD_SUBREAPER`, Linux 3.4): what
+/// the helper orphans (`(cmd &)`, a double fork, a `setsid` daemon) is reparented to
+/// eks-token instead of init, so it is still below us when the run is over. Should it
+/// fail, orphans escape as they do elsewhere.
+#[cfg(target_os = "linux")]
+fn subreaper() {
+    // SAFETY: prctl(2) with integer arguments sets an attribute of this process only; it
+    // is not inherited by children.
+    unsafe {
+        libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
+    }
+}
+
+/// Kills every process below eks-token, one generation at a time: our children (the
+/// helper while unreaped, what it orphaned), then, once they are dead, their children,
+/// which the kernel has just made ours. Only unreaped children of ours are signalled, and
+/// nothing else in eks-token reaps them (tokio waits for the helper's pid alone, not
+/// during this), so no pid can be reused between listing and killing; a grandchild
+/// listed while its parent lived could be reaped by it and its number handed out again.
+/// Only credential_process starts processes in eks-token; threads are not listed.
+#[cfg(target_os = "linux")]
+fn kill_below_us(helper: Option<u32>) {
+    let me = std::process::id();
+    let mut killed: Vec<u32> = Vec::new();
+    // Bounded: a process stuck in the kernel (uninterruptible sleep) may not die, and a
+    // fork bomb under a hung helper makes a new generation each round.
+    for _ in 0..100 {
+        let alive: Vec<u32> = process_table()
+            .into_iter()
+            .filter(|&(pid, ppid)| ppid == me && !exited(pid))
+            .map(|(pid, _)| pid)
+            .collect();
+        if alive.is_empty() {
+            break;
+        }
+        for &pid in &alive {
+            kill(pid);
+            if !killed.contains(&pid) {
+                killed.push(pid);
+            }
+        }
+        // Time for them to die and hand their children over.
+        std::thread::sleep(std::time::Duration::from_millis(1));
+    }
+    // Reaped only now that they are killed; the helper is tokio's to reap.
+    for pid in killed.into_iter().filter(|&pid| Some(pid) != helper) {
+        if let Ok(pid) = libc::pid_t::try_from(pid) {
+            // SAFETY: waitpid(2) on a child of ours with a null status pointer, not
+            // blocking: one still dying stays a zombie until eks-token exits.
+            unsafe {
+                libc::waitpid(pid, std::ptr::null_mut(), libc::WNOHANG);
+            }
+        }
+    }
+}
+
+/// Whether our child `pid` has exited (a zombie), leaving it unreaped; a pid that is not
+/// our child (any more) counts as exited, so it is never signalled.
+#[cfg(target_os = "linux")]
+fn exited(pid: u32) -> bool {
+    // SAFETY: waitid(2) writes into the zeroed `info` we own; WNOWAIT leaves the child as
+    // it is, and si_pid stays 0 (WNOHANG) while it runs.
+    unsafe {
+        let mut info: libc::siginfo_t = std::mem::zeroed();
+        libc::waitid(
+            libc::P_PID,
+            pid,
+            &mut info,
+            libc::WEXITED | libc::WNOHANG | libc::WNOWAIT,
+        ) != 0
+            || info.si_pid() != 0
+    }
+}
+
+#[cfg(unix)]
+fn kill(pid: u32) {
+    let Ok(pid) = libc::pid_t::try_from(pid) else {
+        return;
+    };
+    // SAFETY: kill(2) takes plain integers and touches no memory of ours. On Linux the
+    // pids are unreaped children of ours (so not reused); elsewhere our child (not yet
+    // reaped) and processes found below it.
+    unsafe {
+        libc::kill(pid, libc::SIGKILL);
+    }
+}
+
+#[cfg(not(unix))]
+fn kill(_pid: u32) {}
+
+/// Processes below `root`, where there is no subreaper.
+#[cfg(not(target_os = "linux"))]
+fn descendants(root: u32) -> Vec<u32> {
+    let parents = process_table();
+    let mut found = vec![root];
+    let mut i = 0;
+    while i < found.len() {
+        let parent = found[i];
+        found.extend(
+            parents
+                .iter()
+                .filter(|(_, ppid)| *ppid == parent)
+                .map(|(pid, _)| *pid),
+        );
+        i += 1;
+        // Bounded: a process table is finite, but a fork bomb under a hung helper is not.
+        if found.len() > 10_000 {
+            break;
+        }
+    }
+    found.remove(0);
+    found
+}
+
+/// `(pid, parent pid)` for every visible process.
+fn process_table() -> Vec<(u32, u32)> {
+    if let Ok(entries) = std::fs::read_dir("/proc") {
+        return entries
+            .flatten()
+            .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
+            .filter_map(|pid| {
+                let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+                // `pid (comm) state ppid …`; comm may contain spaces and parentheses.
+                let after = &stat[stat.rfind(')')? + 1..];
+                let ppid = after.split_whitespace().nth(1)?.parse().ok()?;
+                Some((pid, ppid))
+            })
+            .collect();
+    }
+    std::process::Command::new("ps")
+        .args(["-A", "-o", "pid=", "-o", "ppid="])
+        .stdin(Stdio::null())
+        .stderr(Stdio::null())
+        .output()
+        .map(|out| {
+            String::from_utf8_lossy(&out.stdout)
+                .lines()
+                .filter_map(|l| {
+                    let mut it = l.split_whitespace().map(str::parse::<u32>);
+                    Some((it.next()?.ok()?, it.next()?.ok()?))
+                })
+                .collect()
+        })
+        .unwrap_or_default()
 }
 
 #[cfg(test)]
