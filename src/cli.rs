@@ -293,9 +293,13 @@ pub struct DoctorArgs {
     #[arg(long, value_name = "NAME", conflicts_with_all = ["region", "profile", "role_arn", "cluster_id"])]
     pub context: Option<String>,
 
-    /// Kubeconfig file [default: KUBECONFIG, else ~/.kube/config].
+    /// Kubeconfig file; of one that is not your own, only exec env settings such as AWS_PROFILE and AWS_REGION are applied [default: KUBECONFIG, else ~/.kube/config].
     #[arg(long, value_name = "FILE")]
     pub kubeconfig: Option<PathBuf>,
+
+    /// Apply the whole exec env of a --kubeconfig that is not your own and check live with it, as kubectl runs the plugin: its credential_process runs, its endpoints are called.
+    #[arg(long)]
+    pub trust_kubeconfig: bool,
 
     /// Cluster name to check a token for, when no context is checked.
     #[arg(

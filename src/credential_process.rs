@@ -62,9 +62,13 @@ pub fn program(command: &str) -> String {
 }
 
 /// Runs `command` and reads its credentials. Dropping the future (the deadline passed)
-/// kills the process and its descendants.
+/// kills the process and everything it started.
 pub async fn run(command: &str) -> Result<Credentials, ProcessError> {
     let program = program(command);
+    #[cfg(target_os = "linux")]
+    subreaper();
+    // In eks-token's own process group, the terminal's foreground group when run from a
+    // shell: a helper can prompt on /dev/tty (MFA codes, passwords) and gets Ctrl-C.
     let mut child = tokio::process::Command::new("sh")
         .arg("-c")
         .arg(command)
@@ -74,11 +78,21 @@ pub async fn run(command: &str) -> Result<Credentials, ProcessError> {
         .kill_on_drop(true)
         .spawn()
         .map_err(|e| ProcessError::Spawn(e.to_string()))?;
+    // Declared after `child`, so dropped before it: at the deadline the helper is killed
+    // while still unreaped.
     let tree = Tree(child.id());
     let stdout = child.stdout.take();
     let stderr = child.stderr.take();
     let stderr = tokio::spawn(read_limited(stderr));
     let stdout = read_limited(stdout).await;
+    // Past the limit we stopped reading: whatever the helper does next (die of SIGPIPE,
+    // status 141 from `sh`) is our doing, not its answer.
+    if stdout.len() as u64 > MAX_OUTPUT {
+        return Err(ProcessError::Output {
+            program,
+            what: "more than 1 MiB on stdout".into(),
+        });
+    }
     let stderr = stderr.await.unwrap_or_default();
     // Until `wait` returns the child is not reaped, so its pid cannot be reused and the
     // tree guard may still kill it.
@@ -110,9 +124,6 @@ async fn read_limited(pipe: Option<impl AsyncRead + Unpin>) -> Vec<u8> {
 
 /// Reads the credentials object; errors name the field, never a value.
 pub fn parse(stdout: &[u8]) -> Result<Credentials, String> {
-    if stdout.len() as u64 > MAX_OUTPUT {
-        return Err("more than 1 MiB on stdout".into());
-    }
     let text = std::str::from_utf8(stdout).map_err(|_| "output that is not UTF-8".to_owned())?;
     if text.trim().is_empty() {
         return Err("nothing on stdout".into());
@@ -169,12 +180,14 @@ pub fn parse(stdout: &[u8]) -> Result<Credentials, String> {
     ))
 }
 
-/// The process a `credential_process` started and everything below it; killed on drop
-/// unless it exited. `sh -c` forks for anything but the simplest command, so killing the
-/// shell alone would leave the helper running.
+/// The process a `credential_process` started and everything below it, killed when the
+/// run is over: at the deadline, on an error, and after an answer. `sh -c` forks for
+/// anything but the simplest command, so killing the shell alone would leave the helper
+/// running, and `(cmd &)` or a daemon orphans what it starts at once.
 struct Tree(Option<u32>);
 
 impl Tree {
+    /// The helper was reaped, so its pid is no longer ours; what it left behind is not.
     fn reaped(mut self) {
         self.0 = None;
     }
@@ -182,6 +195,11 @@ impl Tree {
 
 impl Drop for Tree {
     fn drop(&mut self) {
+        #[cfg(target_os = "linux")]
+        kill_below_us(self.0);
+        // Without a subreaper, a process the helper orphaned is reparented to init and
+        // escapes: only what is still attached below the unreaped helper is found.
+        #[cfg(not(target_os = "linux"))]
         if let Some(root) = self.0 {
             let mut doomed = descendants(root);
             doomed.insert(0, root);
@@ -192,13 +210,88 @@ impl Drop for Tree {
     }
 }
 
+/// Makes eks-token a child subreaper (prctl(2) `PR_SET_CHILD_SUBREAPER`, Linux 3.4): what
+/// the helper orphans (`(cmd &)`, a double fork, a `setsid` daemon) is reparented to
+/// eks-token instead of init, so it is still below us when the run is over. Should it
+/// fail, orphans escape as they do elsewhere.
+#[cfg(target_os = "linux")]
+fn subreaper() {
+    // SAFETY: prctl(2) with integer arguments sets an attribute of this process only; it
+    // is not inherited by children.
+    unsafe {
+        libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
+    }
+}
+
+/// Kills every process below eks-token, one generation at a time: our children (the
+/// helper while unreaped, what it orphaned), then, once they are dead, their children,
+/// which the kernel has just made ours. Only unreaped children of ours are signalled, and
+/// nothing else in eks-token reaps them (tokio waits for the helper's pid alone, not
+/// during this), so no pid can be reused between listing and killing; a grandchild
+/// listed while its parent lived could be reaped by it and its number handed out again.
+/// Only credential_process starts processes in eks-token; threads are not listed.
+#[cfg(target_os = "linux")]
+fn kill_below_us(helper: Option<u32>) {
+    let me = std::process::id();
+    let mut killed: Vec<u32> = Vec::new();
+    // Bounded: a process stuck in the kernel (uninterruptible sleep) may not die, and a
+    // fork bomb under a hung helper makes a new generation each round.
+    for _ in 0..100 {
+        let alive: Vec<u32> = process_table()
+            .into_iter()
+            .filter(|&(pid, ppid)| ppid == me && !exited(pid))
+            .map(|(pid, _)| pid)
+            .collect();
+        if alive.is_empty() {
+            break;
+        }
+        for &pid in &alive {
+            kill(pid);
+            if !killed.contains(&pid) {
+                killed.push(pid);
+            }
+        }
+        // Time for them to die and hand their children over.
+        std::thread::sleep(std::time::Duration::from_millis(1));
+    }
+    // Reaped only now that they are killed; the helper is tokio's to reap.
+    for pid in killed.into_iter().filter(|&pid| Some(pid) != helper) {
+        if let Ok(pid) = libc::pid_t::try_from(pid) {
+            // SAFETY: waitpid(2) on a child of ours with a null status pointer, not
+            // blocking: one still dying stays a zombie until eks-token exits.
+            unsafe {
+                libc::waitpid(pid, std::ptr::null_mut(), libc::WNOHANG);
+            }
+        }
+    }
+}
+
+/// Whether our child `pid` has exited (a zombie), leaving it unreaped; a pid that is not
+/// our child (any more) counts as exited, so it is never signalled.
+#[cfg(target_os = "linux")]
+fn exited(pid: u32) -> bool {
+    // SAFETY: waitid(2) writes into the zeroed `info` we own; WNOWAIT leaves the child as
+    // it is, and si_pid stays 0 (WNOHANG) while it runs.
+    unsafe {
+        let mut info: libc::siginfo_t = std::mem::zeroed();
+        libc::waitid(
+            libc::P_PID,
+            pid,
+            &mut info,
+            libc::WEXITED | libc::WNOHANG | libc::WNOWAIT,
+        ) != 0
+            || info.si_pid() != 0
+    }
+}
+
 #[cfg(unix)]
 fn kill(pid: u32) {
     let Ok(pid) = libc::pid_t::try_from(pid) else {
         return;
     };
-    // SAFETY: kill(2) takes plain integers and touches no memory of ours; the pids are
-    // our child (not yet reaped, so not reused) and processes found below it.
+    // SAFETY: kill(2) takes plain integers and touches no memory of ours. On Linux the
+    // pids are unreaped children of ours (so not reused); elsewhere our child (not yet
+    // reaped) and processes found below it.
     unsafe {
         libc::kill(pid, libc::SIGKILL);
     }
@@ -207,7 +300,8 @@ fn kill(pid: u32) {
 #[cfg(not(unix))]
 fn kill(_pid: u32) {}
 
-/// Processes below `root`, from `/proc` on Linux and `ps` elsewhere.
+/// Processes below `root`, where there is no subreaper.
+#[cfg(not(target_os = "linux"))]
 fn descendants(root: u32) -> Vec<u32> {
     let parents = process_table();
     let mut found = vec![root];

@@ -44,9 +44,6 @@ pub const FALLBACK_REGION: &str = "us-east-1";
 const IMDS_CONNECT_TIMEOUT: Duration = Duration::from_millis(250);
 const IMDS_READ_TIMEOUT: Duration = Duration::from_millis(500);
 
-/// `source_profile` chains longer than this are loops (the SDK reports those itself).
-const MAX_CHAIN: usize = 16;
-
 /// What the user asked for on the command line.
 #[derive(Clone, Debug, Default)]
 pub struct Options {
@@ -337,14 +334,14 @@ impl CredentialsError {
             } else {
                 format!(
                     "choose a profile with --profile or AWS_PROFILE (configured: {}), or run under `aws-vault exec <profile> --`",
-                    profiles.join(", ")
+                    a_few(profiles)
                 )
             }),
             Self::UnknownProfile { known, .. } if known.is_empty() => {
                 Some("no profiles are configured; create one with `aws configure --profile <name>`".into())
             }
             Self::UnknownProfile { known, .. } => {
-                Some(format!("profiles that exist: {}", known.join(", ")))
+                Some(format!("profiles that exist: {}", a_few(known)))
             }
             Self::ConfigUnreadable { path, .. } => Some(format!(
                 "{path} must be a readable file: move whatever is there aside and run `aws configure`"
@@ -390,6 +387,25 @@ impl CredentialsError {
             Self::ConfigFile(_) | Self::Source { .. } => None,
         }
     }
+}
+
+/// Names for a hint, which stays one short line however many there are: the first
+/// five and a count of the rest.
+pub(crate) fn a_few(names: &[String]) -> String {
+    const SHOWN: usize = 5;
+    if names.len() <= SHOWN {
+        return names.join(", ");
+    }
+    let rest = (names.len() - SHOWN).to_string();
+    // 9995 → 9,995
+    let mut count = String::new();
+    for (i, digit) in rest.chars().enumerate() {
+        if i > 0 && (rest.len() - i).is_multiple_of(3) {
+            count.push(',');
+        }
+        count.push(digit);
+    }
+    format!("{} … and {count} more", names[..SHOWN].join(", "))
 }
 
 /// Environment access used here, kept in one place so tests can see what is read.
@@ -974,8 +990,10 @@ impl Setup {
     /// The SSO profile at the root of `name`'s `source_profile` chain.
     pub fn sso_profile(&self, name: &str) -> Option<SsoProfile> {
         let mut current = name;
-        // Bounded: a longer chain is a loop the SDK reports itself.
-        for _ in 0..MAX_CHAIN {
+        let mut visited = Vec::new();
+        // A loop has no root; `process_chain` reports it.
+        while !visited.contains(&current) {
+            visited.push(current);
             let profile = self.profiles.get_profile(current)?;
             let session = profile.get("sso_session");
             let start_url = profile.get("sso_start_url");
@@ -1050,7 +1068,9 @@ impl Setup {
                     missing: name.to_owned(),
                 });
             };
-            if visited.contains(&name) || visited.len() >= MAX_CHAIN {
+            // No length limit: a chain through distinct profiles ends, and the SDK sets
+            // none (aws-config `resolve_chain`).
+            if visited.contains(&name) {
                 visited.push(name);
                 return Err(CredentialsError::ProfileLoop {
                     chain: visited.iter().map(|p| (*p).to_owned()).collect(),
@@ -1075,7 +1095,11 @@ impl Setup {
                         profile.get("source_profile"),
                         profile.get("credential_source"),
                     ) {
-                        (Some(next), None) if next == name => true,
+                        // Naming itself, a profile assumes its role with its own base
+                        // credentials (aws-config's `SelfReference`; botocore allows
+                        // static keys); with none it comes round again, a loop, as
+                        // botocore says (`InfiniteLoopConfigError`).
+                        (Some(next), None) if next == name && has_own_credentials(profile) => true,
                         (Some(next), None) => {
                             name = next;
                             false
@@ -1088,16 +1112,7 @@ impl Setup {
             if !base_here {
                 continue;
             }
-            let other_source = [
-                "credential_source",
-                "web_identity_token_file",
-                "sso_session",
-                "sso_start_url",
-                "sso_account_id",
-                "login_session",
-            ]
-            .iter()
-            .any(|k| profile.get(k).is_some());
+            let other_source = OTHER_BASE_SOURCES.iter().any(|k| profile.get(k).is_some());
             let Some(command) = profile.get("credential_process").filter(|_| !other_source) else {
                 return Ok(None);
             };
@@ -1154,6 +1169,26 @@ impl Setup {
         }
         Ok(credentials)
     }
+}
+
+/// Properties that give a profile base credentials other than static keys or a
+/// `credential_process` (aws-config repr.rs `base_provider`).
+const OTHER_BASE_SOURCES: [&str; 6] = [
+    "credential_source",
+    "web_identity_token_file",
+    "sso_session",
+    "sso_start_url",
+    "sso_account_id",
+    "login_session",
+];
+
+/// Whether a profile has base credentials of its own: static keys, a
+/// `credential_process` or another source.
+fn has_own_credentials(profile: &aws_config::profile::Profile) -> bool {
+    ["aws_access_key_id", "credential_process"]
+        .iter()
+        .chain(&OTHER_BASE_SOURCES)
+        .any(|k| profile.get(k).is_some())
 }
 
 /// A profile chain rooted in a `credential_process`.
@@ -1307,6 +1342,19 @@ mod tests {
         assert_eq!(
             timed_out_message(&t(None, None)),
             "timed out after 2s: STS AssumeRole of r"
+        );
+    }
+
+    #[test]
+    fn hints_list_a_few_names_and_count_the_rest() {
+        let names = |n: usize| (0..n).map(|i| format!("p{i}")).collect::<Vec<_>>();
+        assert_eq!(a_few(&[]), "");
+        assert_eq!(a_few(&names(5)), "p0, p1, p2, p3, p4");
+        assert_eq!(a_few(&names(6)), "p0, p1, p2, p3, p4 … and 1 more");
+        assert_eq!(a_few(&names(1_005)), "p0, p1, p2, p3, p4 … and 1,000 more");
+        assert_eq!(
+            a_few(&names(1_234_572)),
+            "p0, p1, p2, p3, p4 … and 1,234,567 more"
         );
     }
 

@@ -525,3 +525,112 @@ fn non_utf8_arguments_and_environment() {
     run.credential();
     assert!(run.stderr.contains("EKS_TOKEN_LOG must be debug or off"));
 }
+
+#[test]
+fn a_credential_process_printing_100_mb_is_over_the_limit_whatever_its_status() {
+    let s = Sandbox::new();
+    s.write(
+        ".aws/config",
+        // `head` dies of SIGPIPE once eks-token stops reading (status 141 from `sh`);
+        // one byte over may all be written before that and exit 0: the same error.
+        "[profile huge]\nregion = eu-west-1\ncredential_process = yes | head -c 104857600\n\
+         [profile just-over]\nregion = eu-west-1\ncredential_process = head -c 1048577 /dev/zero\n",
+    );
+    for (profile, program) in [("huge", "yes"), ("just-over", "head")] {
+        let run = s.run(&["token", "-i", "c", "--profile", profile]);
+        run.assert_error(
+            1,
+            &format!(
+                "credential_process of profile {profile} failed: {program} printed more than 1 MiB on stdout"
+            ),
+        );
+        assert!(run.hint().contains("\"Version\": 1"), "{}", run.hint());
+        run.assert_within(Duration::from_secs(10));
+    }
+}
+
+#[test]
+fn long_source_profile_chains_work_and_a_self_reference_without_keys_is_a_loop() {
+    const HOPS: usize = 20;
+    const ISSUED_SK: &str = "chainIssuedSecret/0123456789";
+    let sts = Process::faults(&json!([{"sts": {"access_key_id": "ASIACHAINISSUED00001",
+        "secret_access_key": ISSUED_SK, "session_token": "chain+session/token="}}]));
+    let mut s = Sandbox::new();
+    s.env("AWS_ENDPOINT_URL_STS", sts.url())
+        .env("AWS_REGION", "eu-west-1");
+    let mut config = format!(
+        "[profile keys]\naws_access_key_id = {AK}\naws_secret_access_key = {SK}\n\
+         [profile process]\ncredential_process = {} {} --access-key-id {AK} --secret {SK}\n\
+         [profile selfish]\nrole_arn = arn:aws:iam::{ACCOUNT}:role/selfish\nsource_profile = selfish\n\
+         [profile own-keys]\nrole_arn = arn:aws:iam::{ACCOUNT}:role/own\nsource_profile = own-keys\n\
+         aws_access_key_id = {AK}\naws_secret_access_key = {SK}\n",
+        support::python().display(),
+        support::repo_file("fixtures/credential_process.py").display(),
+    );
+    // hop1 → hop2 → … → hop20 → keys (the SDK's chain) or → process (ours).
+    for root in ["keys", "process"] {
+        for i in 1..=HOPS {
+            let next = if i == HOPS {
+                root.to_owned()
+            } else {
+                format!("{root}-hop{}", i + 1)
+            };
+            config.push_str(&format!(
+                "[profile {root}-hop{i}]\nrole_arn = arn:aws:iam::{ACCOUNT}:role/r{i}\nsource_profile = {next}\n"
+            ));
+        }
+    }
+    s.write(".aws/config", &config);
+
+    let mut assumed = 0;
+    for root in ["keys", "process"] {
+        let run = s.run(&["token", "-i", "c", "--profile", &format!("{root}-hop1")]);
+        verify_token(&run.token(), "c", ISSUED_SK);
+        assumed += HOPS as u64;
+        assert_eq!(
+            sts.requests(),
+            assumed,
+            "one AssumeRole per hop from {root}"
+        );
+    }
+
+    // botocore: a profile may name itself to assume its role with its own keys
+    // (`_validate_source_profile`); aws-config's repr.rs reads it as its base credentials.
+    let run = s.run(&["token", "-i", "c", "--profile", "own-keys"]);
+    verify_token(&run.token(), "c", ISSUED_SK);
+    assert_eq!(sts.requests(), assumed + 1);
+
+    // Without credentials of its own, naming itself goes round in a circle.
+    let run = s.run(&["token", "-i", "c", "--profile", "selfish"]);
+    run.assert_error(1, "profile loop in source_profile: selfish → selfish");
+    assert!(
+        run.hint().contains("chain from profile selfish"),
+        "{}",
+        run.hint()
+    );
+    assert_eq!(sts.requests(), assumed + 1);
+}
+
+#[test]
+fn ten_thousand_profiles_make_a_short_hint() {
+    let s = Sandbox::new();
+    let config: String = (0..10_000)
+        .map(|i| format!("[profile p{i:05}]\nregion = eu-west-1\n"))
+        .collect();
+    s.write(".aws/config", &config);
+    let first_five = "p00000, p00001, p00002, p00003, p00004 … and 9,995 more";
+
+    let run = s.run(&["token", "-i", "c", "--profile", "nope"]);
+    run.assert_error(1, "profile \"nope\" not found in the AWS config files");
+    assert_eq!(run.hint(), format!("profiles that exist: {first_five}"));
+
+    let run = s.run(&["token", "-i", "c", "--region", "eu-west-1"]);
+    run.assert_error(1, "no AWS credentials found");
+    assert_eq!(
+        run.hint(),
+        format!(
+            "choose a profile with --profile or AWS_PROFILE (configured: {first_five}), or run under `aws-vault exec <profile> --`"
+        )
+    );
+    assert!(run.stderr.len() < 400, "{}", run.stderr);
+}

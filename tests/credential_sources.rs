@@ -235,6 +235,78 @@ fn credential_process_profile() {
     assert_eq!(verdict["session_token"], "proc+token/=");
 }
 
+/// Runs eks-token on a pseudo-terminal, as at a shell prompt (`argv[3:]`; stdout to the
+/// file `argv[0]`, as kubectl reads it from a pipe), types `argv[2]` and Enter once
+/// `argv[1]` shows on the terminal, and exits with eks-token's status, printing on stderr
+/// what the terminal showed. Gives up after 30 s.
+const ON_A_TERMINAL: &str = r#"
+import os, pty, select, sys, time
+out, prompt, answer, argv = sys.argv[1], sys.argv[2].encode(), sys.argv[3].encode(), sys.argv[4:]
+pid, fd = pty.fork()
+if pid == 0:
+    os.dup2(os.open(out, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), 1)
+    os.execv(argv[0], argv)
+shown, answered, give_up = b"", False, time.monotonic() + 30
+while time.monotonic() < give_up:
+    if select.select([fd], [], [], 0.1)[0]:
+        try:
+            chunk = os.read(fd, 4096)
+        except OSError:  # EIO: the terminal's last user has gone
+            break
+        if not chunk:
+            break
+        shown += chunk
+        if not answered and prompt in shown:
+            os.write(fd, answer + b"\n")
+            answered = True
+else:
+    os.kill(pid, 9)
+_, status = os.waitpid(pid, 0)
+sys.stderr.write(shown.decode(errors="replace"))
+sys.exit(os.waitstatus_to_exitcode(status))
+"#;
+
+#[test]
+fn a_credential_process_can_prompt_on_the_terminal() {
+    let s = {
+        let mut s = Sandbox::new();
+        s.env("AWS_REGION", "eu-west-1");
+        s
+    };
+    // An MFA prompt as aws-vault and other helpers make it: on /dev/tty, since stdin is
+    // not the helper's and stdout is for the credentials.
+    s.write(".aws/config", &format!(
+        "[profile mfa]\ncredential_process = printf 'MFA code: ' >/dev/tty; read code </dev/tty; test $code = 123456 && {} {} --access-key-id ASIAPROMPTEDKEY00001 --secret promptedSecret/x+y\n",
+        support::python().display(),
+        support::repo_file("fixtures/credential_process.py").display()));
+    let out = s.path("stdout");
+    let mut run = support::run_command(s.command_of(
+        support::python(),
+        &[
+            "-c",
+            ON_A_TERMINAL,
+            out.to_str().unwrap(),
+            "MFA code: ",
+            "123456",
+            support::BIN,
+            "token",
+            "-i",
+            "c",
+            "--profile",
+            "mfa",
+            "--timeout",
+            "5",
+        ],
+    ));
+    run.stdout = std::fs::read_to_string(&out).unwrap_or_default();
+    // Stopped (SIGTTIN) until the deadline if the helper is not in the terminal's
+    // foreground process group.
+    let verdict = verify_token(&run.token(), "c", "promptedSecret/x+y");
+    assert_eq!(verdict["access_key_id"], "ASIAPROMPTEDKEY00001");
+    assert!(run.stderr.contains("MFA code: 123456"), "{:?}", run.stderr);
+    run.assert_within(std::time::Duration::from_secs(5));
+}
+
 fn sso_stub(s: &Sandbox) -> Process {
     let config = json!({"sso": {"access_token": "ssoAccessTokenSentinel",
         "roles": [{"account_id": ACCOUNT, "role_name": "AdministratorAccess",

@@ -1,14 +1,16 @@
 //! `eks-token doctor`: a healthy setup, an expired SSO login, a missing profile, a v1 exec
 //! block without `interactiveMode`, a slow peer whose command is missing — each problem
-//! with its fix, exit 1 exactly when something is broken.
+//! with its fix, exit 1 exactly when something is broken; and a kubeconfig it only
+//! inspects, whose exec `env` it does not act on.
 
 mod support;
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
+use serde_json::{Value, json};
 use support::{
-    BIN, Process, Run, Sandbox, boto3, kubectl, moto_cluster, path_with_eks_token, repo_file,
-    sso_cache_name,
+    BIN, Process, Run, Sandbox, boto3, closed_port, http_get, kubectl, moto_cluster,
+    path_with_eks_token, repo_file, sso_cache_name, write_json,
 };
 
 const REGION: &str = "eu-west-1";
@@ -382,4 +384,262 @@ fn a_slow_peer_whose_command_is_missing() {
         "profile dev (from AWS_PROFILE): static access keys"
     );
     assert_eq!(line(&run, "region"), "eu-west-1 (--region)");
+}
+
+/// Writes a kubeconfig whose one user runs eks-token with this exec `env`.
+fn kubeconfig_with_env(s: &Sandbox, relative: &str, env: &[(&str, &str)]) -> PathBuf {
+    let env: String = env
+        .iter()
+        .map(|(name, value)| format!("      - {{name: {name}, value: '{value}'}}\n"))
+        .collect();
+    s.write(
+        relative,
+        &format!(
+            "apiVersion: v1\nkind: Config\nclusters:\n- name: c\n  cluster: {{server: 'https://127.0.0.1:9'}}\n\
+             users:\n- name: u\n  user:\n    exec:\n      apiVersion: client.authentication.k8s.io/v1beta1\n      \
+             command: eks-token\n      args: [token, -i, c, --region, eu-west-1]\n      env:\n{env}\
+             contexts:\n- name: c\n  context: {{cluster: c, user: u}}\ncurrent-context: c\n"
+        ),
+    )
+}
+
+/// An STS that answers every call and counts them.
+fn counting_sts() -> Process {
+    Process::faults(&json!([{"sts": {"access_key_id": "ASIADOCTORISSUED0001",
+        "secret_access_key": "doctorIssuedSecret", "session_token": "doctor+token"}}]))
+}
+
+fn untrusted_warning(config: &Path, names: &str) -> (String, Option<String>) {
+    (
+        format!(
+            "credentials and whoami not checked: the exec env of user u sets {names}, which doctor follows only in your own kubeconfig or one you trust"
+        ),
+        Some(format!(
+            "if you trust that kubeconfig: `eks-token doctor --kubeconfig {} --trust-kubeconfig`",
+            config.display()
+        )),
+    )
+}
+
+#[test]
+fn a_kubeconfig_only_inspected_cannot_run_a_planted_credential_process_or_call_its_endpoint() {
+    let sts = counting_sts();
+    let mut s = Sandbox::new();
+    s.env("PATH", path_with_eks_token());
+    let marker = s.path("planted-helper-ran");
+    let planted = s.write(
+        "downloads/aws-config",
+        &format!(
+            "[default]\ncredential_process = touch {}; {} {} --access-key-id AKIAPLANTEDKEY000001 --secret plantedSecret\n",
+            marker.display(),
+            support::python().display(),
+            repo_file("fixtures/credential_process.py").display()
+        ),
+    );
+    let planted = planted.display().to_string();
+    let env = [
+        ("AWS_CONFIG_FILE", planted.as_str()),
+        ("AWS_ENDPOINT_URL_STS", &sts.url()),
+    ];
+    let config = kubeconfig_with_env(&s, "downloads/cluster.yaml", &env);
+    let config_arg = config.to_str().unwrap();
+    let risks = [
+        (
+            format!(
+                "user u: exec env AWS_CONFIG_FILE={planted} reads the AWS config from that file; a credential_process there runs as you (profiles with a credential_process there: default)"
+            ),
+            Some(format!(
+                "remove AWS_CONFIG_FILE from the exec env of user u unless {planted} is yours"
+            )),
+        ),
+        (
+            format!(
+                "user u: exec env AWS_ENDPOINT_URL_STS={} sends STS API calls there instead of to AWS, signed with your credentials",
+                sts.url()
+            ),
+            Some(format!(
+                "remove AWS_ENDPOINT_URL_STS from the exec env of user u unless {} is yours",
+                sts.url()
+            )),
+        ),
+    ];
+
+    let run = s.run(&["doctor", "--kubeconfig", config_arg]);
+    assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+    assert!(!marker.exists(), "the planted credential_process ran");
+    assert_eq!(sts.requests(), 0, "a request reached the planted endpoint");
+    assert_eq!(
+        continuation(&run, "exec"),
+        [
+            "apiVersion client.authentication.k8s.io/v1beta1".to_owned(),
+            format!("env AWS_CONFIG_FILE={planted}"),
+            format!("env AWS_ENDPOINT_URL_STS={}", sts.url()),
+        ]
+    );
+    let mut expected = risks.to_vec();
+    expected.push(untrusted_warning(
+        &config,
+        "AWS_CONFIG_FILE, AWS_ENDPOINT_URL_STS",
+    ));
+    assert_eq!(warnings(&run), expected);
+    assert_eq!(line(&run, "credentials"), "not resolved (see the warnings)");
+    assert!(!run.stdout.contains("\nidentity "), "{}", run.stdout);
+
+    // Trusted on the command line: doctor does what kubectl's plugin would.
+    let run = s.run(&["doctor", "--kubeconfig", config_arg, "--trust-kubeconfig"]);
+    assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+    assert!(marker.exists(), "the credential_process did not run");
+    assert!(sts.requests() > 0);
+    assert_eq!(
+        line(&run, "identity"),
+        "arn:aws:sts::123456789012:assumed-role/base/fault-session"
+    );
+    assert_eq!(warnings(&run), risks);
+
+    // The user's own kubeconfig, as kubectl loads it without --kubeconfig, is trusted.
+    let own = s.write(".kube/config", &std::fs::read_to_string(&config).unwrap());
+    let own_arg = own.to_str().unwrap();
+    for (args, kubeconfig_env) in [
+        (&["doctor"][..], None),
+        (&["doctor", "--kubeconfig", own_arg][..], None),
+        (&["doctor"][..], Some(config_arg)),
+        (
+            &["doctor", "--kubeconfig", config_arg][..],
+            Some(config_arg),
+        ),
+    ] {
+        std::fs::remove_file(&marker).unwrap();
+        let before = sts.requests();
+        let mut cmd = s.command(args);
+        if let Some(k) = kubeconfig_env {
+            cmd.env("KUBECONFIG", k);
+        }
+        let run = support::run_command(cmd);
+        assert_eq!(run.code, 0, "{args:?}: {}\n{}", run.stdout, run.stderr);
+        assert!(
+            marker.exists(),
+            "{args:?}: the credential_process did not run"
+        );
+        assert!(sts.requests() > before, "{args:?}: STS was not called");
+        assert_eq!(warnings(&run), risks, "{args:?}");
+    }
+}
+
+#[test]
+fn a_kubeconfig_only_inspected_cannot_send_the_sso_token_or_a_file_elsewhere() {
+    let stub_config = json!({"sso": {"access_token": "ssoAccessTokenSentinel",
+        "roles": [{"account_id": "123456789012", "role_name": "AdministratorAccess",
+                   "access_key_id": "ASIASSOPORTALKEY0001", "secret_access_key": "ssoSecret/1",
+                   "session_token": "sso+session/token="}]}});
+    let sts = counting_sts();
+    let mut s = Sandbox::new();
+    s.env("PATH", path_with_eks_token()).env(
+        "AWS_ENDPOINT_URL_STS",
+        format!("http://127.0.0.1:{}", closed_port()),
+    );
+    let stub_file = write_json(&s, "stub.json", &stub_config);
+    let sso = Process::peer(
+        "tests/peers/stub_server.py",
+        &["--config", stub_file.to_str().unwrap()],
+    );
+    let sso_requests = || -> u64 {
+        let stats: Value =
+            serde_json::from_str(&http_get(&format!("{}/_stats", sso.url()))).unwrap();
+        stats["sso"]["total"].as_u64().unwrap_or(0)
+    };
+    s.write(
+        ".aws/config",
+        "[profile dev]\nsso_session = corp\nsso_account_id = 123456789012\n\
+         sso_role_name = AdministratorAccess\nregion = eu-west-1\n\
+         [sso-session corp]\nsso_start_url = https://corp.awsapps.com/start\nsso_region = eu-west-1\n",
+    );
+    s.write(
+        &format!(".aws/sso/cache/{}.json", sso_cache_name("corp")),
+        r#"{"accessToken":"ssoAccessTokenSentinel","expiresAt":"2999-01-02T03:04:05Z","region":"eu-west-1","startUrl":"https://corp.awsapps.com/start"}"#,
+    );
+    let secret = s.write(".ssh/id_ed25519", "sshPrivateKeySentinel\n");
+    let secret = secret.to_str().unwrap();
+
+    // The user's own SSO profile, with the portal moved to someone else's server.
+    let config = kubeconfig_with_env(
+        &s,
+        "downloads/sso.yaml",
+        &[("AWS_PROFILE", "dev"), ("AWS_ENDPOINT_URL_SSO", &sso.url())],
+    );
+    let run = s.run(&["doctor", "--kubeconfig", config.to_str().unwrap()]);
+    assert_eq!(
+        sso_requests(),
+        0,
+        "the SSO token went to the planted portal"
+    );
+    assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+    assert_eq!(
+        line(&run, "credentials"),
+        "not resolved (see the warnings); profile dev: IAM Identity Center (sso-session corp)"
+    );
+    assert!(
+        line(&run, "sso login").starts_with("valid until 2999-01-02"),
+        "{}",
+        run.stdout
+    );
+    let found = warnings(&run);
+    assert_eq!(
+        found[0].0,
+        format!(
+            "user u: exec env AWS_ENDPOINT_URL_SSO={} sends SSO API calls there instead of to AWS, carrying your SSO login token",
+            sso.url()
+        )
+    );
+    assert_eq!(found[1], untrusted_warning(&config, "AWS_ENDPOINT_URL_SSO"));
+    assert_eq!(found.len(), 2, "{found:?}");
+
+    let run = s.run(&[
+        "doctor",
+        "--kubeconfig",
+        config.to_str().unwrap(),
+        "--trust-kubeconfig",
+    ]);
+    assert!(sso_requests() > 0, "{}", run.stdout);
+
+    // Any readable file, sent to STS as a web identity token.
+    let config = kubeconfig_with_env(
+        &s,
+        "downloads/web-identity.yaml",
+        &[
+            ("AWS_ROLE_ARN", "arn:aws:iam::123456789012:role/planted"),
+            ("AWS_WEB_IDENTITY_TOKEN_FILE", secret),
+            ("AWS_ENDPOINT_URL_STS", &sts.url()),
+        ],
+    );
+    let run = s.run(&["doctor", "--kubeconfig", config.to_str().unwrap()]);
+    assert_eq!(sts.requests(), 0, "the file went to the planted STS");
+    assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+    let found = warnings(&run);
+    assert_eq!(
+        found[0],
+        (
+            format!(
+                "user u: exec env AWS_WEB_IDENTITY_TOKEN_FILE={secret} sends that file's content to STS as a web identity token"
+            ),
+            Some(format!(
+                "remove AWS_WEB_IDENTITY_TOKEN_FILE from the exec env of user u unless {secret} is yours"
+            ))
+        )
+    );
+    assert_eq!(
+        found[2],
+        untrusted_warning(
+            &config,
+            "AWS_ROLE_ARN, AWS_WEB_IDENTITY_TOKEN_FILE, AWS_ENDPOINT_URL_STS"
+        )
+    );
+    assert!(!run.stdout.contains("sshPrivateKeySentinel"));
+
+    let run = s.run(&[
+        "doctor",
+        "--kubeconfig",
+        config.to_str().unwrap(),
+        "--trust-kubeconfig",
+    ]);
+    assert!(sts.requests() > 0, "{}", run.stdout);
 }

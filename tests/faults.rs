@@ -364,3 +364,133 @@ fn a_hanging_credential_process_is_killed_at_the_deadline() {
     });
     assert!(gone, "credential_process helper {pid} still running");
 }
+
+/// Reads a pid a test helper wrote, and waits (bounded) for that process to be gone.
+fn assert_killed(pid_file: &std::path::Path, what: &str) {
+    let pid: u32 = std::fs::read_to_string(pid_file)
+        .unwrap_or_else(|_| panic!("{what} did not start"))
+        .trim()
+        .parse()
+        .unwrap();
+    let gone = (0..50).any(|_| {
+        std::thread::sleep(Duration::from_millis(20));
+        !process_running(pid)
+    });
+    if !gone {
+        // Do not leave it behind for the rest of the suite.
+        let _ = std::process::Command::new("kill")
+            .args(["-9", &pid.to_string()])
+            .status();
+    }
+    assert!(gone, "{what} {pid} still running");
+}
+
+#[test]
+fn processes_a_credential_process_started_in_the_background_are_killed_too() {
+    let s = Sandbox::new();
+    let (hung, left) = (s.path("hung.pid"), s.path("left.pid"));
+    // `( … &)` orphans the background process at once: it is no longer below the helper.
+    s.write(
+        ".aws/config",
+        &format!(
+            "[profile hangs]\nregion = eu-west-1\ncredential_process = (sleep 300 & echo $! > {hung}); sleep 300\n\
+             [profile leaves]\nregion = eu-west-1\ncredential_process = (sleep 300 </dev/null >/dev/null 2>&1 & echo $! > {left}); {} {} --access-key-id {AK} --secret {SK}\n",
+            support::python().display(),
+            support::repo_file("fixtures/credential_process.py").display(),
+            hung = hung.display(),
+            left = left.display(),
+        ),
+    );
+    // Still holding stdout at the deadline: everything it started dies with it.
+    let run = s.run(&["token", "-i", "c", "--profile", "hangs", "--timeout", "1"]);
+    run.assert_error(
+        1,
+        "timed out after 1s: credentials: credential_process of profile hangs",
+    );
+    run.assert_within(Duration::from_secs(1) + MARGIN);
+    assert_killed(
+        &hung,
+        "the orphaned grandchild of a timed-out credential_process",
+    );
+
+    // Answered, but left a process behind: it does not outlive the run either.
+    let run = s.run(&["token", "-i", "c", "--profile", "leaves", "--no-cache"]);
+    verify_token(&run.token(), "c", SK);
+    assert_killed(&left, "the process a credential_process left behind");
+}
+
+#[test]
+fn a_credential_process_daemon_in_its_own_session_is_killed_too() {
+    let s = Sandbox::new();
+    let (daemon, nested) = (s.path("daemon.pid"), s.path("nested.pid"));
+    // A daemon leaves the process group (`setsid`); an orphan that has a child of its own
+    // is killed before that child, which then is an orphan too.
+    s.write(
+        ".aws/config",
+        &format!(
+            "[profile daemon]\nregion = eu-west-1\ncredential_process = setsid sh -c 'echo $$ > {daemon}; exec sleep 300' </dev/null >/dev/null 2>&1 & (sh -c 'sleep 300 & echo $! > {nested}; wait' </dev/null >/dev/null 2>&1 &); {} {} --access-key-id {AK} --secret {SK}\n",
+            support::python().display(),
+            support::repo_file("fixtures/credential_process.py").display(),
+            daemon = daemon.display(),
+            nested = nested.display(),
+        ),
+    );
+    let run = s.run(&["token", "-i", "c", "--profile", "daemon", "--no-cache"]);
+    verify_token(&run.token(), "c", SK);
+    assert_killed(&daemon, "the daemon a credential_process started");
+    assert_killed(&nested, "the child of an orphan a credential_process left");
+}
+
+#[test]
+fn ctrl_c_ends_eks_token_and_its_credential_process() {
+    use std::os::unix::process::{CommandExt, ExitStatusExt};
+    let s = Sandbox::new();
+    let pid_file = s.path("helper.pid");
+    s.write(
+        ".aws/config",
+        &format!(
+            "[profile proc]\nregion = eu-west-1\ncredential_process = {} {} --access-key-id A --secret S --hang {}\n",
+            support::python().display(),
+            support::repo_file("fixtures/credential_process.py").display(),
+            pid_file.display()
+        ),
+    );
+    // A terminal's Ctrl-C is SIGINT to its foreground process group: here a group of its
+    // own, with SIGINT at its default whatever this test was started with.
+    let mut command = s.command(&["token", "-i", "c", "--profile", "proc", "--timeout", "60"]);
+    command
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .process_group(0);
+    // SAFETY: signal(2) is async-signal-safe, as the code between fork and exec must be.
+    unsafe {
+        command.pre_exec(|| {
+            libc::signal(libc::SIGINT, libc::SIG_DFL);
+            Ok(())
+        });
+    }
+    let mut child = command.spawn().unwrap();
+    let started = (0..250).any(|_| {
+        std::thread::sleep(Duration::from_millis(20));
+        std::fs::read_to_string(&pid_file).is_ok_and(|p| !p.is_empty())
+    });
+    let group = libc::pid_t::try_from(child.id()).unwrap();
+    if !started {
+        // SAFETY: kill(2) on the group this test created.
+        unsafe { libc::kill(-group, libc::SIGKILL) };
+        panic!("the helper did not start");
+    }
+    // SAFETY: as above.
+    unsafe { libc::kill(-group, libc::SIGINT) };
+    let ended = (0..250).find_map(|_| {
+        std::thread::sleep(Duration::from_millis(20));
+        child.try_wait().unwrap()
+    });
+    let Some(status) = ended else {
+        // SAFETY: as above.
+        unsafe { libc::kill(-group, libc::SIGKILL) };
+        panic!("eks-token did not end on Ctrl-C");
+    };
+    assert_eq!(status.signal(), Some(libc::SIGINT), "{status:?}");
+    assert_killed(&pid_file, "the helper after Ctrl-C");
+}

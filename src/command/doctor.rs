@@ -5,13 +5,15 @@
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 
+use aws_runtime::env_config::file::{EnvConfigFileKind, EnvConfigFiles};
+use aws_types::os_shim_internal::{Env, Fs};
 use chrono::{DateTime, Utc};
 use clap::Parser;
 
 use crate::cache::{self, Cache, CacheKey};
 use crate::cli::{self, Cli, Command, DoctorArgs, TokenArgs};
 use crate::command::whoami::{self, shell_quote};
-use crate::credentials::{Options, RegionOrigin, Setup, Source, home_dir};
+use crate::credentials::{self, Options, RegionOrigin, Setup, Source, home_dir};
 use crate::error::Error;
 use crate::exec_credential::{ApiVersion, V1ALPHA1};
 use crate::exec_plugin::{self, Plugin};
@@ -102,9 +104,24 @@ pub fn run(args: &DoctorArgs) -> (String, Result<(), Error>) {
 
 /// What the kubeconfig says the plugin is run with.
 struct Plan {
+    user: String,
     token: Option<TokenArgs>,
     env: Vec<(String, String)>,
 }
+
+/// Exec `env` variables doctor applies from any kubeconfig: they choose among the user's
+/// own profiles and settings and AWS's own endpoints, and can neither run a program nor
+/// send anything elsewhere.
+const HARMLESS_ENV: [&str; 8] = [
+    "AWS_PROFILE",
+    "AWS_REGION",
+    "AWS_DEFAULT_REGION",
+    "AWS_STS_REGIONAL_ENDPOINTS",
+    "AWS_USE_FIPS_ENDPOINT",
+    "AWS_USE_DUALSTACK_ENDPOINT",
+    "AWS_SDK_LOAD_CONFIG",
+    "AWS_ROLE_SESSION_NAME",
+];
 
 fn check(args: &DoctorArgs, report: &mut Report) -> Result<(), Error> {
     let flags_given = args.aws.region.is_some()
@@ -126,9 +143,9 @@ fn check(args: &DoctorArgs, report: &mut Report) -> Result<(), Error> {
         ),
         _ => (args.aws.options(), args.cluster_id.clone(), None),
     };
-    if let Some(plan) = &plan {
-        apply_env(&plan.env);
-    }
+    let live = plan
+        .as_ref()
+        .is_none_or(|plan| apply_exec_env(args, plan, report));
     let cluster = cluster.as_deref().map(ClusterId::new);
     match &cluster {
         Some(Ok(id)) => report.line("cluster id", id.as_str()),
@@ -138,7 +155,7 @@ fn check(args: &DoctorArgs, report: &mut Report) -> Result<(), Error> {
         ),
         None => {}
     }
-    network::block_on(check_aws(&options, report)).map_err(Error::Runtime)?;
+    network::block_on(check_aws(&options, live, report)).map_err(Error::Runtime)?;
     if let Some(Ok(id)) = &cluster {
         report.line("cache", cache_entry(id, &options, cache_dir.as_deref()));
     }
@@ -279,6 +296,11 @@ fn check_exec(
         }
     }
 
+    let plan = |token| Plan {
+        user: user.to_owned(),
+        token,
+        env: env.clone(),
+    };
     let plugin = Plugin::of_command(command);
     match plugin {
         Some(Plugin::AwsCli) => report.warning(
@@ -303,7 +325,7 @@ fn check_exec(
                 format!("user {user} runs {command:?}, not an EKS token plugin; checking the credential flags instead"),
                 None,
             );
-            return Plan { token: None, env };
+            return plan(None);
         }
         Some(Plugin::EksToken) => args,
         Some(peer) => {
@@ -314,7 +336,7 @@ fn check_exec(
                     format!("user {user}: `{command}` is not called for an EKS token"),
                     Some("run `eks-token kubeconfig --cluster-name NAME` to write a working user".into()),
                 );
-                    return Plan { token: None, env };
+                    return plan(None);
                 }
                 Err(reason) => {
                     report.problem(
@@ -324,7 +346,7 @@ fn check_exec(
                         ),
                         None,
                     );
-                    return Plan { token: None, env };
+                    return plan(None);
                 }
             }
         }
@@ -357,16 +379,19 @@ fn check_exec(
             None
         }
     };
-    Plan { token, env }
+    plan(token)
 }
 
 /// An exec `env` value as the report shows it: secrets some kubeconfigs carry there
-/// (`AWS_SECRET_ACCESS_KEY`, `AWS_SESSION_TOKEN`, …) are never printed.
+/// (`AWS_SECRET_ACCESS_KEY`, `AWS_SESSION_TOKEN`, …) are never printed; a path or an
+/// address (`AWS_WEB_IDENTITY_TOKEN_FILE`, `AWS_CONTAINER_CREDENTIALS_FULL_URI`) is not
+/// a secret, and the warnings need it.
 fn shown_env_value<'a>(name: &str, value: &'a str) -> &'a str {
     let upper = name.to_ascii_uppercase();
-    if ["SECRET", "TOKEN", "PASSWORD", "CREDENTIAL"]
-        .iter()
-        .any(|w| upper.contains(w))
+    if !["_FILE", "_URI", "_URL"].iter().any(|s| upper.ends_with(s))
+        && ["SECRET", "TOKEN", "PASSWORD", "CREDENTIAL"]
+            .iter()
+            .any(|w| upper.contains(w))
     {
         "(hidden)"
     } else {
@@ -408,8 +433,216 @@ fn is_executable(path: &Path) -> bool {
     }
 }
 
-/// kubectl starts the plugin with its own environment plus the exec block's `env`.
-fn apply_env(env: &[(String, String)]) {
+/// Applies the exec `env` as far as doctor may: all of it for the user's own or a
+/// trusted kubeconfig, else only [`HARMLESS_ENV`]. Warns about its risks either way;
+/// returns whether the live checks may run (nothing was held back).
+fn apply_exec_env(args: &DoctorArgs, plan: &Plan, report: &mut Report) -> bool {
+    // Decided before the env is applied: it may set HOME or KUBECONFIG.
+    let trusted = trusted(args);
+    let (applied, held): (Vec<_>, Vec<_>) = plan
+        .env
+        .iter()
+        .partition(|(name, _)| trusted || HARMLESS_ENV.contains(&name.as_str()));
+    apply_env(&applied);
+    // After: reading the files it names starts a runtime.
+    warn_env_risks(plan, report);
+    if held.is_empty() {
+        return true;
+    }
+    let mut names: Vec<&str> = Vec::new();
+    for (name, _) in held {
+        if !names.contains(&name.as_str()) {
+            names.push(name);
+        }
+    }
+    report.warning(
+        format!(
+            "credentials and whoami not checked: the exec env of user {} sets {}, which doctor follows only in your own kubeconfig or one you trust",
+            plan.user,
+            names.join(", ")
+        ),
+        Some(trust_command(args)),
+    );
+    false
+}
+
+/// What an exec `env` variable lets a kubeconfig do through the plugin, when that is
+/// more than choosing among the user's own settings: send requests or files elsewhere,
+/// or read configuration (and its `credential_process` commands) from elsewhere.
+fn env_risk(name: &str) -> Option<String> {
+    if let Some(service) = name.strip_prefix("AWS_ENDPOINT_URL_") {
+        let carrying = if service.starts_with("SSO") {
+            "carrying your SSO login token"
+        } else {
+            "signed with your credentials"
+        };
+        return Some(format!(
+            "sends {} API calls there instead of to AWS, {carrying}",
+            service.replace('_', " ")
+        ));
+    }
+    Some(match name {
+        "AWS_ENDPOINT_URL" => {
+            "sends every AWS API call there instead of to AWS: STS calls signed with your credentials, SSO calls carrying your SSO login token"
+        }
+        "AWS_CONTAINER_CREDENTIALS_FULL_URI" => {
+            "asks that URL for credentials, sending it the container authorization token"
+        }
+        "AWS_EC2_METADATA_SERVICE_ENDPOINT" => "asks that URL for instance credentials",
+        "HTTPS_PROXY" | "https_proxy" | "HTTP_PROXY" | "http_proxy" | "ALL_PROXY" | "all_proxy" => {
+            "routes AWS calls through that proxy"
+        }
+        "AWS_CONFIG_FILE" => {
+            "reads the AWS config from that file; a credential_process there runs as you"
+        }
+        "AWS_SHARED_CREDENTIALS_FILE" => {
+            "reads AWS credentials from that file; a credential_process there runs as you"
+        }
+        "AWS_WEB_IDENTITY_TOKEN_FILE" => "sends that file's content to STS as a web identity token",
+        "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE" => {
+            "sends that file's content to the container credentials endpoint"
+        }
+        "HOME" => {
+            "reads ~/.aws from there: its config, credentials and SSO logins; a credential_process there runs as you"
+        }
+        "PATH" => "looks up programs there: a credential_process runs `sh` from the first match",
+        "LD_PRELOAD" | "LD_LIBRARY_PATH" => {
+            "loads libraries from there into every program the plugin starts"
+        }
+        _ => return None,
+    }
+    .to_owned())
+}
+
+/// One warning per exec `env` variable that redirects the plugin (whether or not doctor
+/// applies it: kubectl does, on every call).
+fn warn_env_risks(plan: &Plan, report: &mut Report) {
+    let user = &plan.user;
+    for (name, value) in &plan.env {
+        let Some(risk) = env_risk(name) else {
+            continue;
+        };
+        let shown = shown_env_value(name, value);
+        let mut what = format!("user {user}: exec env {name}={shown} {risk}");
+        let processes = redirected_files(name, value, &plan.env)
+            .iter()
+            .flat_map(|(path, kind)| process_profiles(path, *kind))
+            .collect::<Vec<_>>();
+        if !processes.is_empty() {
+            what.push_str(&format!(
+                " (profiles with a credential_process there: {})",
+                credentials::a_few(&processes)
+            ));
+        }
+        report.warning(
+            what,
+            Some(format!(
+                "remove {name} from the exec env of user {user} unless {shown} is yours"
+            )),
+        );
+    }
+}
+
+/// The AWS config files an exec `env` variable makes the plugin read (`~/` as the SDK
+/// expands it, from the home the plugin will have).
+fn redirected_files(
+    name: &str,
+    value: &str,
+    env: &[(String, String)],
+) -> Vec<(PathBuf, EnvConfigFileKind)> {
+    let home = env
+        .iter()
+        .rev()
+        .find(|(n, _)| n == "HOME")
+        .map(|(_, v)| PathBuf::from(v))
+        .or_else(home_dir);
+    let path = |p: &str| match (p.strip_prefix("~/"), &home) {
+        (Some(rest), Some(home)) => home.join(rest),
+        _ => PathBuf::from(p),
+    };
+    match name {
+        "AWS_CONFIG_FILE" => vec![(path(value), EnvConfigFileKind::Config)],
+        "AWS_SHARED_CREDENTIALS_FILE" => vec![(path(value), EnvConfigFileKind::Credentials)],
+        "HOME" => vec![
+            (path("~/.aws/config"), EnvConfigFileKind::Config),
+            (path("~/.aws/credentials"), EnvConfigFileKind::Credentials),
+        ],
+        _ => Vec::new(),
+    }
+}
+
+/// Profiles of an AWS config or credentials file that have a `credential_process`:
+/// read to name them in a warning, never run. Only a regular file of a sensible size.
+fn process_profiles(path: &Path, kind: EnvConfigFileKind) -> Vec<String> {
+    // AWS config files are a few KB.
+    const LIMIT: u64 = 1024 * 1024;
+    // A FIFO or a device would block or never end.
+    if !std::fs::metadata(path).is_ok_and(|m| m.is_file() && m.len() <= LIMIT) {
+        return Vec::new();
+    }
+    let Ok(text) = std::fs::read_to_string(path) else {
+        return Vec::new();
+    };
+    let files = EnvConfigFiles::builder().with_contents(kind, text).build();
+    let (fs, env) = (Fs::real(), Env::from_slice(&[]));
+    let Ok(Ok(set)) = network::block_on(aws_config::profile::load(&fs, &env, &files, None)) else {
+        return Vec::new();
+    };
+    let mut names: Vec<String> = set
+        .profiles()
+        .filter(|p| {
+            set.get_profile(p)
+                .is_some_and(|p| p.get("credential_process").is_some())
+        })
+        .map(str::to_owned)
+        .collect();
+    names.sort();
+    names
+}
+
+/// Whether doctor may apply the kubeconfig's exec `env` and act on it as kubectl would:
+/// the user said so, or it is the user's own kubeconfig — the file(s) kubectl loads
+/// without `--kubeconfig` (`$KUBECONFIG`, else `~/.kube/config`). Any other file is only
+/// inspected.
+fn trusted(args: &DoctorArgs) -> bool {
+    let Some(given) = &args.kubeconfig else {
+        return true;
+    };
+    if args.trust_kubeconfig {
+        return true;
+    }
+    let own = kubeconfig::read_paths(
+        None,
+        std::env::var_os("KUBECONFIG").as_deref(),
+        home_dir().as_deref(),
+    )
+    .unwrap_or_default();
+    let Ok(given) = std::fs::canonicalize(given) else {
+        return false;
+    };
+    own.iter()
+        .any(|p| std::fs::canonicalize(p).is_ok_and(|p| p == given))
+}
+
+/// The doctor command that applies the exec `env` of the kubeconfig being inspected.
+fn trust_command(args: &DoctorArgs) -> String {
+    let mut command = "eks-token doctor".to_owned();
+    if let Some(path) = &args.kubeconfig {
+        command.push_str(&format!(
+            " --kubeconfig {}",
+            shell_quote(&path.display().to_string())
+        ));
+    }
+    if let Some(context) = &args.context {
+        command.push_str(&format!(" --context {}", shell_quote(context)));
+    }
+    format!("if you trust that kubeconfig: `{command} --trust-kubeconfig`")
+}
+
+/// kubectl starts the plugin with its own environment plus the exec block's `env`; the
+/// checks read the process environment, so the variables are set here (only those
+/// [`trusted`] or [`HARMLESS_ENV`] allow).
+fn apply_env(env: &[&(String, String)]) {
     for (name, value) in env {
         if name.is_empty() || name.contains('=') || name.contains('\0') || value.contains('\0') {
             continue;
@@ -424,8 +657,9 @@ fn env_set(name: &str) -> Option<String> {
     std::env::var(name).ok().filter(|v| !v.is_empty())
 }
 
-/// Credentials, region, STS host, SSO login and a live GetCallerIdentity.
-async fn check_aws(options: &Options, report: &mut Report) {
+/// Credentials, region, STS host, SSO login and a live GetCallerIdentity; with `live`
+/// false, only what the config files say.
+async fn check_aws(options: &Options, live: bool, report: &mut Report) {
     let setup = match Setup::load(options).await {
         Ok(s) => s,
         Err(e) => {
@@ -470,6 +704,18 @@ async fn check_aws(options: &Options, report: &mut Report) {
     }
 
     check_sso(options, &setup, report);
+    if !live {
+        let mut text = "not resolved (see the warnings)".to_owned();
+        if setup.profile_names().contains(&setup.profile) {
+            text.push_str(&format!(
+                "; profile {}: {}",
+                setup.profile,
+                profile_kind(&setup, &setup.profile)
+            ));
+        }
+        report.line("credentials", text);
+        return;
+    }
     let resolved = match setup.resolve(options.role.as_ref()).await {
         Ok(r) => Some(r),
         Err(e) => {
@@ -669,9 +915,17 @@ mod tests {
             "aws_security_token",
             "AWS_CONTAINER_AUTHORIZATION_TOKEN",
             "VAULT_PASSWORD",
-            "AWS_SHARED_CREDENTIALS_FILE",
         ] {
             assert_eq!(shown_env_value(name, "s3cr3t"), "(hidden)", "{name}");
+        }
+        // A path or an address is not a secret, and the warnings about it need it.
+        for name in [
+            "AWS_SHARED_CREDENTIALS_FILE",
+            "AWS_WEB_IDENTITY_TOKEN_FILE",
+            "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE",
+            "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+        ] {
+            assert_eq!(shown_env_value(name, "/p"), "/p", "{name}");
         }
     }
 
