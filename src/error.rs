@@ -108,7 +108,33 @@ pub fn note(message: &str) {
     let _ = writeln!(io::stderr(), "eks-token: note: {}", single_line(message));
 }
 
-/// Messages are single lines whatever a source error contained.
+/// Messages are single lines whatever a source error contained, and hold no raw control
+/// character (a terminal would act on an escape sequence).
 pub fn single_line(text: &str) -> String {
-    text.split_whitespace().collect::<Vec<_>>().join(" ")
+    escape_controls(&text.split_whitespace().collect::<Vec<_>>().join(" "))
+}
+
+/// Control characters as Rust escapes (`\n`, `\u{1b}`); everything else as it is.
+pub fn escape_controls(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        if c.is_control() {
+            out.extend(c.escape_default());
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn single_lines_escape_control_characters() {
+        assert_eq!(single_line(" a\n\tb  c "), "a b c");
+        assert_eq!(single_line("red\u{1b}[31m\u{7}"), r"red\u{1b}[31m\u{7}");
+        assert_eq!(escape_controls("a\nb é"), r"a\nb é");
+    }
 }

@@ -525,3 +525,54 @@ fn non_utf8_arguments_and_environment() {
     run.credential();
     assert!(run.stderr.contains("EKS_TOKEN_LOG must be debug or off"));
 }
+
+#[test]
+fn verbose_lines_show_control_characters_escaped() {
+    let mut s = env_creds();
+    s.env("AWS_PROFILE", "dev\u{1b}[31mred\u{7}\nnext");
+    s.write(".aws/config", "[profile other]\nregion = eu-west-1\n");
+    let run = s.run(&["token", "-i", "c", "--verbose", "--no-cache"]);
+    run.credential();
+    assert!(
+        run.stderr
+            .contains(r"profile dev\u{1b}[31mred\u{7}\nnext (AWS_PROFILE)"),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        !run.stderr.chars().any(|c| c.is_control() && c != '\n'),
+        "{:?}",
+        run.stderr
+    );
+}
+
+#[test]
+fn a_closed_stdout_is_an_error_and_a_broken_pipe_is_not() {
+    use std::os::unix::process::CommandExt;
+    // Closed (EBADF): the credential never reached kubectl.
+    let s = env_creds();
+    let mut cmd = s.command(&["token", "-i", "c", "--no-cache"]);
+    // SAFETY: close(2) is async-signal-safe and touches no memory.
+    unsafe {
+        cmd.pre_exec(|| {
+            libc::close(1);
+            Ok(())
+        });
+    }
+    let run = run_command(cmd);
+    run.assert_error(1, "cannot write to stdout: Bad file descriptor");
+    assert!(
+        run.hint().contains("standard output open"),
+        "{}",
+        run.hint()
+    );
+
+    // Broken pipe (EPIPE): the reader is gone (`| head -c0`), which is its business.
+    let (reader, writer) = std::io::pipe().unwrap();
+    drop(reader);
+    let mut cmd = s.command(&["token", "-i", "c", "--no-cache"]);
+    cmd.stdout(writer);
+    let run = run_command(cmd);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(run.stderr, "");
+}
