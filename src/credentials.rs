@@ -13,7 +13,7 @@ use aws_config::environment::credentials::EnvironmentVariableCredentialsProvider
 use aws_config::imds;
 use aws_config::imds::credentials::ImdsCredentialsProvider;
 use aws_config::imds::region::ImdsRegionProvider;
-use aws_config::profile::{ProfileFileCredentialsProvider, ProfileParseError, ProfileSet};
+use aws_config::profile::{Profile, ProfileFileCredentialsProvider, ProfileParseError, ProfileSet};
 use aws_config::provider_config::ProviderConfig;
 use aws_config::web_identity_token::WebIdentityTokenCredentialsProvider;
 use aws_credential_types::Credentials;
@@ -206,6 +206,37 @@ pub enum CredentialsError {
     /// An `AWS_*` variable holds bytes that are not UTF-8 (its value is never shown).
     #[error("environment variable {0} is not valid UTF-8")]
     NotUnicode(String),
+    /// Credentials holding characters no key or token has (their values are never shown).
+    #[error("the {field} from {from} {problem}")]
+    Malformed {
+        field: &'static str,
+        from: KeysOrigin,
+        problem: &'static str,
+    },
+}
+
+/// Where a set of credentials entered the run, for [`CredentialsError::Malformed`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum KeysOrigin {
+    /// `AWS_ACCESS_KEY_ID` and friends.
+    Environment,
+    /// `aws_access_key_id` and friends in a profile.
+    ProfileKeys(String),
+    /// The `credential_process` of a profile.
+    Process(String),
+    /// Issued by an endpoint: STS, the SSO portal, the container endpoint, IMDS.
+    Issued(String),
+}
+
+impl std::fmt::Display for KeysOrigin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Environment => f.write_str("environment variables"),
+            Self::ProfileKeys(p) => write!(f, "profile {p}"),
+            Self::Process(p) => write!(f, "the credential_process of profile {p}"),
+            Self::Issued(what) => f.write_str(what),
+        }
+    }
 }
 
 /// A failed call to an AWS endpoint, with what it was for.
@@ -387,6 +418,24 @@ impl CredentialsError {
             Self::Region(_) => Some("set --region, AWS_REGION or the profile's region to a region such as us-west-2".into()),
             Self::BadExpiration { .. } => Some("use a timestamp such as 2026-01-02T15:04:05Z, or unset the variable".into()),
             Self::NotUnicode(var) => Some(format!("fix or unset {var}")),
+            Self::Malformed { field, from, .. } => Some(match from {
+                KeysOrigin::Environment => format!(
+                    "export {} again without the stray character (a pasted line break or space?)",
+                    match *field {
+                        ACCESS_KEY_ID => "AWS_ACCESS_KEY_ID",
+                        SECRET_ACCESS_KEY => "AWS_SECRET_ACCESS_KEY",
+                        _ => "AWS_SESSION_TOKEN",
+                    }
+                ),
+                KeysOrigin::ProfileKeys(p) => format!(
+                    "fix aws_{} of profile {p} in the AWS config files (`aws configure --profile {p}` sets the keys again)",
+                    field.replace(' ', "_")
+                ),
+                KeysOrigin::Process(p) => format!(
+                    "the credential_process of profile {p} must print AccessKeyId, SecretAccessKey and SessionToken without control characters (run it by hand to see)"
+                ),
+                KeysOrigin::Issued(_) => "check the endpoint that issued them (AWS_ENDPOINT_URL*, endpoint_url in the profile, AWS_CONTAINER_CREDENTIALS_FULL_URI, proxy settings)".into(),
+            }),
             Self::ConfigFile(_) | Self::Source { .. } => None,
         }
     }
@@ -672,6 +721,13 @@ impl Setup {
             .within(self.first_source())
             .await
             .map_err(CredentialsError::TimedOut)??;
+        let origin = match &found.1 {
+            Source::Environment => KeysOrigin::Environment,
+            Source::WebIdentity => KeysOrigin::Issued("STS AssumeRoleWithWebIdentity".into()),
+            Source::Container => KeysOrigin::Issued("the container credentials endpoint".into()),
+            source => KeysOrigin::Issued(source.to_string()),
+        };
+        check_credentials(&found.0, origin)?;
         log::debug(format_args!(
             "credentials: from {} ({} ms)",
             found.1,
@@ -696,6 +752,7 @@ impl Setup {
         }
         if self.profiles.get_profile(&self.profile).is_some() {
             self.check_sso_login()?;
+            self.check_profile_keys()?;
             if let Some(chain) = self.process_chain()? {
                 let c = self.process_chain_credentials(&chain).await?;
                 return Ok((c, Source::Profile(self.profile.clone())));
@@ -858,13 +915,15 @@ impl Setup {
                 },
             })));
         };
-        Ok(Credentials::new(
+        let credentials = Credentials::new(
             c.access_key_id(),
             c.secret_access_key(),
             Some(c.session_token().to_owned()),
             SystemTime::try_from(*c.expiration()).ok(),
             "AssumeRole",
-        ))
+        );
+        check_credentials(&credentials, KeysOrigin::Issued(what))?;
+        Ok(credentials)
     }
 
     /// aws-iam-authenticator's `--forward-session-name`: the part of `UserId` after `:`
@@ -973,22 +1032,50 @@ impl Setup {
 
     /// The SSO profile at the root of `name`'s `source_profile` chain.
     pub fn sso_profile(&self, name: &str) -> Option<SsoProfile> {
-        let mut current = name;
-        // Bounded: a longer chain is a loop the SDK reports itself.
-        for _ in 0..MAX_CHAIN {
-            let profile = self.profiles.get_profile(current)?;
+        self.chain(name).into_iter().find_map(|(current, profile)| {
             let session = profile.get("sso_session");
             let start_url = profile.get("sso_start_url");
-            if session.is_some() || start_url.is_some() {
-                return Some(SsoProfile {
-                    profile: current.to_owned(),
-                    session: session.map(str::to_owned),
-                    start_url: start_url.map(str::to_owned),
-                });
+            (session.is_some() || start_url.is_some()).then(|| SsoProfile {
+                profile: current.to_owned(),
+                session: session.map(str::to_owned),
+                start_url: start_url.map(str::to_owned),
+            })
+        })
+    }
+
+    /// `name` and the profiles its `source_profile` chain leads to, in order; it ends at a
+    /// missing profile, a repeat or [`MAX_CHAIN`] (loops are reported elsewhere).
+    fn chain<'a>(&'a self, mut name: &'a str) -> Vec<(&'a str, &'a Profile)> {
+        let mut chain: Vec<(&str, &Profile)> = Vec::new();
+        while chain.len() < MAX_CHAIN && !chain.iter().any(|(n, _)| *n == name) {
+            let Some(profile) = self.profiles.get_profile(name) else {
+                break;
+            };
+            chain.push((name, profile));
+            match profile.get("source_profile") {
+                Some(next) => name = next,
+                None => break,
             }
-            current = profile.get("source_profile")?;
         }
-        None
+        chain
+    }
+
+    /// Static keys along the profile chain are checked before the SDK signs with them
+    /// (for a `role_arn` chain it assumes the role itself).
+    fn check_profile_keys(&self) -> Result<(), CredentialsError> {
+        for (name, profile) in self.chain(&self.profile) {
+            if let Some(id) = profile.get("aws_access_key_id") {
+                let keys = Credentials::new(
+                    id,
+                    profile.get("aws_secret_access_key").unwrap_or_default(),
+                    profile.get("aws_session_token").map(str::to_owned),
+                    None,
+                    "Profile",
+                );
+                check_credentials(&keys, KeysOrigin::ProfileKeys(name.to_owned()))?;
+            }
+        }
+        Ok(())
     }
 
     /// Checks the cached SSO login before any network call: the SDK sends a legacy
@@ -1131,6 +1218,7 @@ impl Setup {
             chain.profile,
             started.elapsed().as_millis()
         ));
+        check_credentials(&credentials, KeysOrigin::Process(chain.profile.clone()))?;
         // Each hop is signed by the credentials of the profile below it.
         let mut signer = chain.profile.clone();
         for hop in &chain.hops {
@@ -1245,6 +1333,47 @@ fn source_error(name: &str) -> impl FnOnce(SdkCredentialsError) -> CredentialsEr
     move |e| CredentialsError::Source {
         source_name: name.to_owned(),
         detail: one_line(&e),
+    }
+}
+
+/// The names [`CredentialsError::Malformed`] gives the parts of a set of credentials.
+const ACCESS_KEY_ID: &str = "access key id";
+const SECRET_ACCESS_KEY: &str = "secret access key";
+const SESSION_TOKEN: &str = "session token";
+
+/// Every set of credentials passes here where it enters the run, before anything signs
+/// with it: the SDK panics on a header value it cannot build (aws-runtime `auth.rs`,
+/// `HeaderValue::from_str(…).unwrap()` for `Authorization`, which holds the key id, and
+/// `X-Amz-Security-Token`), and a key id with a line break makes a token no server
+/// accepts.
+fn check_credentials(c: &Credentials, from: KeysOrigin) -> Result<(), CredentialsError> {
+    let problem = |value: &str, key_id: bool| {
+        if value.chars().any(char::is_control) {
+            Some("contains a control character")
+        } else if key_id && value.chars().any(char::is_whitespace) {
+            Some("contains a space")
+        } else if key_id && !value.is_ascii() {
+            Some("contains a character that is not ASCII")
+        } else if key_id && value.is_empty() {
+            Some("is empty")
+        } else {
+            None
+        }
+    };
+    let found = [
+        (ACCESS_KEY_ID, Some(c.access_key_id())),
+        (SECRET_ACCESS_KEY, Some(c.secret_access_key())),
+        (SESSION_TOKEN, c.session_token()),
+    ]
+    .into_iter()
+    .find_map(|(field, value)| Some((field, problem(value?, field == ACCESS_KEY_ID)?)));
+    match found {
+        Some((field, problem)) => Err(CredentialsError::Malformed {
+            field,
+            from,
+            problem,
+        }),
+        None => Ok(()),
     }
 }
 
