@@ -27,6 +27,7 @@ use crate::credential_process::{self, ProcessError};
 use crate::log;
 use crate::network::{Limits, Network, TimedOut};
 use crate::sdk_error::{self, Code, Failure};
+use crate::secrets;
 use crate::sso_cache::{self, LoginState};
 use crate::sts_endpoint::{InvalidRegion, Region, Variant};
 
@@ -46,6 +47,9 @@ const IMDS_READ_TIMEOUT: Duration = Duration::from_millis(500);
 
 /// `source_profile` chains longer than this are loops (the SDK reports those itself).
 const MAX_CHAIN: usize = 16;
+
+/// Token files hold a JWT or an opaque token of a few KB; a bigger one is not a token.
+const MAX_TOKEN_FILE: u64 = 64 * 1024;
 
 /// What the user asked for on the command line.
 #[derive(Clone, Debug, Default)]
@@ -206,6 +210,15 @@ pub enum CredentialsError {
     /// An `AWS_*` variable holds bytes that are not UTF-8 (its value is never shown).
     #[error("environment variable {0} is not valid UTF-8")]
     NotUnicode(String),
+    /// The container authorization token cannot be an HTTP header value (its value is
+    /// never shown).
+    #[error("the container authorization token in {origin} contains {what}")]
+    ContainerToken {
+        /// `AWS_CONTAINER_AUTHORIZATION_TOKEN`, or the path of the token file.
+        origin: String,
+        from_file: bool,
+        what: &'static str,
+    },
     /// Credentials holding characters no key or token has (their values are never shown).
     #[error("the {field} from {from} {problem}")]
     Malformed {
@@ -418,6 +431,12 @@ impl CredentialsError {
             Self::Region(_) => Some("set --region, AWS_REGION or the profile's region to a region such as us-west-2".into()),
             Self::BadExpiration { .. } => Some("use a timestamp such as 2026-01-02T15:04:05Z, or unset the variable".into()),
             Self::NotUnicode(var) => Some(format!("fix or unset {var}")),
+            Self::ContainerToken { origin, from_file: true, .. } => Some(format!(
+                "write the token alone to {origin}, without a trailing newline or control characters (`printf %s \"$TOKEN\" > {origin}`)"
+            )),
+            Self::ContainerToken { .. } => Some(
+                "set AWS_CONTAINER_AUTHORIZATION_TOKEN to the token alone, without line breaks or control characters".into(),
+            ),
             Self::Malformed { field, from, .. } => Some(match from {
                 KeysOrigin::Environment => format!(
                     "export {} again without the stray character (a pasted line break or space?)",
@@ -682,7 +701,7 @@ impl Setup {
         ));
         provider_config =
             provider_config.with_region(Some(aws_types::region::Region::new(name.clone())));
-        Ok(Self {
+        let setup = Self {
             region,
             region_origin,
             variant,
@@ -693,7 +712,51 @@ impl Setup {
             provider_config,
             imds_unreachable,
             network,
-        })
+        };
+        setup.remember_secrets();
+        Ok(setup)
+    }
+
+    /// Remembers the secrets this run may send, before anything is sent (see [`secrets`]):
+    /// keys in the environment and along the profile chain, the web identity token files
+    /// and the SSO login of the profile in use. The container token is remembered where it
+    /// is checked, and the credentials a source returns where they are checked.
+    fn remember_secrets(&self) {
+        for var in ["AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"] {
+            if let Some(value) = env_var(var) {
+                secrets::remember(&value);
+            }
+        }
+        let chain = self.chain(&self.profile);
+        for (_, profile) in &chain {
+            for key in ["aws_secret_access_key", "aws_session_token"] {
+                if let Some(value) = profile.get(key) {
+                    secrets::remember(value);
+                }
+            }
+        }
+        let token_files = chain
+            .iter()
+            .filter_map(|(_, p)| p.get("web_identity_token_file").map(str::to_owned))
+            .chain(env_var("AWS_WEB_IDENTITY_TOKEN_FILE"));
+        for path in token_files {
+            if let Some(token) =
+                read_token_file(Path::new(&path)).filter(|t| t.len() as u64 <= MAX_TOKEN_FILE)
+            {
+                secrets::remember(&String::from_utf8_lossy(&token));
+            }
+        }
+        self.remember_sso_secrets();
+    }
+
+    /// The cached SSO login of the profile in use; read again after an SSO error, as the
+    /// SDK may have refreshed it.
+    fn remember_sso_secrets(&self) {
+        if let (Some(sso), Some(home)) = (self.sso_profile(&self.profile), home_dir())
+            && let Some(key) = sso.session.as_deref().or(sso.start_url.as_deref())
+        {
+            sso_cache::remember_secrets(&home, key);
+        }
     }
 
     /// The HTTP client and deadline every AWS call of this run uses.
@@ -793,6 +856,7 @@ impl Setup {
                 return Err(self.call_error(what, Some(Source::WebIdentity), None, &e));
             }
         }
+        check_container_token()?;
         let container = EcsCredentialsProvider::builder()
             .configure(&self.provider_config)
             .build();
@@ -983,6 +1047,7 @@ impl Setup {
     }
 
     fn profile_error(&self, err: &SdkCredentialsError) -> CredentialsError {
+        self.remember_sso_secrets();
         if let SdkCredentialsError::InvalidConfiguration(_) = err {
             // The SDK words these as text only (`ProfileFile provider could not be built: …`).
             let detail = one_line(err);
@@ -1004,14 +1069,16 @@ impl Setup {
             sso.clone(),
             err,
         );
+        let CredentialsError::Call(failed) = &call else {
+            return call;
+        };
         let network_failure = matches!(
-            &call,
-            CredentialsError::Call(c)
-                if matches!(c.failure, Failure::Unreachable { .. } | Failure::NoAnswer { .. })
+            failed.failure,
+            Failure::Unreachable { .. } | Failure::NoAnswer { .. }
         );
         match sso {
             Some(sso) if !network_failure && !sdk_error::is_sts(err) => {
-                sso.login_error(self.sso_login_detail(&sso, one_line(err)))
+                sso.login_error(self.sso_login_detail(&sso, failed.failure.to_string()))
             }
             _ => call,
         }
@@ -1345,8 +1412,12 @@ const SESSION_TOKEN: &str = "session token";
 /// with it: the SDK panics on a header value it cannot build (aws-runtime `auth.rs`,
 /// `HeaderValue::from_str(…).unwrap()` for `Authorization`, which holds the key id, and
 /// `X-Amz-Security-Token`), and a key id with a line break makes a token no server
-/// accepts.
+/// accepts. The secret and the session token are remembered for redaction.
 fn check_credentials(c: &Credentials, from: KeysOrigin) -> Result<(), CredentialsError> {
+    secrets::remember(c.secret_access_key());
+    if let Some(token) = c.session_token() {
+        secrets::remember(token);
+    }
     let problem = |value: &str, key_id: bool| {
         if value.chars().any(char::is_control) {
             Some("contains a control character")
@@ -1375,6 +1446,67 @@ fn check_credentials(c: &Credentials, from: KeysOrigin) -> Result<(), Credential
         }),
         None => Ok(()),
     }
+}
+
+/// The SDK sends the container authorization token as the `Authorization` header and,
+/// when the header refuses it, prints the token in its error (aws-config `ecs.rs`); it
+/// reads the token even when no container endpoint is set, and fails on a bad one. Like
+/// botocore (`ContainerProvider._validate_auth_token`: no `\r` or `\n`, and no trimming
+/// of a token file's trailing newline), a token with a line break is refused, here and
+/// without showing it.
+fn check_container_token() -> Result<(), CredentialsError> {
+    // The file outranks the variable, in the SDK as in botocore.
+    let (origin, from_file, token) =
+        if let Some(path) = env_var("AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE") {
+            let Some(bytes) = read_token_file(Path::new(&path)) else {
+                return Ok(());
+            };
+            if bytes.len() as u64 > MAX_TOKEN_FILE {
+                return Err(CredentialsError::ContainerToken {
+                    origin: path,
+                    from_file: true,
+                    what: "more than 64 KiB",
+                });
+            }
+            let token = String::from_utf8_lossy(&bytes).into_owned();
+            (path, true, token)
+        } else if let Some(token) = env_var("AWS_CONTAINER_AUTHORIZATION_TOKEN") {
+            ("AWS_CONTAINER_AUTHORIZATION_TOKEN".to_owned(), false, token)
+        } else {
+            return Ok(());
+        };
+    secrets::remember(&token);
+    let what = match token.chars().find(|c| c.is_control()) {
+        None => return Ok(()),
+        Some('\r' | '\n') => "a line break",
+        Some(_) => "a control character",
+    };
+    Err(CredentialsError::ContainerToken {
+        origin,
+        from_file,
+        what,
+    })
+}
+
+/// Up to [`MAX_TOKEN_FILE`] + 1 bytes of a token file; `None` when it is absent, not a
+/// regular file or unreadable (the SDK reports that when it reads the file). Opened
+/// without blocking, so a FIFO there cannot stall the run.
+fn read_token_file(path: &Path) -> Option<Vec<u8>> {
+    use std::io::Read;
+    let mut options = std::fs::OpenOptions::new();
+    options.read(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.custom_flags(libc::O_NONBLOCK);
+    }
+    let file = options.open(path).ok()?;
+    if !file.metadata().ok()?.is_file() {
+        return None;
+    }
+    let mut bytes = Vec::new();
+    file.take(MAX_TOKEN_FILE + 1).read_to_end(&mut bytes).ok()?;
+    Some(bytes)
 }
 
 /// The SDK's environment provider ignores expiry; aws-vault exports it, and a token must
@@ -1436,6 +1568,33 @@ mod tests {
         assert_eq!(
             timed_out_message(&t(None, None)),
             "timed out after 2s: STS AssumeRole of r"
+        );
+    }
+
+    #[test]
+    fn malformed_credentials_name_the_part_and_the_source_never_the_value() {
+        let check = |id: &str, secret: &str, token: Option<&str>| {
+            let c = Credentials::new(id, secret, token.map(str::to_owned), None, "test");
+            check_credentials(&c, KeysOrigin::Process("p".into())).map_err(|e| e.to_string())
+        };
+        assert!(check("ASIAGOODKEY", "secret/with+chars", Some("token=")).is_ok());
+        assert_eq!(
+            check("ASIA\nBAD", "unitSecretValue", None).unwrap_err(),
+            "the access key id from the credential_process of profile p contains a control character"
+        );
+        assert!(
+            check("ASIA BAD", "s", None)
+                .unwrap_err()
+                .ends_with("contains a space")
+        );
+        assert!(
+            check("ASIAÉ", "s", None)
+                .unwrap_err()
+                .ends_with("not ASCII")
+        );
+        assert_eq!(
+            check("ASIAGOODKEY", "s", Some("unit\u{1}Token")).unwrap_err(),
+            "the session token from the credential_process of profile p contains a control character"
         );
     }
 

@@ -17,6 +17,7 @@ pub mod kubeconfig;
 pub mod log;
 pub mod network;
 pub mod sdk_error;
+pub mod secrets;
 pub mod sso_cache;
 pub mod sts_endpoint;
 pub mod token;

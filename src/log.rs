@@ -48,16 +48,16 @@ fn enabled() -> bool {
     ENABLED.load(Ordering::Relaxed)
 }
 
-/// Writes `eks-token: debug: [+N ms] …` when enabled, every control character escaped
-/// (a value such as `AWS_PROFILE` may hold a line break or a terminal escape sequence,
-/// and shows as it is).
+/// Writes `eks-token: debug: [+N ms] …` when enabled: no secret this run knows, and every
+/// control character escaped (a value such as `AWS_PROFILE` may hold a line break or a
+/// terminal escape sequence, and shows as it is).
 pub fn debug(message: fmt::Arguments<'_>) {
     if !enabled() {
         return;
     }
     let ms = START.get_or_init(Instant::now).elapsed().as_millis();
     let line = message.to_string();
-    let line = escape_controls(&line);
+    let line = escape_controls(&crate::secrets::redact(&line));
     let _ = writeln!(std::io::stderr(), "eks-token: debug: [+{ms} ms] {line}");
 }
 
