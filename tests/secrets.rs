@@ -378,17 +378,29 @@ fn check_fails_with(world: &World, env: &[(&str, String)], args: &[&str], expect
     run
 }
 
-/// `token` (verbose), `whoami` and `doctor`, each with `extra` arguments.
+/// `token`, `whoami` and `doctor`, each with `extra` arguments, without and with
+/// `--verbose`.
 fn every_command(extra: &[&'static str]) -> Vec<Vec<&'static str>> {
     let common = ["--timeout", "2", "--region", "eu-west-1"];
-    [
-        &["token", "-i", "c", "--verbose"][..],
-        &["whoami", "--verbose"],
-        &["doctor", "--cluster-id", "c", "--verbose"],
-    ]
-    .iter()
-    .map(|head| head.iter().chain(&common).chain(extra).copied().collect())
-    .collect()
+    let commands = [
+        &["token", "-i", "c"][..],
+        &["whoami"],
+        &["doctor", "--cluster-id", "c"],
+    ];
+    let mut out = Vec::new();
+    for head in commands {
+        for verbose in [&[][..], &["--verbose"]] {
+            out.push(
+                head.iter()
+                    .chain(verbose)
+                    .chain(&common)
+                    .chain(extra)
+                    .copied()
+                    .collect(),
+            );
+        }
+    }
+    out
 }
 
 #[test]
