@@ -13,7 +13,7 @@ use aws_config::environment::credentials::EnvironmentVariableCredentialsProvider
 use aws_config::imds;
 use aws_config::imds::credentials::ImdsCredentialsProvider;
 use aws_config::imds::region::ImdsRegionProvider;
-use aws_config::profile::{ProfileFileCredentialsProvider, ProfileParseError, ProfileSet};
+use aws_config::profile::{Profile, ProfileFileCredentialsProvider, ProfileParseError, ProfileSet};
 use aws_config::provider_config::ProviderConfig;
 use aws_config::web_identity_token::WebIdentityTokenCredentialsProvider;
 use aws_credential_types::Credentials;
@@ -27,6 +27,7 @@ use crate::credential_process::{self, ProcessError};
 use crate::log;
 use crate::network::{Limits, Network, TimedOut};
 use crate::sdk_error::{self, Code, Failure};
+use crate::secrets;
 use crate::sso_cache::{self, LoginState};
 use crate::sts_endpoint::{InvalidRegion, Region, Variant};
 
@@ -43,6 +44,9 @@ pub const FALLBACK_REGION: &str = "us-east-1";
 /// short connect timeout and one attempt keep a laptop without credentials fast.
 const IMDS_CONNECT_TIMEOUT: Duration = Duration::from_millis(250);
 const IMDS_READ_TIMEOUT: Duration = Duration::from_millis(500);
+
+/// Token files hold a JWT or an opaque token of a few KB; a bigger one is not a token.
+const MAX_TOKEN_FILE: u64 = 64 * 1024;
 
 /// What the user asked for on the command line.
 #[derive(Clone, Debug, Default)]
@@ -203,6 +207,46 @@ pub enum CredentialsError {
     /// An `AWS_*` variable holds bytes that are not UTF-8 (its value is never shown).
     #[error("environment variable {0} is not valid UTF-8")]
     NotUnicode(String),
+    /// The container authorization token cannot be an HTTP header value (its value is
+    /// never shown).
+    #[error("the container authorization token in {origin} contains {what}")]
+    ContainerToken {
+        /// `AWS_CONTAINER_AUTHORIZATION_TOKEN`, or the path of the token file.
+        origin: String,
+        from_file: bool,
+        what: &'static str,
+    },
+    /// Credentials holding characters no key or token has (their values are never shown).
+    #[error("the {field} from {from} {problem}")]
+    Malformed {
+        field: &'static str,
+        from: KeysOrigin,
+        problem: &'static str,
+    },
+}
+
+/// Where a set of credentials entered the run, for [`CredentialsError::Malformed`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum KeysOrigin {
+    /// `AWS_ACCESS_KEY_ID` and friends.
+    Environment,
+    /// `aws_access_key_id` and friends in a profile.
+    ProfileKeys(String),
+    /// The `credential_process` of a profile.
+    Process(String),
+    /// Issued by an endpoint: STS, the SSO portal, the container endpoint, IMDS.
+    Issued(String),
+}
+
+impl std::fmt::Display for KeysOrigin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Environment => f.write_str("environment variables"),
+            Self::ProfileKeys(p) => write!(f, "profile {p}"),
+            Self::Process(p) => write!(f, "the credential_process of profile {p}"),
+            Self::Issued(what) => f.write_str(what),
+        }
+    }
 }
 
 /// A failed call to an AWS endpoint, with what it was for.
@@ -384,6 +428,30 @@ impl CredentialsError {
             Self::Region(_) => Some("set --region, AWS_REGION or the profile's region to a region such as us-west-2".into()),
             Self::BadExpiration { .. } => Some("use a timestamp such as 2026-01-02T15:04:05Z, or unset the variable".into()),
             Self::NotUnicode(var) => Some(format!("fix or unset {var}")),
+            Self::ContainerToken { origin, from_file: true, .. } => Some(format!(
+                "write the token alone to {origin}, without a trailing newline or control characters (`printf %s \"$TOKEN\" > {origin}`)"
+            )),
+            Self::ContainerToken { .. } => Some(
+                "set AWS_CONTAINER_AUTHORIZATION_TOKEN to the token alone, without line breaks or control characters".into(),
+            ),
+            Self::Malformed { field, from, .. } => Some(match from {
+                KeysOrigin::Environment => format!(
+                    "export {} again without the stray character (a pasted line break or space?)",
+                    match *field {
+                        ACCESS_KEY_ID => "AWS_ACCESS_KEY_ID",
+                        SECRET_ACCESS_KEY => "AWS_SECRET_ACCESS_KEY",
+                        _ => "AWS_SESSION_TOKEN",
+                    }
+                ),
+                KeysOrigin::ProfileKeys(p) => format!(
+                    "fix aws_{} of profile {p} in the AWS config files (`aws configure --profile {p}` sets the keys again)",
+                    field.replace(' ', "_")
+                ),
+                KeysOrigin::Process(p) => format!(
+                    "the credential_process of profile {p} must print AccessKeyId, SecretAccessKey and SessionToken without control characters (run it by hand to see)"
+                ),
+                KeysOrigin::Issued(_) => "check the endpoint that issued them (AWS_ENDPOINT_URL*, endpoint_url in the profile, AWS_CONTAINER_CREDENTIALS_FULL_URI, proxy settings)".into(),
+            }),
             Self::ConfigFile(_) | Self::Source { .. } => None,
         }
     }
@@ -649,7 +717,7 @@ impl Setup {
         ));
         provider_config =
             provider_config.with_region(Some(aws_types::region::Region::new(name.clone())));
-        Ok(Self {
+        let setup = Self {
             region,
             region_origin,
             variant,
@@ -660,7 +728,51 @@ impl Setup {
             provider_config,
             imds_unreachable,
             network,
-        })
+        };
+        setup.remember_secrets();
+        Ok(setup)
+    }
+
+    /// Remembers the secrets this run may send, before anything is sent (see [`secrets`]):
+    /// keys in the environment and along the profile chain, the web identity token files
+    /// and the SSO login of the profile in use. The container token is remembered where it
+    /// is checked, and the credentials a source returns where they are checked.
+    fn remember_secrets(&self) {
+        for var in ["AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"] {
+            if let Some(value) = env_var(var) {
+                secrets::remember(&value);
+            }
+        }
+        let chain = self.chain(&self.profile);
+        for (_, profile) in &chain {
+            for key in ["aws_secret_access_key", "aws_session_token"] {
+                if let Some(value) = profile.get(key) {
+                    secrets::remember(value);
+                }
+            }
+        }
+        let token_files = chain
+            .iter()
+            .filter_map(|(_, p)| p.get("web_identity_token_file").map(str::to_owned))
+            .chain(env_var("AWS_WEB_IDENTITY_TOKEN_FILE"));
+        for path in token_files {
+            if let Some(token) =
+                read_token_file(Path::new(&path)).filter(|t| t.len() as u64 <= MAX_TOKEN_FILE)
+            {
+                secrets::remember(&String::from_utf8_lossy(&token));
+            }
+        }
+        self.remember_sso_secrets();
+    }
+
+    /// The cached SSO login of the profile in use; read again after an SSO error, as the
+    /// SDK may have refreshed it.
+    fn remember_sso_secrets(&self) {
+        if let (Some(sso), Some(home)) = (self.sso_profile(&self.profile), home_dir())
+            && let Some(key) = sso.session.as_deref().or(sso.start_url.as_deref())
+        {
+            sso_cache::remember_secrets(&home, key);
+        }
     }
 
     /// The HTTP client and deadline every AWS call of this run uses.
@@ -688,6 +800,13 @@ impl Setup {
             .within(self.first_source())
             .await
             .map_err(CredentialsError::TimedOut)??;
+        let origin = match &found.1 {
+            Source::Environment => KeysOrigin::Environment,
+            Source::WebIdentity => KeysOrigin::Issued("STS AssumeRoleWithWebIdentity".into()),
+            Source::Container => KeysOrigin::Issued("the container credentials endpoint".into()),
+            source => KeysOrigin::Issued(source.to_string()),
+        };
+        check_credentials(&found.0, origin)?;
         log::debug(format_args!(
             "credentials: from {} ({} ms)",
             found.1,
@@ -712,6 +831,7 @@ impl Setup {
         }
         if self.profiles.get_profile(&self.profile).is_some() {
             self.check_sso_login()?;
+            self.check_profile_keys()?;
             if let Some(chain) = self.process_chain()? {
                 let c = self.process_chain_credentials(&chain).await?;
                 return Ok((c, Source::Profile(self.profile.clone())));
@@ -752,6 +872,7 @@ impl Setup {
                 return Err(self.call_error(what, Some(Source::WebIdentity), None, &e));
             }
         }
+        check_container_token()?;
         let container = EcsCredentialsProvider::builder()
             .configure(&self.provider_config)
             .build();
@@ -874,13 +995,15 @@ impl Setup {
                 },
             })));
         };
-        Ok(Credentials::new(
+        let credentials = Credentials::new(
             c.access_key_id(),
             c.secret_access_key(),
             Some(c.session_token().to_owned()),
             SystemTime::try_from(*c.expiration()).ok(),
             "AssumeRole",
-        ))
+        );
+        check_credentials(&credentials, KeysOrigin::Issued(what))?;
+        Ok(credentials)
     }
 
     /// aws-iam-authenticator's `--forward-session-name`: the part of `UserId` after `:`
@@ -940,6 +1063,7 @@ impl Setup {
     }
 
     fn profile_error(&self, err: &SdkCredentialsError) -> CredentialsError {
+        self.remember_sso_secrets();
         if let SdkCredentialsError::InvalidConfiguration(_) = err {
             // The SDK words these as text only (`ProfileFile provider could not be built: …`).
             let detail = one_line(err);
@@ -961,14 +1085,16 @@ impl Setup {
             sso.clone(),
             err,
         );
+        let CredentialsError::Call(failed) = &call else {
+            return call;
+        };
         let network_failure = matches!(
-            &call,
-            CredentialsError::Call(c)
-                if matches!(c.failure, Failure::Unreachable { .. } | Failure::NoAnswer { .. })
+            failed.failure,
+            Failure::Unreachable { .. } | Failure::NoAnswer { .. }
         );
         match sso {
             Some(sso) if !network_failure && !sdk_error::is_sts(err) => {
-                sso.login_error(self.sso_login_detail(&sso, one_line(err)))
+                sso.login_error(self.sso_login_detail(&sso, failed.failure.to_string()))
             }
             _ => call,
         }
@@ -989,24 +1115,50 @@ impl Setup {
 
     /// The SSO profile at the root of `name`'s `source_profile` chain.
     pub fn sso_profile(&self, name: &str) -> Option<SsoProfile> {
-        let mut current = name;
-        let mut visited = Vec::new();
-        // A loop has no root; `process_chain` reports it.
-        while !visited.contains(&current) {
-            visited.push(current);
-            let profile = self.profiles.get_profile(current)?;
+        self.chain(name).into_iter().find_map(|(current, profile)| {
             let session = profile.get("sso_session");
             let start_url = profile.get("sso_start_url");
-            if session.is_some() || start_url.is_some() {
-                return Some(SsoProfile {
-                    profile: current.to_owned(),
-                    session: session.map(str::to_owned),
-                    start_url: start_url.map(str::to_owned),
-                });
+            (session.is_some() || start_url.is_some()).then(|| SsoProfile {
+                profile: current.to_owned(),
+                session: session.map(str::to_owned),
+                start_url: start_url.map(str::to_owned),
+            })
+        })
+    }
+
+    /// `name` and the profiles its `source_profile` chain leads to, in order; it ends at a
+    /// missing profile or a repeat (loops are reported by `process_chain`).
+    fn chain<'a>(&'a self, mut name: &'a str) -> Vec<(&'a str, &'a Profile)> {
+        let mut chain: Vec<(&str, &Profile)> = Vec::new();
+        while !chain.iter().any(|(n, _)| *n == name) {
+            let Some(profile) = self.profiles.get_profile(name) else {
+                break;
+            };
+            chain.push((name, profile));
+            match profile.get("source_profile") {
+                Some(next) => name = next,
+                None => break,
             }
-            current = profile.get("source_profile")?;
         }
-        None
+        chain
+    }
+
+    /// Static keys along the profile chain are checked before the SDK signs with them
+    /// (for a `role_arn` chain it assumes the role itself).
+    fn check_profile_keys(&self) -> Result<(), CredentialsError> {
+        for (name, profile) in self.chain(&self.profile) {
+            if let Some(id) = profile.get("aws_access_key_id") {
+                let keys = Credentials::new(
+                    id,
+                    profile.get("aws_secret_access_key").unwrap_or_default(),
+                    profile.get("aws_session_token").map(str::to_owned),
+                    None,
+                    "Profile",
+                );
+                check_credentials(&keys, KeysOrigin::ProfileKeys(name.to_owned()))?;
+            }
+        }
+        Ok(())
     }
 
     /// Checks the cached SSO login before any network call: the SDK sends a legacy
@@ -1146,6 +1298,7 @@ impl Setup {
             chain.profile,
             started.elapsed().as_millis()
         ));
+        check_credentials(&credentials, KeysOrigin::Process(chain.profile.clone()))?;
         // Each hop is signed by the credentials of the profile below it.
         let mut signer = chain.profile.clone();
         for hop in &chain.hops {
@@ -1283,6 +1436,112 @@ fn source_error(name: &str) -> impl FnOnce(SdkCredentialsError) -> CredentialsEr
     }
 }
 
+/// The names [`CredentialsError::Malformed`] gives the parts of a set of credentials.
+const ACCESS_KEY_ID: &str = "access key id";
+const SECRET_ACCESS_KEY: &str = "secret access key";
+const SESSION_TOKEN: &str = "session token";
+
+/// Every set of credentials passes here where it enters the run, before anything signs
+/// with it: the SDK panics on a header value it cannot build (aws-runtime `auth.rs`,
+/// `HeaderValue::from_str(…).unwrap()` for `Authorization`, which holds the key id, and
+/// `X-Amz-Security-Token`), and a key id with a line break makes a token no server
+/// accepts. The secret and the session token are remembered for redaction.
+fn check_credentials(c: &Credentials, from: KeysOrigin) -> Result<(), CredentialsError> {
+    secrets::remember(c.secret_access_key());
+    if let Some(token) = c.session_token() {
+        secrets::remember(token);
+    }
+    let problem = |value: &str, key_id: bool| {
+        if value.chars().any(char::is_control) {
+            Some("contains a control character")
+        } else if key_id && value.chars().any(char::is_whitespace) {
+            Some("contains a space")
+        } else if key_id && !value.is_ascii() {
+            Some("contains a character that is not ASCII")
+        } else if key_id && value.is_empty() {
+            Some("is empty")
+        } else {
+            None
+        }
+    };
+    let found = [
+        (ACCESS_KEY_ID, Some(c.access_key_id())),
+        (SECRET_ACCESS_KEY, Some(c.secret_access_key())),
+        (SESSION_TOKEN, c.session_token()),
+    ]
+    .into_iter()
+    .find_map(|(field, value)| Some((field, problem(value?, field == ACCESS_KEY_ID)?)));
+    match found {
+        Some((field, problem)) => Err(CredentialsError::Malformed {
+            field,
+            from,
+            problem,
+        }),
+        None => Ok(()),
+    }
+}
+
+/// The SDK sends the container authorization token as the `Authorization` header and,
+/// when the header refuses it, prints the token in its error (aws-config `ecs.rs`); it
+/// reads the token even when no container endpoint is set, and fails on a bad one. Like
+/// botocore (`ContainerProvider._validate_auth_token`: no `\r` or `\n`, and no trimming
+/// of a token file's trailing newline), a token with a line break is refused, here and
+/// without showing it.
+fn check_container_token() -> Result<(), CredentialsError> {
+    // The file outranks the variable, in the SDK as in botocore.
+    let (origin, from_file, token) =
+        if let Some(path) = env_var("AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE") {
+            let Some(bytes) = read_token_file(Path::new(&path)) else {
+                return Ok(());
+            };
+            if bytes.len() as u64 > MAX_TOKEN_FILE {
+                return Err(CredentialsError::ContainerToken {
+                    origin: path,
+                    from_file: true,
+                    what: "more than 64 KiB",
+                });
+            }
+            let token = String::from_utf8_lossy(&bytes).into_owned();
+            (path, true, token)
+        } else if let Some(token) = env_var("AWS_CONTAINER_AUTHORIZATION_TOKEN") {
+            ("AWS_CONTAINER_AUTHORIZATION_TOKEN".to_owned(), false, token)
+        } else {
+            return Ok(());
+        };
+    secrets::remember(&token);
+    let what = match token.chars().find(|c| c.is_control()) {
+        None => return Ok(()),
+        Some('\r' | '\n') => "a line break",
+        Some(_) => "a control character",
+    };
+    Err(CredentialsError::ContainerToken {
+        origin,
+        from_file,
+        what,
+    })
+}
+
+/// Up to [`MAX_TOKEN_FILE`] + 1 bytes of a token file; `None` when it is absent, not a
+/// regular file or unreadable (the SDK reports that when it reads the file). Opened
+/// without blocking, so a FIFO there cannot stall the run.
+fn read_token_file(path: &Path) -> Option<Vec<u8>> {
+    use std::io::Read;
+    let mut options = std::fs::OpenOptions::new();
+    options.read(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.custom_flags(libc::O_NONBLOCK);
+    }
+    let file = options.open(path).ok()?;
+    if !file.metadata().ok()?.is_file() {
+        return None;
+    }
+    let mut bytes = Vec::new();
+    file.take(MAX_TOKEN_FILE + 1).read_to_end(&mut bytes).ok()?;
+    Some(bytes)
+}
+
 /// The SDK's environment provider ignores expiry; aws-vault exports it, and a token must
 /// not outlive the credentials that signed it.
 fn with_env_expiry(c: Credentials) -> Result<Credentials, CredentialsError> {
@@ -1355,6 +1614,33 @@ mod tests {
         assert_eq!(
             a_few(&names(1_234_572)),
             "p0, p1, p2, p3, p4 … and 1,234,567 more"
+        );
+    }
+
+    #[test]
+    fn malformed_credentials_name_the_part_and_the_source_never_the_value() {
+        let check = |id: &str, secret: &str, token: Option<&str>| {
+            let c = Credentials::new(id, secret, token.map(str::to_owned), None, "test");
+            check_credentials(&c, KeysOrigin::Process("p".into())).map_err(|e| e.to_string())
+        };
+        assert!(check("ASIAGOODKEY", "secret/with+chars", Some("token=")).is_ok());
+        assert_eq!(
+            check("ASIA\nBAD", "unitSecretValue", None).unwrap_err(),
+            "the access key id from the credential_process of profile p contains a control character"
+        );
+        assert!(
+            check("ASIA BAD", "s", None)
+                .unwrap_err()
+                .ends_with("contains a space")
+        );
+        assert!(
+            check("ASIAÉ", "s", None)
+                .unwrap_err()
+                .ends_with("not ASCII")
+        );
+        assert_eq!(
+            check("ASIAGOODKEY", "s", Some("unit\u{1}Token")).unwrap_err(),
+            "the session token from the credential_process of profile p contains a control character"
         );
     }
 

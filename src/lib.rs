@@ -17,6 +17,7 @@ pub mod kubeconfig;
 pub mod log;
 pub mod network;
 pub mod sdk_error;
+pub mod secrets;
 pub mod sso_cache;
 pub mod sts_endpoint;
 pub mod token;
@@ -24,6 +25,7 @@ pub mod token;
 use std::ffi::OsString;
 use std::io::{self, Write};
 use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use clap::Parser;
 use clap::error::ErrorKind;
@@ -134,20 +136,49 @@ fn usage_error(e: clap::Error) -> ExitCode {
     ExitCode::from(2)
 }
 
-/// Writes `out` to stdout; a closed pipe is a graceful end, not an error.
+/// Writes `out` to stdout. A reader that went away (EPIPE, `| head`) is a graceful end,
+/// as in ripgrep; a stdout that was closed (EBADF, `>&-`) is an error: the output, a
+/// credential for kubectl, went nowhere.
 pub fn print(out: &str) -> ExitCode {
-    let mut stdout = io::stdout().lock();
-    match stdout
-        .write_all(out.as_bytes())
-        .and_then(|()| stdout.flush())
-    {
+    let written = if STDOUT_CLOSED.load(Ordering::Relaxed) {
+        Err(io::Error::from_raw_os_error(libc::EBADF))
+    } else {
+        let mut stdout = io::stdout().lock();
+        stdout
+            .write_all(out.as_bytes())
+            .and_then(|()| stdout.flush())
+    };
+    match written {
         Err(e) if e.kind() != io::ErrorKind::BrokenPipe => {
-            let _ = writeln!(
-                io::stderr(),
-                "eks-token: error: cannot write to stdout: {e}"
-            );
+            let mut stderr = io::stderr().lock();
+            let _ = writeln!(stderr, "eks-token: error: cannot write to stdout: {e}");
+            if e.raw_os_error() == Some(libc::EBADF) {
+                let _ = writeln!(
+                    stderr,
+                    "hint: run eks-token with its standard output open (kubectl reads the credential there)"
+                );
+            }
             ExitCode::FAILURE
         }
         _ => ExitCode::SUCCESS,
     }
+}
+
+/// Whether stdout was closed when the process started. Rust's runtime reopens a closed
+/// standard descriptor on `/dev/null` before `main` (std `sys/pal/unix/mod.rs`,
+/// `sanitize_standard_fds`), so the output would vanish and the run succeed; the C
+/// runtime calls [`record_closed_stdout`] from `.init_array` before that.
+static STDOUT_CLOSED: AtomicBool = AtomicBool::new(false);
+
+#[cfg(target_os = "linux")]
+#[used]
+#[unsafe(link_section = ".init_array")]
+static RECORD_CLOSED_STDOUT: extern "C" fn() = record_closed_stdout;
+
+#[cfg(target_os = "linux")]
+extern "C" fn record_closed_stdout() {
+    // SAFETY: fcntl(F_GETFD) only reads the descriptor's flags; no memory is touched.
+    let closed = unsafe { libc::fcntl(libc::STDOUT_FILENO, libc::F_GETFD) } == -1
+        && io::Error::last_os_error().raw_os_error() == Some(libc::EBADF);
+    STDOUT_CLOSED.store(closed, Ordering::Relaxed);
 }

@@ -8,6 +8,8 @@ use std::sync::OnceLock;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
+use crate::error::escape_controls;
+
 static ENABLED: AtomicBool = AtomicBool::new(false);
 static START: OnceLock<Instant> = OnceLock::new();
 
@@ -46,14 +48,16 @@ fn enabled() -> bool {
     ENABLED.load(Ordering::Relaxed)
 }
 
-/// Writes `eks-token: debug: [+N ms] …` when enabled.
+/// Writes `eks-token: debug: [+N ms] …` when enabled: no secret this run knows, and every
+/// control character escaped (a value such as `AWS_PROFILE` may hold a line break or a
+/// terminal escape sequence, and shows as it is).
 pub fn debug(message: fmt::Arguments<'_>) {
     if !enabled() {
         return;
     }
     let ms = START.get_or_init(Instant::now).elapsed().as_millis();
     let line = message.to_string();
-    let line = crate::error::single_line(&line);
+    let line = escape_controls(&crate::secrets::redact(&line));
     let _ = writeln!(std::io::stderr(), "eks-token: debug: [+{ms} ms] {line}");
 }
 

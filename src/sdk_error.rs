@@ -1,5 +1,7 @@
 //! What an AWS SDK error means for the user: the endpoint that could not be reached, the
-//! error code a service answered with, or an answer that was not the protocol's.
+//! error code a service answered with, or an answer that was not the protocol's. Every
+//! text taken from an SDK error or a server's answer passes through [`shown`] (via
+//! [`one_line`] or directly), which removes the secrets this run knows.
 
 use std::error::Error as StdError;
 use std::fmt;
@@ -14,6 +16,7 @@ use aws_smithy_types::error::ErrorMetadata;
 
 use crate::error::single_line;
 use crate::network::{self, ConnectFailed, MAX_ATTEMPTS};
+use crate::secrets;
 
 /// Error codes AWS services use for rate limiting (the SDKs' throttling list).
 const THROTTLING_CODES: &[&str] = &[
@@ -151,7 +154,7 @@ pub fn classify(err: &(dyn StdError + 'static), last_endpoint: Option<String>) -
             endpoint: last_endpoint,
             status: None,
             code: code.to_owned(),
-            message: meta.message().map(single_line).unwrap_or_default(),
+            message: meta.message().map(shown).unwrap_or_default(),
         };
     }
     if let Some(c) = network::chain(err).find_map(|e| e.downcast_ref::<ConnectorError>())
@@ -186,7 +189,7 @@ where
                 endpoint,
                 status,
                 code: code.to_owned(),
-                message: err.message().map(single_line).unwrap_or_default(),
+                message: err.message().map(shown).unwrap_or_default(),
             },
             None => match status {
                 Some(status) if status >= 300 => Failure::Status { endpoint, status },
@@ -212,17 +215,33 @@ where
 /// Upper bound on the text taken from an outside error.
 const MAX_DETAIL: usize = 400;
 
-/// One line, bounded, from an error and its sources' `Display` (never `Debug`, which
-/// for SDK errors can include a raw response).
+/// One line, bounded, from an error and its sources' `Display`, without known secrets.
+/// Never `Debug`, which for SDK errors can include a raw response; the SDK's own error
+/// metadata, whose `Display` is `Debug`-shaped (`Error { code: …, message: … }`), is
+/// written as `code: message`.
 pub fn one_line(err: &(dyn StdError + 'static)) -> String {
     let mut parts: Vec<String> = Vec::new();
     for e in network::chain(err) {
-        let text = single_line(&e.to_string());
+        let text = match e.downcast_ref::<ErrorMetadata>() {
+            Some(meta) => [meta.code(), meta.message()]
+                .into_iter()
+                .flatten()
+                .collect::<Vec<_>>()
+                .join(": "),
+            None => e.to_string(),
+        };
+        let text = shown(&text);
         if !text.is_empty() && !parts.iter().any(|p| p.contains(&text)) {
             parts.push(text);
         }
     }
     bounded(&parts.join(": "))
+}
+
+/// Text from outside (a service's error message) as it may be shown: without known
+/// secrets, one line, bounded.
+pub fn shown(text: &str) -> String {
+    bounded(&single_line(&secrets::redact(text)))
 }
 
 /// At most [`MAX_DETAIL`] bytes, cut on a character boundary.
@@ -256,6 +275,28 @@ mod tests {
         let cut = bounded(&text);
         assert!(cut.ends_with('…'));
         assert!(cut.len() <= MAX_DETAIL + '…'.len_utf8());
+    }
+
+    #[test]
+    fn sdk_error_metadata_is_shown_without_debug_and_without_secrets() {
+        crate::secrets::remember("sdkErrorUnitSecret");
+        let meta = ErrorMetadata::builder()
+            .code("EchoedRequest")
+            .message("x-amz-security-token: sdkErrorUnitSecret\nhost: h")
+            .build();
+        assert_eq!(
+            one_line(&meta),
+            "EchoedRequest: x-amz-security-token: [redacted] host: h"
+        );
+        assert_eq!(
+            classify(&meta, None),
+            Failure::Service {
+                endpoint: None,
+                status: None,
+                code: "EchoedRequest".into(),
+                message: "x-amz-security-token: [redacted] host: h".into()
+            }
+        );
     }
 
     #[test]

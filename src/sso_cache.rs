@@ -28,6 +28,15 @@ struct CachedToken {
     registration_expires_at: Option<String>,
 }
 
+/// The secrets a cached login holds, read only to be remembered for redaction.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct CachedSecrets {
+    access_token: Option<String>,
+    refresh_token: Option<String>,
+    client_secret: Option<String>,
+}
+
 /// What the cache says about a login.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum LoginState {
@@ -41,7 +50,7 @@ pub enum LoginState {
 
 /// Reads the login state for `key` without exposing the token.
 pub fn state(home: &Path, key: &str) -> LoginState {
-    match read(home, key) {
+    match read::<CachedToken>(home, key) {
         Err(state) => state,
         Ok(t) => DateTime::parse_from_rfc3339(&t.expires_at).map_or(LoginState::Unreadable, |t| {
             LoginState::ExpiresAt(t.with_timezone(&Utc))
@@ -53,7 +62,7 @@ pub fn state(home: &Path, key: &str) -> LoginState {
 /// needs the client registration (still valid) and a refresh token, as `aws sso login`
 /// writes them for `sso-session` profiles.
 pub fn refreshable(home: &Path, key: &str, now: DateTime<Utc>) -> bool {
-    read(home, key).is_ok_and(|t| {
+    read::<CachedToken>(home, key).is_ok_and(|t: CachedToken| {
         t.client_id.is_some()
             && t.client_secret.is_some()
             && t.refresh_token.is_some()
@@ -63,7 +72,25 @@ pub fn refreshable(home: &Path, key: &str, now: DateTime<Utc>) -> bool {
     })
 }
 
-fn read(home: &Path, key: &str) -> Result<CachedToken, LoginState> {
+/// Remembers the tokens and client secret of the cached login for `key` (see
+/// [`crate::secrets`]): the SDK sends them to the SSO portal and SSO-OIDC.
+pub fn remember_secrets(home: &Path, key: &str) {
+    let Ok(cached) = read::<CachedSecrets>(home, key) else {
+        return;
+    };
+    for secret in [
+        cached.access_token,
+        cached.refresh_token,
+        cached.client_secret,
+    ]
+    .into_iter()
+    .flatten()
+    {
+        crate::secrets::remember(&secret);
+    }
+}
+
+fn read<T: serde::de::DeserializeOwned>(home: &Path, key: &str) -> Result<T, LoginState> {
     let path = path(home, key);
     let Ok(meta) = std::fs::metadata(&path) else {
         return Err(LoginState::Missing);
@@ -73,7 +100,7 @@ fn read(home: &Path, key: &str) -> Result<CachedToken, LoginState> {
     }
     std::fs::read_to_string(&path)
         .ok()
-        .and_then(|text| serde_json::from_str::<CachedToken>(&text).ok())
+        .and_then(|text| serde_json::from_str::<T>(&text).ok())
         .ok_or(LoginState::Unreadable)
 }
 

@@ -634,3 +634,183 @@ fn ten_thousand_profiles_make_a_short_hint() {
     );
     assert!(run.stderr.len() < 400, "{}", run.stderr);
 }
+
+/// `token`, `token --role-arn`, `whoami` and `doctor`, each with `extra` arguments; AWS
+/// API calls go to a closed port, so nothing leaves the machine.
+fn credential_commands(extra: &[&'static str]) -> Vec<Vec<&'static str>> {
+    let role = "arn:aws:iam::123456789012:role/r";
+    [
+        &["token", "-i", "c"][..],
+        &["token", "-i", "c", "--role-arn", role],
+        &["whoami"],
+        &["doctor", "--cluster-id", "c"],
+    ]
+    .iter()
+    .map(|head| head.iter().chain(extra).copied().collect())
+    .collect()
+}
+
+/// Asserts a run failed on malformed credentials: `doctor` lists the problem in its
+/// report, the others end with the error and its hint; the value is never shown.
+fn assert_malformed(run: &support::Run, expected: &str, hint: &str, value: &str) {
+    if run.stdout.starts_with("cluster id") {
+        assert_eq!(run.code, 1, "{}", run.stderr);
+        let problem = run
+            .stdout
+            .lines()
+            .skip_while(|l| !l.starts_with("problem: "))
+            .collect::<Vec<_>>();
+        assert!(
+            problem.first().is_some_and(|l| l.contains(expected)),
+            "{}",
+            run.stdout
+        );
+        assert!(
+            problem.get(1).is_some_and(|l| l.contains(hint)),
+            "{}",
+            run.stdout
+        );
+        assert!(
+            run.stderr
+                .contains("eks-token: error: doctor found 1 problem"),
+            "{}",
+            run.stderr
+        );
+    } else {
+        run.assert_error(1, expected);
+        assert!(run.hint().contains(hint), "{}", run.hint());
+    }
+    assert!(!run.stderr.contains("internal error"), "{}", run.stderr);
+    for out in [&run.stdout, &run.stderr] {
+        assert!(!out.contains(value), "{value:?} shown: {out}");
+    }
+}
+
+#[test]
+fn malformed_credentials_are_refused_where_they_enter() {
+    let closed = format!("http://127.0.0.1:{}", support::closed_port());
+    // From the environment: a pasted key id with a line break, a secret or session token
+    // with a control character.
+    for (var, value, what) in [
+        ("AWS_ACCESS_KEY_ID", "ASIA\nBADKEYID", "the access key id"),
+        ("AWS_ACCESS_KEY_ID", "ASIA BADKEYID", "the access key id"),
+        (
+            "AWS_SECRET_ACCESS_KEY",
+            "badSecret\u{7f}Value",
+            "the secret access key",
+        ),
+        (
+            "AWS_SESSION_TOKEN",
+            "badSession\u{1}Token",
+            "the session token",
+        ),
+    ] {
+        let problem = if value.contains(' ') {
+            "contains a space"
+        } else {
+            "contains a control character"
+        };
+        for args in credential_commands(&[]) {
+            let mut s = env_creds();
+            s.env(var, value).env("AWS_ENDPOINT_URL", &closed);
+            let run = s.run(&args);
+            assert_malformed(
+                &run,
+                &format!("{what} from environment variables {problem}"),
+                &format!("export {var} again"),
+                value.trim(),
+            );
+        }
+    }
+
+    // From a credential_process (JSON can carry any character) and from a profile's keys,
+    // also as the source of a role the SDK assumes itself.
+    let s = Sandbox::new();
+    s.write(
+        ".aws/config",
+        &format!(
+            "[default]\nregion = eu-west-1\n\
+             [profile process]\nregion = eu-west-1\n\
+             credential_process = printf %s '{{\"Version\": 1, \"AccessKeyId\": \"ASIA\\u0001BADKEYID\", \"SecretAccessKey\": \"{SK}\"}}'\n\
+             [profile keys]\nregion = eu-west-1\naws_access_key_id = ASIA\u{1}BADKEYID\naws_secret_access_key = {SK}\n\
+             [profile chained]\nregion = eu-west-1\nrole_arn = arn:aws:iam::{ACCOUNT}:role/r\nsource_profile = keys\n"
+        ),
+    );
+    for (profile, source, hint) in [
+        (
+            "process",
+            "the credential_process of profile process",
+            "the credential_process of profile process must print",
+        ),
+        ("keys", "profile keys", "aws_access_key_id of profile keys"),
+        (
+            "chained",
+            "profile keys",
+            "aws_access_key_id of profile keys",
+        ),
+    ] {
+        for args in credential_commands(&["--profile", profile]) {
+            let mut s2 = Sandbox::new();
+            std::fs::copy(s.path(".aws/config"), s2.path(".aws/config")).unwrap();
+            s2.env("AWS_ENDPOINT_URL", &closed);
+            let run = s2.run(&args);
+            assert_malformed(
+                &run,
+                &format!("the access key id from {source} contains a control character"),
+                hint,
+                "ASIA\u{1}BADKEYID",
+            );
+        }
+    }
+}
+
+#[test]
+fn verbose_lines_show_control_characters_escaped() {
+    let mut s = env_creds();
+    s.env("AWS_PROFILE", "dev\u{1b}[31mred\u{7}\nnext");
+    s.write(".aws/config", "[profile other]\nregion = eu-west-1\n");
+    let run = s.run(&["token", "-i", "c", "--verbose", "--no-cache"]);
+    run.credential();
+    assert!(
+        run.stderr
+            .contains(r"profile dev\u{1b}[31mred\u{7}\nnext (AWS_PROFILE)"),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        !run.stderr.chars().any(|c| c.is_control() && c != '\n'),
+        "{:?}",
+        run.stderr
+    );
+}
+
+#[test]
+fn a_closed_stdout_is_an_error_and_a_broken_pipe_is_not() {
+    use std::os::unix::process::CommandExt;
+    // Closed (EBADF): the credential never reached kubectl.
+    let s = env_creds();
+    let mut cmd = s.command(&["token", "-i", "c", "--no-cache"]);
+    // SAFETY: close(2) is async-signal-safe and touches no memory.
+    unsafe {
+        cmd.pre_exec(|| {
+            libc::close(1);
+            Ok(())
+        });
+    }
+    let run = run_command(cmd);
+    run.assert_error(1, "cannot write to stdout: Bad file descriptor");
+    assert!(
+        run.hint().contains("standard output open"),
+        "{}",
+        run.hint()
+    );
+
+    // Broken pipe (EPIPE): the reader is gone (`| head -c0`), which is its business.
+    let (reader, writer) = std::io::pipe().unwrap();
+    drop(reader);
+    let mut cmd = s.command(&["token", "-i", "c", "--no-cache"]);
+    cmd.stdout(writer);
+    let run = run_command(cmd);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(run.stderr, "");
+}

@@ -141,6 +141,27 @@ fn world(sts_plan: Value) -> World {
 
 /// Runs `args` with `env` added, and checks stderr and every new or changed file.
 fn check(world: &World, env: &[(&str, String)], args: &[&str], expect_success: bool) -> Run {
+    let run = run_checked(world, env, args);
+    let label = label(env, args);
+    if expect_success {
+        assert_eq!(run.code, 0, "{label}: {}", run.stderr);
+    } else {
+        assert_ne!(run.code, 0, "{label} succeeded");
+        assert!(run.stdout.is_empty(), "{label}: stdout {:?}", run.stdout);
+    }
+    run
+}
+
+fn label(env: &[(&str, String)], args: &[&str]) -> String {
+    format!(
+        "{args:?} {:?}",
+        env.iter().map(|(k, _)| k).collect::<Vec<_>>()
+    )
+}
+
+/// Runs `args` with `env` added, and checks that no sentinel is on stderr or stdout (the
+/// token is base64 there, `doctor`'s report is plain text) or in any new or changed file.
+fn run_checked(world: &World, env: &[(&str, String)], args: &[&str]) -> Run {
     let s = &world.sandbox;
     let before = snapshot(s.home.path());
     let mut cmd = s.command(args);
@@ -148,21 +169,17 @@ fn check(world: &World, env: &[(&str, String)], args: &[&str], expect_success: b
         cmd.env(k, v);
     }
     let run = support::run_command(cmd);
-    let label = format!(
-        "{args:?} {:?}",
-        env.iter().map(|(k, _)| k).collect::<Vec<_>>()
-    );
-    if expect_success {
-        assert_eq!(run.code, 0, "{label}: {}", run.stderr);
-    } else {
-        assert_ne!(run.code, 0, "{label} succeeded");
-        assert!(run.stdout.is_empty(), "{label}: stdout {:?}", run.stdout);
-    }
+    let label = label(env, args);
     for sentinel in SENTINELS {
         assert!(
             !run.stderr.contains(sentinel),
             "{label}: {sentinel} on stderr:\n{}",
             run.stderr
+        );
+        assert!(
+            !run.stdout.contains(sentinel),
+            "{label}: {sentinel} on stdout:\n{}",
+            run.stdout
         );
     }
     assert!(
@@ -333,4 +350,205 @@ fn error_paths_print_no_secret() {
         format!("{ENV_SESSION}{}", "x".repeat(5000)),
     ));
     check(&w, &env, &with(&[]), false);
+}
+
+/// Runs `args` (a `token`, `whoami` or `doctor` command line) expecting it to fail with
+/// `expected` in its error — for `doctor`, as a problem in the report — and checks that no
+/// sentinel is shown anywhere.
+fn check_fails_with(world: &World, env: &[(&str, String)], args: &[&str], expected: &str) -> Run {
+    let run = run_checked(world, env, args);
+    let label = label(env, args);
+    if args[0] == "doctor" {
+        assert_eq!(run.code, 1, "{label}: {}", run.stderr);
+        assert!(
+            run.stdout
+                .lines()
+                .any(|l| l.starts_with("problem: ") && l.contains(expected)),
+            "{label}: no problem with {expected:?} in:\n{}",
+            run.stdout
+        );
+        assert!(
+            run.stderr.contains("eks-token: error: doctor found"),
+            "{label}: {}",
+            run.stderr
+        );
+    } else {
+        run.assert_error(1, expected);
+    }
+    run
+}
+
+/// `token`, `whoami` and `doctor`, each with `extra` arguments, without and with
+/// `--verbose`.
+fn every_command(extra: &[&'static str]) -> Vec<Vec<&'static str>> {
+    let common = ["--timeout", "2", "--region", "eu-west-1"];
+    let commands = [
+        &["token", "-i", "c"][..],
+        &["whoami"],
+        &["doctor", "--cluster-id", "c"],
+    ];
+    let mut out = Vec::new();
+    for head in commands {
+        for verbose in [&[][..], &["--verbose"]] {
+            out.push(
+                head.iter()
+                    .chain(verbose)
+                    .chain(&common)
+                    .chain(extra)
+                    .copied()
+                    .collect(),
+            );
+        }
+    }
+    out
+}
+
+#[test]
+fn endpoints_that_echo_the_request_get_no_secret_shown() {
+    // Every AWS endpoint is the echoing peer: STS (AssumeRole, AssumeRoleWithWebIdentity,
+    // GetCallerIdentity), the SSO portal and the container credentials endpoint.
+    let w = world(json!([{"echo": true}]));
+    let echo = w.sts.clone();
+    let assume = format!("STS AssumeRole of {ROLE}: EchoedRequest: ");
+    for args in every_command(&["--role-arn", ROLE]) {
+        check_fails_with(&w, &env_keys(true), &args, &assume);
+    }
+    for args in every_command(&["--profile", "process-chained"]) {
+        check_fails_with(&w, &[], &args, &assume);
+    }
+    for args in every_command(&["--profile", "chained"]) {
+        check_fails_with(
+            &w,
+            &[],
+            &args,
+            "credentials of profile chained: EchoedRequest: ",
+        );
+    }
+    // (`token` signs with these keys locally: it calls no endpoint.)
+    for args in every_command(&[]).iter().filter(|a| a[0] != "token") {
+        check_fails_with(
+            &w,
+            &env_keys(true),
+            args,
+            "STS GetCallerIdentity: EchoedRequest: ",
+        );
+    }
+    let web_identity = vec![
+        (
+            "AWS_WEB_IDENTITY_TOKEN_FILE",
+            w.sandbox.path("token.jwt").display().to_string(),
+        ),
+        ("AWS_ROLE_ARN", ROLE.to_owned()),
+    ];
+    for args in every_command(&[]) {
+        check_fails_with(
+            &w,
+            &web_identity,
+            &args,
+            &format!("STS AssumeRoleWithWebIdentity of {ROLE}: EchoedRequest: "),
+        );
+    }
+    let sso = vec![("AWS_ENDPOINT_URL_SSO", echo.clone())];
+    for args in every_command(&["--profile", "sso"]) {
+        let run = check_fails_with(&w, &sso, &args, "(EchoedRequest: ");
+        // The bearer token is the first header: it was shown, redacted.
+        assert!(run.stderr.contains("[redacted]") || run.stdout.contains("[redacted]"));
+        // No `Debug` rendering of an SDK error.
+        for out in [&run.stderr, &run.stdout] {
+            assert!(!out.contains("Error {"), "{out}");
+            assert!(!out.contains("code: \""), "{out}");
+        }
+    }
+    let container = vec![
+        (
+            "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+            format!("{echo}/creds"),
+        ),
+        (
+            "AWS_CONTAINER_AUTHORIZATION_TOKEN",
+            CONTAINER_AUTH.to_owned(),
+        ),
+    ];
+    for args in every_command(&[]) {
+        let run = check_fails_with(
+            &w,
+            &container,
+            &args,
+            "failed to load credentials [EchoedRequest]: GET /creds",
+        );
+        assert!(run.stderr.contains("[redacted]") || run.stdout.contains("[redacted]"));
+    }
+}
+
+#[test]
+fn container_tokens_with_line_breaks_or_control_characters_are_refused_unseen() {
+    let w = world(json!([{"sts": issued()}]));
+    let uri = (
+        "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+        format!("http://127.0.0.1:{}/creds", w._peers[1].port),
+    );
+    for (token, what) in [
+        (format!("{CONTAINER_AUTH}\n"), "a line break"),
+        (format!("{CONTAINER_AUTH}\r\n"), "a line break"),
+        (format!("{CONTAINER_AUTH}\u{1}x"), "a control character"),
+        (format!("{CONTAINER_AUTH}\u{1b}[0m"), "a control character"),
+    ] {
+        let env = vec![
+            uri.clone(),
+            ("AWS_CONTAINER_AUTHORIZATION_TOKEN", token.clone()),
+        ];
+        for args in every_command(&[]) {
+            let run = check_fails_with(
+                &w,
+                &env,
+                &args,
+                &format!(
+                    "the container authorization token in AWS_CONTAINER_AUTHORIZATION_TOKEN contains {what}"
+                ),
+            );
+            if args[0] != "doctor" {
+                assert!(
+                    run.hint().contains("AWS_CONTAINER_AUTHORIZATION_TOKEN"),
+                    "{}",
+                    run.hint()
+                );
+            }
+        }
+        let file = w.sandbox.write("container-token", &token);
+        let env = vec![
+            uri.clone(),
+            (
+                "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE",
+                file.display().to_string(),
+            ),
+        ];
+        for args in every_command(&[]) {
+            let run = check_fails_with(
+                &w,
+                &env,
+                &args,
+                &format!(
+                    "the container authorization token in {} contains {what}",
+                    file.display()
+                ),
+            );
+            if args[0] != "doctor" {
+                assert!(
+                    run.hint().contains("without a trailing newline"),
+                    "{}",
+                    run.hint()
+                );
+            }
+        }
+    }
+    // The same token without the line break works, from the file as from the variable.
+    let file = w.sandbox.write("container-token", CONTAINER_AUTH);
+    let env = vec![
+        uri.clone(),
+        (
+            "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE",
+            file.display().to_string(),
+        ),
+    ];
+    check(&w, &env, &verbose_token_args("5", &[]), true);
 }

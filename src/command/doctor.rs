@@ -99,7 +99,11 @@ pub fn run(args: &DoctorArgs) -> (String, Result<(), Error>) {
         0 => Ok(()),
         count => Err(Error::Doctor { count }),
     };
-    (report.render(), result)
+    // Problems quote SDK errors: the report passes the same redaction as stderr.
+    (
+        crate::secrets::redact(&report.render()).into_owned(),
+        result,
+    )
 }
 
 /// What the kubeconfig says the plugin is run with.

@@ -16,15 +16,21 @@ step serves every request after that. A step is one of:
   AssumeRoleWithWebIdentity or GetCallerIdentity; credentials expire in an hour.
 - {"sts_error": "Throttling", "status": 400, "message": "Rate exceeded"}
   an STS error document (`<ErrorResponse><Error><Code>…`), as STS sends them.
+- {"echo": true}: an error that echoes the whole request (request line, body, headers),
+  as a proxy or a careless server does, in the form the request's protocol reads: an STS
+  error document (POST with `Action=`), a restJson1 error (`x-amzn-errortype`, for the
+  SSO portal and SSO-OIDC), else a container-credentials error object (HTTP 200
+  `{"Code", "Message"}`). The error code is always `EchoedRequest`.
 - {"hang": true}: read the request and never answer.
 - {"reset": true}: read the request and drop the connection with a TCP reset.
 
 `GET /_stats` answers {"requests": N, "paths": [...]} (not counted, not a step).
-Nothing from a request is logged or echoed.
+Nothing from a request is logged, and only an `echo` step echoes it.
 """
 
 import argparse
 import json
+from xml.sax.saxutils import escape
 import socket
 import struct
 import threading
@@ -122,7 +128,9 @@ class Handler(BaseHTTPRequestHandler):
             self.connection.close()
             self.close_connection = True
             return
-        if "sts" in step:
+        if step.get("echo"):
+            self.echo(body)
+        elif "sts" in step:
             action = parse_qs(body.decode("utf-8", "replace")).get("Action", ["AssumeRole"])[0]
             self.send(200, sts_answer(action, step["sts"]), "text/xml")
         elif "sts_error" in step:
@@ -130,6 +138,20 @@ class Handler(BaseHTTPRequestHandler):
         else:
             self.send(step["status"], step.get("body", ""), step.get("content_type", "text/plain"),
                       step.get("headers", {}))
+
+    def echo(self, body):
+        request = "\n".join(
+            [f"{self.command} {self.path} {self.request_version}", body.decode("utf-8", "replace")]
+            + [f"{name}: {value}" for name, value in self.headers.items()])
+        path = urlsplit(self.path).path
+        if self.command == "POST" and b"Action=" in body:
+            self.send(400, sts_error("EchoedRequest", escape(request)), "text/xml")
+        elif path.startswith("/federation/") or path == "/token":
+            error = {"error": "invalid_request", "error_description": request, "message": request}
+            self.send(400, json.dumps(error), "application/json",
+                      {"x-amzn-errortype": "EchoedRequest"})
+        else:
+            self.send(200, json.dumps({"Code": "EchoedRequest", "Message": request}), "application/json")
 
     def send(self, status, text, content_type, headers=None):
         data = text.encode()
