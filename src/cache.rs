@@ -26,6 +26,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::credentials::{self, Options};
+use crate::sts_endpoint::{Region, StsEndpoint, Variant};
 use crate::token::{self, ClusterId, Token};
 use dir::{Access, Dir};
 
@@ -99,6 +100,47 @@ pub fn default_dir(flag: Option<&Path>) -> Option<PathBuf> {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct CacheKey {
     hash: String,
+    request: Request,
+}
+
+/// What an entry must say to answer a request. The file name is the hash of every input,
+/// but a file can be copied or edited, so a hit also checks what the request names without
+/// reading the AWS config files (the hit path never parses them).
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct Request {
+    cluster: String,
+    /// `--region`, `AWS_REGION` or `AWS_DEFAULT_REGION`; `None` when the region is the
+    /// profile's or the instance's, which only the slow path learns.
+    region: Option<String>,
+    /// `AWS_USE_FIPS_ENDPOINT` / `AWS_USE_DUALSTACK_ENDPOINT`; `None` when unset, as the
+    /// profile may then set them.
+    fips: Option<bool>,
+    dual_stack: Option<bool>,
+}
+
+impl Request {
+    /// Whether `entry` answers this request: its cluster; its region when the request
+    /// names one; an STS host that [`StsEndpoint::regional`] gives for its region under a
+    /// variant the environment allows; and a token presigned for that host and region.
+    fn answered_by(&self, entry: &Entry) -> bool {
+        let d = &entry.description;
+        let Ok(region) = Region::new(&d.region) else {
+            return false;
+        };
+        let allows = |want: Option<bool>, v: bool| want.is_none_or(|w| w == v);
+        let host_fits = [(false, false), (false, true), (true, false), (true, true)]
+            .into_iter()
+            .filter(|&(fips, dual)| allows(self.fips, fips) && allows(self.dual_stack, dual))
+            .filter_map(|(fips, dual_stack)| {
+                StsEndpoint::regional(&region, Variant { fips, dual_stack }).ok()
+            })
+            .any(|endpoint| endpoint.host == d.sts_host);
+        d.cluster == self.cluster
+            && self.region.as_ref().is_none_or(|r| *r == d.region)
+            && host_fits
+            && token::signed_for(&entry.token)
+                .is_some_and(|(host, region)| host == d.sts_host && region == d.region)
+    }
 }
 
 impl CacheKey {
@@ -138,8 +180,15 @@ impl CacheKey {
             });
             key.field(stamp.as_deref());
         }
+        let request = Request {
+            cluster: cluster.as_str().to_owned(),
+            region: credentials::named_region(options).map(|(region, _)| region),
+            fips: credentials::env_flag("AWS_USE_FIPS_ENDPOINT"),
+            dual_stack: credentials::env_flag("AWS_USE_DUALSTACK_ENDPOINT"),
+        };
         Self {
             hash: hex(&key.0.finalize()),
+            request,
         }
     }
 
@@ -454,13 +503,16 @@ impl Cache {
     }
 
     /// The token for `key` if it has at least [`MIN_REMAINING`] left at `now`.
-    /// A missing, corrupt, foreign-format or expired entry is a miss; an entry another
-    /// user could have written is an error.
+    /// A missing, corrupt, foreign-format or expired entry, or one that does not answer
+    /// the request, is a miss; an entry another user could have written is an error.
     pub fn lookup(&self, key: &CacheKey, now: DateTime<Utc>) -> Result<Option<Hit>, CacheError> {
         let Some(entry) = self.read(&entry_name(key.as_str()))? else {
             return Ok(None);
         };
-        if entry.key != key.as_str() || entry.expires_at - now < MIN_REMAINING {
+        if entry.key != key.as_str()
+            || !key.request.answered_by(&entry)
+            || entry.expires_at - now < MIN_REMAINING
+        {
             return Ok(None);
         }
         Ok(Some(Hit {
@@ -739,13 +791,30 @@ fn parse_entry(bytes: &[u8]) -> Option<Entry> {
 mod tests_support {
     use super::*;
 
+    /// The key for `cluster` in us-west-2 (named by the flag, whatever the environment).
     pub fn key(cluster: &str) -> CacheKey {
-        CacheKey::new(&ClusterId::new(cluster).unwrap(), &Options::default())
+        let options = Options {
+            region: Some("us-west-2".into()),
+            ..Options::default()
+        };
+        CacheKey::new(&ClusterId::new(cluster).unwrap(), &options)
     }
 
+    /// A token of the presigned form for `host` and `region`, signature `signature`.
+    pub fn presigned(host: &str, region: &str, signature: &str) -> String {
+        token::encode(&format!(
+            "https://{host}/?Action=GetCallerIdentity&Version=2011-06-15\
+             &X-Amz-Algorithm=AWS4-HMAC-SHA256\
+             &X-Amz-Credential=AKIAIOSFODNN7EXAMPLE%2F20231114%2F{region}%2Fsts%2Faws4_request\
+             &X-Amz-Date=20231114T221320Z&X-Amz-Expires=60&X-Amz-SignedHeaders=host%3Bx-k8s-aws-id\
+             &X-Amz-Signature={signature}"
+        ))
+    }
+
+    /// A token for [`description`]'s STS host and region.
     pub fn token(expires_at: DateTime<Utc>) -> Token {
         Token {
-            bearer: SecretString::from("k8s-aws-v1.aGVsbG8".to_owned()),
+            bearer: SecretString::from(presigned("sts.us-west-2.amazonaws.com", "us-west-2", "5e")),
             expires_at,
         }
     }
@@ -1177,6 +1246,59 @@ mod tests {
     }
 
     #[test]
+    fn an_entry_answers_only_the_request_it_names() {
+        let (_root, cache) = cache();
+        store_fresh(&cache);
+        let path = entry_path(&cache, &key("c"));
+        let good: serde_json::Value = serde_json::from_slice(&fs::read(&path).unwrap()).unwrap();
+        let served = |change: &dyn Fn(&mut serde_json::Value)| {
+            let mut entry = good.clone();
+            change(&mut entry);
+            fs::write(&path, serde_json::to_vec(&entry).unwrap()).unwrap();
+            cache.lookup(&key("c"), t0()).unwrap().is_some()
+        };
+        let eu = presigned("sts.eu-west-1.amazonaws.com", "eu-west-1", "5e");
+        assert!(served(&|_| {}));
+        assert!(!served(&|e| e["cluster"] = "d".into()), "another cluster");
+        assert!(
+            !served(&|e| {
+                e["region"] = "eu-west-1".into();
+                e["sts_host"] = "sts.eu-west-1.amazonaws.com".into();
+                e["token"] = eu.clone().into();
+            }),
+            "another region than the request names"
+        );
+        assert!(
+            !served(&|e| e["sts_host"] = "sts-fips.us-west-2.amazonaws.com".into()),
+            "a host the token does not name"
+        );
+        assert!(
+            !served(&|e| e["token"] = eu.clone().into()),
+            "a token for another region"
+        );
+        let elsewhere = presigned("sts.example.com", "us-west-2", "5e");
+        assert!(
+            !served(&|e| {
+                e["sts_host"] = "sts.example.com".into();
+                e["token"] = elsewhere.clone().into();
+            }),
+            "not an STS host"
+        );
+        assert!(
+            !served(&|e| e["token"] = "k8s-aws-v1.aGVsbG8".into()),
+            "not a presigned URL"
+        );
+        let fips = presigned("sts-fips.us-west-2.amazonaws.com", "us-west-2", "5e");
+        assert!(
+            served(&|e| {
+                e["sts_host"] = "sts-fips.us-west-2.amazonaws.com".into();
+                e["token"] = fips.clone().into();
+            }),
+            "FIPS may come from the profile, which the hit path does not read"
+        );
+    }
+
+    #[test]
     fn list_clear_and_prune() {
         let (_root, cache) = cache();
         let mut d = description();
@@ -1358,10 +1480,11 @@ mod properties {
 
         /// Any valid token and expiry round-trips through a stored entry unchanged.
         #[test]
-        fn stored_tokens_round_trip(payload in "[A-Za-z0-9_-]{1,3000}", minutes in 5i64..=60) {
+        fn stored_tokens_round_trip(signature in "[A-Za-z0-9_-]{1,2700}", minutes in 5i64..=60) {
             let (_root, cache) = cache();
             let expires = t0() + TimeDelta::minutes(minutes);
-            let token = Token { bearer: SecretString::from(format!("k8s-aws-v1.{payload}")), expires_at: expires };
+            let bearer = presigned("sts.us-west-2.amazonaws.com", "us-west-2", &signature);
+            let token = Token { bearer: SecretString::from(bearer), expires_at: expires };
             cache.store(&key("c"), &token, &description()).unwrap();
             let hit = cache.lookup(&key("c"), t0()).unwrap().expect("a fresh entry is a hit");
             prop_assert_eq!(hit.token.expose(), token.expose());

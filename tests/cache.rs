@@ -457,6 +457,57 @@ fn a_token_run_on_a_directory_with_other_files_warns_and_touches_nothing() {
 }
 
 #[test]
+fn an_entry_planted_for_another_request_is_not_served() {
+    use std::collections::BTreeSet;
+    let mut s = env_creds();
+    let dir = cache_dir(&s);
+    // Mints `args` and returns its token and the entry file the run added.
+    let mint = |s: &Sandbox, args: &[&str]| {
+        let before: BTreeSet<_> = entries(&dir).into_iter().collect();
+        let token = s.run(args).token();
+        let after: BTreeSet<_> = entries(&dir).into_iter().collect();
+        let added: Vec<_> = after.difference(&before).cloned().collect();
+        assert_eq!(added.len(), 1, "{args:?}");
+        (token, added[0].clone())
+    };
+    let stem = |p: &Path| p.file_stem().unwrap().to_str().unwrap().to_owned();
+    // Copies `from`'s entry to `to`'s file name, its key rewritten to match the name.
+    let plant = |from: &Path, to: &Path| {
+        let text = std::fs::read_to_string(from).unwrap();
+        std::fs::write(to, text.replace(&stem(from), &stem(to))).unwrap();
+    };
+    let (alpha, alpha_file) = mint(&s, &["token", "-i", "alpha"]);
+    let (_, beta_file) = mint(&s, &["token", "-i", "beta"]);
+    let (alpha_us, alpha_us_file) = mint(&s, &["token", "-i", "alpha", "--region", "us-east-2"]);
+    s.env("AWS_USE_FIPS_ENDPOINT", "true");
+    let (_, alpha_fips_file) = mint(&s, &["token", "-i", "alpha"]);
+    s.env("AWS_USE_FIPS_ENDPOINT", "");
+
+    // Another cluster's token under beta's name.
+    plant(&alpha_file, &beta_file);
+    let run = s.run(&["token", "-i", "beta"]);
+    assert_ne!(run.token(), alpha, "alpha's token served for beta");
+    verify_token(&run.token(), "beta", SK);
+    let replaced = std::fs::read_to_string(&beta_file).unwrap();
+    assert!(replaced.contains(r#""cluster":"beta""#), "{replaced}");
+
+    // Another region's token where the request names eu-west-1 (AWS_REGION).
+    plant(&alpha_us_file, &alpha_file);
+    let token = s.run(&["token", "-i", "alpha"]).token();
+    assert_ne!(token, alpha_us, "a us-east-2 token served for eu-west-1");
+    assert_eq!(verify_token(&token, "alpha", SK)["region"], "eu-west-1");
+
+    // A plain STS host where AWS_USE_FIPS_ENDPOINT asks for the FIPS one.
+    plant(&alpha_file, &alpha_fips_file);
+    s.env("AWS_USE_FIPS_ENDPOINT", "true");
+    let token = s.run(&["token", "-i", "alpha"]).token();
+    assert_eq!(
+        verify_token(&token, "alpha", SK)["host"],
+        "sts-fips.eu-west-1.amazonaws.com"
+    );
+}
+
+#[test]
 fn a_symlinked_cache_dir_is_refused_however_it_is_spelled() {
     use std::os::unix::fs::PermissionsExt;
     let s = env_creds();
