@@ -540,7 +540,8 @@ impl Cache {
         // Checked on the open file, so the file cannot be swapped between check and read.
         let meta = file.metadata().map_err(io_error(&self.dir.join(name)))?;
         check_private(&self.dir.join(name), &meta, false)?;
-        let mut bytes = Vec::new();
+        // Sized from fstat, so a whole entry is one read.
+        let mut bytes = Vec::with_capacity(meta.len().min(MAX_ENTRY_BYTES) as usize + 1);
         file.take(MAX_ENTRY_BYTES + 1)
             .read_to_end(&mut bytes)
             .map_err(io_error(&self.dir.join(name)))?;

@@ -29,7 +29,7 @@ pub use other::Dir;
 mod unix {
     use super::*;
     use std::ffi::{CStr, CString};
-    use std::os::fd::{AsRawFd, FromRawFd};
+    use std::os::fd::{AsRawFd, FromRawFd, IntoRawFd};
     use std::os::unix::ffi::{OsStrExt, OsStringExt};
 
     /// An open directory.
@@ -41,7 +41,7 @@ mod unix {
     }
 
     /// A descriptor returned by a libc call, or the call's error.
-    fn fd(ret: libc::c_int) -> io::Result<File> {
+    fn opened(ret: libc::c_int) -> io::Result<File> {
         if ret < 0 {
             return Err(io::Error::last_os_error());
         }
@@ -64,7 +64,7 @@ mod unix {
             let path = c_string(path.as_os_str())?;
             let flags = libc::O_RDONLY | libc::O_DIRECTORY | libc::O_NOFOLLOW | libc::O_CLOEXEC;
             // SAFETY: a NUL-terminated path that outlives the call.
-            fd(unsafe { libc::open(path.as_ptr(), flags) }).map(Self)
+            opened(unsafe { libc::open(path.as_ptr(), flags) }).map(Self)
         }
 
         /// The directory's own metadata (`fstat` of the handle).
@@ -83,7 +83,7 @@ mod unix {
             let mode: libc::c_uint = 0o600;
             // SAFETY: a valid directory descriptor and a NUL-terminated name that outlive
             // the call; the mode is passed as the variadic argument `openat` expects.
-            fd(unsafe {
+            opened(unsafe {
                 libc::openat(
                     self.0.as_raw_fd(),
                     name.as_ptr(),
@@ -108,13 +108,14 @@ mod unix {
             done(unsafe { libc::unlinkat(self.0.as_raw_fd(), name.as_ptr(), 0) })
         }
 
-        /// The names in this directory, but `.` and `..`.
+        /// The names in this directory, except `.` and `..`.
         pub fn names(&self) -> io::Result<Vec<OsString>> {
             // A descriptor of its own for the listing: reading moves its offset, and
             // `closedir` closes it.
             let flags = libc::O_RDONLY | libc::O_DIRECTORY | libc::O_CLOEXEC;
             // SAFETY: a valid directory descriptor and a NUL-terminated name.
-            let listing = fd(unsafe { libc::openat(self.0.as_raw_fd(), c".".as_ptr(), flags) })?;
+            let listing =
+                opened(unsafe { libc::openat(self.0.as_raw_fd(), c".".as_ptr(), flags) })?;
             let stream = Stream::new(listing)?;
             let mut names = Vec::new();
             loop {
@@ -143,7 +144,6 @@ mod unix {
 
     impl Stream {
         fn new(listing: File) -> io::Result<Self> {
-            use std::os::fd::IntoRawFd;
             let raw = listing.into_raw_fd();
             // SAFETY: `raw` is an open directory descriptor; on success the stream owns it.
             let stream = unsafe { libc::fdopendir(raw) };
