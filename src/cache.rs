@@ -6,9 +6,16 @@
 //! `<dir>/<same>.lock` is locked while a token for that key is minted, so a burst of cold
 //! starts makes one AWS call. Entries are written to a temporary file and renamed into
 //! place, so a reader never sees half a file.
+//!
+//! The directory is the cache's alone: before anything is written or removed, every file
+//! in it must be provably ours (our name pattern, and an entry's content or a lock file's
+//! shape), else the directory is refused and nothing in it is touched. Every file
+//! operation goes through one handle on the directory ([`dir`]), never through its path.
+
+mod dir;
 
 use std::ffi::{OsStr, OsString};
-use std::fs::{self, File, OpenOptions};
+use std::fs::{self, File};
 use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant, SystemTime};
@@ -19,9 +26,12 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::credentials::{self, Options};
+use crate::sts_endpoint::{Region, StsEndpoint, Variant};
 use crate::token::{self, ClusterId, Token};
+use dir::{Access, Dir};
 
-/// Bumped when the entry format changes; other formats are ignored and replaced.
+/// Bumped when the entry format changes; other formats are ignored and replaced. Every
+/// format keeps `format` and `key` ([`Envelope`]): they prove a file is an entry.
 const FORMAT: u32 = 1;
 
 /// A cached token is served while at least this much of its lifetime remains, so
@@ -36,6 +46,9 @@ const LOCK_POLL: Duration = Duration::from_millis(20);
 
 /// Temporary files older than this were left by a killed writer.
 const STALE_TEMP: Duration = Duration::from_secs(60);
+
+/// How many foreign file names a refusal shows: a directory can hold thousands.
+const SHOWN_NAMES: usize = 3;
 
 /// Environment variables that choose the credentials, region, endpoints or STS host.
 /// Any change in one of them gives a different key.
@@ -87,6 +100,47 @@ pub fn default_dir(flag: Option<&Path>) -> Option<PathBuf> {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct CacheKey {
     hash: String,
+    request: Request,
+}
+
+/// What an entry must say to answer a request. The file name is the hash of every input,
+/// but a file can be copied or edited, so a hit also checks what the request names without
+/// reading the AWS config files (the hit path never parses them).
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct Request {
+    cluster: String,
+    /// `--region`, `AWS_REGION` or `AWS_DEFAULT_REGION`; `None` when the region is the
+    /// profile's or the instance's, which only the slow path learns.
+    region: Option<String>,
+    /// `AWS_USE_FIPS_ENDPOINT` / `AWS_USE_DUALSTACK_ENDPOINT`; `None` when unset, as the
+    /// profile may then set them.
+    fips: Option<bool>,
+    dual_stack: Option<bool>,
+}
+
+impl Request {
+    /// Whether `entry` answers this request: its cluster; its region when the request
+    /// names one; an STS host that [`StsEndpoint::regional`] gives for its region under a
+    /// variant the environment allows; and a token presigned for that host and region.
+    fn answered_by(&self, entry: &Entry) -> bool {
+        let d = &entry.description;
+        let Ok(region) = Region::new(&d.region) else {
+            return false;
+        };
+        let allows = |want: Option<bool>, v: bool| want.is_none_or(|w| w == v);
+        let host_fits = [(false, false), (false, true), (true, false), (true, true)]
+            .into_iter()
+            .filter(|&(fips, dual)| allows(self.fips, fips) && allows(self.dual_stack, dual))
+            .filter_map(|(fips, dual_stack)| {
+                StsEndpoint::regional(&region, Variant { fips, dual_stack }).ok()
+            })
+            .any(|endpoint| endpoint.host == d.sts_host);
+        d.cluster == self.cluster
+            && self.region.as_ref().is_none_or(|r| *r == d.region)
+            && host_fits
+            && token::signed_for(&entry.token)
+                .is_some_and(|(host, region)| host == d.sts_host && region == d.region)
+    }
 }
 
 impl CacheKey {
@@ -126,8 +180,15 @@ impl CacheKey {
             });
             key.field(stamp.as_deref());
         }
+        let request = Request {
+            cluster: cluster.as_str().to_owned(),
+            region: credentials::named_region(options).map(|(region, _)| region),
+            fips: credentials::env_flag("AWS_USE_FIPS_ENDPOINT"),
+            dual_stack: credentials::env_flag("AWS_USE_DUALSTACK_ENDPOINT"),
+        };
         Self {
             hash: hex(&key.0.finalize()),
+            request,
         }
     }
 
@@ -197,6 +258,13 @@ pub struct Listed {
     pub expires_at: DateTime<Utc>,
 }
 
+/// The fields every entry format has: what proves a `<key>.json` file is an entry.
+#[derive(Deserialize)]
+struct Envelope {
+    format: u32,
+    key: String,
+}
+
 /// Why the cache could not be used; the token is still printed.
 #[derive(Debug, thiserror::Error)]
 pub enum CacheError {
@@ -212,6 +280,9 @@ pub enum CacheError {
     /// Something other than a directory or regular file.
     #[error("{} is not a regular file or directory", .0.display())]
     NotRegular(PathBuf),
+    /// The directory holds files that are not the cache's: nothing in it is touched.
+    #[error("{} holds files that are not eks-token's: {}", dir.display(), few(names))]
+    Foreign { dir: PathBuf, names: Vec<OsString> },
     /// The file system refused.
     #[error("{}: {source}", path.display())]
     Io {
@@ -229,9 +300,26 @@ impl CacheError {
             Self::Symlink(path) | Self::ForeignOwner(path) | Self::NotRegular(path) => Some(
                 format!("remove {} or choose another --cache-dir", path.display()),
             ),
+            Self::Foreign { .. } => Some("point --cache-dir at a directory of its own".into()),
             Self::Io { .. } => Some("check the directory, or pass --no-cache".into()),
         }
     }
+}
+
+/// The first few names, sorted and escaped, and how many more there are.
+fn few(names: &[OsString]) -> String {
+    let mut shown: Vec<String> = names
+        .iter()
+        .map(|n| n.to_string_lossy().escape_debug().to_string())
+        .collect();
+    shown.sort();
+    let more = shown.len().saturating_sub(SHOWN_NAMES);
+    shown.truncate(SHOWN_NAMES);
+    let mut text = shown.join(", ");
+    if more > 0 {
+        text.push_str(&format!(" and {more} more"));
+    }
+    text
 }
 
 fn io_error(path: &Path) -> impl FnOnce(io::Error) -> CacheError + '_ {
@@ -241,9 +329,20 @@ fn io_error(path: &Path) -> impl FnOnce(io::Error) -> CacheError + '_ {
     }
 }
 
+/// An error opening `path` without following symlinks: a symlink is refused as one.
+fn open_error(path: &Path, e: io::Error) -> CacheError {
+    #[cfg(unix)]
+    if e.raw_os_error() == Some(libc::ELOOP) {
+        return CacheError::Symlink(path.to_owned());
+    }
+    io_error(path)(e)
+}
+
 /// A cache directory that has been checked to be private to this user.
 pub struct Cache {
+    /// The directory's path, for messages only: every operation goes through `handle`.
     dir: PathBuf,
+    handle: Dir,
 }
 
 /// Refuses anything another user could read or replace.
@@ -272,53 +371,130 @@ fn check_private(path: &Path, meta: &fs::Metadata, want_dir: bool) -> Result<(),
     Ok(())
 }
 
-/// Opens an existing file for reading without following symlinks or blocking on a FIFO.
-fn open_nofollow(path: &Path) -> io::Result<File> {
-    let mut options = OpenOptions::new();
-    options.read(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        options.custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_CLOEXEC);
+/// `dir` without trailing slashes and `.` components: the kernel follows a symlink named
+/// `link/` or `link/.`, so the `O_NOFOLLOW` open must see `link`.
+fn normalized(dir: &Path) -> PathBuf {
+    dir.components().collect()
+}
+
+/// What a file in the cache directory is, by its name.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Kind {
+    /// `<key>.json`
+    Entry,
+    /// `<key>.lock`
+    Lock,
+    /// `.<key>.<pid>.<nanos>.tmp`
+    Temp,
+}
+
+/// The kind and key of one of our file names (the key is 64 lower-case hex digits, a
+/// SHA-256); `None` for any other name.
+fn our_name(name: &str) -> Option<(Kind, &str)> {
+    let number = |s: &str| (1..=20).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_digit());
+    if let Some(key) = name.strip_suffix(".json").filter(|k| is_key(k)) {
+        return Some((Kind::Entry, key));
     }
-    options.open(path)
+    if let Some(key) = name.strip_suffix(".lock").filter(|k| is_key(k)) {
+        return Some((Kind::Lock, key));
+    }
+    let mut parts = name.strip_prefix('.')?.strip_suffix(".tmp")?.split('.');
+    let (key, pid, nanos) = (parts.next()?, parts.next()?, parts.next()?);
+    let temp = parts.next().is_none() && is_key(key) && number(pid) && number(nanos);
+    temp.then_some((Kind::Temp, key))
+}
+
+fn is_key(text: &str) -> bool {
+    text.len() == 64 && text.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+}
+
+fn entry_name(key: &str) -> String {
+    format!("{key}.json")
+}
+
+fn lock_name(key: &str) -> String {
+    format!("{key}.lock")
+}
+
+fn temp_name(key: &str) -> String {
+    let nanos = SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0, |d| d.subsec_nanos());
+    format!(".{key}.{}.{nanos}.tmp", std::process::id())
+}
+
+/// The cache's files, once the directory is known to hold nothing else.
+#[derive(Default)]
+struct Files {
+    /// Entry keys, each with its entry when it is of the current format.
+    entries: Vec<(String, Option<Entry>)>,
+    /// Lock file keys, each with whether it is older than [`STALE_TEMP`].
+    locks: Vec<(String, bool)>,
+    /// Temporary file names, each with whether it is older than [`STALE_TEMP`].
+    temps: Vec<(String, bool)>,
+}
+
+fn is_stale(meta: &fs::Metadata) -> bool {
+    meta.modified()
+        .ok()
+        .and_then(|t| t.elapsed().ok())
+        .is_some_and(|age| age > STALE_TEMP)
 }
 
 impl Cache {
-    /// Uses `dir` as it is, without creating it: the read side of the fast path.
+    /// Uses `dir` as it is, without creating it or looking at other files in it: the read
+    /// side of the fast path (one open and one `fstat` of the directory).
     pub fn existing(dir: &Path) -> Result<Option<Self>, CacheError> {
-        match fs::symlink_metadata(dir) {
-            Ok(meta) => {
-                check_private(dir, &meta, true)?;
-                Ok(Some(Self {
-                    dir: dir.to_owned(),
-                }))
+        let dir = normalized(dir);
+        let handle = match Dir::open(&dir) {
+            Ok(handle) => handle,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+            // O_NOFOLLOW | O_DIRECTORY say ELOOP or ENOTDIR: tell which it was.
+            Err(e) => {
+                return Err(match fs::symlink_metadata(&dir) {
+                    Ok(m) if m.file_type().is_symlink() => CacheError::Symlink(dir),
+                    Ok(m) if !m.is_dir() => CacheError::NotRegular(dir),
+                    _ => io_error(&dir)(e),
+                });
             }
-            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
-            Err(e) => Err(io_error(dir)(e)),
-        }
+        };
+        // Checked on the handle, so the directory checked is the one used.
+        let meta = handle.metadata().map_err(io_error(&dir))?;
+        check_private(&dir, &meta, true)?;
+        Ok(Some(Self { dir, handle }))
     }
 
-    /// Uses `dir`, creating it private (0700) when missing.
+    /// Uses `dir`, creating it private (0700) when missing, once every file in it is
+    /// provably the cache's: the slow path, where everything that writes starts.
+    ///
+    /// The check lists and reads the whole directory, so it runs here and in `list`,
+    /// `clear` and `prune`, never on a hit: a hit reads one file by its name and removes
+    /// nothing, and stays one open and one read in the directory.
     pub fn create(dir: &Path) -> Result<Self, CacheError> {
-        if let Some(cache) = Self::existing(dir)? {
-            return Ok(cache);
-        }
-        if let Some(parent) = dir.parent() {
-            fs::create_dir_all(parent).map_err(io_error(parent))?;
-        }
-        let mut builder = fs::DirBuilder::new();
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::DirBuilderExt;
-            builder.mode(0o700);
-        }
-        match builder.create(dir) {
-            Ok(()) => {}
-            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
-            Err(e) => return Err(io_error(dir)(e)),
-        }
-        Self::existing(dir)?.ok_or_else(|| io_error(dir)(io::ErrorKind::NotFound.into()))
+        let cache = match Self::existing(dir)? {
+            Some(cache) => cache,
+            None => {
+                let dir = normalized(dir);
+                if let Some(parent) = dir.parent() {
+                    fs::create_dir_all(parent).map_err(io_error(parent))?;
+                }
+                let mut builder = fs::DirBuilder::new();
+                #[cfg(unix)]
+                {
+                    use std::os::unix::fs::DirBuilderExt;
+                    builder.mode(0o700);
+                }
+                match builder.create(&dir) {
+                    Ok(()) => {}
+                    Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
+                    Err(e) => return Err(io_error(&dir)(e)),
+                }
+                Self::existing(&dir)?
+                    .ok_or_else(|| io_error(&dir)(io::ErrorKind::NotFound.into()))?
+            }
+        };
+        cache.files()?;
+        Ok(cache)
     }
 
     /// The directory.
@@ -326,18 +502,17 @@ impl Cache {
         &self.dir
     }
 
-    fn entry_path(&self, key: &CacheKey) -> PathBuf {
-        self.dir.join(format!("{}.json", key.as_str()))
-    }
-
     /// The token for `key` if it has at least [`MIN_REMAINING`] left at `now`.
-    /// A missing, corrupt, foreign-format or expired entry is a miss; an entry another
-    /// user could have written is an error.
+    /// A missing, corrupt, foreign-format or expired entry, or one that does not answer
+    /// the request, is a miss; an entry another user could have written is an error.
     pub fn lookup(&self, key: &CacheKey, now: DateTime<Utc>) -> Result<Option<Hit>, CacheError> {
-        let Some(entry) = self.read(&self.entry_path(key))? else {
+        let Some(entry) = self.read(&entry_name(key.as_str()))? else {
             return Ok(None);
         };
-        if entry.key != key.as_str() || entry.expires_at - now < MIN_REMAINING {
+        if entry.key != key.as_str()
+            || !key.request.answered_by(&entry)
+            || entry.expires_at - now < MIN_REMAINING
+        {
             return Ok(None);
         }
         Ok(Some(Hit {
@@ -350,31 +525,27 @@ impl Cache {
     }
 
     /// Reads one entry: `Ok(None)` for anything that is not a valid entry of our format.
-    fn read(&self, path: &Path) -> Result<Option<Entry>, CacheError> {
-        let file = match open_nofollow(path) {
+    fn read(&self, name: &str) -> Result<Option<Entry>, CacheError> {
+        Ok(self.read_bytes(name)?.and_then(|bytes| parse_entry(&bytes)))
+    }
+
+    /// The first [`MAX_ENTRY_BYTES`] + 1 bytes of `name` (more is not an entry), `None`
+    /// when it does not exist; a file another user could have written is an error.
+    fn read_bytes(&self, name: &str) -> Result<Option<Vec<u8>>, CacheError> {
+        let file = match self.handle.open_file(name, Access::Read) {
             Ok(f) => f,
             Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
-            #[cfg(unix)]
-            Err(e) if e.raw_os_error() == Some(libc::ELOOP) => {
-                return Err(CacheError::Symlink(path.to_owned()));
-            }
-            Err(e) => return Err(io_error(path)(e)),
+            Err(e) => return Err(open_error(&self.dir.join(name), e)),
         };
         // Checked on the open file, so the file cannot be swapped between check and read.
-        let meta = file.metadata().map_err(io_error(path))?;
-        check_private(path, &meta, false)?;
-        if meta.len() > MAX_ENTRY_BYTES {
-            return Ok(None);
-        }
-        let mut text = String::new();
-        if file
-            .take(MAX_ENTRY_BYTES + 1)
-            .read_to_string(&mut text)
-            .is_err()
-        {
-            return Ok(None);
-        }
-        Ok(parse_entry(&text))
+        let meta = file.metadata().map_err(io_error(&self.dir.join(name)))?;
+        check_private(&self.dir.join(name), &meta, false)?;
+        // Sized from fstat, so a whole entry is one read.
+        let mut bytes = Vec::with_capacity(meta.len().min(MAX_ENTRY_BYTES) as usize + 1);
+        file.take(MAX_ENTRY_BYTES + 1)
+            .read_to_end(&mut bytes)
+            .map_err(io_error(&self.dir.join(name)))?;
+        Ok(Some(bytes))
     }
 
     /// Stores `token` for `key`: written to a private temporary file, then renamed.
@@ -392,33 +563,21 @@ impl Cache {
             token: token.expose().to_owned(),
         };
         let body = serde_json::to_vec(&entry).expect("entry serialises");
-        let target = self.entry_path(key);
-        let temp = self.dir.join(format!(
-            ".{}.{}.{}.tmp",
-            key.as_str(),
-            std::process::id(),
-            SystemTime::now()
-                .duration_since(SystemTime::UNIX_EPOCH)
-                .map_or(0, |d| d.subsec_nanos())
-        ));
-        let mut options = OpenOptions::new();
-        options.write(true).create_new(true);
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::OpenOptionsExt;
-            options
-                .mode(0o600)
-                .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC);
-        }
-        let written = options
-            .open(&temp)
-            .and_then(|mut f| f.write_all(&body))
-            .and_then(|()| fs::rename(&temp, &target));
-        if let Err(e) = written {
-            let _ = fs::remove_file(&temp);
-            return Err(io_error(&target)(e));
-        }
-        Ok(())
+        let target = entry_name(key.as_str());
+        let temp = temp_name(key.as_str());
+        let stored = self
+            .handle
+            .open_file(&temp, Access::CreateNew)
+            .and_then(|mut file| {
+                let written = file
+                    .write_all(&body)
+                    .and_then(|()| self.handle.rename(&temp, &target));
+                if written.is_err() {
+                    let _ = self.handle.remove(&temp);
+                }
+                written
+            });
+        stored.map_err(io_error(&self.dir.join(&target)))
     }
 
     /// Waits up to `wait` for the per-key lock (`wait` is the run's deadline: the holder
@@ -428,27 +587,22 @@ impl Cache {
         self.acquire(key.as_str(), wait)
     }
 
-    /// Locks `<stem>.lock`. Removing a lock file (`clear`, `prune`) is done while holding
+    /// Locks `<key>.lock`. Removing a lock file (`clear`, `prune`) is done while holding
     /// it, so a run that locked the removed file sees it is no longer the one at that path
     /// and starts over: two runs never both believe they hold a key.
-    fn acquire(&self, stem: &str, wait: Duration) -> Result<Option<File>, CacheError> {
-        let path = self.dir.join(format!("{stem}.lock"));
+    fn acquire(&self, key: &str, wait: Duration) -> Result<Option<File>, CacheError> {
+        let name = lock_name(key);
+        let path = self.dir.join(&name);
         let start = Instant::now();
         loop {
-            let mut options = OpenOptions::new();
-            options.read(true).write(true).create(true).truncate(false);
-            #[cfg(unix)]
-            {
-                use std::os::unix::fs::OpenOptionsExt;
-                options
-                    .mode(0o600)
-                    .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_CLOEXEC);
-            }
-            let file = options.open(&path).map_err(io_error(&path))?;
+            let file = self
+                .handle
+                .open_file(&name, Access::Lock)
+                .map_err(|e| open_error(&path, e))?;
             let meta = file.metadata().map_err(io_error(&path))?;
             check_private(&path, &meta, false)?;
             match file.try_lock() {
-                Ok(()) if same_file(&meta, fs::symlink_metadata(&path).ok().as_ref()) => {
+                Ok(()) if same_file(&meta, self.metadata(&name).ok().as_ref()) => {
                     return Ok(Some(file));
                 }
                 // Locked a file that was removed meanwhile: try the one at the path now.
@@ -462,28 +616,96 @@ impl Cache {
         }
     }
 
-    /// Removes `<stem>.json` and its lock file while holding its lock; `false` when
+    /// The metadata of the file `name` (never of a symlink's target).
+    fn metadata(&self, name: &str) -> io::Result<fs::Metadata> {
+        self.handle.open_file(name, Access::Read)?.metadata()
+    }
+
+    /// Removes `<key>.json` and its lock file while holding its lock; `false` when
     /// another run holds it (it is minting: its entry is about to be replaced anyway).
-    fn remove_entry(&self, stem: &str) -> Result<bool, CacheError> {
-        let Some(lock) = self.acquire(stem, Duration::ZERO)? else {
+    fn remove_entry(&self, key: &str) -> Result<bool, CacheError> {
+        let Some(lock) = self.acquire(key, Duration::ZERO)? else {
             return Ok(false);
         };
-        let entry = self.dir.join(format!("{stem}.json"));
-        match fs::remove_file(&entry) {
-            Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(io_error(&entry)(e)),
-            _ => {}
+        for name in [entry_name(key), lock_name(key)] {
+            match self.handle.remove(&name) {
+                Err(e) if e.kind() != io::ErrorKind::NotFound => {
+                    return Err(io_error(&self.dir.join(name))(e));
+                }
+                _ => {}
+            }
         }
-        let lock_path = self.dir.join(format!("{stem}.lock"));
-        fs::remove_file(&lock_path).map_err(io_error(&lock_path))?;
         drop(lock);
         Ok(true)
+    }
+
+    /// Lists the directory and proves every file in it ours: an entry name holding an
+    /// entry, a lock-file name on an empty 0600 file, or a temporary-file name (a killed
+    /// writer leaves any content). Anything else is [`CacheError::Foreign`], and the
+    /// caller then writes and removes nothing.
+    fn files(&self) -> Result<Files, CacheError> {
+        let mut files = Files::default();
+        let mut foreign = Vec::new();
+        for name in self.handle.names().map_err(io_error(&self.dir))? {
+            let Some((kind, key)) = name.to_str().and_then(our_name) else {
+                foreign.push(name);
+                continue;
+            };
+            let (text, key) = (name.to_str().unwrap_or_default(), key.to_owned());
+            let ours = match kind {
+                Kind::Entry => match self.read_bytes(text)? {
+                    // Removed since it was listed.
+                    None => true,
+                    Some(bytes) if is_entry(&bytes) => {
+                        files.entries.push((key, parse_entry(&bytes)));
+                        true
+                    }
+                    Some(_) => false,
+                },
+                Kind::Lock => match self.metadata(text) {
+                    Err(e) => e.kind() == io::ErrorKind::NotFound,
+                    Ok(meta) if self.is_lock_file(text, &meta) => {
+                        files.locks.push((key, is_stale(&meta)));
+                        true
+                    }
+                    Ok(_) => false,
+                },
+                Kind::Temp => {
+                    let stale = self.metadata(text).is_ok_and(|m| is_stale(&m));
+                    files.temps.push((text.to_owned(), stale));
+                    true
+                }
+            };
+            if !ours {
+                foreign.push(name);
+            }
+        }
+        if !foreign.is_empty() {
+            return Err(CacheError::Foreign {
+                dir: self.dir.clone(),
+                names: foreign,
+            });
+        }
+        Ok(files)
+    }
+
+    /// What [`Cache::acquire`] creates: an empty private regular file, mode 0600.
+    fn is_lock_file(&self, name: &str, meta: &fs::Metadata) -> bool {
+        #[cfg(unix)]
+        let mode_0600 =
+            std::os::unix::fs::PermissionsExt::mode(&meta.permissions()) & 0o7777 == 0o600;
+        #[cfg(not(unix))]
+        let mode_0600 = true;
+        mode_0600 && meta.len() == 0 && check_private(&self.dir.join(name), meta, false).is_ok()
     }
 
     /// Every readable entry, expired ones included, sorted by cluster.
     pub fn list(&self) -> Result<Vec<Listed>, CacheError> {
         let mut listed: Vec<Listed> = self
-            .entry_files()?
-            .filter_map(|path| self.read(&path).ok().flatten())
+            .files()?
+            .entries
+            .into_iter()
+            .filter_map(|(_, entry)| entry)
             .map(|e| Listed {
                 description: e.description,
                 expires_at: e.expires_at,
@@ -499,11 +721,9 @@ impl Cache {
     /// Removes the entries for `cluster` (all when `None`), returning how many.
     pub fn clear(&self, cluster: Option<&str>) -> Result<usize, CacheError> {
         let mut removed = 0;
-        for path in self.entry_files()? {
-            let matches = cluster.is_none_or(
-                |c| matches!(self.read(&path), Ok(Some(e)) if e.description.cluster == c),
-            );
-            if matches && self.remove_entry(&stem(&path))? {
+        for (key, entry) in self.files()?.entries {
+            let matches = cluster.is_none_or(|c| entry.is_some_and(|e| e.description.cluster == c));
+            if matches && self.remove_entry(&key)? {
                 removed += 1;
             }
         }
@@ -512,51 +732,28 @@ impl Cache {
 
     /// Removes expired entries, their lock files, lock files left without an entry, and
     /// temporary files left by killed writers. Best effort: runs on the slow path only,
-    /// skips keys another run holds, and never fails the run.
+    /// skips keys another run holds, never fails the run, and does nothing in a directory
+    /// that holds files not ours.
     pub fn prune(&self, now: DateTime<Utc>) {
-        let Ok(dir) = fs::read_dir(&self.dir) else {
+        let Ok(files) = self.files() else {
             return;
         };
-        for item in dir.flatten() {
-            let path = item.path();
-            let old = || {
-                item.metadata()
-                    .ok()
-                    .and_then(|m| m.modified().ok())
-                    .and_then(|t| t.elapsed().ok())
-                    .is_some_and(|age| age > STALE_TEMP)
-            };
-            let expired = || matches!(self.read(&path), Ok(Some(e)) if e.expires_at <= now);
-            let orphan = || !path.with_extension("json").exists() && old();
-            let remove = match path.extension().and_then(|x| x.to_str()) {
-                Some("tmp") if old() => {
-                    let _ = fs::remove_file(&path);
-                    false
-                }
-                Some("json") => expired(),
-                Some("lock") => orphan(),
-                _ => false,
-            };
-            if remove {
-                let _ = self.remove_entry(&stem(&path));
+        for (name, stale) in &files.temps {
+            if *stale {
+                let _ = self.handle.remove(name);
+            }
+        }
+        for (key, entry) in &files.entries {
+            if entry.as_ref().is_some_and(|e| e.expires_at <= now) {
+                let _ = self.remove_entry(key);
+            }
+        }
+        for (key, stale) in &files.locks {
+            if *stale && !files.entries.iter().any(|(k, _)| k == key) {
+                let _ = self.remove_entry(key);
             }
         }
     }
-
-    fn entry_files(&self) -> Result<impl Iterator<Item = PathBuf>, CacheError> {
-        let dir = fs::read_dir(&self.dir).map_err(io_error(&self.dir))?;
-        Ok(dir
-            .flatten()
-            .map(|e| e.path())
-            .filter(|p| p.extension().is_some_and(|x| x == "json")))
-    }
-}
-
-/// The key part of an entry's or lock file's name.
-fn stem(path: &Path) -> String {
-    path.file_stem()
-        .map(|s| s.to_string_lossy().into_owned())
-        .unwrap_or_default()
 }
 
 /// Whether `now` (the path's current metadata) is the same file as `locked`.
@@ -572,9 +769,18 @@ fn same_file(locked: &fs::Metadata, now: Option<&fs::Metadata>) -> bool {
     }
 }
 
+/// Whether `bytes` are an entry of any format: an [`Envelope`] naming a key.
+fn is_entry(bytes: &[u8]) -> bool {
+    bytes.len() as u64 <= MAX_ENTRY_BYTES
+        && serde_json::from_slice::<Envelope>(bytes).is_ok_and(|e| e.format > 0 && is_key(&e.key))
+}
+
 /// A valid entry of the current format, or `None`.
-fn parse_entry(text: &str) -> Option<Entry> {
-    let entry: Entry = serde_json::from_str(text).ok()?;
+fn parse_entry(bytes: &[u8]) -> Option<Entry> {
+    if bytes.len() as u64 > MAX_ENTRY_BYTES {
+        return None;
+    }
+    let entry: Entry = serde_json::from_slice(bytes).ok()?;
     let valid = entry.format == FORMAT
         && entry.token.starts_with(token::PREFIX)
         && entry.token.len() <= token::MAX_LEN
@@ -586,13 +792,30 @@ fn parse_entry(text: &str) -> Option<Entry> {
 mod tests_support {
     use super::*;
 
+    /// The key for `cluster` in us-west-2 (named by the flag, whatever the environment).
     pub fn key(cluster: &str) -> CacheKey {
-        CacheKey::new(&ClusterId::new(cluster).unwrap(), &Options::default())
+        let options = Options {
+            region: Some("us-west-2".into()),
+            ..Options::default()
+        };
+        CacheKey::new(&ClusterId::new(cluster).unwrap(), &options)
     }
 
+    /// A token of the presigned form for `host` and `region`, signature `signature`.
+    pub fn presigned(host: &str, region: &str, signature: &str) -> String {
+        token::encode(&format!(
+            "https://{host}/?Action=GetCallerIdentity&Version=2011-06-15\
+             &X-Amz-Algorithm=AWS4-HMAC-SHA256\
+             &X-Amz-Credential=AKIAIOSFODNN7EXAMPLE%2F20231114%2F{region}%2Fsts%2Faws4_request\
+             &X-Amz-Date=20231114T221320Z&X-Amz-Expires=60&X-Amz-SignedHeaders=host%3Bx-k8s-aws-id\
+             &X-Amz-Signature={signature}"
+        ))
+    }
+
+    /// A token for [`description`]'s STS host and region.
     pub fn token(expires_at: DateTime<Utc>) -> Token {
         Token {
-            bearer: SecretString::from("k8s-aws-v1.aGVsbG8".to_owned()),
+            bearer: SecretString::from(presigned("sts.us-west-2.amazonaws.com", "us-west-2", "5e")),
             expires_at,
         }
     }
@@ -611,6 +834,10 @@ mod tests_support {
         let root = tempfile::tempdir().unwrap();
         let cache = Cache::create(&root.path().join("eks-token")).unwrap();
         (root, cache)
+    }
+
+    pub fn entry_path(cache: &Cache, key: &CacheKey) -> PathBuf {
+        cache.dir().join(entry_name(key.as_str()))
     }
 
     pub fn t0() -> DateTime<Utc> {
@@ -638,7 +865,7 @@ mod tests {
         cache
             .store(&key("c"), &token(t0()), &description())
             .unwrap();
-        let entry = cache.entry_path(&key("c"));
+        let entry = entry_path(&cache, &key("c"));
         assert_eq!(
             fs::metadata(entry).unwrap().permissions().mode() & 0o777,
             0o600
@@ -654,7 +881,7 @@ mod tests {
             .unwrap();
         let at = |left: i64| expires - TimeDelta::seconds(left);
         let hit = cache.lookup(&key("c"), at(5 * 60 + 1)).unwrap().unwrap();
-        assert_eq!(hit.token.expose(), "k8s-aws-v1.aGVsbG8");
+        assert_eq!(hit.token.expose(), token(expires).expose());
         assert_eq!(hit.token.expires_at, expires);
         assert_eq!(hit.description, description());
         assert!(cache.lookup(&key("c"), at(5 * 60)).unwrap().is_some());
@@ -666,7 +893,7 @@ mod tests {
     fn corrupt_truncated_oversized_and_future_entries_are_misses() {
         let (_root, cache) = cache();
         store_fresh(&cache);
-        let path = cache.entry_path(&key("c"));
+        let path = entry_path(&cache, &key("c"));
         let good = fs::read_to_string(&path).unwrap();
         let write = |text: &str| {
             fs::write(&path, text).unwrap();
@@ -700,7 +927,7 @@ mod tests {
     fn foreign_modes_symlinks_and_fifos_are_refused() {
         let (root, cache) = cache();
         store_fresh(&cache);
-        let path = cache.entry_path(&key("c"));
+        let path = entry_path(&cache, &key("c"));
         fs::set_permissions(&path, fs::Permissions::from_mode(0o644)).unwrap();
         assert!(matches!(
             cache.lookup(&key("c"), t0()),
@@ -747,12 +974,329 @@ mod tests {
             Cache::existing(cache.dir()),
             Err(CacheError::NotPrivate { .. })
         ));
+        fs::set_permissions(cache.dir(), fs::Permissions::from_mode(0o700)).unwrap();
         let link = root.path().join("link");
         std::os::unix::fs::symlink(cache.dir(), &link).unwrap();
+        // A trailing slash or `.` makes the kernel follow the link: each spelling is refused.
+        let link = link.to_str().unwrap();
+        for spelled in [
+            link.to_owned(),
+            format!("{link}/"),
+            format!("{link}//"),
+            format!("{link}/."),
+        ] {
+            let spelled = Path::new(&spelled);
+            assert!(
+                matches!(Cache::existing(spelled), Err(CacheError::Symlink(ref p)) if p == Path::new(link)),
+                "{spelled:?}"
+            );
+            assert!(
+                matches!(Cache::create(spelled), Err(CacheError::Symlink(_))),
+                "{spelled:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn file_names_of_ours() {
+        let hex = "0123456789abcdef".repeat(4);
+        let cases = [
+            (format!("{hex}.json"), Some(Kind::Entry)),
+            (format!("{hex}.lock"), Some(Kind::Lock)),
+            (format!(".{hex}.4242.123456789.tmp"), Some(Kind::Temp)),
+            (temp_name(&hex), Some(Kind::Temp)),
+            ("package.json".into(), None),
+            ("Cargo.lock".into(), None),
+            ("notes.tmp".into(), None),
+            (format!("{}.json", hex.to_uppercase()), None),
+            (format!("{}.json", &hex[1..]), None),
+            (format!("{hex}0.json"), None),
+            (format!("{hex}.json.bak"), None),
+            (format!(".{hex}.json"), None),
+            (format!("{hex}.tmp"), None),
+            (format!(".{hex}.1.tmp"), None),
+            (format!(".{hex}.x.1.tmp"), None),
+            (format!(".{hex}.1.2.3.tmp"), None),
+            (format!(".{hex}.1.-2.tmp"), None),
+        ];
+        for (name, kind) in cases {
+            assert_eq!(our_name(&name).map(|(k, _)| k), kind, "{name}");
+            if kind.is_some() {
+                assert_eq!(our_name(&name).unwrap().1, hex);
+            }
+        }
+    }
+
+    /// Every name in `dir` with its bytes (a directory or link as a marker).
+    fn snapshot(dir: &Path) -> Vec<(std::ffi::OsString, Vec<u8>)> {
+        let mut files: Vec<_> = fs::read_dir(dir)
+            .unwrap()
+            .flatten()
+            .map(|e| {
+                (
+                    e.file_name(),
+                    fs::read(e.path()).unwrap_or_else(|_| b"(not a file)".to_vec()),
+                )
+            })
+            .collect();
+        files.sort();
+        files
+    }
+
+    #[test]
+    fn a_directory_holding_anything_not_ours_is_refused_and_left_alone() {
+        let hex = "ab".repeat(32);
+        let write = |dir: &Path, name: &str, bytes: &[u8], mode: u32| {
+            let path = dir.join(name);
+            fs::write(&path, bytes).unwrap();
+            fs::set_permissions(&path, fs::Permissions::from_mode(mode)).unwrap();
+            // Old enough for prune to take it if it were ours.
+            File::options()
+                .write(true)
+                .open(&path)
+                .unwrap()
+                .set_modified(SystemTime::now() - 2 * STALE_TEMP)
+                .unwrap();
+        };
+        let envelope = format!(r#"{{"format":1,"key":"{hex}"}}"#);
+        let foreign: [(&str, String, &[u8], u32); 9] = [
+            (
+                "another program's json",
+                "package.json".into(),
+                br#"{"name": "app"}"#,
+                0o600,
+            ),
+            (
+                "another program's temporary file",
+                "notes.tmp".into(),
+                b"draft",
+                0o600,
+            ),
+            ("another program's lock", "Cargo.lock".into(), b"", 0o600),
+            (
+                "a lock name holding data",
+                format!("{hex}.lock"),
+                b"version = 3",
+                0o600,
+            ),
+            (
+                "a lock name with another mode",
+                format!("{hex}.lock"),
+                b"",
+                0o400,
+            ),
+            (
+                "an entry name with other content",
+                format!("{hex}.json"),
+                br#"{"name": "app"}"#,
+                0o600,
+            ),
+            (
+                "an entry name with a key that is none",
+                format!("{hex}.json"),
+                br#"{"format":1,"key":"k"}"#,
+                0o600,
+            ),
+            (
+                "an entry name not quite ours",
+                format!("{}.json", hex.to_uppercase()),
+                envelope.as_bytes(),
+                0o600,
+            ),
+            (
+                "a temporary name not quite ours",
+                format!(".{hex}.x.1.tmp"),
+                b"",
+                0o600,
+            ),
+        ];
+        for (what, name, bytes, mode) in foreign {
+            let (_root, cache) = cache();
+            store_fresh(&cache);
+            write(cache.dir(), &name, bytes, mode);
+            let before = snapshot(cache.dir());
+            let refused = |r: Result<_, CacheError>| match r {
+                Err(CacheError::Foreign { names, .. }) => {
+                    names == [std::ffi::OsString::from(&name)]
+                }
+                _ => false,
+            };
+            assert!(refused(Cache::create(cache.dir()).map(|_| ())), "{what}");
+            assert!(refused(cache.list().map(|_| ())), "{what}");
+            assert!(refused(cache.clear(None).map(|_| ())), "{what}");
+            assert!(refused(cache.clear(Some("c")).map(|_| ())), "{what}");
+            cache.prune(t0() + TimeDelta::days(1));
+            assert_eq!(snapshot(cache.dir()), before, "{what}: changed");
+            // The hit path does not look at other files.
+            assert!(cache.lookup(&key("c"), t0()).unwrap().is_some(), "{what}");
+        }
+
+        // A directory is not ours either; a symlink in our name is refused as one.
+        {
+            let (root, cache) = cache();
+            fs::create_dir(cache.dir().join("sub")).unwrap();
+            assert!(
+                matches!(cache.list(), Err(CacheError::Foreign { names, .. }) if names == ["sub"])
+            );
+            fs::remove_dir(cache.dir().join("sub")).unwrap();
+            let link = cache.dir().join(format!("{hex}.json"));
+            std::os::unix::fs::symlink(root.path(), &link).unwrap();
+            assert!(matches!(cache.list(), Err(CacheError::Symlink(p)) if p == link));
+            assert!(matches!(
+                Cache::create(cache.dir()),
+                Err(CacheError::Symlink(_))
+            ));
+        }
+
+        // Ours, all of them: entries of this and a future format, an empty 0600 lock file
+        // and a writer's temporary file. Prune takes the stale ones.
+        let (_root, cache) = cache();
+        store_fresh(&cache);
+        write(
+            cache.dir(),
+            &format!("{hex}.json"),
+            format!(r#"{{"format":2,"key":"{hex}","new":true}}"#).as_bytes(),
+            0o600,
+        );
+        let lock = format!("{}.lock", "cd".repeat(32));
+        write(cache.dir(), &lock, b"", 0o600);
+        let temp = format!(".{hex}.1.2.tmp");
+        write(cache.dir(), &temp, b"partial", 0o600);
+        Cache::create(cache.dir()).unwrap();
+        assert_eq!(cache.list().unwrap().len(), 1);
+        cache.prune(t0());
+        assert!(!cache.dir().join(&lock).exists() && !cache.dir().join(&temp).exists());
+        assert!(
+            cache.dir().join(format!("{hex}.json")).exists(),
+            "a future-format entry is not pruned"
+        );
+        assert_eq!(
+            cache.clear(None).unwrap(),
+            2,
+            "clear takes every entry of ours"
+        );
+        assert!(snapshot(cache.dir()).is_empty());
+    }
+
+    #[test]
+    fn a_refusal_names_a_few_files_and_counts_the_rest() {
+        let (_root, cache) = cache();
+        for name in ["e", "d", "c", "b", "a\nb"] {
+            fs::write(cache.dir().join(name), "").unwrap();
+        }
+        fs::write(cache.dir().join("new\nline"), "").unwrap();
+        let message = cache.list().unwrap_err().to_string();
+        assert_eq!(
+            message,
+            format!(
+                "{} holds files that are not eks-token's: a\\nb, b, c and 3 more",
+                cache.dir().display()
+            )
+        );
+        assert_eq!(
+            cache.list().unwrap_err().hint().as_deref(),
+            Some("point --cache-dir at a directory of its own")
+        );
+    }
+
+    #[test]
+    fn every_operation_stays_in_the_directory_it_opened() {
+        let (root, cache) = cache();
+        store_fresh(&cache);
+        // The directory is moved away and a symlink to another private directory takes
+        // its place, as an attacker racing the run would.
+        let moved = root.path().join("moved");
+        let elsewhere = root.path().join("elsewhere");
+        fs::create_dir(&elsewhere).unwrap();
+        fs::set_permissions(&elsewhere, fs::Permissions::from_mode(0o700)).unwrap();
+        fs::rename(cache.dir(), &moved).unwrap();
+        std::os::unix::fs::symlink(&elsewhere, cache.dir()).unwrap();
+
+        assert!(cache.lookup(&key("c"), t0()).unwrap().is_some());
+        let mut d = description();
+        d.cluster = "d".into();
+        cache
+            .store(&key("d"), &token(t0() + TimeDelta::minutes(14)), &d)
+            .unwrap();
+        let lock = cache.lock(&key("d"), Duration::ZERO).unwrap().unwrap();
+        assert_eq!(cache.list().unwrap().len(), 2);
+        assert_eq!(cache.clear(Some("c")).unwrap(), 1);
+        cache.prune(t0() + TimeDelta::days(1));
+        drop(lock);
+
+        assert!(
+            snapshot(&elsewhere).is_empty(),
+            "{:?}",
+            snapshot(&elsewhere)
+        );
+        let names: Vec<_> = snapshot(&moved)
+            .into_iter()
+            .map(|(n, _)| n.to_string_lossy().into_owned())
+            .collect();
+        assert_eq!(
+            names,
+            [
+                format!("{}.json", key("d").as_str()),
+                format!("{}.lock", key("d").as_str())
+            ]
+        );
         assert!(matches!(
-            Cache::existing(&link),
+            Cache::existing(cache.dir()),
             Err(CacheError::Symlink(_))
         ));
+    }
+
+    #[test]
+    fn an_entry_answers_only_the_request_it_names() {
+        let (_root, cache) = cache();
+        store_fresh(&cache);
+        let path = entry_path(&cache, &key("c"));
+        let good: serde_json::Value = serde_json::from_slice(&fs::read(&path).unwrap()).unwrap();
+        let served = |change: &dyn Fn(&mut serde_json::Value)| {
+            let mut entry = good.clone();
+            change(&mut entry);
+            fs::write(&path, serde_json::to_vec(&entry).unwrap()).unwrap();
+            cache.lookup(&key("c"), t0()).unwrap().is_some()
+        };
+        let eu = presigned("sts.eu-west-1.amazonaws.com", "eu-west-1", "5e");
+        assert!(served(&|_| {}));
+        assert!(!served(&|e| e["cluster"] = "d".into()), "another cluster");
+        assert!(
+            !served(&|e| {
+                e["region"] = "eu-west-1".into();
+                e["sts_host"] = "sts.eu-west-1.amazonaws.com".into();
+                e["token"] = eu.clone().into();
+            }),
+            "another region than the request names"
+        );
+        assert!(
+            !served(&|e| e["sts_host"] = "sts-fips.us-west-2.amazonaws.com".into()),
+            "a host the token does not name"
+        );
+        assert!(
+            !served(&|e| e["token"] = eu.clone().into()),
+            "a token for another region"
+        );
+        let elsewhere = presigned("sts.example.com", "us-west-2", "5e");
+        assert!(
+            !served(&|e| {
+                e["sts_host"] = "sts.example.com".into();
+                e["token"] = elsewhere.clone().into();
+            }),
+            "not an STS host"
+        );
+        assert!(
+            !served(&|e| e["token"] = "k8s-aws-v1.aGVsbG8".into()),
+            "not a presigned URL"
+        );
+        let fips = presigned("sts-fips.us-west-2.amazonaws.com", "us-west-2", "5e");
+        assert!(
+            served(&|e| {
+                e["sts_host"] = "sts-fips.us-west-2.amazonaws.com".into();
+                e["token"] = fips.clone().into();
+            }),
+            "FIPS may come from the profile, which the hit path does not read"
+        );
     }
 
     #[test]
@@ -777,7 +1321,7 @@ mod tests {
                 .collect::<Vec<_>>()
         };
         assert_eq!(clusters(&cache), ["a", "b", "old"]);
-        let stale = cache.dir().join(".x.1.2.tmp");
+        let stale = cache.dir().join(format!(".{}.1.2.tmp", key("a").as_str()));
         fs::write(&stale, "partial").unwrap();
         File::options()
             .write(true)
@@ -927,7 +1471,7 @@ mod properties {
         #[test]
         fn any_entry_file_is_a_hit_or_a_miss(bytes in prop::collection::vec(any::<u8>(), 0..2048)) {
             let (_root, cache) = cache();
-            let path = cache.entry_path(&key("c"));
+            let path = entry_path(&cache, &key("c"));
             fs::write(&path, &bytes).unwrap();
             fs::set_permissions(&path, std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
             let hit = cache.lookup(&key("c"), t0()).unwrap();
@@ -937,10 +1481,11 @@ mod properties {
 
         /// Any valid token and expiry round-trips through a stored entry unchanged.
         #[test]
-        fn stored_tokens_round_trip(payload in "[A-Za-z0-9_-]{1,3000}", minutes in 5i64..=60) {
+        fn stored_tokens_round_trip(signature in "[A-Za-z0-9_-]{1,2700}", minutes in 5i64..=60) {
             let (_root, cache) = cache();
             let expires = t0() + TimeDelta::minutes(minutes);
-            let token = Token { bearer: SecretString::from(format!("k8s-aws-v1.{payload}")), expires_at: expires };
+            let bearer = presigned("sts.us-west-2.amazonaws.com", "us-west-2", &signature);
+            let token = Token { bearer: SecretString::from(bearer), expires_at: expires };
             cache.store(&key("c"), &token, &description()).unwrap();
             let hit = cache.lookup(&key("c"), t0()).unwrap().expect("a fresh entry is a hit");
             prop_assert_eq!(hit.token.expose(), token.expose());

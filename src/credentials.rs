@@ -481,7 +481,18 @@ fn env_var(name: &str) -> Option<String> {
     std::env::var(name).ok().filter(|v| !v.is_empty())
 }
 
-fn env_flag(name: &str) -> Option<bool> {
+/// The region a run names without any config file: `--region`, else `AWS_REGION`, else
+/// `AWS_DEFAULT_REGION`.
+pub fn named_region(options: &Options) -> Option<(String, RegionOrigin)> {
+    if let Some(r) = &options.region {
+        return Some((r.clone(), RegionOrigin::Flag));
+    }
+    let env = env_var("AWS_REGION").or_else(|| env_var("AWS_DEFAULT_REGION"));
+    env.map(|r| (r, RegionOrigin::Environment))
+}
+
+/// A `true`/`false` environment setting (`AWS_USE_FIPS_ENDPOINT`); unset or empty is `None`.
+pub fn env_flag(name: &str) -> Option<bool> {
     env_var(name).map(|v| v.eq_ignore_ascii_case("true"))
 }
 
@@ -680,10 +691,8 @@ impl Setup {
             .with_http_client(network.http_client())
             .with_retry_config(options.limits.retry_config());
         let mut imds_unreachable = false;
-        let (name, region_origin) = if let Some(r) = &options.region {
-            (r.clone(), RegionOrigin::Flag)
-        } else if let Some(r) = env_var("AWS_REGION").or_else(|| env_var("AWS_DEFAULT_REGION")) {
-            (r, RegionOrigin::Environment)
+        let (name, region_origin) = if let Some(named) = named_region(options) {
+            named
         } else if let Some(r) = from_profile("region") {
             (r, RegionOrigin::Profile)
         } else {

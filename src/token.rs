@@ -15,7 +15,7 @@ use aws_smithy_runtime_api::client::identity::Identity;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, TimeDelta, Utc};
-use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
+use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, percent_decode_str, utf8_percent_encode};
 use secrecy::{ExposeSecret, SecretString};
 
 use crate::sts_endpoint::StsEndpoint;
@@ -221,6 +221,20 @@ pub fn decode(token: &str) -> Option<String> {
     let payload = token.strip_prefix(PREFIX)?;
     let bytes = URL_SAFE_NO_PAD.decode(payload).ok()?;
     String::from_utf8(bytes).ok()
+}
+
+/// The STS host and signing region a token's presigned URL names, when it has the form
+/// [`presign_url`] writes.
+pub fn signed_for(token: &str) -> Option<(String, String)> {
+    let url = decode(token)?;
+    let (host, query) = url.strip_prefix("https://")?.split_once("/?")?;
+    let credential = query
+        .split('&')
+        .find_map(|p| p.strip_prefix("X-Amz-Credential="))?;
+    let credential = percent_decode_str(credential).decode_utf8().ok()?;
+    // <access key id>/<date>/<region>/sts/aws4_request (SigV4 credential scope)
+    let region = credential.split('/').nth(2)?;
+    Some((host.to_owned(), region.to_owned()))
 }
 
 impl Token {

@@ -344,3 +344,196 @@ fn writers_killed_at_random_points_never_leave_a_torn_entry() {
     // Whatever was left behind, the next run answers correctly.
     verify_token(&s.run(&["token", "-i", "killed"]).token(), "killed", SK);
 }
+
+/// Every file in `dir` with its bytes, sorted by name.
+fn snapshot(dir: &Path) -> Vec<(String, Vec<u8>)> {
+    let mut files: Vec<_> = std::fs::read_dir(dir)
+        .unwrap()
+        .flatten()
+        .map(|e| {
+            let name = e.file_name().to_string_lossy().into_owned();
+            (name, std::fs::read(e.path()).unwrap())
+        })
+        .collect();
+    files.sort();
+    files
+}
+
+/// What `--cache-dir ~/work` finds: a private project directory whose files look a bit
+/// like the cache's (`.json`, `.lock`, `.tmp`, an eks-token entry under another name, a
+/// cache-like name with other content), all 0600 and two minutes old, as prune wants them.
+fn project_dir(s: &Sandbox) -> PathBuf {
+    use std::os::unix::fs::PermissionsExt;
+    let work = s.path("work");
+    std::fs::create_dir(&work).unwrap();
+    std::fs::set_permissions(&work, std::fs::Permissions::from_mode(0o700)).unwrap();
+    let expired_entry = format!(
+        r#"{{"format":1,"key":"{key}","cluster":"c","region":"eu-west-1","sts_host":"sts.eu-west-1.amazonaws.com","profile":null,"role":null,"expires_at":"2020-01-01T00:00:00Z","token":"k8s-aws-v1.aGVsbG8"}}"#,
+        key = "ab".repeat(32)
+    );
+    let files = [
+        ("package.json", r#"{"name": "app", "version": "1.0.0"}"#),
+        ("tsconfig.json", r#"{"compilerOptions": {"strict": true}}"#),
+        ("notes.tmp", "draft\n"),
+        ("Cargo.lock", "version = 3\n"),
+        ("backup.json", expired_entry.as_str()),
+        (
+            &format!("{}.json", "cd".repeat(32)),
+            r#"{"name": "not a token"}"#,
+        ),
+    ];
+    let old = std::time::SystemTime::now() - Duration::from_secs(120);
+    for (name, text) in files {
+        let path = work.join(name);
+        std::fs::write(&path, text).unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
+        std::fs::File::options()
+            .write(true)
+            .open(&path)
+            .unwrap()
+            .set_modified(old)
+            .unwrap();
+    }
+    work
+}
+
+#[test]
+fn cache_clear_and_list_refuse_a_directory_that_holds_other_files() {
+    let s = env_creds();
+    let work = project_dir(&s);
+    let work_arg = work.to_str().unwrap();
+    let before = snapshot(&work);
+    for args in [
+        &["cache", "clear", "--cache-dir", work_arg][..],
+        &[
+            "cache",
+            "clear",
+            "--cluster-id",
+            "c",
+            "--cache-dir",
+            work_arg,
+        ],
+        &["cache", "list", "--cache-dir", work_arg],
+    ] {
+        let run = s.run(args);
+        run.assert_error(
+            1,
+            &format!("{work_arg} holds files that are not eks-token's"),
+        );
+        // The first few names, sorted, and the count of the rest.
+        assert!(
+            run.stderr.contains(": Cargo.lock, backup.json, ")
+                && run.stderr.contains(" and 3 more"),
+            "{}",
+            run.stderr
+        );
+        assert!(
+            run.hint().contains("a directory of its own"),
+            "{}",
+            run.stderr
+        );
+        assert_eq!(snapshot(&work), before, "{args:?} changed the directory");
+    }
+}
+
+#[test]
+fn a_token_run_on_a_directory_with_other_files_warns_and_touches_nothing() {
+    let s = env_creds();
+    let work = project_dir(&s);
+    let work_arg = work.to_str().unwrap();
+    let before = snapshot(&work);
+    let run = s.run(&["token", "-i", "c", "--cache-dir", work_arg]);
+    verify_token(&run.token(), "c", SK);
+    let warning = format!(
+        "eks-token: warning: not using the token cache: {work_arg} holds files that are not eks-token's"
+    );
+    assert!(run.stderr.starts_with(&warning), "{}", run.stderr);
+    assert_eq!(run.stderr.lines().count(), 1, "{}", run.stderr);
+    assert_eq!(
+        snapshot(&work),
+        before,
+        "nothing pruned, nothing locked or stored"
+    );
+}
+
+#[test]
+fn an_entry_planted_for_another_request_is_not_served() {
+    use std::collections::BTreeSet;
+    let mut s = env_creds();
+    let dir = cache_dir(&s);
+    // Mints `args` and returns its token and the entry file the run added.
+    let mint = |s: &Sandbox, args: &[&str]| {
+        let before: BTreeSet<_> = entries(&dir).into_iter().collect();
+        let token = s.run(args).token();
+        let after: BTreeSet<_> = entries(&dir).into_iter().collect();
+        let added: Vec<_> = after.difference(&before).cloned().collect();
+        assert_eq!(added.len(), 1, "{args:?}");
+        (token, added[0].clone())
+    };
+    let stem = |p: &Path| p.file_stem().unwrap().to_str().unwrap().to_owned();
+    // Copies `from`'s entry to `to`'s file name, its key rewritten to match the name.
+    let plant = |from: &Path, to: &Path| {
+        let text = std::fs::read_to_string(from).unwrap();
+        std::fs::write(to, text.replace(&stem(from), &stem(to))).unwrap();
+    };
+    let (alpha, alpha_file) = mint(&s, &["token", "-i", "alpha"]);
+    let (_, beta_file) = mint(&s, &["token", "-i", "beta"]);
+    let (alpha_us, alpha_us_file) = mint(&s, &["token", "-i", "alpha", "--region", "us-east-2"]);
+    s.env("AWS_USE_FIPS_ENDPOINT", "true");
+    let (_, alpha_fips_file) = mint(&s, &["token", "-i", "alpha"]);
+    s.env("AWS_USE_FIPS_ENDPOINT", "");
+
+    // Another cluster's token under beta's name.
+    plant(&alpha_file, &beta_file);
+    let run = s.run(&["token", "-i", "beta"]);
+    assert_ne!(run.token(), alpha, "alpha's token served for beta");
+    verify_token(&run.token(), "beta", SK);
+    let replaced = std::fs::read_to_string(&beta_file).unwrap();
+    assert!(replaced.contains(r#""cluster":"beta""#), "{replaced}");
+
+    // Another region's token where the request names eu-west-1 (AWS_REGION).
+    plant(&alpha_us_file, &alpha_file);
+    let token = s.run(&["token", "-i", "alpha"]).token();
+    assert_ne!(token, alpha_us, "a us-east-2 token served for eu-west-1");
+    assert_eq!(verify_token(&token, "alpha", SK)["region"], "eu-west-1");
+
+    // A plain STS host where AWS_USE_FIPS_ENDPOINT asks for the FIPS one.
+    plant(&alpha_file, &alpha_fips_file);
+    s.env("AWS_USE_FIPS_ENDPOINT", "true");
+    let token = s.run(&["token", "-i", "alpha"]).token();
+    assert_eq!(
+        verify_token(&token, "alpha", SK)["host"],
+        "sts-fips.eu-west-1.amazonaws.com"
+    );
+}
+
+#[test]
+fn a_symlinked_cache_dir_is_refused_however_it_is_spelled() {
+    use std::os::unix::fs::PermissionsExt;
+    let s = env_creds();
+    let real = s.path("real");
+    std::fs::create_dir(&real).unwrap();
+    std::fs::set_permissions(&real, std::fs::Permissions::from_mode(0o700)).unwrap();
+    std::os::unix::fs::symlink(&real, s.path("link")).unwrap();
+    let link = s.path("link").display().to_string();
+    for spelled in [
+        link.clone(),
+        format!("{link}/"),
+        format!("{link}//"),
+        format!("{link}/."),
+    ] {
+        let run = s.run(&["token", "-i", "c", "--cache-dir", &spelled]);
+        verify_token(&run.token(), "c", SK);
+        assert!(
+            run.stderr.contains("is a symbolic link"),
+            "{spelled}: {}",
+            run.stderr
+        );
+        assert!(
+            std::fs::read_dir(&real).unwrap().next().is_none(),
+            "{spelled}: written through the link"
+        );
+        s.run(&["cache", "list", "--cache-dir", &spelled])
+            .assert_error(1, "is a symbolic link");
+    }
+}

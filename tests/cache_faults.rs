@@ -81,11 +81,15 @@ fn full_disk_still_prints_the_token_and_leaves_no_partial_entry() {
     let s = env_creds();
     let dir = s.path("full-cache");
     // Fill the tmpfs first (dd stops at ENOSPC), then ask for a token with the cache on it.
+    // The filler is named like a writer's temporary file: the cache refuses a directory
+    // that holds anything not its own.
+    let filler = format!(".{}.1.1.tmp", "0".repeat(64));
     let fill = format!(
-        "dd if=/dev/zero of='{}/filler' bs=1k count=64 2>/dev/null;",
+        "dd if=/dev/zero of='{}/{filler}' bs=1k count=64 2>/dev/null;",
         dir.display()
     );
-    let (run, left) = run_on_tmpfs(&s, &dir, "size=16k", &fill);
+    let (run, mut left) = run_on_tmpfs(&s, &dir, "size=16k", &fill);
+    left.retain(|f| *f != filler);
     assert_token_despite(&run, &left, "No space left on device");
 }
 
@@ -153,5 +157,55 @@ fn cache_entries_hold_the_token_only_and_cache_list_shows_no_secret() {
     assert!(
         !list.stdout.contains(&token),
         "cache list must not print tokens"
+    );
+}
+
+#[test]
+fn a_cache_dir_swapped_for_a_symlink_mid_run_is_not_written_through() {
+    use std::os::unix::fs::PermissionsExt;
+    let mut s = Sandbox::new();
+    s.env("AWS_REGION", "eu-west-1");
+    let dir = s.path("cache");
+    let moved = s.path("cache.moved");
+    let elsewhere = s.path("elsewhere");
+    std::fs::create_dir(&elsewhere).unwrap();
+    std::fs::set_permissions(&elsewhere, std::fs::Permissions::from_mode(0o700)).unwrap();
+    // The credential helper runs after the run opened and locked the cache and before it
+    // stores the token: it moves the directory away and leaves a symlink in its place.
+    let helper = s.write(
+        "swap.sh",
+        &format!(
+            "mv '{dir}' '{moved}' && ln -s '{elsewhere}' '{dir}' && \
+             printf '{{\"Version\": 1, \"AccessKeyId\": \"{AK}\", \"SecretAccessKey\": \"{SK}\"}}'\n",
+            dir = dir.display(),
+            moved = moved.display(),
+            elsewhere = elsewhere.display(),
+        ),
+    );
+    s.write(
+        ".aws/config",
+        &format!("[default]\ncredential_process = sh {}\n", helper.display()),
+    );
+    let dir_arg = dir.display().to_string();
+    let run = s.run(&["token", "-i", "c", "--cache-dir", &dir_arg]);
+    verify_token(&run.token(), "c", SK);
+    assert!(dir.is_symlink(), "the helper did not swap the directory");
+    let names = |d: &Path| -> Vec<String> {
+        std::fs::read_dir(d)
+            .unwrap()
+            .flatten()
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .collect()
+    };
+    assert!(
+        names(&elsewhere).is_empty(),
+        "written through the swapped-in symlink: {:?}",
+        names(&elsewhere)
+    );
+    assert!(
+        names(&moved).iter().any(|n| n.ends_with(".json")),
+        "the entry belongs in the directory the run opened: {:?} ({})",
+        names(&moved),
+        run.stderr
     );
 }

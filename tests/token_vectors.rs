@@ -91,6 +91,8 @@ fn presigned_url_and_token_equal_botocore_byte_for_byte() {
         assert_eq!(minted.expose(), v.token, "{}", v.name);
         assert_eq!(minted.expires_at, now + token::LIFETIME, "{}", v.name);
         assert_eq!(token::decode(&v.token).as_deref(), Some(v.url.as_str()));
+        let scope = Some((v.host.clone(), v.region.clone()));
+        assert_eq!(token::signed_for(&v.token), scope, "{}", v.name);
     }
 }
 

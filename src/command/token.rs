@@ -84,7 +84,7 @@ impl TokenRun {
             }
             Ok(None) => {
                 log::debug(format_args!(
-                    "cache: miss in {} (key {}: no entry with 5+ minutes left)",
+                    "cache: miss in {} (key {}: no entry for this request with 5+ minutes left)",
                     dir.display(),
                     self.key.as_str()
                 ));
