@@ -300,6 +300,18 @@ impl CacheError {
             Self::Symlink(path) | Self::ForeignOwner(path) | Self::NotRegular(path) => Some(
                 format!("remove {} or choose another --cache-dir", path.display()),
             ),
+            // Named like ours but not in our format: most likely a write cut short by a
+            // crash; the user can see that and remove them.
+            Self::Foreign { dir, names }
+                if names
+                    .iter()
+                    .all(|n| n.to_str().and_then(our_name).is_some()) =>
+            {
+                Some(format!(
+                    "these are named like eks-token's files but do not hold its format (damaged by a crash?): remove them from {}, or point --cache-dir at a directory of its own",
+                    dir.display()
+                ))
+            }
             Self::Foreign { .. } => Some("point --cache-dir at a directory of its own".into()),
             Self::Io { .. } => Some("check the directory, or pass --no-cache".into()),
         }
@@ -1196,6 +1208,24 @@ mod tests {
         assert_eq!(
             cache.list().unwrap_err().hint().as_deref(),
             Some("point --cache-dir at a directory of its own")
+        );
+    }
+
+    #[test]
+    fn a_damaged_entry_of_ours_is_named_with_how_to_remove_it() {
+        let (_root, cache) = cache();
+        let name = format!("{}.json", "a".repeat(64));
+        let path = cache.dir().join(&name);
+        fs::write(&path, "{\"format\": 1, \"key\": \"trunc").unwrap();
+        fs::set_permissions(&path, std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
+        let err = cache.list().unwrap_err();
+        assert!(err.to_string().ends_with(&name), "{err}");
+        assert_eq!(
+            err.hint().unwrap(),
+            format!(
+                "these are named like eks-token's files but do not hold its format (damaged by a crash?): remove them from {}, or point --cache-dir at a directory of its own",
+                cache.dir().display()
+            )
         );
     }
 
