@@ -25,7 +25,7 @@ use chrono::{DateTime, Utc};
 
 use crate::credential_process::{self, ProcessError};
 use crate::log;
-use crate::network::{Limits, Network, TimedOut};
+use crate::network::{Deadline, Limits, Network, TimedOut};
 use crate::sdk_error::{self, Code, Failure};
 use crate::sso_cache::{self, LoginState};
 use crate::sts_endpoint::{InvalidRegion, Region, Variant};
@@ -56,7 +56,7 @@ pub struct Options {
     pub region: Option<String>,
     /// `--role-arn` and its companions.
     pub role: Option<RoleOptions>,
-    /// `--timeout`: the deadline for everything that talks to AWS.
+    /// `--timeout`: each command starts its [`Deadline`] from it.
     pub limits: Limits,
 }
 
@@ -538,11 +538,13 @@ fn config_error(err: &aws_config::profile::ProfileFileLoadError) -> CredentialsE
 }
 
 impl Setup {
-    /// Reads the config files and environment: profile, region, endpoint variant.
-    pub async fn load(options: &Options) -> Result<Self, CredentialsError> {
+    /// Reads the config files and environment: profile, region, endpoint variant. Every
+    /// AWS call made with the result ends by `deadline`.
+    pub async fn load(options: &Options, deadline: Deadline) -> Result<Self, CredentialsError> {
         let started = Instant::now();
-        let network = Network::new(options.limits);
+        let network = Network::new(deadline);
         check_environment(std::env::vars_os())?;
+        network.step("config: reading the AWS config files");
         check_config_files(home_dir().as_deref())?;
         let env_profile = env_var("AWS_PROFILE");
         let profile_flag = options.profile.is_some();
@@ -559,14 +561,16 @@ impl Setup {
             .clone()
             .or(env_profile)
             .unwrap_or_else(|| "default".into());
-        let profiles = aws_config::profile::load(
-            &Fs::real(),
-            &Env::real(),
-            &EnvConfigFiles::default(),
-            Some(Cow::Owned(profile.clone())),
-        )
-        .await
-        .map_err(|e| config_error(&e))?;
+        let profiles = network
+            .within(aws_config::profile::load(
+                &Fs::real(),
+                &Env::real(),
+                &EnvConfigFiles::default(),
+                Some(Cow::Owned(profile.clone())),
+            ))
+            .await
+            .map_err(CredentialsError::TimedOut)?
+            .map_err(|e| config_error(&e))?;
         log::debug(format_args!(
             "config: profile {profile} ({profile_origin}), {} profiles configured ({} ms)",
             profiles.profiles().count(),
@@ -594,7 +598,7 @@ impl Setup {
 
         let mut provider_config = ProviderConfig::default()
             .with_http_client(network.http_client())
-            .with_retry_config(options.limits.retry_config());
+            .with_retry_config(deadline.limits().retry_config());
         let mut imds_unreachable = false;
         let (name, region_origin) = if let Some(r) = &options.region {
             (r.clone(), RegionOrigin::Flag)

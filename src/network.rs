@@ -84,11 +84,49 @@ impl Limits {
     }
 }
 
+/// When a command must be done: `--timeout` after it started. Made once per command,
+/// before anything that can wait (the cache lock, config files, credential_process, HTTP),
+/// and shared by all of them.
+#[derive(Clone, Copy, Debug)]
+pub struct Deadline {
+    limits: Limits,
+    at: Instant,
+}
+
+impl Deadline {
+    /// Starts the clock now.
+    pub fn start(limits: Limits) -> Self {
+        Self {
+            limits,
+            at: Instant::now() + limits.total,
+        }
+    }
+
+    pub fn limits(&self) -> Limits {
+        self.limits
+    }
+
+    /// The time left, zero once it has passed.
+    pub fn left(&self) -> Duration {
+        self.at.saturating_duration_since(Instant::now())
+    }
+
+    /// The error for `step` running out of time with no request out.
+    pub fn timed_out(&self, step: impl Into<String>) -> TimedOut {
+        TimedOut {
+            after: self.limits.total,
+            step: Some(step.into()),
+            waiting_for: None,
+            last_answer: None,
+        }
+    }
+}
+
 /// One run's HTTP client, handed to every SDK client and credential provider.
 #[derive(Clone)]
 pub struct Network {
     limits: Limits,
-    /// `limits.total` after the network was set up: one deadline for the whole command.
+    /// The command's deadline.
     deadline: tokio::time::Instant,
     state: Arc<Mutex<State>>,
     connectors: Arc<Mutex<Vec<(Settings, SharedHttpConnector)>>>,
@@ -130,10 +168,10 @@ pub struct TimedOut {
 }
 
 impl Network {
-    pub fn new(limits: Limits) -> Self {
+    pub fn new(deadline: Deadline) -> Self {
         Self {
-            limits,
-            deadline: tokio::time::Instant::now() + limits.total,
+            limits: deadline.limits,
+            deadline: deadline.at.into(),
             state: Arc::default(),
             connectors: Arc::default(),
         }
@@ -160,23 +198,30 @@ impl Network {
         self.lock().last.clone()
     }
 
-    /// Runs `work` within what is left of the command's deadline.
+    /// Runs `work` within what is left of the command's deadline; once it has passed,
+    /// `work` is not started (a timeout polls its future before its timer, and work that
+    /// blocks, such as the SDK reading a config file, would then run to the end).
     pub async fn within<T>(&self, work: impl Future<Output = T>) -> Result<T, TimedOut> {
+        if tokio::time::Instant::now() >= self.deadline {
+            return Err(self.timed_out());
+        }
         tokio::time::timeout_at(self.deadline, work)
             .await
-            .map_err(|_| {
-                let state = self.lock();
-                TimedOut {
-                    after: self.limits.total,
-                    step: state.step.clone(),
-                    waiting_for: state.in_flight.first().cloned(),
-                    last_answer: state
-                        .last
-                        .as_ref()
-                        .zip(state.last_outcome.as_ref())
-                        .map(|(endpoint, outcome)| format!("{endpoint} {outcome}")),
-                }
-            })
+            .map_err(|_| self.timed_out())
+    }
+
+    fn timed_out(&self) -> TimedOut {
+        let state = self.lock();
+        TimedOut {
+            after: self.limits.total,
+            step: state.step.clone(),
+            waiting_for: state.in_flight.first().cloned(),
+            last_answer: state
+                .last
+                .as_ref()
+                .zip(state.last_outcome.as_ref())
+                .map(|(endpoint, outcome)| format!("{endpoint} {outcome}")),
+        }
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, State> {
@@ -389,15 +434,26 @@ mod tests {
             .enable_time()
             .build()
             .unwrap();
-        let network = Network::new(Limits::new(Duration::from_millis(300)));
+        let deadline = Deadline::start(Limits::new(Duration::from_millis(600)));
+        // Time spent before the network is set up (the cache lock) counts too.
+        std::thread::sleep(Duration::from_millis(200));
+        let network = Network::new(deadline);
         runtime.block_on(async {
-            let nap = || tokio::time::sleep(Duration::from_millis(200));
+            let nap = || tokio::time::sleep(Duration::from_millis(250));
             assert!(network.within(nap()).await.is_ok());
             network.step("second step");
             let late = network.within(nap()).await.unwrap_err();
             assert_eq!(late.step.as_deref(), Some("second step"));
-            assert_eq!(late.after, Duration::from_millis(300));
+            assert_eq!(late.after, Duration::from_millis(600));
+            // Once it has passed, nothing more starts, not even work that is ready at once.
+            network.step("third step");
+            let never = network
+                .within(async { panic!("started late") })
+                .await
+                .unwrap_err();
+            assert_eq!(never.step.as_deref(), Some("third step"));
         });
+        assert_eq!(deadline.left(), Duration::ZERO);
     }
 
     #[test]

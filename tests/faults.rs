@@ -5,6 +5,7 @@
 
 mod support;
 
+use std::process::Stdio;
 use std::time::Duration;
 
 use serde_json::{Value, json};
@@ -17,6 +18,9 @@ const ROLE: &str = "arn:aws:iam::123456789012:role/eks-viewer";
 /// `--timeout` for these runs, and the slack allowed past it for process start-up.
 const DEADLINE: Duration = Duration::from_secs(2);
 const MARGIN: Duration = Duration::from_millis(1500);
+/// How far past `--timeout` a run that must stop at the deadline may end: process start
+/// and exit on a loaded machine, never a second step's worth of waiting.
+const OVERRUN: Duration = Duration::from_millis(600);
 
 const ISSUED_AK: &str = "ASIAFAULTSERVERKEY01";
 const ISSUED_SK: &str = "issuedSecret/fault+matrix";
@@ -363,4 +367,99 @@ fn a_hanging_credential_process_is_killed_at_the_deadline() {
         !process_running(pid)
     });
     assert!(gone, "credential_process helper {pid} still running");
+}
+
+/// A command run with `--timeout 2` that must end at the deadline with the network hint.
+fn assert_timed_out(run: &Run, message: &str) {
+    run.assert_error(1, message);
+    let hint = run.hint();
+    assert!(hint.contains("--timeout SECONDS"), "{hint}");
+    assert!(hint.contains("network"), "{hint}");
+    run.assert_within(DEADLINE + OVERRUN);
+}
+
+#[test]
+fn waiting_for_another_runs_cache_lock_counts_against_the_deadline() {
+    let silent = Process::faults(&json!([{"hang": true}]));
+    let s = sandbox(&silent.url());
+    // Another process takes the per-key lock, then waits on STS far past our deadline.
+    let mut holder = s
+        .command(&["token", "-i", "c", "--role-arn", ROLE, "--timeout", "30"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let holding = (0..250).any(|_| {
+        std::thread::sleep(Duration::from_millis(20));
+        silent.requests() > 0
+    });
+    let run = holding.then(|| assume(&s));
+    let _ = holder.kill();
+    let _ = holder.wait();
+    let run = run.expect("the lock holder never called STS");
+    run.assert_error(
+        1,
+        "timed out after 2s: waiting for the token cache lock held by another eks-token run",
+    );
+    assert!(run.hint().contains("--timeout SECONDS"), "{}", run.hint());
+    run.assert_within(DEADLINE + OVERRUN);
+    // It waited; it did not mint on a budget of its own.
+    assert_eq!(silent.requests(), 1);
+}
+
+#[test]
+fn whoami_ends_at_the_deadline() {
+    let silent = Process::faults(&json!([{"hang": true}]));
+    let run = sandbox(&silent.url()).run(&["whoami", "--timeout", "2"]);
+    assert_timed_out(
+        &run,
+        &format!(
+            "timed out after 2s: STS GetCallerIdentity: no answer from {}",
+            silent.url()
+        ),
+    );
+}
+
+#[test]
+fn kubeconfig_ends_at_the_deadline_with_the_network_hint() {
+    let silent = Process::faults(&json!([{"hang": true}]));
+    let mut s = sandbox(&silent.url());
+    s.env("AWS_ENDPOINT_URL_EKS", silent.url());
+    let kubeconfig = s.path("kubeconfig");
+    let run = s.run(&[
+        "kubeconfig",
+        "--cluster-name",
+        "prod",
+        "--timeout",
+        "2",
+        "--kubeconfig",
+        kubeconfig.to_str().unwrap(),
+    ]);
+    assert_timed_out(
+        &run,
+        &format!(
+            "timed out after 2s: EKS DescribeCluster of prod in eu-west-1: no answer from {}",
+            silent.url()
+        ),
+    );
+    assert!(
+        !run.hint().contains("eks:DescribeCluster"),
+        "{}",
+        run.hint()
+    );
+    assert!(!kubeconfig.exists());
+}
+
+#[test]
+fn doctor_ends_at_the_deadline() {
+    let silent = Process::faults(&json!([{"hang": true}]));
+    let run = sandbox(&silent.url()).run(&["doctor", "--region", "eu-west-1", "--timeout", "2"]);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    let problem = format!(
+        "problem: timed out after 2s: STS GetCallerIdentity: no answer from {}\n  fix: check the network",
+        silent.url()
+    );
+    assert!(run.stdout.contains(&problem), "{}", run.stdout);
+    assert!(run.stdout.contains("--timeout SECONDS"), "{}", run.stdout);
+    run.assert_within(DEADLINE + OVERRUN);
 }

@@ -17,7 +17,7 @@ use crate::exec_credential::{ApiVersion, V1ALPHA1};
 use crate::exec_plugin::{self, Plugin};
 use crate::identity::Principal;
 use crate::kubeconfig::{self, Kubeconfig, KubeconfigError, exec_args, exec_env, exec_str};
-use crate::network;
+use crate::network::{self, Deadline, Limits};
 use crate::sso_cache::{self, LoginState};
 use crate::sts_endpoint::StsEndpoint;
 use crate::token::ClusterId;
@@ -107,6 +107,8 @@ struct Plan {
 }
 
 fn check(args: &DoctorArgs, report: &mut Report) -> Result<(), Error> {
+    // Doctor's own --timeout bounds doctor, whatever the checked exec args say.
+    let deadline = Deadline::start(Limits::new(args.aws.timeout));
     let flags_given = args.aws.region.is_some()
         || args.aws.profile.is_some()
         || args.aws.role_arn.is_some()
@@ -138,7 +140,7 @@ fn check(args: &DoctorArgs, report: &mut Report) -> Result<(), Error> {
         ),
         None => {}
     }
-    network::block_on(check_aws(&options, report)).map_err(Error::Runtime)?;
+    network::block_on(check_aws(&options, deadline, report)).map_err(Error::Runtime)?;
     if let Some(Ok(id)) = &cluster {
         report.line("cache", cache_entry(id, &options, cache_dir.as_deref()));
     }
@@ -425,8 +427,8 @@ fn env_set(name: &str) -> Option<String> {
 }
 
 /// Credentials, region, STS host, SSO login and a live GetCallerIdentity.
-async fn check_aws(options: &Options, report: &mut Report) {
-    let setup = match Setup::load(options).await {
+async fn check_aws(options: &Options, deadline: Deadline, report: &mut Report) {
+    let setup = match Setup::load(options, deadline).await {
         Ok(s) => s,
         Err(e) => {
             report.line("credentials", why(options, None, None));
