@@ -269,7 +269,7 @@ impl CallError {
             (_, Some(Code::AccessDenied)) => "the role's trust policy must allow your identity (see `aws sts get-caller-identity`) and the external id must match".into(),
             (_, Some(Code::InvalidIdentityToken)) => "the role's trust policy must trust the token's OIDC provider and audience; check the token file is current".into(),
             (Failure::Status { status, .. }, _) if *status >= 500 => "the AWS service is failing: retry in a minute (https://health.aws.amazon.com/health/status)".into(),
-            (Failure::Unreadable { .. }, _) => "that is not an AWS endpoint answering: check AWS_ENDPOINT_URL*, endpoint_url in the profile and proxy settings".into(),
+            (Failure::Unreadable { .. } | Failure::TooLarge(_), _) => "that is not an AWS endpoint answering: check AWS_ENDPOINT_URL*, endpoint_url in the profile and proxy settings".into(),
             _ => return None,
         })
     }
@@ -449,8 +449,9 @@ pub fn config_file_paths(home: Option<&Path>) -> Vec<PathBuf> {
     .collect()
 }
 
-/// The SDK silently treats an unreadable default config file as empty, and would block
-/// forever on a FIFO: check both files are regular and readable first.
+/// The SDK silently treats an unreadable default config file as empty, would block
+/// forever on a FIFO and reads a huge file whole: check both files are regular, readable
+/// and of a sane size first.
 fn check_config_files(home: Option<&Path>) -> Result<(), CredentialsError> {
     for path in config_file_paths(home) {
         if let Some(why) = file_problem(&path) {
@@ -493,6 +494,11 @@ fn check_token_files(
     Ok(())
 }
 
+/// The SDK reads config, credentials and token files whole, several times a run. The
+/// largest real ones are configs with thousands of generated SSO profiles (a few MB);
+/// anything past this (a log, a disk image) would cost seconds and its size in memory.
+const MAX_FILE: u64 = 16 * 1024 * 1024;
+
 /// Why a file that exists cannot be read as a file; `None` when it can, or is absent
 /// (the reader reports that itself).
 fn file_problem(path: &Path) -> Option<String> {
@@ -506,6 +512,9 @@ fn file_problem(path: &Path) -> Option<String> {
     }
     if !meta.is_file() && path != Path::new("/dev/null") {
         return Some("it is not a regular file".into());
+    }
+    if meta.len() > MAX_FILE {
+        return Some("it is larger than 16 MiB".into());
     }
     std::fs::File::open(path).err().map(|e| io_why(&e))
 }
@@ -952,7 +961,10 @@ impl Setup {
         let network_failure = matches!(
             &call,
             CredentialsError::Call(c)
-                if matches!(c.failure, Failure::Unreachable { .. } | Failure::NoAnswer { .. })
+                if matches!(
+                    c.failure,
+                    Failure::Unreachable { .. } | Failure::NoAnswer { .. } | Failure::TooLarge(_)
+                )
         );
         match sso {
             Some(sso) if !network_failure && !sdk_error::is_sts(err) => {

@@ -1,6 +1,7 @@
 //! Every HTTP call to AWS goes through one client: connect and read timeouts inside the
-//! command's deadline, connection failures named by their endpoint and never retried, and
-//! a record of which endpoint is being waited on for `--verbose` and for error messages.
+//! command's deadline, connection failures named by their endpoint and never retried,
+//! answers read up to a size limit, and a record of which endpoint is being waited on for
+//! `--verbose` and for error messages.
 
 use std::fmt;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -12,9 +13,11 @@ use aws_smithy_runtime_api::client::http::{
     HttpClient, HttpConnector, HttpConnectorFuture, HttpConnectorSettings, SharedHttpClient,
     SharedHttpConnector,
 };
-use aws_smithy_runtime_api::client::orchestrator::HttpRequest;
+use aws_smithy_runtime_api::client::orchestrator::{HttpRequest, HttpResponse};
 use aws_smithy_runtime_api::client::result::ConnectorError;
 use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
+use aws_smithy_types::body::SdkBody;
+use aws_smithy_types::byte_stream::ByteStream;
 use aws_smithy_types::retry::RetryConfig;
 use aws_smithy_types::timeout::TimeoutConfig;
 
@@ -34,6 +37,11 @@ pub const MAX_ATTEMPTS: u32 = 3;
 /// The SDK's own read and operation timeouts only back up our deadline, which fires first
 /// and can say what was pending; a timer in the same tick would otherwise win the race.
 const BACKSTOP: Duration = Duration::from_secs(1);
+
+/// The answers read here (STS, the SSO portal and SSO-OIDC, EKS DescribeCluster, container
+/// and instance metadata credentials) are a few KB; 1 MiB is far above any of them and
+/// bounds what an endpoint sending an endless body can make us hold.
+pub const MAX_ANSWER: usize = 1024 * 1024;
 
 /// Backoff before a retry is random up to `INITIAL_BACKOFF * 2^n`, capped: short enough
 /// that all attempts fit inside the default deadline.
@@ -291,7 +299,10 @@ impl HttpConnector for Recording {
         let started = Instant::now();
         let response = self.inner.call(request);
         HttpConnectorFuture::new(async move {
-            let result = response.await.map_err(|e| not_connected(e, &endpoint));
+            let result = match response.await {
+                Ok(r) => read_bounded(r, &endpoint).await,
+                Err(e) => Err(not_connected(e, &endpoint)),
+            };
             {
                 let mut state = state.lock().unwrap_or_else(PoisonError::into_inner);
                 if let Some(i) = state.in_flight.iter().position(|e| *e == endpoint) {
@@ -302,6 +313,9 @@ impl HttpConnector for Recording {
                     Err(e) if e.is_timeout() => "did not answer in time".into(),
                     Err(e) if chain(e).any(|e| e.is::<ConnectFailed>()) => {
                         "could not be reached".into()
+                    }
+                    Err(e) if chain(e).any(|e| e.is::<TooLarge>()) => {
+                        "answered with more than 1 MiB".into()
                     }
                     Err(_) => "dropped the connection".into(),
                 });
@@ -317,6 +331,47 @@ impl HttpConnector for Recording {
             result
         })
     }
+}
+
+/// An answer larger than [`MAX_ANSWER`]: not one AWS sends, and not worth retrying.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("the answer from {endpoint} is larger than 1 MiB")]
+pub struct TooLarge {
+    pub endpoint: String,
+}
+
+/// Reads the whole body, failing as soon as it passes [`MAX_ANSWER`] (at once when
+/// `Content-Length` says it will). The SDK parses each of these answers whole anyway;
+/// reading it here bounds it for every client and credential provider at once.
+async fn read_bounded(
+    mut response: HttpResponse,
+    endpoint: &str,
+) -> Result<HttpResponse, ConnectorError> {
+    let too_large = || {
+        let err = TooLarge {
+            endpoint: endpoint.to_owned(),
+        };
+        ConnectorError::other(Box::new(err), None)
+    };
+    let declared = response
+        .headers()
+        .get("content-length")
+        .and_then(|n| n.trim().parse::<u64>().ok());
+    if declared.is_some_and(|n| n > MAX_ANSWER as u64) {
+        return Err(too_large());
+    }
+    let mut stream = ByteStream::new(response.take_body());
+    let mut body = Vec::new();
+    while let Some(chunk) = stream.next().await {
+        // Cut off mid-answer: the connection dropped, which is retried.
+        let chunk = chunk.map_err(|e| ConnectorError::io(Box::new(e)))?;
+        if body.len() + chunk.len() > MAX_ANSWER {
+            return Err(too_large());
+        }
+        body.extend_from_slice(&chunk);
+    }
+    *response.body_mut() = SdkBody::from(body);
+    Ok(response)
 }
 
 /// A connection that could not be made: refused, unreachable, unresolvable, TLS handshake

@@ -463,3 +463,98 @@ fn doctor_ends_at_the_deadline() {
     assert!(run.stdout.contains("--timeout SECONDS"), "{}", run.stdout);
     run.assert_within(DEADLINE + OVERRUN);
 }
+
+/// The largest peak RSS, in KiB, of the children this test process has waited for.
+fn children_peak_rss_kib() -> i64 {
+    // SAFETY: getrusage only writes the struct it is given.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    assert_eq!(
+        unsafe { libc::getrusage(libc::RUSAGE_CHILDREN, &mut usage) },
+        0
+    );
+    usage.ru_maxrss
+}
+
+#[test]
+fn an_endless_answer_is_cut_off_at_one_mib() {
+    let endless = [
+        json!({"endless": true, "status": 200}),
+        json!({"endless": true, "status": 503}),
+        json!({"endless": true, "status": 200, "content_length": 1u64 << 40}),
+    ];
+    for step in endless {
+        let stub = Process::faults(&json!([step]));
+        let run = assume(&sandbox(&stub.url()));
+        run.assert_error(
+            1,
+            &format!(
+                "STS AssumeRole of {ROLE}: the answer from {} is larger than 1 MiB",
+                stub.url()
+            ),
+        );
+        assert!(run.hint().contains("not an AWS endpoint"), "{}", run.hint());
+        // A larger answer next time does not help: one attempt.
+        assert_eq!(stub.requests(), 1, "{step}");
+        run.assert_within(DEADLINE);
+    }
+    // Every credential source reads through the same limit.
+    let stub = Process::faults(&json!([{"endless": true, "status": 200}]));
+    let mut s = Sandbox::new();
+    s.env("AWS_REGION", "eu-west-1").env(
+        "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+        format!("{}/creds", stub.url()),
+    );
+    let run = s.run(&["token", "-i", "c", "--timeout", "2"]);
+    run.assert_error(
+        1,
+        &format!(
+            "container credentials: the answer from {} is larger than 1 MiB",
+            stub.url()
+        ),
+    );
+    run.assert_within(DEADLINE);
+    let peak = children_peak_rss_kib();
+    assert!(peak < 50 * 1024, "a child peaked at {peak} KiB");
+}
+
+#[test]
+fn huge_config_and_token_files_are_refused_before_they_are_read() {
+    let huge = |s: &Sandbox, name: &str| {
+        let path = s.path(name);
+        // Sparse: a gigabyte to read, nothing on disk.
+        std::fs::File::create(&path)
+            .unwrap()
+            .set_len(1 << 30)
+            .unwrap();
+        path
+    };
+    let mut s = sandbox(&format!("http://127.0.0.1:{}", closed_port()));
+    let config = huge(&s, "huge-config");
+    s.env("AWS_CONFIG_FILE", config.to_str().unwrap());
+    let run = s.run(&["token", "-i", "c", "--timeout", "2"]);
+    run.assert_error(
+        1,
+        &format!(
+            "cannot read the AWS config file {}: it is larger than 16 MiB",
+            config.display()
+        ),
+    );
+    run.assert_within(Duration::from_millis(500));
+
+    let mut s = Sandbox::new();
+    let token = huge(&s, "huge-token");
+    s.env("AWS_REGION", "eu-west-1")
+        .env("AWS_WEB_IDENTITY_TOKEN_FILE", token.to_str().unwrap())
+        .env("AWS_ROLE_ARN", ROLE);
+    let run = s.run(&["token", "-i", "c", "--timeout", "2"]);
+    run.assert_error(
+        1,
+        &format!(
+            "cannot read the web identity token file {}: it is larger than 16 MiB",
+            token.display()
+        ),
+    );
+    run.assert_within(Duration::from_millis(500));
+    let peak = children_peak_rss_kib();
+    assert!(peak < 50 * 1024, "a child peaked at {peak} KiB");
+}
