@@ -512,6 +512,35 @@ mod tests {
     }
 
     #[test]
+    fn answers_are_read_up_to_one_mib() {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        let answer = |body: Vec<u8>, declared: Option<&'static str>| {
+            let mut r = HttpResponse::new(200.try_into().unwrap(), SdkBody::from(body));
+            if let Some(n) = declared {
+                r.headers_mut().insert("content-length", n);
+            }
+            runtime.block_on(read_bounded(r, "http://127.0.0.1:9"))
+        };
+        let whole = answer(vec![b'x'; MAX_ANSWER], None).unwrap();
+        assert_eq!(whole.body().bytes().map(<[u8]>::len), Some(MAX_ANSWER));
+        for (body, declared) in [
+            (vec![b'x'; MAX_ANSWER + 1], None),
+            // A declared length past the limit fails before a byte is read.
+            (Vec::new(), Some("1048577")),
+        ] {
+            let err = answer(body, declared).unwrap_err();
+            // No retryable kind: the SDK's classifiers leave it alone.
+            assert!(err.is_other() && err.as_other().is_none(), "{err:?}");
+            assert_eq!(
+                crate::sdk_error::classify(&err, None).to_string(),
+                "the answer from http://127.0.0.1:9 is larger than 1 MiB"
+            );
+        }
+    }
+
+    #[test]
     fn connect_timeout_never_exceeds_the_deadline() {
         assert_eq!(
             Limits::new(Duration::from_secs(1)).connect,
