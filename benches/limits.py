@@ -224,7 +224,10 @@ def main():
     print()
     print(f"machine:   {cpu}, {os.cpu_count()} cores, {' '.join(platform.uname()[i] for i in (0, 2, 4))}, "
           f"load average {' '.join(open('/proc/loadavg').read().split()[:3])}")
-    print(f"eks-token: {version} at {commit}")
+    if args.bin:
+        print(f"eks-token: {version}, given with --bin (the checkout, whose fault server ran, is at {commit})")
+    else:
+        print(f"eks-token: {version} at {commit}")
     shown = binary.relative_to(ROOT) if binary.is_relative_to(ROOT) else binary
     print(f"binary:    {shown} ({binary.stat().st_size // 1024} KiB)")
     print(f"method:    worst of {args.runs} runs per row; wall time around GNU time, peak RSS = its %M (ru_maxrss)")
@@ -243,7 +246,7 @@ def main():
     print()
     for name, wall, peak, message in rss_rows:
         verdict = "PASS" if peak < RSS_GOAL_MIB * 1024 else "FAIL"
-        print(f"{verdict}  {name.ljust(width)}  {peak / 1024:5.1f} MiB  {wall:5.2f} s")
+        print(f"{verdict}  {name.ljust(width)}  {peak / 1024:6.1f} MiB  {wall:5.2f} s")
         print(f"      {message}")
     print()
     print("not timed: kubeconfig migrate, cache list, cache clear (no network)")
