@@ -25,7 +25,7 @@ use chrono::{DateTime, Utc};
 
 use crate::credential_process::{self, ProcessError};
 use crate::log;
-use crate::network::{Limits, Network, TimedOut};
+use crate::network::{Deadline, Limits, Network, TimedOut};
 use crate::sdk_error::{self, Code, Failure};
 use crate::secrets;
 use crate::sso_cache::{self, LoginState};
@@ -57,7 +57,7 @@ pub struct Options {
     pub region: Option<String>,
     /// `--role-arn` and its companions.
     pub role: Option<RoleOptions>,
-    /// `--timeout`: the deadline for everything that talks to AWS.
+    /// `--timeout`: each command starts its [`Deadline`] from it.
     pub limits: Limits,
 }
 
@@ -310,7 +310,7 @@ impl CallError {
             (_, Some(Code::AccessDenied)) => "the role's trust policy must allow your identity (see `aws sts get-caller-identity`) and the external id must match".into(),
             (_, Some(Code::InvalidIdentityToken)) => "the role's trust policy must trust the token's OIDC provider and audience; check the token file is current".into(),
             (Failure::Status { status, .. }, _) if *status >= 500 => "the AWS service is failing: retry in a minute (https://health.aws.amazon.com/health/status)".into(),
-            (Failure::Unreadable { .. }, _) => "that is not an AWS endpoint answering: check AWS_ENDPOINT_URL*, endpoint_url in the profile and proxy settings".into(),
+            (Failure::Unreadable { .. } | Failure::TooLarge(_), _) => "that is not an AWS endpoint answering: check AWS_ENDPOINT_URL*, endpoint_url in the profile and proxy settings".into(),
             _ => return None,
         })
     }
@@ -544,8 +544,9 @@ pub fn config_file_paths(home: Option<&Path>) -> Vec<PathBuf> {
     .collect()
 }
 
-/// The SDK silently treats an unreadable default config file as empty, and would block
-/// forever on a FIFO: check both files are regular and readable first.
+/// The SDK silently treats an unreadable default config file as empty, would block
+/// forever on a FIFO and reads a huge file whole: check both files are regular, readable
+/// and of a sane size first.
 fn check_config_files(home: Option<&Path>) -> Result<(), CredentialsError> {
     for path in config_file_paths(home) {
         if let Some(why) = file_problem(&path) {
@@ -588,6 +589,11 @@ fn check_token_files(
     Ok(())
 }
 
+/// The SDK reads config, credentials and token files whole, several times a run. The
+/// largest real ones are configs with thousands of generated SSO profiles (a few MB);
+/// anything past this (a log, a disk image) would cost seconds and its size in memory.
+const MAX_FILE: u64 = 16 * 1024 * 1024;
+
 /// Why a file that exists cannot be read as a file; `None` when it can, or is absent
 /// (the reader reports that itself).
 fn file_problem(path: &Path) -> Option<String> {
@@ -601,6 +607,9 @@ fn file_problem(path: &Path) -> Option<String> {
     }
     if !meta.is_file() && path != Path::new("/dev/null") {
         return Some("it is not a regular file".into());
+    }
+    if meta.len() > MAX_FILE {
+        return Some("it is larger than 16 MiB".into());
     }
     std::fs::File::open(path).err().map(|e| io_why(&e))
 }
@@ -633,11 +642,13 @@ fn config_error(err: &aws_config::profile::ProfileFileLoadError) -> CredentialsE
 }
 
 impl Setup {
-    /// Reads the config files and environment: profile, region, endpoint variant.
-    pub async fn load(options: &Options) -> Result<Self, CredentialsError> {
+    /// Reads the config files and environment: profile, region, endpoint variant. Every
+    /// AWS call made with the result ends by `deadline`.
+    pub async fn load(options: &Options, deadline: Deadline) -> Result<Self, CredentialsError> {
         let started = Instant::now();
-        let network = Network::new(options.limits);
+        let network = Network::new(deadline);
         check_environment(std::env::vars_os())?;
+        network.step("config: reading the AWS config files");
         check_config_files(home_dir().as_deref())?;
         let env_profile = env_var("AWS_PROFILE");
         let profile_flag = options.profile.is_some();
@@ -654,14 +665,16 @@ impl Setup {
             .clone()
             .or(env_profile)
             .unwrap_or_else(|| "default".into());
-        let profiles = aws_config::profile::load(
-            &Fs::real(),
-            &Env::real(),
-            &EnvConfigFiles::default(),
-            Some(Cow::Owned(profile.clone())),
-        )
-        .await
-        .map_err(|e| config_error(&e))?;
+        let profiles = network
+            .within(aws_config::profile::load(
+                &Fs::real(),
+                &Env::real(),
+                &EnvConfigFiles::default(),
+                Some(Cow::Owned(profile.clone())),
+            ))
+            .await
+            .map_err(CredentialsError::TimedOut)?
+            .map_err(|e| config_error(&e))?;
         log::debug(format_args!(
             "config: profile {profile} ({profile_origin}), {} profiles configured ({} ms)",
             profiles.profiles().count(),
@@ -689,7 +702,7 @@ impl Setup {
 
         let mut provider_config = ProviderConfig::default()
             .with_http_client(network.http_client())
-            .with_retry_config(options.limits.retry_config());
+            .with_retry_config(deadline.limits().retry_config());
         let mut imds_unreachable = false;
         let (name, region_origin) = if let Some(named) = named_region(options) {
             named
@@ -1099,7 +1112,7 @@ impl Setup {
         };
         let network_failure = matches!(
             failed.failure,
-            Failure::Unreachable { .. } | Failure::NoAnswer { .. }
+            Failure::Unreachable { .. } | Failure::NoAnswer { .. } | Failure::TooLarge(_)
         );
         match sso {
             Some(sso) if !network_failure && !sdk_error::is_sts(err) => {

@@ -1,8 +1,11 @@
 //! What a kubeconfig needs to know about a cluster, from EKS DescribeCluster.
 
+use aws_credential_types::Credentials;
+use aws_sdk_eks::error::ProvideErrorMetadata;
 use aws_sdk_eks::operation::describe_cluster::DescribeClusterError;
 
-use crate::credentials::one_line;
+use crate::credentials::{CredentialsError, Setup, Source, one_line};
+use crate::error::Error;
 
 /// The public facts a kubeconfig holds about a cluster.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -25,7 +28,7 @@ pub enum ClusterError {
     /// No cluster of that name in that region.
     #[error("cluster {name:?} not found in {region}")]
     NotFound { name: String, region: String },
-    /// The call failed.
+    /// EKS answered with an error code.
     #[error("eks DescribeCluster for {name:?} in {region} failed: {detail}")]
     Call {
         name: String,
@@ -58,32 +61,48 @@ impl ClusterError {
     }
 }
 
-/// Calls DescribeCluster with `sdk` (endpoint overrides such as `AWS_ENDPOINT_URL_EKS` apply).
+/// Calls DescribeCluster signed with `credentials` from `source`, within the command's
+/// deadline (endpoint overrides such as `AWS_ENDPOINT_URL_EKS` apply).
 pub async fn describe(
-    sdk: &aws_config::SdkConfig,
+    setup: &Setup,
+    credentials: Credentials,
+    source: Source,
     name: &str,
-    region: &str,
-) -> Result<ClusterInfo, ClusterError> {
-    let out = aws_sdk_eks::Client::new(sdk)
-        .describe_cluster()
-        .name(name)
-        .send()
+) -> Result<ClusterInfo, Error> {
+    let region = setup.region.as_str();
+    let what = format!("EKS DescribeCluster of {name} in {region}");
+    let network = setup.network();
+    network.step(what.clone());
+    let call = async {
+        let sdk = setup.sdk_config(credentials).await;
+        aws_sdk_eks::Client::new(&sdk)
+            .describe_cluster()
+            .name(name)
+            .send()
+            .await
+    };
+    let out = network
+        .within(call)
         .await
-        .map_err(|e| {
-            if matches!(
-                e.as_service_error(),
-                Some(DescribeClusterError::ResourceNotFoundException(_))
-            ) {
-                ClusterError::NotFound {
-                    name: name.to_owned(),
-                    region: region.to_owned(),
+        .map_err(CredentialsError::TimedOut)?
+        .map_err(|e| -> Error {
+            match e.as_service_error() {
+                Some(DescribeClusterError::ResourceNotFoundException(_)) => {
+                    ClusterError::NotFound {
+                        name: name.to_owned(),
+                        region: region.to_owned(),
+                    }
+                    .into()
                 }
-            } else {
-                ClusterError::Call {
+                Some(coded) if coded.code().is_some() => ClusterError::Call {
                     name: name.to_owned(),
                     region: region.to_owned(),
                     detail: one_line(&e),
                 }
+                .into(),
+                // No answer, or not one EKS would give: the same words and hints as
+                // every other call (not a permissions problem).
+                _ => setup.call_error(what, Some(source), None, &e).into(),
             }
         })?;
     let cluster = out.cluster.ok_or_else(|| ClusterError::NotFound {

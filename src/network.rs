@@ -1,6 +1,7 @@
 //! Every HTTP call to AWS goes through one client: connect and read timeouts inside the
-//! command's deadline, connection failures named by their endpoint and never retried, and
-//! a record of which endpoint is being waited on for `--verbose` and for error messages.
+//! command's deadline, connection failures named by their endpoint and never retried,
+//! answers read up to a size limit, and a record of which endpoint is being waited on for
+//! `--verbose` and for error messages.
 
 use std::fmt;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -12,9 +13,11 @@ use aws_smithy_runtime_api::client::http::{
     HttpClient, HttpConnector, HttpConnectorFuture, HttpConnectorSettings, SharedHttpClient,
     SharedHttpConnector,
 };
-use aws_smithy_runtime_api::client::orchestrator::HttpRequest;
+use aws_smithy_runtime_api::client::orchestrator::{HttpRequest, HttpResponse};
 use aws_smithy_runtime_api::client::result::ConnectorError;
 use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
+use aws_smithy_types::body::SdkBody;
+use aws_smithy_types::byte_stream::ByteStream;
 use aws_smithy_types::retry::RetryConfig;
 use aws_smithy_types::timeout::TimeoutConfig;
 
@@ -34,6 +37,11 @@ pub const MAX_ATTEMPTS: u32 = 3;
 /// The SDK's own read and operation timeouts only back up our deadline, which fires first
 /// and can say what was pending; a timer in the same tick would otherwise win the race.
 const BACKSTOP: Duration = Duration::from_secs(1);
+
+/// The answers read here (STS, the SSO portal and SSO-OIDC, EKS DescribeCluster, container
+/// and instance metadata credentials) are a few KB; 1 MiB is far above any of them and
+/// bounds what an endpoint sending an endless body can make us hold.
+pub const MAX_ANSWER: usize = 1024 * 1024;
 
 /// Backoff before a retry is random up to `INITIAL_BACKOFF * 2^n`, capped: short enough
 /// that all attempts fit inside the default deadline.
@@ -84,11 +92,49 @@ impl Limits {
     }
 }
 
+/// When a command must be done: `--timeout` after it started. Made once per command,
+/// before anything that can wait (the cache lock, config files, credential_process, HTTP),
+/// and shared by all of them.
+#[derive(Clone, Copy, Debug)]
+pub struct Deadline {
+    limits: Limits,
+    at: Instant,
+}
+
+impl Deadline {
+    /// Starts the clock now.
+    pub fn start(limits: Limits) -> Self {
+        Self {
+            limits,
+            at: Instant::now() + limits.total,
+        }
+    }
+
+    pub fn limits(&self) -> Limits {
+        self.limits
+    }
+
+    /// The time left, zero once it has passed.
+    pub fn left(&self) -> Duration {
+        self.at.saturating_duration_since(Instant::now())
+    }
+
+    /// The error for `step` running out of time with no request out.
+    pub fn timed_out(&self, step: impl Into<String>) -> TimedOut {
+        TimedOut {
+            after: self.limits.total,
+            step: Some(step.into()),
+            waiting_for: None,
+            last_answer: None,
+        }
+    }
+}
+
 /// One run's HTTP client, handed to every SDK client and credential provider.
 #[derive(Clone)]
 pub struct Network {
     limits: Limits,
-    /// `limits.total` after the network was set up: one deadline for the whole command.
+    /// The command's deadline.
     deadline: tokio::time::Instant,
     state: Arc<Mutex<State>>,
     connectors: Arc<Mutex<Vec<(Settings, SharedHttpConnector)>>>,
@@ -130,10 +176,10 @@ pub struct TimedOut {
 }
 
 impl Network {
-    pub fn new(limits: Limits) -> Self {
+    pub fn new(deadline: Deadline) -> Self {
         Self {
-            limits,
-            deadline: tokio::time::Instant::now() + limits.total,
+            limits: deadline.limits,
+            deadline: deadline.at.into(),
             state: Arc::default(),
             connectors: Arc::default(),
         }
@@ -160,23 +206,30 @@ impl Network {
         self.lock().last.clone()
     }
 
-    /// Runs `work` within what is left of the command's deadline.
+    /// Runs `work` within what is left of the command's deadline; once it has passed,
+    /// `work` is not started (a timeout polls its future before its timer, and work that
+    /// blocks, such as the SDK reading a config file, would then run to the end).
     pub async fn within<T>(&self, work: impl Future<Output = T>) -> Result<T, TimedOut> {
+        if tokio::time::Instant::now() >= self.deadline {
+            return Err(self.timed_out());
+        }
         tokio::time::timeout_at(self.deadline, work)
             .await
-            .map_err(|_| {
-                let state = self.lock();
-                TimedOut {
-                    after: self.limits.total,
-                    step: state.step.clone(),
-                    waiting_for: state.in_flight.first().cloned(),
-                    last_answer: state
-                        .last
-                        .as_ref()
-                        .zip(state.last_outcome.as_ref())
-                        .map(|(endpoint, outcome)| format!("{endpoint} {outcome}")),
-                }
-            })
+            .map_err(|_| self.timed_out())
+    }
+
+    fn timed_out(&self) -> TimedOut {
+        let state = self.lock();
+        TimedOut {
+            after: self.limits.total,
+            step: state.step.clone(),
+            waiting_for: state.in_flight.first().cloned(),
+            last_answer: state
+                .last
+                .as_ref()
+                .zip(state.last_outcome.as_ref())
+                .map(|(endpoint, outcome)| format!("{endpoint} {outcome}")),
+        }
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, State> {
@@ -246,7 +299,10 @@ impl HttpConnector for Recording {
         let started = Instant::now();
         let response = self.inner.call(request);
         HttpConnectorFuture::new(async move {
-            let result = response.await.map_err(|e| not_connected(e, &endpoint));
+            let result = match response.await {
+                Ok(r) => read_bounded(r, &endpoint).await,
+                Err(e) => Err(not_connected(e, &endpoint)),
+            };
             {
                 let mut state = state.lock().unwrap_or_else(PoisonError::into_inner);
                 if let Some(i) = state.in_flight.iter().position(|e| *e == endpoint) {
@@ -257,6 +313,9 @@ impl HttpConnector for Recording {
                     Err(e) if e.is_timeout() => "did not answer in time".into(),
                     Err(e) if chain(e).any(|e| e.is::<ConnectFailed>()) => {
                         "could not be reached".into()
+                    }
+                    Err(e) if chain(e).any(|e| e.is::<TooLarge>()) => {
+                        "answered with more than 1 MiB".into()
                     }
                     Err(_) => "dropped the connection".into(),
                 });
@@ -272,6 +331,47 @@ impl HttpConnector for Recording {
             result
         })
     }
+}
+
+/// An answer larger than [`MAX_ANSWER`]: not one AWS sends, and not worth retrying.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("the answer from {endpoint} is larger than 1 MiB")]
+pub struct TooLarge {
+    pub endpoint: String,
+}
+
+/// Reads the whole body, failing as soon as it passes [`MAX_ANSWER`] (at once when
+/// `Content-Length` says it will). The SDK parses each of these answers whole anyway;
+/// reading it here bounds it for every client and credential provider at once.
+async fn read_bounded(
+    mut response: HttpResponse,
+    endpoint: &str,
+) -> Result<HttpResponse, ConnectorError> {
+    let too_large = || {
+        let err = TooLarge {
+            endpoint: endpoint.to_owned(),
+        };
+        ConnectorError::other(Box::new(err), None)
+    };
+    let declared = response
+        .headers()
+        .get("content-length")
+        .and_then(|n| n.trim().parse::<u64>().ok());
+    if declared.is_some_and(|n| n > MAX_ANSWER as u64) {
+        return Err(too_large());
+    }
+    let mut stream = ByteStream::new(response.take_body());
+    let mut body = Vec::new();
+    while let Some(chunk) = stream.next().await {
+        // Cut off mid-answer: the connection dropped, which is retried.
+        let chunk = chunk.map_err(|e| ConnectorError::io(Box::new(e)))?;
+        if body.len() + chunk.len() > MAX_ANSWER {
+            return Err(too_large());
+        }
+        body.extend_from_slice(&chunk);
+    }
+    *response.body_mut() = SdkBody::from(body);
+    Ok(response)
 }
 
 /// A connection that could not be made: refused, unreachable, unresolvable, TLS handshake
@@ -389,15 +489,55 @@ mod tests {
             .enable_time()
             .build()
             .unwrap();
-        let network = Network::new(Limits::new(Duration::from_millis(300)));
+        let deadline = Deadline::start(Limits::new(Duration::from_millis(600)));
+        // Time spent before the network is set up (the cache lock) counts too.
+        std::thread::sleep(Duration::from_millis(200));
+        let network = Network::new(deadline);
         runtime.block_on(async {
-            let nap = || tokio::time::sleep(Duration::from_millis(200));
+            let nap = || tokio::time::sleep(Duration::from_millis(250));
             assert!(network.within(nap()).await.is_ok());
             network.step("second step");
             let late = network.within(nap()).await.unwrap_err();
             assert_eq!(late.step.as_deref(), Some("second step"));
-            assert_eq!(late.after, Duration::from_millis(300));
+            assert_eq!(late.after, Duration::from_millis(600));
+            // Once it has passed, nothing more starts, not even work that is ready at once.
+            network.step("third step");
+            let never = network
+                .within(async { panic!("started late") })
+                .await
+                .unwrap_err();
+            assert_eq!(never.step.as_deref(), Some("third step"));
         });
+        assert_eq!(deadline.left(), Duration::ZERO);
+    }
+
+    #[test]
+    fn answers_are_read_up_to_one_mib() {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        let answer = |body: Vec<u8>, declared: Option<&'static str>| {
+            let mut r = HttpResponse::new(200.try_into().unwrap(), SdkBody::from(body));
+            if let Some(n) = declared {
+                r.headers_mut().insert("content-length", n);
+            }
+            runtime.block_on(read_bounded(r, "http://127.0.0.1:9"))
+        };
+        let whole = answer(vec![b'x'; MAX_ANSWER], None).unwrap();
+        assert_eq!(whole.body().bytes().map(<[u8]>::len), Some(MAX_ANSWER));
+        for (body, declared) in [
+            (vec![b'x'; MAX_ANSWER + 1], None),
+            // A declared length past the limit fails before a byte is read.
+            (Vec::new(), Some("1048577")),
+        ] {
+            let err = answer(body, declared).unwrap_err();
+            // No retryable kind: the SDK's classifiers leave it alone.
+            assert!(err.is_other() && err.as_other().is_none(), "{err:?}");
+            assert_eq!(
+                crate::sdk_error::classify(&err, None).to_string(),
+                "the answer from http://127.0.0.1:9 is larger than 1 MiB"
+            );
+        }
     }
 
     #[test]

@@ -15,7 +15,7 @@ use aws_smithy_runtime_api::client::result::{ConnectorError, SdkError};
 use aws_smithy_types::error::ErrorMetadata;
 
 use crate::error::single_line;
-use crate::network::{self, ConnectFailed, MAX_ATTEMPTS};
+use crate::network::{self, ConnectFailed, MAX_ATTEMPTS, TooLarge};
 use crate::secrets;
 
 /// Error codes AWS services use for rate limiting (the SDKs' throttling list).
@@ -55,6 +55,8 @@ pub enum Failure {
         endpoint: Option<String>,
         status: u16,
     },
+    /// An answer larger than any AWS sends.
+    TooLarge(TooLarge),
     /// An answer that is not the protocol's XML / JSON.
     Unreadable {
         endpoint: Option<String>,
@@ -120,6 +122,7 @@ impl fmt::Display for Failure {
             Self::Status { endpoint, status } => {
                 write!(f, "the endpoint{} answered HTTP {status}", at(endpoint))
             }
+            Self::TooLarge(t) => write!(f, "{t}"),
             Self::Unreadable { endpoint, detail } => write!(
                 f,
                 "the answer from{} is not what AWS sends ({detail})",
@@ -138,6 +141,9 @@ pub fn classify(err: &(dyn StdError + 'static), last_endpoint: Option<String>) -
             endpoint: c.endpoint.clone(),
             why: c.why.clone(),
         };
+    }
+    if let Some(t) = network::chain(err).find_map(|e| e.downcast_ref::<TooLarge>()) {
+        return Failure::TooLarge(t.clone());
     }
     for e in network::chain(err) {
         let typed = sdk::<AssumeRoleError>(e, &last_endpoint)

@@ -5,6 +5,7 @@
 
 mod support;
 
+use std::process::Stdio;
 use std::time::Duration;
 
 use serde_json::{Value, json};
@@ -17,6 +18,9 @@ const ROLE: &str = "arn:aws:iam::123456789012:role/eks-viewer";
 /// `--timeout` for these runs, and the slack allowed past it for process start-up.
 const DEADLINE: Duration = Duration::from_secs(2);
 const MARGIN: Duration = Duration::from_millis(1500);
+/// How far past `--timeout` a run that must stop at the deadline may end: process start
+/// and exit on a loaded machine, never a second step's worth of waiting.
+const OVERRUN: Duration = Duration::from_millis(600);
 
 const ISSUED_AK: &str = "ASIAFAULTSERVERKEY01";
 const ISSUED_SK: &str = "issuedSecret/fault+matrix";
@@ -493,4 +497,194 @@ fn ctrl_c_ends_eks_token_and_its_credential_process() {
     };
     assert_eq!(status.signal(), Some(libc::SIGINT), "{status:?}");
     assert_killed(&pid_file, "the helper after Ctrl-C");
+}
+
+/// A command run with `--timeout 2` that must end at the deadline with the network hint.
+fn assert_timed_out(run: &Run, message: &str) {
+    run.assert_error(1, message);
+    let hint = run.hint();
+    assert!(hint.contains("--timeout SECONDS"), "{hint}");
+    assert!(hint.contains("network"), "{hint}");
+    run.assert_within(DEADLINE + OVERRUN);
+}
+
+#[test]
+fn waiting_for_another_runs_cache_lock_counts_against_the_deadline() {
+    let silent = Process::faults(&json!([{"hang": true}]));
+    let s = sandbox(&silent.url());
+    // Another process takes the per-key lock, then waits on STS far past our deadline.
+    let mut holder = s
+        .command(&["token", "-i", "c", "--role-arn", ROLE, "--timeout", "30"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let holding = (0..250).any(|_| {
+        std::thread::sleep(Duration::from_millis(20));
+        silent.requests() > 0
+    });
+    let run = holding.then(|| assume(&s));
+    let _ = holder.kill();
+    let _ = holder.wait();
+    let run = run.expect("the lock holder never called STS");
+    run.assert_error(
+        1,
+        "timed out after 2s: waiting for the token cache lock held by another eks-token run",
+    );
+    assert!(run.hint().contains("--timeout SECONDS"), "{}", run.hint());
+    run.assert_within(DEADLINE + OVERRUN);
+    // It waited; it did not mint on a budget of its own.
+    assert_eq!(silent.requests(), 1);
+}
+
+#[test]
+fn whoami_ends_at_the_deadline() {
+    let silent = Process::faults(&json!([{"hang": true}]));
+    let run = sandbox(&silent.url()).run(&["whoami", "--timeout", "2"]);
+    assert_timed_out(
+        &run,
+        &format!(
+            "timed out after 2s: STS GetCallerIdentity: no answer from {}",
+            silent.url()
+        ),
+    );
+}
+
+#[test]
+fn kubeconfig_ends_at_the_deadline_with_the_network_hint() {
+    let silent = Process::faults(&json!([{"hang": true}]));
+    let mut s = sandbox(&silent.url());
+    s.env("AWS_ENDPOINT_URL_EKS", silent.url());
+    let kubeconfig = s.path("kubeconfig");
+    let run = s.run(&[
+        "kubeconfig",
+        "--cluster-name",
+        "prod",
+        "--timeout",
+        "2",
+        "--kubeconfig",
+        kubeconfig.to_str().unwrap(),
+    ]);
+    assert_timed_out(
+        &run,
+        &format!(
+            "timed out after 2s: EKS DescribeCluster of prod in eu-west-1: no answer from {}",
+            silent.url()
+        ),
+    );
+    assert!(
+        !run.hint().contains("eks:DescribeCluster"),
+        "{}",
+        run.hint()
+    );
+    assert!(!kubeconfig.exists());
+}
+
+#[test]
+fn doctor_ends_at_the_deadline() {
+    let silent = Process::faults(&json!([{"hang": true}]));
+    let run = sandbox(&silent.url()).run(&["doctor", "--region", "eu-west-1", "--timeout", "2"]);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    let problem = format!(
+        "problem: timed out after 2s: STS GetCallerIdentity: no answer from {}\n  fix: check the network",
+        silent.url()
+    );
+    assert!(run.stdout.contains(&problem), "{}", run.stdout);
+    assert!(run.stdout.contains("--timeout SECONDS"), "{}", run.stdout);
+    run.assert_within(DEADLINE + OVERRUN);
+}
+
+/// The largest peak RSS, in KiB, of the children this test process has waited for.
+fn children_peak_rss_kib() -> i64 {
+    // SAFETY: getrusage only writes the struct it is given.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    assert_eq!(
+        unsafe { libc::getrusage(libc::RUSAGE_CHILDREN, &mut usage) },
+        0
+    );
+    usage.ru_maxrss
+}
+
+#[test]
+fn an_endless_answer_is_cut_off_at_one_mib() {
+    let endless = [
+        json!({"endless": true, "status": 200}),
+        json!({"endless": true, "status": 503}),
+        json!({"endless": true, "status": 200, "content_length": 1u64 << 40}),
+    ];
+    for step in endless {
+        let stub = Process::faults(&json!([step]));
+        let run = assume(&sandbox(&stub.url()));
+        run.assert_error(
+            1,
+            &format!(
+                "STS AssumeRole of {ROLE}: the answer from {} is larger than 1 MiB",
+                stub.url()
+            ),
+        );
+        assert!(run.hint().contains("not an AWS endpoint"), "{}", run.hint());
+        // A larger answer next time does not help: one attempt.
+        assert_eq!(stub.requests(), 1, "{step}");
+        run.assert_within(DEADLINE);
+    }
+    // Every credential source reads through the same limit.
+    let stub = Process::faults(&json!([{"endless": true, "status": 200}]));
+    let mut s = Sandbox::new();
+    s.env("AWS_REGION", "eu-west-1").env(
+        "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+        format!("{}/creds", stub.url()),
+    );
+    let run = s.run(&["token", "-i", "c", "--timeout", "2"]);
+    run.assert_error(
+        1,
+        &format!(
+            "container credentials: the answer from {} is larger than 1 MiB",
+            stub.url()
+        ),
+    );
+    run.assert_within(DEADLINE);
+    let peak = children_peak_rss_kib();
+    assert!(peak < 50 * 1024, "a child peaked at {peak} KiB");
+}
+
+#[test]
+fn huge_config_and_token_files_are_refused_before_they_are_read() {
+    let huge = |s: &Sandbox, name: &str| {
+        let path = s.path(name);
+        // Sparse: a gigabyte to read, nothing on disk.
+        std::fs::File::create(&path)
+            .unwrap()
+            .set_len(1 << 30)
+            .unwrap();
+        path
+    };
+    let mut s = sandbox(&format!("http://127.0.0.1:{}", closed_port()));
+    let config = huge(&s, "huge-config");
+    s.env("AWS_CONFIG_FILE", config.to_str().unwrap());
+    let run = s.run(&["token", "-i", "c", "--timeout", "2"]);
+    run.assert_error(
+        1,
+        &format!(
+            "cannot read the AWS config file {}: it is larger than 16 MiB",
+            config.display()
+        ),
+    );
+    run.assert_within(Duration::from_millis(500));
+
+    let mut s = Sandbox::new();
+    let token = huge(&s, "huge-token");
+    s.env("AWS_REGION", "eu-west-1")
+        .env("AWS_WEB_IDENTITY_TOKEN_FILE", token.to_str().unwrap())
+        .env("AWS_ROLE_ARN", ROLE);
+    let run = s.run(&["token", "-i", "c", "--timeout", "2"]);
+    run.assert_error(
+        1,
+        &format!(
+            "cannot read the web identity token file {}: it is larger than 16 MiB",
+            token.display()
+        ),
+    );
+    run.assert_within(Duration::from_millis(500));
+    let peak = children_peak_rss_kib();
+    assert!(peak < 50 * 1024, "a child peaked at {peak} KiB");
 }

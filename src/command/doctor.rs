@@ -19,7 +19,7 @@ use crate::exec_credential::{ApiVersion, V1ALPHA1};
 use crate::exec_plugin::{self, Plugin};
 use crate::identity::Principal;
 use crate::kubeconfig::{self, Kubeconfig, KubeconfigError, exec_args, exec_env, exec_str};
-use crate::network;
+use crate::network::{self, Deadline, Limits};
 use crate::sso_cache::{self, LoginState};
 use crate::sts_endpoint::StsEndpoint;
 use crate::token::ClusterId;
@@ -128,6 +128,8 @@ const HARMLESS_ENV: [&str; 8] = [
 ];
 
 fn check(args: &DoctorArgs, report: &mut Report) -> Result<(), Error> {
+    // Doctor's own --timeout bounds doctor, whatever the checked exec args say.
+    let deadline = Deadline::start(Limits::new(args.aws.timeout));
     let flags_given = args.aws.region.is_some()
         || args.aws.profile.is_some()
         || args.aws.role_arn.is_some()
@@ -159,7 +161,7 @@ fn check(args: &DoctorArgs, report: &mut Report) -> Result<(), Error> {
         ),
         None => {}
     }
-    network::block_on(check_aws(&options, live, report)).map_err(Error::Runtime)?;
+    network::block_on(check_aws(&options, deadline, live, report)).map_err(Error::Runtime)?;
     if let Some(Ok(id)) = &cluster {
         report.line("cache", cache_entry(id, &options, cache_dir.as_deref()));
     }
@@ -663,8 +665,8 @@ fn env_set(name: &str) -> Option<String> {
 
 /// Credentials, region, STS host, SSO login and a live GetCallerIdentity; with `live`
 /// false, only what the config files say.
-async fn check_aws(options: &Options, live: bool, report: &mut Report) {
-    let setup = match Setup::load(options).await {
+async fn check_aws(options: &Options, deadline: Deadline, live: bool, report: &mut Report) {
+    let setup = match Setup::load(options, deadline).await {
         Ok(s) => s,
         Err(e) => {
             report.line("credentials", why(options, None, None));

@@ -14,7 +14,7 @@ use crate::exec_plugin::{self, Plugin};
 use crate::kubeconfig::{
     self, Change, Kubeconfig, KubeconfigError, exec_args, exec_block, exec_str,
 };
-use crate::network;
+use crate::network::{self, Deadline};
 use crate::token::ClusterId;
 
 /// The command written into kubeconfigs: a bare name, so the file can be shared and keeps
@@ -42,18 +42,18 @@ fn target(file: &KubeconfigFileArgs) -> Result<PathBuf, KubeconfigError> {
 
 /// DescribeCluster, then add or update the cluster, user and context, and make it current.
 fn update(args: &KubeconfigArgs) -> Result<String, Error> {
+    let options = args.aws.options();
+    let deadline = Deadline::start(options.limits);
     let name = ClusterId::new(args.cluster_name.as_deref().unwrap_or_default())?;
     let path = target(&args.file)?;
     // A kubeconfig we cannot parse stops us before any network call.
     let existing = Kubeconfig::load(&path)?;
-    let options = args.aws.options();
     // Like `aws eks update-kubeconfig`, DescribeCluster runs with the base credentials;
     // --role-arn is for the token only.
     let (setup, cluster) = network::block_on(async {
-        let setup = Setup::load(&options).await?;
-        let (credentials, _) = setup.base_credentials().await?;
-        let sdk = setup.sdk_config(credentials).await;
-        let cluster = eks_cluster::describe(&sdk, name.as_str(), setup.region.as_str()).await?;
+        let setup = Setup::load(&options, deadline).await?;
+        let (credentials, source) = setup.base_credentials().await?;
+        let cluster = eks_cluster::describe(&setup, credentials, source, name.as_str()).await?;
         Ok::<_, Error>((setup, cluster))
     })
     .map_err(Error::Runtime)??;

@@ -7,11 +7,11 @@ use chrono::{DateTime, Utc};
 
 use crate::cache::{self, Cache, CacheError, CacheKey, Description};
 use crate::cli::TokenArgs;
-use crate::credentials::{self, Options, RegionOrigin, Setup, Source};
+use crate::credentials::{self, CredentialsError, Options, RegionOrigin, Setup, Source};
 use crate::error::{self, Error};
 use crate::exec_credential::{ExecCredential, ExecRequest};
 use crate::log;
-use crate::network;
+use crate::network::{self, Deadline};
 use crate::sts_endpoint::StsEndpoint;
 use crate::token::{self, ClusterId, Token};
 
@@ -20,6 +20,9 @@ pub struct TokenRun {
     cluster: ClusterId,
     request: ExecRequest,
     options: Options,
+    /// From `--timeout`, started with the run: the lock wait, config files and every
+    /// AWS call share it.
+    deadline: Deadline,
     token_only: bool,
     /// `None` when the cache is off (`--no-cache`) or unusable (a warning was shown).
     cache_dir: Option<PathBuf>,
@@ -36,6 +39,7 @@ impl TokenRun {
             error::warn(warning);
         }
         let options = args.aws.options();
+        let deadline = Deadline::start(options.limits);
         log::debug(format_args!(
             "eks-token {}: token for cluster {cluster}, exec apiVersion {}, timeout {} (connect {})",
             env!("CARGO_PKG_VERSION"),
@@ -57,6 +61,7 @@ impl TokenRun {
             cluster,
             request,
             options,
+            deadline,
             token_only: args.token_only,
             cache_dir,
             key,
@@ -108,17 +113,15 @@ impl TokenRun {
             }
             None => None,
         };
-        let lock = match cache
+        let locked = cache
             .as_ref()
-            .map(|c| c.lock(&self.key, self.options.limits.total))
-        {
+            .map(|c| c.lock(&self.key, self.deadline.left()));
+        let lock = match locked {
             Some(Ok(Some(lock))) => Some(lock),
+            // The wait took what was left of the deadline: minting now would overrun it.
             Some(Ok(None)) => {
-                error::warn(&format!(
-                    "another eks-token run held the cache lock for {}; not using the cache this time",
-                    credentials::seconds(self.options.limits.total)
-                ));
-                None
+                let waited = "waiting for the token cache lock held by another eks-token run";
+                return Err(CredentialsError::TimedOut(self.deadline.timed_out(waited)).into());
             }
             Some(Err(e)) => {
                 self.refuse_cache(&e);
@@ -151,7 +154,7 @@ impl TokenRun {
     /// Resolves credentials and signs a new token.
     fn fresh_token(&self) -> Result<(Token, Description), Error> {
         let (setup, resolved) = network::block_on(async {
-            let setup = Setup::load(&self.options).await?;
+            let setup = Setup::load(&self.options, self.deadline).await?;
             let resolved = setup.resolve(self.options.role.as_ref()).await?;
             Ok::<_, Error>((setup, resolved))
         })

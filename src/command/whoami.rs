@@ -4,10 +4,10 @@
 use serde::Serialize;
 
 use crate::cli::{WhoamiArgs, WhoamiFormat};
-use crate::credentials::{RegionOrigin, Resolved, Setup};
+use crate::credentials::{CredentialsError, RegionOrigin, Resolved, Setup};
 use crate::error::{self, Error};
 use crate::identity::{Kind, Principal};
-use crate::network;
+use crate::network::{self, Deadline};
 use crate::token::ClusterId;
 
 /// The group aws-auth entries get unless `--group` says otherwise.
@@ -25,15 +25,22 @@ pub struct Caller {
 }
 
 /// Asks STS who these credentials are: a real signed call, so endpoint overrides
-/// (`AWS_ENDPOINT_URL_STS`) apply.
+/// (`AWS_ENDPOINT_URL_STS`) apply; within the command's deadline.
 pub async fn caller_identity(setup: &Setup, resolved: &Resolved) -> Result<Caller, Error> {
     let what = "STS GetCallerIdentity".to_owned();
-    setup.network().step(what.clone());
-    let sdk = setup.sdk_config(resolved.credentials.clone()).await;
-    let out = aws_sdk_sts::Client::new(&sdk)
-        .get_caller_identity()
-        .send()
+    let network = setup.network();
+    network.step(what.clone());
+    let call = async {
+        let sdk = setup.sdk_config(resolved.credentials.clone()).await;
+        aws_sdk_sts::Client::new(&sdk)
+            .get_caller_identity()
+            .send()
+            .await
+    };
+    let out = network
+        .within(call)
         .await
+        .map_err(CredentialsError::TimedOut)?
         .map_err(|e| setup.call_error(what, Some(resolved.source.clone()), None, &e))?;
     Ok(Caller {
         account: out.account.unwrap_or_default(),
@@ -44,10 +51,11 @@ pub async fn caller_identity(setup: &Setup, resolved: &Resolved) -> Result<Calle
 
 /// Runs whoami and returns what goes on stdout.
 pub fn run(args: &WhoamiArgs) -> Result<String, Error> {
-    let cluster = args.cluster_id.as_deref().map(ClusterId::new).transpose()?;
     let options = args.aws.options();
+    let deadline = Deadline::start(options.limits);
+    let cluster = args.cluster_id.as_deref().map(ClusterId::new).transpose()?;
     let (setup, caller) = network::block_on(async {
-        let setup = Setup::load(&options).await?;
+        let setup = Setup::load(&options, deadline).await?;
         let resolved = setup.resolve(options.role.as_ref()).await?;
         let caller = caller_identity(&setup, &resolved).await?;
         Ok::<_, Error>((setup, caller))

@@ -22,6 +22,10 @@ step serves every request after that. A step is one of:
   SSO portal and SSO-OIDC), else a container-credentials error object (HTTP 200
   `{"Code", "Message"}`). The error code is always `EchoedRequest`.
 - {"hang": true}: read the request and never answer.
+- {"endless": true, "status": 200, "content_length": N}
+  answer with this status and a body that never ends (until the client hangs up, or
+  ENDLESS_FOR seconds have passed); `content_length` (optional) is declared up front,
+  otherwise the body runs until the connection closes.
 - {"reset": true}: read the request and drop the connection with a TCP reset.
 
 `GET /_stats` answers {"requests": N, "paths": [...]} (not counted, not a step).
@@ -44,6 +48,9 @@ from serving import serve_until_stdin_closes
 STS_NS = "https://sts.amazonaws.com/doc/2011-06-15/"
 ACCOUNT = "123456789012"
 FOREVER = threading.Event()
+# An endless body stops after this long even if the client keeps reading.
+ENDLESS_FOR = 60
+CHUNK = b"x" * 65536
 
 
 class Server(ThreadingHTTPServer):
@@ -123,6 +130,9 @@ class Handler(BaseHTTPRequestHandler):
         if step.get("hang"):
             FOREVER.wait()
             return
+        if step.get("endless"):
+            self.endless(step)
+            return
         if step.get("reset"):
             self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
             self.connection.close()
@@ -152,6 +162,22 @@ class Handler(BaseHTTPRequestHandler):
                       {"x-amzn-errortype": "EchoedRequest"})
         else:
             self.send(200, json.dumps({"Code": "EchoedRequest", "Message": request}), "application/json")
+
+    def endless(self, step):
+        self.send_response(step.get("status", 200))
+        self.send_header("Content-Type", "text/xml")
+        if "content_length" in step:
+            self.send_header("Content-Length", str(step["content_length"]))
+        else:
+            self.send_header("Connection", "close")
+        self.end_headers()
+        self.close_connection = True
+        stop = time.monotonic() + ENDLESS_FOR
+        try:
+            while time.monotonic() < stop:
+                self.wfile.write(CHUNK)
+        except OSError:
+            pass  # the client hung up: what it should do
 
     def send(self, status, text, content_type, headers=None):
         data = text.encode()
