@@ -10,7 +10,7 @@ use aws_types::os_shim_internal::{Env, Fs};
 use chrono::{DateTime, Utc};
 use clap::Parser;
 
-use crate::cache::{self, Cache, CacheKey};
+use crate::cache::{self, Cache, CacheKey, KeyInputs};
 use crate::cli::{self, Cli, Command, DoctorArgs, TokenArgs};
 use crate::command::whoami::{self, shell_quote};
 use crate::credentials::{self, Options, RegionOrigin, Setup, Source, home_dir};
@@ -877,7 +877,7 @@ fn cache_entry(cluster: &ClusterId, options: &Options, dir: Option<&Path>) -> St
     let Some(dir) = cache::default_dir(dir) else {
         return "no home directory for the cache".into();
     };
-    let key = CacheKey::new(cluster, options);
+    let key = CacheKey::of(cluster, &KeyInputs::capture(options));
     let now = Utc::now();
     match Cache::existing(&dir).and_then(|c| c.map_or(Ok(None), |c| c.lookup(&key, now))) {
         Ok(Some(hit)) => format!(
