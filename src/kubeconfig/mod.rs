@@ -4,6 +4,7 @@
 //! replaces the file atomically, 0600, keeping a `.bak`.
 
 mod emit;
+mod exec;
 mod write;
 
 use std::ffi::OsStr;
@@ -13,6 +14,9 @@ use yaml_serde::{Mapping, Value};
 
 use crate::error::single_line;
 
+pub use exec::{
+    ExecApiVersion, ExecConfig, ExecEnvVar, ExecProblem, InteractiveMode, UnreadableExec,
+};
 pub use write::{Written, write};
 
 /// Kubeconfigs are small; a bigger file is not one.
@@ -240,10 +244,11 @@ impl Kubeconfig {
     }
 
     /// The user's `exec` block, when it has one.
-    pub fn user_exec(&self, name: &str) -> Option<&Mapping> {
+    pub fn user_exec(&self, name: &str) -> Option<Result<ExecConfig, UnreadableExec>> {
         self.entry_body("users", name, "user")?
             .get("exec")
             .and_then(Value::as_mapping)
+            .map(ExecConfig::from_mapping)
     }
 
     /// Whether a user of that name exists.
@@ -251,7 +256,8 @@ impl Kubeconfig {
         self.entry_body("users", name, "user").is_some()
     }
 
-    /// Every user with an `exec` block, mutable, in file order.
+    /// Every user with an `exec` block, in file order, to read with
+    /// [`ExecConfig::from_mapping`] and change with [`ExecConfig::update`].
     pub fn exec_users_mut(&mut self) -> impl Iterator<Item = (String, &mut Mapping)> {
         self.doc
             .get_mut("users")
@@ -282,10 +288,10 @@ impl Kubeconfig {
 
     /// Adds or replaces a user whose only credential is `exec`, as the AWS CLI does: any
     /// other credential left in the user would compete with it.
-    pub fn set_exec_user(&mut self, name: &str, exec: Mapping) {
+    pub fn set_exec_user(&mut self, name: &str, exec: &ExecConfig) {
         let body = self.entry_body_mut("users", name, "user");
         body.clear();
-        body.insert("exec".into(), Value::Mapping(exec));
+        body.insert("exec".into(), Value::Mapping(exec.to_mapping()));
     }
 
     /// Adds or updates a context, keeping its namespace and other fields.
@@ -489,70 +495,6 @@ pub fn has_comments(text: &str) -> bool {
                 .any(|span| same_without(std::slice::from_ref(span))))
 }
 
-/// An exec block value: the ordered mapping kubeconfig writers use.
-pub fn exec_block(
-    api_version: &str,
-    command: &str,
-    args: &[String],
-    env: &[(String, String)],
-    interactive_mode: Option<&str>,
-) -> Mapping {
-    let mut exec = Mapping::new();
-    exec.insert("apiVersion".into(), api_version.into());
-    exec.insert("command".into(), command.into());
-    exec.insert(
-        "args".into(),
-        Value::Sequence(args.iter().map(|a| a.as_str().into()).collect()),
-    );
-    if !env.is_empty() {
-        let env = env
-            .iter()
-            .map(|(name, value)| {
-                let mut var = Mapping::new();
-                var.insert("name".into(), name.as_str().into());
-                var.insert("value".into(), value.as_str().into());
-                Value::Mapping(var)
-            })
-            .collect();
-        exec.insert("env".into(), Value::Sequence(env));
-    }
-    if let Some(mode) = interactive_mode {
-        exec.insert("interactiveMode".into(), mode.into());
-    }
-    exec
-}
-
-/// Reads a string field of an exec block.
-pub fn exec_str<'a>(exec: &'a Mapping, key: &str) -> Option<&'a str> {
-    exec.get(key).and_then(Value::as_str)
-}
-
-/// An exec block's `args` as strings (`None` when one is not a string).
-pub fn exec_args(exec: &Mapping) -> Option<Vec<String>> {
-    match exec.get("args") {
-        None | Some(Value::Null) => Some(Vec::new()),
-        Some(Value::Sequence(items)) => items
-            .iter()
-            .map(|v| v.as_str().map(str::to_owned))
-            .collect(),
-        Some(_) => None,
-    }
-}
-
-/// An exec block's `env` as name/value pairs (entries that are not both strings skipped).
-pub fn exec_env(exec: &Mapping) -> Vec<(String, String)> {
-    exec.get("env")
-        .and_then(Value::as_sequence)
-        .into_iter()
-        .flatten()
-        .filter_map(|v| {
-            let name = v.get("name")?.as_str()?;
-            let value = v.get("value")?.as_str()?;
-            Some((name.to_owned(), value.to_owned()))
-        })
-        .collect()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -643,15 +585,15 @@ x-custom: {keep: me}
     #[test]
     fn exec_user_replaces_other_credentials() {
         let mut k = parse(TWO_CLUSTERS);
-        let exec = exec_block(
-            "client.authentication.k8s.io/v1",
-            "eks-token",
-            &["token".into()],
-            &[],
-            Some("IfAvailable"),
-        );
-        k.set_exec_user("a", exec.clone());
-        assert_eq!(k.user_exec("a"), Some(&exec));
+        let exec = ExecConfig {
+            api_version: Some(crate::exec_credential::ApiVersion::V1.into()),
+            command: "eks-token".into(),
+            args: vec!["token".into()],
+            interactive_mode: Some(InteractiveMode::IfAvailable),
+            ..ExecConfig::default()
+        };
+        k.set_exec_user("a", &exec);
+        assert_eq!(k.user_exec("a").unwrap().unwrap(), exec);
         assert_eq!(k.entry_body("users", "a", "user").unwrap().len(), 1);
     }
 
@@ -874,13 +816,13 @@ extensions:
   extension: {'<<': kept}
 ",
         );
-        let a = k.user_exec("a").unwrap();
-        assert_eq!(exec_str(a, "command"), Some("/usr/bin/aws"));
+        let a = k.user_exec("a").unwrap().unwrap();
+        assert_eq!(a.command, "/usr/bin/aws");
         assert_eq!(
-            exec_str(a, "apiVersion"),
-            Some("client.authentication.k8s.io/v1beta1")
+            a.api_version.unwrap().as_str(),
+            "client.authentication.k8s.io/v1beta1"
         );
-        assert_eq!(exec_str(k.user_exec("b").unwrap(), "command"), Some("aws"));
+        assert_eq!(k.user_exec("b").unwrap().unwrap().command, "aws");
         assert_eq!(
             k.entry_body("users", "b", "user")
                 .unwrap()
