@@ -18,8 +18,9 @@ use std::time::{Duration, Instant, SystemTime};
 
 use dir::{Access, Dir};
 
-/// Temporary and lock files older than this were left by a killed run: a run holds a lock
-/// for at most its deadline, and writes a temporary file in well under a second.
+/// Temporary files older than this were left by a killed writer (a write takes well under
+/// a second); lock files that old are left over too, unless a run holds them, which
+/// removing one under its lock ([`Store::remove_locked`]) finds out.
 pub const STALE: Duration = Duration::from_secs(60);
 
 /// How often a run waiting for another run's lock looks again.
@@ -133,13 +134,13 @@ fn lock_file(name: &str) -> String {
     format!("{name}.lock")
 }
 
-/// The name a lock file `file` locks, when it is one's.
+/// The name `file` is the lock file of, when it is a lock file's name.
 pub fn lock_of(file: &str) -> Option<&str> {
     file.strip_suffix(".lock").filter(|name| valid_name(name))
 }
 
-/// What a write of `name` is stored under until it is renamed: `.<stem>.<pid>.<nanos>.tmp`,
-/// `stem` being the name without its extension.
+/// What a write is stored under until it is renamed into place:
+/// `.<stem>.<pid>.<nanos>.tmp`, `stem` being the file's name without its extension.
 fn temp_name(stem: &OsStr) -> OsString {
     let nanos = SystemTime::now()
         .duration_since(SystemTime::UNIX_EPOCH)
@@ -283,9 +284,15 @@ impl Store {
         if valid_name(name) {
             Ok(name)
         } else {
-            let why = io::Error::new(io::ErrorKind::InvalidInput, "not a store file name");
-            Err(io_error(&self.path.join(name))(why))
+            Err(self.not_ours(name))
         }
+    }
+
+    /// The error for a name the store never makes: a caller's mistake, refused before any
+    /// file operation.
+    fn not_ours(&self, name: &str) -> StoreError {
+        let why = io::Error::new(io::ErrorKind::InvalidInput, "not a store file name");
+        io_error(&self.path.join(name))(why)
     }
 
     /// The first `max` + 1 bytes of `name` (so the caller can tell a bigger file), `None`
@@ -365,8 +372,7 @@ impl Store {
     /// is already gone is no error.
     pub fn remove(&self, name: &str) -> Result<(), StoreError> {
         if !is_store_name(name) {
-            let why = io::Error::new(io::ErrorKind::InvalidInput, "not a store file name");
-            return Err(io_error(&self.path.join(name))(why));
+            return Err(self.not_ours(name));
         }
         match self.dir.remove(name.as_ref()) {
             Err(e) if e.kind() != io::ErrorKind::NotFound => {
