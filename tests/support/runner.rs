@@ -135,11 +135,7 @@ impl Run {
             "stdout not empty: {:?}",
             self.stdout
         );
-        let error = self
-            .stderr
-            .lines()
-            .find(|l| l.starts_with("eks-token: error: "))
-            .unwrap_or_else(|| panic!("no error line in {:?}", self.stderr));
+        let error = self.error_line();
         assert!(
             error.contains(contains),
             "{error:?} does not contain {contains:?}"
@@ -150,6 +146,14 @@ impl Run {
                 "stray stderr line {line:?}"
             );
         }
+    }
+
+    /// The `eks-token: error: …` line.
+    pub fn error_line(&self) -> &str {
+        self.stderr
+            .lines()
+            .find(|l| l.starts_with("eks-token: error: "))
+            .unwrap_or_else(|| panic!("no error line in {:?}", self.stderr))
     }
 
     pub fn hint(&self) -> &str {
