@@ -8,9 +8,9 @@ use std::os::unix::fs::PermissionsExt;
 
 use serde_json::{Value, json};
 use support::{
-    AK, DEV_AK, DEV_SK, NO_PODS, Process, SK, Sandbox, assert_kubectl_reads, env_creds, fake_eks,
-    file_mode, kubectl_get_pods, kubectl_view, moto_cluster, named, point_clusters_at, read_yaml,
-    repo_file, strings,
+    AK, DEV_AK, DEV_SK, Process, Sandbox, assert_kubectl_gets_pods_as, assert_kubectl_reads,
+    both_key_pairs, env_creds, fake_eks, file_mode, kubectl_view, moto_cluster, named,
+    point_clusters_at, read_yaml, repo_file, strings, write_profile_keys,
 };
 use yaml_serde::Value as Yaml;
 
@@ -309,19 +309,8 @@ fn kubectl_reaches_the_cluster_through_the_written_user() {
     // into the exec env, as they do for the AWS CLI.
     let mut s = Sandbox::new();
     s.endpoint(&moto.url()).env("AWS_REGION", REGION);
-    s.write(
-        ".aws/credentials",
-        &format!(
-            "[default]\naws_access_key_id = {AK}\naws_secret_access_key = {SK}\n\
-             [dev]\naws_access_key_id = {DEV_AK}\naws_secret_access_key = {DEV_SK}\n"
-        ),
-    );
-    let api = fake_eks(
-        &s,
-        "e2e-cluster",
-        &json!({ AK: SK, DEV_AK: DEV_SK }),
-        Some(&moto),
-    );
+    write_profile_keys(&s);
+    let api = fake_eks(&s, "e2e-cluster", &both_key_pairs(), Some(&moto));
     for (args, identity) in [
         (vec![], format!("arn:aws:iam::123456789012:user/{AK}")),
         (
@@ -346,16 +335,7 @@ fn kubectl_reaches_the_cluster_through_the_written_user() {
         // Test-only: moto's endpoint and CA are made up; the user and context eks-token
         // wrote are used unchanged.
         point_clusters_at(&path, &api.url(), &api.ca);
-        for version in ["1.27", "1.33"] {
-            let before = api.requests_by(&identity);
-            let run = kubectl_get_pods(&s, version, &path);
-            assert_eq!(run.code, 0, "kubectl {version} {args:?}: {}", run.stderr);
-            assert_eq!(run.stderr.trim(), NO_PODS, "kubectl {version} {args:?}");
-            assert!(
-                api.requests_by(&identity) > before,
-                "kubectl {version} {args:?}: no request as {identity}"
-            );
-        }
+        assert_kubectl_gets_pods_as(&s, &api, &path, &identity, &format!("{args:?}"));
     }
 }
 

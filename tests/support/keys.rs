@@ -28,6 +28,22 @@ pub fn env_creds() -> Sandbox {
     s
 }
 
+/// `~/.aws/credentials` with the example pair as profile `default` and the second as `dev`.
+pub fn write_profile_keys(sandbox: &Sandbox) {
+    sandbox.write(
+        ".aws/credentials",
+        &format!(
+            "[default]\naws_access_key_id = {AK}\naws_secret_access_key = {SK}\n\
+             [dev]\naws_access_key_id = {DEV_AK}\naws_secret_access_key = {DEV_SK}\n"
+        ),
+    );
+}
+
+/// Both example pairs as a fake EKS server's `secrets` (access key id → secret).
+pub fn both_key_pairs() -> Value {
+    serde_json::json!({ AK: SK, DEV_AK: DEV_SK })
+}
+
 /// Now plus `delta`, as AWS tools write an expiry (`2030-01-01T00:00:00Z`).
 pub fn utc_in(delta: TimeDelta) -> String {
     (chrono::Utc::now() + delta)

@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 
+use super::peers::FakeEks;
 use super::runner::{BIN, Run, Sandbox, run_command};
 
 /// What kubectl prints for an empty namespace it was allowed to list.
@@ -125,5 +126,26 @@ pub fn assert_kubectl_reads(sandbox: &Sandbox, kubeconfig: &Path, jsonpath: &str
         );
         assert_eq!(read.code, 0, "kubectl {version}: {}", read.stderr);
         assert_eq!(read.stdout, expected, "kubectl {version}: {jsonpath}");
+    }
+}
+
+/// Asserts that kubectl 1.27 and 1.33 list pods with `kubeconfig` through `api`, which
+/// authenticates them as `identity` (an ARN); `case` names the case in failures.
+pub fn assert_kubectl_gets_pods_as(
+    sandbox: &Sandbox,
+    api: &FakeEks,
+    kubeconfig: &Path,
+    identity: &str,
+    case: &str,
+) {
+    for version in ["1.27", "1.33"] {
+        let before = api.requests_by(identity);
+        let run = kubectl_get_pods(sandbox, version, kubeconfig);
+        assert_eq!(run.code, 0, "{case} kubectl {version}: {}", run.stderr);
+        assert_eq!(run.stderr.trim(), NO_PODS, "{case} kubectl {version}");
+        assert!(
+            api.requests_by(identity) > before,
+            "{case} kubectl {version}: no request as {identity}"
+        );
     }
 }

@@ -5,15 +5,14 @@
 //! with the command that sets it up, it never skips.
 //!
 //! Each test binary compiles this module on its own and uses a part of it, hence
-//! `dead_code` and `unused_imports` are allowed here (the allowance reaches the submodules).
-#![allow(dead_code, unused_imports)]
+//! `dead_code` is allowed here (the allowance reaches the submodules), and unused
+//! re-exports below.
+#![allow(dead_code)]
 
-pub mod keys;
-pub mod kubeconfig;
-pub mod peers;
-pub mod runner;
+mod keys;
+mod kubeconfig;
+mod peers;
+mod runner;
 
-pub use keys::*;
-pub use kubeconfig::*;
-pub use peers::*;
-pub use runner::*;
+#[allow(unused_imports)]
+pub use self::{keys::*, kubeconfig::*, peers::*, runner::*};
