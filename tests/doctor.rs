@@ -9,26 +9,19 @@ use std::path::{Path, PathBuf};
 
 use serde_json::{Value, json};
 use support::{
-    BIN, Process, Run, Sandbox, boto3, closed_port, http_get, kubectl, moto_cluster,
-    path_with_eks_token, repo_file, sso_cache_name, write_json,
+    BIN, Process, Run, Sandbox, closed_port, http_get, kubectl, moto_cluster, moto_iam_user,
+    path_with_eks_token, repo_file, write_json, write_sso_login,
 };
 
 const REGION: &str = "eu-west-1";
 
 /// Creates IAM user alice in moto and puts her keys in the sandbox's environment.
 fn alice(moto: &Process) -> Sandbox {
-    let key = boto3(
-        moto,
-        REGION,
-        "iam = client('iam')\n\
-         iam.create_user(UserName='alice')\n\
-         k = iam.create_access_key(UserName='alice')['AccessKey']\n\
-         print(json.dumps([k['AccessKeyId'], k['SecretAccessKey']]))\n",
-    );
+    let (ak, sk) = moto_iam_user(moto, "alice", "/");
     let mut s = Sandbox::new();
     s.endpoint(&moto.url())
-        .env("AWS_ACCESS_KEY_ID", key[0].as_str().unwrap())
-        .env("AWS_SECRET_ACCESS_KEY", key[1].as_str().unwrap())
+        .env("AWS_ACCESS_KEY_ID", ak)
+        .env("AWS_SECRET_ACCESS_KEY", sk)
         .env("AWS_REGION", REGION)
         .env("PATH", path_with_eks_token());
     s
@@ -191,9 +184,11 @@ fn an_expired_sso_login_is_reported_with_the_login_command() {
          sso_role_name = AdministratorAccess\nregion = eu-west-1\n\
          [sso-session corp]\nsso_start_url = https://corp.awsapps.com/start\nsso_region = eu-west-1\n",
     );
-    s.write(
-        &format!(".aws/sso/cache/{}.json", sso_cache_name("corp")),
-        r#"{"accessToken":"ssoTokenSentinel","expiresAt":"2024-01-02T03:04:05Z","region":"eu-west-1","startUrl":"https://corp.awsapps.com/start"}"#,
+    write_sso_login(
+        &s,
+        "corp",
+        &json!({"accessToken": "ssoTokenSentinel", "expiresAt": "2024-01-02T03:04:05Z",
+            "region": "eu-west-1", "startUrl": "https://corp.awsapps.com/start"}),
     );
     let run = s.run(&["doctor", "--profile", "prod-admin"]);
     assert_broken(&run, 1);
@@ -219,9 +214,11 @@ fn an_expired_sso_login_is_reported_with_the_login_command() {
     assert!(!run.stdout.contains("ssoTokenSentinel"));
 
     // Logged in again: healthy as far as the login goes.
-    s.write(
-        &format!(".aws/sso/cache/{}.json", sso_cache_name("corp")),
-        r#"{"accessToken":"ssoTokenSentinel","expiresAt":"2999-01-02T03:04:05Z","region":"eu-west-1","startUrl":"https://corp.awsapps.com/start"}"#,
+    write_sso_login(
+        &s,
+        "corp",
+        &json!({"accessToken": "ssoTokenSentinel", "expiresAt": "2999-01-02T03:04:05Z",
+            "region": "eu-west-1", "startUrl": "https://corp.awsapps.com/start"}),
     );
     let run = s.run(&["doctor", "--profile", "prod-admin"]);
     assert!(
@@ -553,9 +550,11 @@ fn a_kubeconfig_only_inspected_cannot_send_the_sso_token_or_a_file_elsewhere() {
          sso_role_name = AdministratorAccess\nregion = eu-west-1\n\
          [sso-session corp]\nsso_start_url = https://corp.awsapps.com/start\nsso_region = eu-west-1\n",
     );
-    s.write(
-        &format!(".aws/sso/cache/{}.json", sso_cache_name("corp")),
-        r#"{"accessToken":"ssoAccessTokenSentinel","expiresAt":"2999-01-02T03:04:05Z","region":"eu-west-1","startUrl":"https://corp.awsapps.com/start"}"#,
+    write_sso_login(
+        &s,
+        "corp",
+        &json!({"accessToken": "ssoAccessTokenSentinel", "expiresAt": "2999-01-02T03:04:05Z",
+            "region": "eu-west-1", "startUrl": "https://corp.awsapps.com/start"}),
     );
     let secret = s.write(".ssh/id_ed25519", "sshPrivateKeySentinel\n");
     let secret = secret.to_str().unwrap();
