@@ -31,6 +31,16 @@ pub fn repo_file(relative: &str) -> PathBuf {
     p
 }
 
+/// The command line that runs `fixtures/credential_process.py`, for a profile's
+/// `credential_process` (its flags follow).
+pub fn credential_process_fixture() -> String {
+    format!(
+        "{} {}",
+        python().display(),
+        repo_file("fixtures/credential_process.py").display()
+    )
+}
+
 /// A background process that is killed when the test ends.
 pub struct Process {
     child: Child,
