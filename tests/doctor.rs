@@ -642,3 +642,102 @@ fn a_kubeconfig_only_inspected_cannot_send_the_sso_token_or_a_file_elsewhere() {
     ]);
     assert!(sts.requests() > 0, "{}", run.stdout);
 }
+
+#[test]
+fn the_exec_env_reaches_the_checks_and_the_cache_line_as_the_plugin_sees_it() {
+    let moto = Process::moto();
+    // Doctor's own environment: alice's keys and eu-west-1.
+    let s = alice(&moto);
+    let kubeconfig = |relative: &str| {
+        s.write(
+            relative,
+            "apiVersion: v1\nkind: Config\nclusters:\n- name: c\n  cluster: {server: 'https://127.0.0.1:9'}\n\
+             users:\n- name: u\n  user:\n    exec:\n      apiVersion: client.authentication.k8s.io/v1beta1\n      \
+             command: eks-token\n      args: [token, -i, c]\n      env:\n      - {name: AWS_REGION, value: ap-south-1}\n\
+             contexts:\n- name: c\n  context: {cluster: c, user: u}\ncurrent-context: c\n",
+        )
+    };
+    kubeconfig(".kube/config");
+    // A token for doctor's own environment is not the plugin's.
+    s.run(&["token", "-i", "c"]).token();
+
+    let run = s.run(&["doctor", "--verbose"]);
+    assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+    assert_eq!(line(&run, "region"), "ap-south-1 (AWS_REGION)");
+    assert_eq!(
+        line(&run, "sts host"),
+        "sts.ap-south-1.amazonaws.com (in the token)"
+    );
+    // What the exec env does not set comes from doctor's environment, as for kubectl.
+    assert_eq!(
+        line(&run, "credentials"),
+        "environment variables (AWS_ACCESS_KEY_ID is set)"
+    );
+    assert_eq!(
+        line(&run, "identity"),
+        "arn:aws:iam::123456789012:user/alice"
+    );
+    assert!(
+        line(&run, "cache").starts_with("no token with 5+ minutes left in "),
+        "{}",
+        run.stdout
+    );
+    // --verbose reaches the checks.
+    assert!(
+        run.stderr
+            .lines()
+            .any(|l| l.starts_with("eks-token: debug: ")
+                && l.ends_with("] region: ap-south-1 (from AWS_REGION / AWS_DEFAULT_REGION)")),
+        "{}",
+        run.stderr
+    );
+
+    // A token minted with the exec env is the one the cache line finds.
+    let mut token = s.command(&["token", "-i", "c"]);
+    token.env("AWS_REGION", "ap-south-1");
+    support::run_command(token).token();
+    let run = s.run(&["doctor"]);
+    assert!(
+        line(&run, "cache").starts_with("a token valid until "),
+        "{}",
+        run.stdout
+    );
+    assert!(run.stderr.is_empty(), "{}", run.stderr);
+
+    // AWS_REGION is applied from a kubeconfig that is only inspected, too.
+    let other = kubeconfig("downloads/cluster.yaml");
+    let run = s.run(&["doctor", "--kubeconfig", other.to_str().unwrap()]);
+    assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+    assert_eq!(line(&run, "region"), "ap-south-1 (AWS_REGION)");
+    assert!(warnings(&run).is_empty(), "{}", run.stdout);
+}
+
+/// kubectl gives the plugin the exec `env`; doctor gives it to a child run of its checks,
+/// never to its own process (library code that changes the environment races every
+/// thread that reads it, the AWS SDK's among them).
+#[test]
+fn nothing_in_src_changes_the_process_environment() {
+    fn scan(dir: &Path, found: &mut Vec<String>) {
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                scan(&path, found);
+                continue;
+            }
+            if path.extension().is_none_or(|e| e != "rs") {
+                continue;
+            }
+            let text = std::fs::read_to_string(&path).unwrap();
+            // Unit tests may set variables for themselves.
+            let code = text.split("#[cfg(test)]\nmod tests").next().unwrap();
+            for (i, l) in code.lines().enumerate() {
+                if l.contains("set_var(") || l.contains("remove_var(") {
+                    found.push(format!("{}:{}: {}", path.display(), i + 1, l.trim()));
+                }
+            }
+        }
+    }
+    let mut found = Vec::new();
+    scan(&repo_file("src"), &mut found);
+    assert!(found.is_empty(), "{found:#?}");
+}
