@@ -64,20 +64,11 @@ def gnu_time():
 
 
 def build():
-    """Builds as install.sh does and asks cargo where the binary is."""
-    out = subprocess.run(
-        [ROOT / "scripts/cargo-static.sh", "build", "--release", "--locked",
-         "--message-format=json-render-diagnostics"],
-        cwd=ROOT, stdout=subprocess.PIPE, text=True)
+    """Builds as install.sh does; scripts/build-release.sh prints where cargo put it."""
+    out = subprocess.run([ROOT / "scripts/build-release.sh"], cwd=ROOT, stdout=subprocess.PIPE, text=True)
     if out.returncode != 0:
         fail("the release build failed (see above)")
-    for line in out.stdout.splitlines():
-        message = json.loads(line)
-        if (message.get("reason") == "compiler-artifact"
-                and message["target"]["name"] == "eks-token"
-                and "bin" in message["target"]["kind"]):
-            return Path(message["executable"])
-    fail("cargo reported no eks-token executable")
+    return Path(out.stdout.strip())
 
 
 class Peer:

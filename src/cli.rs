@@ -311,6 +311,23 @@ pub struct DoctorArgs {
 
     #[command(flatten)]
     pub aws: AwsArgs,
+
+    /// Internal: only the checks that read the environment (region, SSO login, credentials, cache), as JSON on stdout; doctor runs itself so to give them the exec env.
+    #[arg(long, value_enum, value_name = "CHECKS", hide = true, conflicts_with_all = ["context", "kubeconfig", "trust_kubeconfig"])]
+    pub aws_only: Option<AwsOnly>,
+
+    /// Internal: with --aws-only, the exec args' --cache-dir.
+    #[arg(long, value_name = "DIR", hide = true, requires = "aws_only")]
+    pub cache_dir: Option<PathBuf>,
+}
+
+/// What `doctor --aws-only` checks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum AwsOnly {
+    /// Everything, with the credentials resolved and GetCallerIdentity called.
+    Live,
+    /// Only what the config files say: no credential source runs, nothing is called.
+    Config,
 }
 
 /// Rewrites the AWS CLI's `… eks get-token …` (as `aws eks update-kubeconfig` writes it,

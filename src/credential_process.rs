@@ -229,7 +229,8 @@ fn subreaper() {
 /// nothing else in eks-token reaps them (tokio waits for the helper's pid alone, not
 /// during this), so no pid can be reused between listing and killing; a grandchild
 /// listed while its parent lived could be reaped by it and its number handed out again.
-/// Only credential_process starts processes in eks-token; threads are not listed.
+/// Only this run's credential_process has children here (doctor's child, which runs the
+/// live checks, is started by a run that runs no helper itself); threads are not listed.
 #[cfg(target_os = "linux")]
 fn kill_below_us(helper: Option<u32>) {
     let me = std::process::id();

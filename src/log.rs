@@ -44,7 +44,8 @@ pub fn init(enabled: bool) {
     ENABLED.store(enabled, Ordering::Relaxed);
 }
 
-fn enabled() -> bool {
+/// Whether debug lines are on (doctor starts its child run with the same setting).
+pub fn enabled() -> bool {
     ENABLED.load(Ordering::Relaxed)
 }
 

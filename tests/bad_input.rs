@@ -9,18 +9,18 @@ use std::os::unix::ffi::OsStrExt;
 use std::time::Duration;
 
 use serde_json::json;
-use support::{Process, Sandbox, run_command, verify_token, write_json};
+use support::{
+    AK, Process, SK, Sandbox, env_creds, run_command, utc_in, verify_token, write_sso_login,
+};
 
-const AK: &str = "AKIABADINPUTKEY00001";
-const SK: &str = "badInputSecretSentinel/0123456789abcdefg";
 const ACCOUNT: &str = "123456789012";
 
-fn env_creds() -> Sandbox {
-    let mut s = Sandbox::new();
-    s.env("AWS_ACCESS_KEY_ID", AK)
-        .env("AWS_SECRET_ACCESS_KEY", SK)
-        .env("AWS_REGION", "eu-west-1");
-    s
+fn mkfifo(path: &std::path::Path) {
+    let status = std::process::Command::new("mkfifo")
+        .arg(path)
+        .status()
+        .expect("mkfifo");
+    assert!(status.success(), "mkfifo {}", path.display());
 }
 
 #[test]
@@ -55,12 +55,25 @@ fn no_credentials_anywhere() {
 }
 
 #[test]
-fn unknown_profile() {
+fn unknown_profile_lists_the_profiles_that_exist() {
     let s = Sandbox::new();
     s.write(".aws/config", "[profile dev]\nregion = eu-west-1\n");
     let run = s.run(&["token", "-i", "c", "--profile", "prod"]);
     run.assert_error(1, "profile \"prod\" not found in the AWS config files");
     assert_eq!(run.hint(), "profiles that exist: dev");
+
+    // The default profile is listed too, and AWS_PROFILE is checked like --profile.
+    let mut s = Sandbox::new();
+    s.write(
+        ".aws/config",
+        "[profile staging]\nregion = eu-west-1\n[default]\nregion = us-east-1\n",
+    );
+    let run = s.run(&["token", "-i", "c", "--profile", "prdo"]);
+    run.assert_error(1, "profile \"prdo\" not found in the AWS config files");
+    assert_eq!(run.hint(), "profiles that exist: default, staging");
+    s.env("AWS_PROFILE", "prdo");
+    s.run(&["token", "-i", "c"])
+        .assert_error(1, "profile \"prdo\" not found in the AWS config files");
 }
 
 #[test]
@@ -156,11 +169,7 @@ fn config_files_that_are_not_files() {
     // A FIFO would block the SDK's read forever.
     let s = env_creds();
     let fifo = s.path(".aws/credentials");
-    let status = std::process::Command::new("mkfifo")
-        .arg(&fifo)
-        .status()
-        .expect("mkfifo");
-    assert!(status.success());
+    mkfifo(&fifo);
     let run = s.run(&["token", "-i", "c"]);
     run.assert_error(
         1,
@@ -174,13 +183,7 @@ fn config_files_that_are_not_files() {
     // Token files the SDK reads: a FIFO would stall the run past any deadline.
     let mut s = Sandbox::new();
     let fifo = s.path("token.jwt");
-    assert!(
-        std::process::Command::new("mkfifo")
-            .arg(&fifo)
-            .status()
-            .unwrap()
-            .success()
-    );
+    mkfifo(&fifo);
     s.env("AWS_REGION", "eu-west-1")
         .env("AWS_WEB_IDENTITY_TOKEN_FILE", fifo.display().to_string())
         .env("AWS_ROLE_ARN", format!("arn:aws:iam::{ACCOUNT}:role/ci"));
@@ -287,11 +290,7 @@ fn sso_session_sandbox(stub: &Process) -> Sandbox {
 }
 
 fn sso_login(s: &Sandbox, expires_in_minutes: i64, refreshable: bool) {
-    let at = |minutes: i64| {
-        (chrono::Utc::now() + chrono::TimeDelta::minutes(minutes))
-            .format("%Y-%m-%dT%H:%M:%SZ")
-            .to_string()
-    };
+    let at = |minutes: i64| utc_in(chrono::TimeDelta::minutes(minutes));
     let mut login = json!({"startUrl": "https://corp.awsapps.com/start", "region": "eu-west-1",
         "accessToken": "oldAccessToken", "expiresAt": at(expires_in_minutes)});
     if refreshable {
@@ -300,11 +299,7 @@ fn sso_login(s: &Sandbox, expires_in_minutes: i64, refreshable: bool) {
         login["refreshToken"] = json!("refresh-1");
         login["registrationExpiresAt"] = json!(at(60 * 24 * 30));
     }
-    write_json(
-        s,
-        &format!(".aws/sso/cache/{}.json", support::sso_cache_name("corp")),
-        &login,
-    );
+    write_sso_login(s, "corp", &login);
 }
 
 #[test]
@@ -407,24 +402,46 @@ fn invalid_cluster_ids() {
 }
 
 #[test]
-fn unknown_flags_and_bad_values_are_usage_errors() {
+fn usage_errors_exit_2_with_one_line_and_the_usage() {
     let s = env_creds();
     for (args, mention) in [
         (&["token", "-i", "c", "--frobnicate"][..], "--frobnicate"),
         (&["token", "-i", "c", "--timeout", "0"], "--timeout"),
         (&["token", "-i", "c", "--timeout", "soon"], "--timeout"),
         (&["token", "-i", "c", "-s", "name"], "--role-arn"),
+        (&["token"], "--cluster-id"),
         (&["get-token"], "get-token"),
-        (&[], "Usage"),
+        (
+            &[
+                "eks",
+                "get-token",
+                "--cluster-name",
+                "c",
+                "--output",
+                "yaml",
+            ],
+            "yaml",
+        ),
     ] {
         let run = s.run(args);
-        if args.is_empty() {
-            assert_eq!(run.code, 2, "{}", run.stderr);
-            assert!(run.stdout.is_empty());
-            continue;
-        }
         run.assert_error(2, mention);
-        assert!(run.hint().starts_with("usage: "), "{}", run.hint());
+        assert!(
+            run.hint().starts_with("usage: "),
+            "{args:?}: {}",
+            run.hint()
+        );
+    }
+    // No subcommand at all, of eks-token or of one that has its own.
+    for (args, usage) in [
+        (&[][..], "usage: eks-token [OPTIONS] <COMMAND> (see --help)"),
+        (
+            &["cache"],
+            "usage: eks-token cache [OPTIONS] <COMMAND> (see --help)",
+        ),
+    ] {
+        let run = s.run(args);
+        run.assert_error(2, "a subcommand is required");
+        assert_eq!(run.hint(), usage);
     }
 }
 
@@ -437,6 +454,7 @@ fn garbage_exec_info_falls_back_with_a_warning() {
     );
     for info in [
         "{",
+        "{not json",
         "null",
         "42",
         r#"{"apiVersion": 5}"#,
@@ -450,7 +468,8 @@ fn garbage_exec_info_falls_back_with_a_warning() {
         let cred = run.credential();
         assert_eq!(cred["apiVersion"], "client.authentication.k8s.io/v1beta1");
         assert!(
-            run.stderr.starts_with("eks-token: warning: "),
+            run.stderr
+                .starts_with("eks-token: warning: KUBERNETES_EXEC_INFO is not valid JSON"),
             "{:?}: {}",
             &info[..info.len().min(20)],
             run.stderr

@@ -8,19 +8,9 @@ use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
-use support::{Process, Sandbox, http_get, verify_token};
+use support::{AK, DEV_AK, DEV_SK, Process, SK, Sandbox, env_creds, http_get, verify_token};
 
-const AK: &str = "AKIACACHETESTKEY0001";
-const SK: &str = "cacheSecretSentinel/abcdefghijklmnop";
 const ROLE: &str = "arn:aws:iam::123456789012:role/cached";
-
-fn env_creds() -> Sandbox {
-    let mut s = Sandbox::new();
-    s.env("AWS_ACCESS_KEY_ID", AK)
-        .env("AWS_SECRET_ACCESS_KEY", SK)
-        .env("AWS_REGION", "eu-west-1");
-    s
-}
 
 fn cache_dir(s: &Sandbox) -> PathBuf {
     s.path(".kube/cache/eks-token")
@@ -94,7 +84,7 @@ fn every_key_component_gets_its_own_entry() {
     let mut s = env_creds();
     s.write(
         ".aws/credentials",
-        "[other]\naws_access_key_id = AKIAOTHERPROFILE0001\naws_secret_access_key = otherSecret\n",
+        &format!("[other]\naws_access_key_id = {DEV_AK}\naws_secret_access_key = {DEV_SK}\n"),
     );
     let dir = cache_dir(&s);
     let expect = std::cell::Cell::new(0);
@@ -114,8 +104,8 @@ fn every_key_component_gets_its_own_entry() {
     let base = check(&s, &["-i", "c"], SK);
     check(&s, &["-i", "d"], SK);
     check(&s, &["-i", "c", "--region", "us-west-2"], SK);
-    check(&s, &["-i", "c", "--profile", "other"], "otherSecret");
-    s.env("AWS_ACCESS_KEY_ID", "AKIACACHETESTKEY0002");
+    check(&s, &["-i", "c", "--profile", "other"], DEV_SK);
+    s.env("AWS_ACCESS_KEY_ID", DEV_AK);
     check(&s, &["-i", "c"], SK);
     s.env(
         "AWS_CONTAINER_CREDENTIALS_FULL_URI",

@@ -13,18 +13,7 @@ use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
-use support::{Run, Sandbox, verify_token};
-
-const AK: &str = "AKIACACHEFAULTKEY001";
-const SK: &str = "SENTINELcacheFaultSecret0001";
-
-fn env_creds() -> Sandbox {
-    let mut s = Sandbox::new();
-    s.env("AWS_ACCESS_KEY_ID", AK)
-        .env("AWS_SECRET_ACCESS_KEY", SK)
-        .env("AWS_REGION", "eu-west-1");
-    s
-}
+use support::{AK, Run, SK, Sandbox, env_creds, verify_token};
 
 /// Runs eks-token with `args` inside a user + mount namespace where `dir` is a private
 /// (mode 0700) tmpfs mounted with `options` (`size=4k`, `ro`, …), after `prepare` (shell)

@@ -9,26 +9,19 @@ use std::path::{Path, PathBuf};
 
 use serde_json::{Value, json};
 use support::{
-    BIN, Process, Run, Sandbox, boto3, closed_port, http_get, kubectl, moto_cluster,
-    path_with_eks_token, repo_file, sso_cache_name, write_json,
+    BIN, Process, Run, Sandbox, closed_port, http_get, kubectl, moto_cluster, moto_iam_user,
+    path_with_eks_token, repo_file, write_json, write_sso_login,
 };
 
 const REGION: &str = "eu-west-1";
 
 /// Creates IAM user alice in moto and puts her keys in the sandbox's environment.
 fn alice(moto: &Process) -> Sandbox {
-    let key = boto3(
-        moto,
-        REGION,
-        "iam = client('iam')\n\
-         iam.create_user(UserName='alice')\n\
-         k = iam.create_access_key(UserName='alice')['AccessKey']\n\
-         print(json.dumps([k['AccessKeyId'], k['SecretAccessKey']]))\n",
-    );
+    let (ak, sk) = moto_iam_user(moto, "alice", "/");
     let mut s = Sandbox::new();
     s.endpoint(&moto.url())
-        .env("AWS_ACCESS_KEY_ID", key[0].as_str().unwrap())
-        .env("AWS_SECRET_ACCESS_KEY", key[1].as_str().unwrap())
+        .env("AWS_ACCESS_KEY_ID", ak)
+        .env("AWS_SECRET_ACCESS_KEY", sk)
         .env("AWS_REGION", REGION)
         .env("PATH", path_with_eks_token());
     s
@@ -191,9 +184,11 @@ fn an_expired_sso_login_is_reported_with_the_login_command() {
          sso_role_name = AdministratorAccess\nregion = eu-west-1\n\
          [sso-session corp]\nsso_start_url = https://corp.awsapps.com/start\nsso_region = eu-west-1\n",
     );
-    s.write(
-        &format!(".aws/sso/cache/{}.json", sso_cache_name("corp")),
-        r#"{"accessToken":"ssoTokenSentinel","expiresAt":"2024-01-02T03:04:05Z","region":"eu-west-1","startUrl":"https://corp.awsapps.com/start"}"#,
+    write_sso_login(
+        &s,
+        "corp",
+        &json!({"accessToken": "ssoTokenSentinel", "expiresAt": "2024-01-02T03:04:05Z",
+            "region": "eu-west-1", "startUrl": "https://corp.awsapps.com/start"}),
     );
     let run = s.run(&["doctor", "--profile", "prod-admin"]);
     assert_broken(&run, 1);
@@ -219,9 +214,11 @@ fn an_expired_sso_login_is_reported_with_the_login_command() {
     assert!(!run.stdout.contains("ssoTokenSentinel"));
 
     // Logged in again: healthy as far as the login goes.
-    s.write(
-        &format!(".aws/sso/cache/{}.json", sso_cache_name("corp")),
-        r#"{"accessToken":"ssoTokenSentinel","expiresAt":"2999-01-02T03:04:05Z","region":"eu-west-1","startUrl":"https://corp.awsapps.com/start"}"#,
+    write_sso_login(
+        &s,
+        "corp",
+        &json!({"accessToken": "ssoTokenSentinel", "expiresAt": "2999-01-02T03:04:05Z",
+            "region": "eu-west-1", "startUrl": "https://corp.awsapps.com/start"}),
     );
     let run = s.run(&["doctor", "--profile", "prod-admin"]);
     assert!(
@@ -553,9 +550,11 @@ fn a_kubeconfig_only_inspected_cannot_send_the_sso_token_or_a_file_elsewhere() {
          sso_role_name = AdministratorAccess\nregion = eu-west-1\n\
          [sso-session corp]\nsso_start_url = https://corp.awsapps.com/start\nsso_region = eu-west-1\n",
     );
-    s.write(
-        &format!(".aws/sso/cache/{}.json", sso_cache_name("corp")),
-        r#"{"accessToken":"ssoAccessTokenSentinel","expiresAt":"2999-01-02T03:04:05Z","region":"eu-west-1","startUrl":"https://corp.awsapps.com/start"}"#,
+    write_sso_login(
+        &s,
+        "corp",
+        &json!({"accessToken": "ssoAccessTokenSentinel", "expiresAt": "2999-01-02T03:04:05Z",
+            "region": "eu-west-1", "startUrl": "https://corp.awsapps.com/start"}),
     );
     let secret = s.write(".ssh/id_ed25519", "sshPrivateKeySentinel\n");
     let secret = secret.to_str().unwrap();
@@ -642,4 +641,103 @@ fn a_kubeconfig_only_inspected_cannot_send_the_sso_token_or_a_file_elsewhere() {
         "--trust-kubeconfig",
     ]);
     assert!(sts.requests() > 0, "{}", run.stdout);
+}
+
+#[test]
+fn the_exec_env_reaches_the_checks_and_the_cache_line_as_the_plugin_sees_it() {
+    let moto = Process::moto();
+    // Doctor's own environment: alice's keys and eu-west-1.
+    let s = alice(&moto);
+    let kubeconfig = |relative: &str| {
+        s.write(
+            relative,
+            "apiVersion: v1\nkind: Config\nclusters:\n- name: c\n  cluster: {server: 'https://127.0.0.1:9'}\n\
+             users:\n- name: u\n  user:\n    exec:\n      apiVersion: client.authentication.k8s.io/v1beta1\n      \
+             command: eks-token\n      args: [token, -i, c]\n      env:\n      - {name: AWS_REGION, value: ap-south-1}\n\
+             contexts:\n- name: c\n  context: {cluster: c, user: u}\ncurrent-context: c\n",
+        )
+    };
+    kubeconfig(".kube/config");
+    // A token for doctor's own environment is not the plugin's.
+    s.run(&["token", "-i", "c"]).token();
+
+    let run = s.run(&["doctor", "--verbose"]);
+    assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+    assert_eq!(line(&run, "region"), "ap-south-1 (AWS_REGION)");
+    assert_eq!(
+        line(&run, "sts host"),
+        "sts.ap-south-1.amazonaws.com (in the token)"
+    );
+    // What the exec env does not set comes from doctor's environment, as for kubectl.
+    assert_eq!(
+        line(&run, "credentials"),
+        "environment variables (AWS_ACCESS_KEY_ID is set)"
+    );
+    assert_eq!(
+        line(&run, "identity"),
+        "arn:aws:iam::123456789012:user/alice"
+    );
+    assert!(
+        line(&run, "cache").starts_with("no token with 5+ minutes left in "),
+        "{}",
+        run.stdout
+    );
+    // --verbose reaches the checks.
+    assert!(
+        run.stderr
+            .lines()
+            .any(|l| l.starts_with("eks-token: debug: ")
+                && l.ends_with("] region: ap-south-1 (from AWS_REGION / AWS_DEFAULT_REGION)")),
+        "{}",
+        run.stderr
+    );
+
+    // A token minted with the exec env is the one the cache line finds.
+    let mut token = s.command(&["token", "-i", "c"]);
+    token.env("AWS_REGION", "ap-south-1");
+    support::run_command(token).token();
+    let run = s.run(&["doctor"]);
+    assert!(
+        line(&run, "cache").starts_with("a token valid until "),
+        "{}",
+        run.stdout
+    );
+    assert!(run.stderr.is_empty(), "{}", run.stderr);
+
+    // AWS_REGION is applied from a kubeconfig that is only inspected, too.
+    let other = kubeconfig("downloads/cluster.yaml");
+    let run = s.run(&["doctor", "--kubeconfig", other.to_str().unwrap()]);
+    assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+    assert_eq!(line(&run, "region"), "ap-south-1 (AWS_REGION)");
+    assert!(warnings(&run).is_empty(), "{}", run.stdout);
+}
+
+/// kubectl gives the plugin the exec `env`; doctor gives it to a child run of its checks,
+/// never to its own process (library code that changes the environment races every
+/// thread that reads it, the AWS SDK's among them).
+#[test]
+fn nothing_in_src_changes_the_process_environment() {
+    fn scan(dir: &Path, found: &mut Vec<String>) {
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                scan(&path, found);
+                continue;
+            }
+            if path.extension().is_none_or(|e| e != "rs") {
+                continue;
+            }
+            let text = std::fs::read_to_string(&path).unwrap();
+            // Unit tests may set variables for themselves.
+            let code = text.split("#[cfg(test)]\nmod tests").next().unwrap();
+            for (i, l) in code.lines().enumerate() {
+                if l.contains("set_var(") || l.contains("remove_var(") {
+                    found.push(format!("{}:{}: {}", path.display(), i + 1, l.trim()));
+                }
+            }
+        }
+    }
+    let mut found = Vec::new();
+    scan(&repo_file("src"), &mut found);
+    assert!(found.is_empty(), "{found:#?}");
 }

@@ -9,10 +9,11 @@ use std::process::Stdio;
 use std::time::Duration;
 
 use serde_json::{Value, json};
-use support::{Process, Run, Sandbox, closed_port, process_running, verify_token};
+use support::{
+    AK, Process, Run, SK, Sandbox, closed_port, env_creds, process_running, utc_in, verify_token,
+    write_sso_login,
+};
 
-const AK: &str = "AKIAFAULTMATRIXKEY01";
-const SK: &str = "faultMatrixSecretSentinel/0123456789abcd";
 const ROLE: &str = "arn:aws:iam::123456789012:role/eks-viewer";
 
 /// `--timeout` for these runs, and the slack allowed past it for process start-up.
@@ -32,11 +33,8 @@ fn issued() -> Value {
 
 /// Environment credentials, STS pointed at `sts`.
 fn sandbox(sts: &str) -> Sandbox {
-    let mut s = Sandbox::new();
-    s.env("AWS_ACCESS_KEY_ID", AK)
-        .env("AWS_SECRET_ACCESS_KEY", SK)
-        .env("AWS_REGION", "eu-west-1")
-        .env("AWS_ENDPOINT_URL_STS", sts);
+    let mut s = env_creds();
+    s.env("AWS_ENDPOINT_URL_STS", sts);
     s
 }
 
@@ -306,12 +304,11 @@ fn sso_portal_faults() {
             .env("AWS_REGION", "eu-west-1");
         s.write(".aws/config", &format!(
             "[profile dev]\nsso_start_url = {start}\nsso_region = eu-west-1\nsso_account_id = 123456789012\nsso_role_name = Admin\n"));
-        let expires = (chrono::Utc::now() + chrono::TimeDelta::hours(1))
-            .format("%Y-%m-%dT%H:%M:%SZ")
-            .to_string();
-        s.write(
-            &format!(".aws/sso/cache/{}.json", support::sso_cache_name(start)),
-            &json!({"startUrl": start, "region": "eu-west-1", "accessToken": "ssoTokenSentinel", "expiresAt": expires}).to_string(),
+        let expires = utc_in(chrono::TimeDelta::hours(1));
+        write_sso_login(
+            &s,
+            start,
+            &json!({"startUrl": start, "region": "eu-west-1", "accessToken": "ssoTokenSentinel", "expiresAt": expires}),
         );
         s.run(&["token", "-i", "c", "--profile", "dev", "--timeout", "2"])
     };
@@ -332,19 +329,23 @@ fn sso_portal_faults() {
     run.assert_within(DEADLINE + MARGIN);
 }
 
+/// Profile `proc`, whose `credential_process` writes its pid to `pid_file` and hangs.
+fn write_hanging_process(s: &Sandbox, pid_file: &std::path::Path) {
+    s.write(
+        ".aws/config",
+        &format!(
+            "[profile proc]\nregion = eu-west-1\ncredential_process = {} --access-key-id A --secret S --hang {}\n",
+            support::credential_process_fixture(),
+            pid_file.display()
+        ),
+    );
+}
+
 #[test]
 fn a_hanging_credential_process_is_killed_at_the_deadline() {
     let s = Sandbox::new();
     let pid_file = s.path("helper.pid");
-    s.write(
-        ".aws/config",
-        &format!(
-            "[profile proc]\nregion = eu-west-1\ncredential_process = {} {} --access-key-id A --secret S --hang {}\n",
-            support::python().display(),
-            support::repo_file("fixtures/credential_process.py").display(),
-            pid_file.display()
-        ),
-    );
+    write_hanging_process(&s, &pid_file);
     let run = s.run(&["token", "-i", "c", "--profile", "proc", "--timeout", "2"]);
     run.assert_error(
         1,
@@ -398,9 +399,8 @@ fn processes_a_credential_process_started_in_the_background_are_killed_too() {
         ".aws/config",
         &format!(
             "[profile hangs]\nregion = eu-west-1\ncredential_process = (sleep 300 & echo $! > {hung}); sleep 300\n\
-             [profile leaves]\nregion = eu-west-1\ncredential_process = (sleep 300 </dev/null >/dev/null 2>&1 & echo $! > {left}); {} {} --access-key-id {AK} --secret {SK}\n",
-            support::python().display(),
-            support::repo_file("fixtures/credential_process.py").display(),
+             [profile leaves]\nregion = eu-west-1\ncredential_process = (sleep 300 </dev/null >/dev/null 2>&1 & echo $! > {left}); {} --access-key-id {AK} --secret {SK}\n",
+            support::credential_process_fixture(),
             hung = hung.display(),
             left = left.display(),
         ),
@@ -432,9 +432,8 @@ fn a_credential_process_daemon_in_its_own_session_is_killed_too() {
     s.write(
         ".aws/config",
         &format!(
-            "[profile daemon]\nregion = eu-west-1\ncredential_process = setsid sh -c 'echo $$ > {daemon}; exec sleep 300' </dev/null >/dev/null 2>&1 & (sh -c 'sleep 300 & echo $! > {nested}; wait' </dev/null >/dev/null 2>&1 &); {} {} --access-key-id {AK} --secret {SK}\n",
-            support::python().display(),
-            support::repo_file("fixtures/credential_process.py").display(),
+            "[profile daemon]\nregion = eu-west-1\ncredential_process = setsid sh -c 'echo $$ > {daemon}; exec sleep 300' </dev/null >/dev/null 2>&1 & (sh -c 'sleep 300 & echo $! > {nested}; wait' </dev/null >/dev/null 2>&1 &); {} --access-key-id {AK} --secret {SK}\n",
+            support::credential_process_fixture(),
             daemon = daemon.display(),
             nested = nested.display(),
         ),
@@ -450,15 +449,7 @@ fn ctrl_c_ends_eks_token_and_its_credential_process() {
     use std::os::unix::process::{CommandExt, ExitStatusExt};
     let s = Sandbox::new();
     let pid_file = s.path("helper.pid");
-    s.write(
-        ".aws/config",
-        &format!(
-            "[profile proc]\nregion = eu-west-1\ncredential_process = {} {} --access-key-id A --secret S --hang {}\n",
-            support::python().display(),
-            support::repo_file("fixtures/credential_process.py").display(),
-            pid_file.display()
-        ),
-    );
+    write_hanging_process(&s, &pid_file);
     // A terminal's Ctrl-C is SIGINT to its foreground process group: here a group of its
     // own, with SIGINT at its default whatever this test was started with.
     let mut command = s.command(&["token", "-i", "c", "--profile", "proc", "--timeout", "60"]);

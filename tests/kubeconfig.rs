@@ -8,36 +8,20 @@ use std::os::unix::fs::PermissionsExt;
 
 use serde_json::{Value, json};
 use support::{
-    NO_PODS, Process, Sandbox, fake_eks, kubectl_config, kubectl_get_pods, kubectl_view,
-    moto_cluster, named, point_clusters_at, read_yaml, repo_file,
+    AK, DEV_AK, DEV_SK, Process, Sandbox, assert_kubectl_gets_pods_as, assert_kubectl_reads,
+    both_key_pairs, env_creds, fake_eks, file_mode, kubectl_view, moto_cluster, named,
+    point_clusters_at, read_yaml, repo_file, strings, write_profile_keys,
 };
 use yaml_serde::Value as Yaml;
 
+/// The region of `env_creds`, where the clusters are made.
 const REGION: &str = "eu-west-1";
-const AK: &str = "AKIAKUBECONFIGTEST01";
-const SK: &str = "kubeconfigSecretSentinel/0123456789";
-const DEV_AK: &str = "AKIAKUBECONFIGDEV001";
-const DEV_SK: &str = "kubeconfigDevSecret/0123456789";
 
+/// The example keys in the environment, every AWS API call going to `moto`.
 fn sandbox(moto: &Process) -> Sandbox {
-    let mut s = Sandbox::new();
-    s.endpoint(&moto.url())
-        .env("AWS_ACCESS_KEY_ID", AK)
-        .env("AWS_SECRET_ACCESS_KEY", SK)
-        .env("AWS_REGION", REGION);
+    let mut s = env_creds();
+    s.endpoint(&moto.url());
     s
-}
-
-fn mode(path: &std::path::Path) -> u32 {
-    std::fs::metadata(path).unwrap().permissions().mode() & 0o777
-}
-
-fn strings(v: &Yaml) -> Vec<&str> {
-    v.as_sequence()
-        .unwrap_or_else(|| panic!("not a list: {v:?}"))
-        .iter()
-        .map(|s| s.as_str().unwrap())
-        .collect()
 }
 
 /// The three entries the command writes for `cluster`, checked field by field.
@@ -89,7 +73,7 @@ fn on_an_empty_home_it_writes_a_private_kubeconfig() {
         format!("Added new context {arn} to {}\n", path.display())
     );
     assert!(run.stderr.is_empty(), "{}", run.stderr);
-    assert_eq!(mode(&path), 0o600);
+    assert_eq!(file_mode(&path), 0o600);
     assert!(!s.path(".kube/config.bak").exists());
     let doc = read_yaml(&path);
     assert_eq!(doc["apiVersion"], "v1");
@@ -181,7 +165,7 @@ fn on_an_existing_multi_cluster_kubeconfig_other_entries_are_kept() {
         )
     );
     assert_eq!(std::fs::read_to_string(&backup).unwrap(), EXISTING);
-    assert_eq!(mode(&path), 0o600);
+    assert_eq!(file_mode(&path), 0o600);
 
     let doc = read_yaml(&path);
     assert_entries(
@@ -325,19 +309,8 @@ fn kubectl_reaches_the_cluster_through_the_written_user() {
     // into the exec env, as they do for the AWS CLI.
     let mut s = Sandbox::new();
     s.endpoint(&moto.url()).env("AWS_REGION", REGION);
-    s.write(
-        ".aws/credentials",
-        &format!(
-            "[default]\naws_access_key_id = {AK}\naws_secret_access_key = {SK}\n\
-             [dev]\naws_access_key_id = {DEV_AK}\naws_secret_access_key = {DEV_SK}\n"
-        ),
-    );
-    let api = fake_eks(
-        &s,
-        "e2e-cluster",
-        &json!({ AK: SK, DEV_AK: DEV_SK }),
-        Some(&moto),
-    );
+    write_profile_keys(&s);
+    let api = fake_eks(&s, "e2e-cluster", &both_key_pairs(), Some(&moto));
     for (args, identity) in [
         (vec![], format!("arn:aws:iam::123456789012:user/{AK}")),
         (
@@ -362,16 +335,7 @@ fn kubectl_reaches_the_cluster_through_the_written_user() {
         // Test-only: moto's endpoint and CA are made up; the user and context eks-token
         // wrote are used unchanged.
         point_clusters_at(&path, &api.url(), &api.ca);
-        for version in ["1.27", "1.33"] {
-            let before = api.requests_by(&identity);
-            let run = kubectl_get_pods(&s, version, &path);
-            assert_eq!(run.code, 0, "kubectl {version} {args:?}: {}", run.stderr);
-            assert_eq!(run.stderr.trim(), NO_PODS, "kubectl {version} {args:?}");
-            assert!(
-                api.requests_by(&identity) > before,
-                "kubectl {version} {args:?}: no request as {identity}"
-            );
-        }
+        assert_kubectl_gets_pods_as(&s, &api, &path, &identity, &format!("{args:?}"));
     }
 }
 
@@ -452,20 +416,12 @@ fn yaml_1_1_look_alikes_in_the_kubeconfig_stay_strings_for_kubectl() {
         )
     );
     check(&kubectl_view(&s, &path));
-    for version in ["1.27", "1.33"] {
-        let namespace = kubectl_config(
-            &s,
-            version,
-            &path,
-            &[
-                "view",
-                "-o",
-                "jsonpath={.contexts[?(@.name==\"no\")].context.namespace}",
-            ],
-        );
-        assert_eq!(namespace.code, 0, "kubectl {version}: {}", namespace.stderr);
-        assert_eq!(namespace.stdout, "no", "kubectl {version}");
-    }
+    assert_kubectl_reads(
+        &s,
+        &path,
+        "{.contexts[?(@.name==\"no\")].context.namespace}",
+        "no",
+    );
 
     // Written once more, the file is the same.
     let written = std::fs::read(&path).unwrap();
@@ -492,7 +448,7 @@ fn a_read_only_kubeconfig_is_not_replaced() {
         )
     );
     assert_eq!(std::fs::read_to_string(&path).unwrap(), EXISTING);
-    assert_eq!(mode(&path), 0o444);
+    assert_eq!(file_mode(&path), 0o444);
     assert!(!s.path(".kube/config.bak").exists());
 
     // --dry-run writes nothing, and neither does a run with nothing to change.

@@ -4,15 +4,9 @@
 
 mod support;
 
-use std::path::Path;
-use std::time::Instant;
-
-use support::{BIN, FakeEks, Process, Run, Sandbox, kubectl};
+use support::{AK, BIN, FakeEks, NO_PODS, Process, SK, Sandbox, env_creds, kubectl_get_pods};
 
 const CLUSTER: &str = "e2e-cluster";
-const AK: &str = "AKIAKUBECTLE2EKEY001";
-const SK: &str = "kubectlSecretSentinel/0123456789abcdef";
-const NO_PODS: &str = "No resources found in default namespace.";
 
 fn fake_eks(s: &Sandbox, moto: Option<&Process>) -> FakeEks {
     support::fake_eks(s, CLUSTER, &serde_json::json!({ AK: SK }), moto)
@@ -61,27 +55,9 @@ current-context: fake
     )
 }
 
-fn kubectl_get_pods(s: &Sandbox, version: &str, config: &Path) -> Run {
-    let start = Instant::now();
-    let out = s
-        .command_of(kubectl(version), &["get", "pods", "--request-timeout=20s"])
-        .env("KUBECONFIG", config)
-        .output()
-        .unwrap();
-    Run::from_output(out, start.elapsed())
-}
-
-fn env_sandbox() -> Sandbox {
-    let mut s = Sandbox::new();
-    s.env("AWS_ACCESS_KEY_ID", AK)
-        .env("AWS_SECRET_ACCESS_KEY", SK)
-        .env("AWS_REGION", "us-west-2");
-    s
-}
-
 #[test]
 fn kubectl_get_pods_with_exec_v1_and_v1beta1_on_every_kubectl() {
-    let s = env_sandbox();
+    let s = env_creds();
     let api = fake_eks(&s, None);
     for version in ["1.27", "1.28", "1.29", "1.30", "1.31", "1.32", "1.33"] {
         for api_version in [
@@ -106,7 +82,7 @@ fn kubectl_get_pods_with_exec_v1_and_v1beta1_on_every_kubectl() {
 
 #[test]
 fn kubectl_with_the_aws_cli_arguments_only_command_changed() {
-    let s = env_sandbox();
+    let s = env_creds();
     let api = fake_eks(&s, None);
     let args = [
         "--region",
@@ -128,7 +104,7 @@ fn kubectl_with_the_aws_cli_arguments_only_command_changed() {
 #[test]
 fn kubectl_with_an_assumed_role() {
     let moto = Process::moto();
-    let mut s = env_sandbox();
+    let mut s = env_creds();
     s.endpoint(&moto.url());
     let api = fake_eks(&s, Some(&moto));
     let role = "arn:aws:iam::123456789012:role/eks-admin";
@@ -142,9 +118,12 @@ fn kubectl_with_an_assumed_role() {
     assert_eq!(run.stderr.trim(), NO_PODS);
 }
 
+/// The server signs the request again with its own cluster id in `x-k8s-aws-id`, as
+/// aws-iam-authenticator does (`pkg/token/token.go`, `Verify`): a token signed for
+/// another cluster does not match, and kubectl shows the 401 as "Unauthorized".
 #[test]
 fn a_token_for_another_cluster_is_unauthorized() {
-    let s = env_sandbox();
+    let s = env_creds();
     let api = fake_eks(&s, None);
     for version in ["1.27", "1.33"] {
         let config = kubeconfig(
@@ -153,6 +132,7 @@ fn a_token_for_another_cluster_is_unauthorized() {
             "client.authentication.k8s.io/v1",
             &["token", "-i", "some-other-cluster"],
         );
+        let before = api.rejections().len();
         let run = kubectl_get_pods(&s, version, &config);
         assert_ne!(run.code, 0);
         assert!(
@@ -162,5 +142,18 @@ fn a_token_for_another_cluster_is_unauthorized() {
             run.stderr
         );
         assert!(!run.stderr.contains(NO_PODS));
+        let rejections = api.rejections().split_off(before);
+        assert!(
+            !rejections.is_empty(),
+            "kubectl {version}: no request rejected"
+        );
+        for why in rejections {
+            assert!(
+                why.starts_with(&format!(
+                    "signature mismatch: not signed for cluster '{CLUSTER}'"
+                )),
+                "kubectl {version}: rejected for another reason: {why}"
+            );
+        }
     }
 }

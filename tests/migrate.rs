@@ -5,20 +5,17 @@
 mod support;
 
 use std::os::unix::fs::PermissionsExt;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use serde_json::{Value, json};
 use support::{
-    NO_PODS, Process, Sandbox, fake_eks, kubectl_config, kubectl_get_pods, kubectl_view, named,
-    point_clusters_at, read_yaml, repo_file,
+    AK, DEV_AK, Process, Sandbox, assert_kubectl_gets_pods_as, assert_kubectl_reads,
+    both_key_pairs, fake_eks, file_mode, kubectl_view, named, point_clusters_at, read_yaml,
+    repo_file, strings, write_profile_keys,
 };
 use yaml_serde::Value as Yaml;
 
 const ROLE: &str = "arn:aws:iam::123456789012:role/eks-admin";
-const AK: &str = "AKIAMIGRATEDEFAULT01";
-const SK: &str = "migrateDefaultSecret/0123456789";
-const DEV_AK: &str = "AKIAMIGRATEDEVKEY001";
-const DEV_SK: &str = "migrateDevSecret/0123456789";
 const ARN_NAME: &str = "arn:aws:eks:eu-west-1:123456789012:cluster/prod";
 
 /// Each fixture, its migrated user, and the eks-token args that user must end up with.
@@ -60,14 +57,6 @@ fn copy(s: &Sandbox, name: &str) -> PathBuf {
         ".kube/config",
         &std::fs::read_to_string(fixture(name)).unwrap(),
     )
-}
-
-fn strings(v: &Yaml) -> Vec<&str> {
-    v.as_sequence()
-        .unwrap()
-        .iter()
-        .map(|s| s.as_str().unwrap())
-        .collect()
 }
 
 #[test]
@@ -235,14 +224,8 @@ fn migrated_kubeconfigs_work_with_kubectl() {
     let moto = Process::moto();
     let mut s = Sandbox::new();
     s.endpoint(&moto.url()).env("AWS_REGION", "eu-west-1");
-    s.write(
-        ".aws/credentials",
-        &format!(
-            "[default]\naws_access_key_id = {AK}\naws_secret_access_key = {SK}\n\
-             [dev]\naws_access_key_id = {DEV_AK}\naws_secret_access_key = {DEV_SK}\n"
-        ),
-    );
-    let api = fake_eks(&s, "prod", &json!({ AK: SK, DEV_AK: DEV_SK }), Some(&moto));
+    write_profile_keys(&s);
+    let api = fake_eks(&s, "prod", &both_key_pairs(), Some(&moto));
     for (name, _, args) in cases() {
         let path = copy(&s, name);
         let run = s.run(&["kubeconfig", "migrate"]);
@@ -256,21 +239,8 @@ fn migrated_kubeconfigs_work_with_kubectl() {
         } else {
             format!("arn:aws:iam::123456789012:user/{AK}")
         };
-        for version in ["1.27", "1.33"] {
-            let before = api.requests_by(&identity);
-            let run = kubectl_get_pods(&s, version, &path);
-            assert_eq!(run.code, 0, "{name} kubectl {version}: {}", run.stderr);
-            assert_eq!(run.stderr.trim(), NO_PODS, "{name} kubectl {version}");
-            assert!(
-                api.requests_by(&identity) > before,
-                "{name} kubectl {version}: no request as {identity}"
-            );
-        }
+        assert_kubectl_gets_pods_as(&s, &api, &path, &identity, name);
     }
-}
-
-fn mode(path: &Path) -> u32 {
-    std::fs::metadata(path).unwrap().permissions().mode() & 0o777
 }
 
 /// kubectl's view of a kubeconfig, with `user`'s exec now running eks-token with `args`.
@@ -330,20 +300,12 @@ fn yaml_1_1_look_alikes_stay_strings_for_kubectl() {
         )
     );
     assert_eq!(kubectl_view(&s, &path), expected);
-    for version in ["1.27", "1.33"] {
-        let namespace = kubectl_config(
-            &s,
-            version,
-            &path,
-            &[
-                "view",
-                "-o",
-                "jsonpath={.contexts[?(@.name==\"no\")].context.namespace}",
-            ],
-        );
-        assert_eq!(namespace.code, 0, "kubectl {version}: {}", namespace.stderr);
-        assert_eq!(namespace.stdout, "no", "kubectl {version}");
-    }
+    assert_kubectl_reads(
+        &s,
+        &path,
+        "{.contexts[?(@.name==\"no\")].context.namespace}",
+        "no",
+    );
 
     // The rewritten file is stable: a second run has nothing to do.
     let again = s.run(&["kubeconfig", "migrate"]);
@@ -408,14 +370,14 @@ fn a_backup_path_that_is_a_symlink_is_replaced_not_written_through() {
         std::fs::read_to_string(&elsewhere).unwrap(),
         "not a kubeconfig\n"
     );
-    assert_eq!(mode(&elsewhere), 0o644);
+    assert_eq!(file_mode(&elsewhere), 0o644);
     assert!(
         std::fs::symlink_metadata(&backup)
             .unwrap()
             .file_type()
             .is_file()
     );
-    assert_eq!(mode(&backup), 0o600);
+    assert_eq!(file_mode(&backup), 0o600);
     assert_eq!(
         std::fs::read(&backup).unwrap(),
         std::fs::read(fixture("aws-cli.yaml")).unwrap()
@@ -444,7 +406,7 @@ fn a_read_only_kubeconfig_is_not_replaced() {
             )
         );
         assert_eq!(std::fs::read(&path).unwrap(), original);
-        assert_eq!(mode(&path), read_only);
+        assert_eq!(file_mode(&path), read_only);
         assert!(!backup.exists());
     }
 

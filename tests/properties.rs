@@ -1,7 +1,8 @@
 //! Property tests (proptest, stable toolchain): the parsers of untrusted input never panic
-//! and keep their promises for any input. Case counts are bounded so the suite stays
-//! fast; failing inputs are kept in `tests/proptest-regressions/properties.txt` and
-//! replayed first on every run.
+//! and keep their promises for any input. Those named `fuzz_…` are fuzzing: they check
+//! that a parser never panics, and little more; the others check a promise. Case counts
+//! are bounded so the suite stays fast; failing inputs are kept in
+//! `tests/proptest-regressions/properties.txt` and replayed first on every run.
 
 use std::ffi::{OsStr, OsString};
 use std::os::unix::ffi::OsStrExt;
@@ -93,8 +94,10 @@ fn exec_info_json() -> impl Strategy<Value = (Option<String>, bool, String)> {
 proptest! {
     #![proptest_config(config(512))]
 
+    /// Fuzzing: any bytes in `KUBERNETES_EXEC_INFO` never panic; a warning always comes
+    /// with the v1beta1 fallback.
     #[test]
-    fn exec_info_bytes_never_panic(raw in prop::collection::vec(any::<u8>(), 0..256)) {
+    fn fuzz_exec_info_bytes(raw in prop::collection::vec(any::<u8>(), 0..256)) {
         let request = ExecRequest::from_env_value(Some(OsStr::from_bytes(&raw)));
         if request.warning.is_some() {
             prop_assert_eq!(request.api_version, ApiVersion::V1Beta1);
@@ -124,8 +127,10 @@ proptest! {
         }
     }
 
+    /// Fuzzing: known words mixed with anything never panic the parser; normalizing adds at
+    /// most one argument, and a parsed timeout is positive.
     #[test]
-    fn argument_parsing_never_panics(args in prop::collection::vec(arg(), 0..10)) {
+    fn fuzz_argument_parsing(args in prop::collection::vec(arg(), 0..10)) {
         let argv: Vec<OsString> = std::iter::once(OsString::from("eks-token")).chain(args).collect();
         let normalized = cli::normalize(argv.clone());
         prop_assert!(normalized.len() <= argv.len() + 1);
@@ -161,8 +166,9 @@ proptest! {
         prop_assert_eq!(token::decode(&encoded), Some(text));
     }
 
+    /// Fuzzing: only checks that decoding any text, with or without the prefix, never panics.
     #[test]
-    fn decode_never_panics(text in ".{0,200}") {
+    fn fuzz_token_decode(text in ".{0,200}") {
         let _ = token::decode(&text);
         let _ = token::decode(&format!("{PREFIX}{text}"));
     }
@@ -214,8 +220,9 @@ proptest! {
         }
     }
 
+    /// Fuzzing: only checks that parsing any bytes a credential_process prints never panics.
     #[test]
-    fn credential_process_output_never_panics(raw in prop::collection::vec(any::<u8>(), 0..300)) {
+    fn fuzz_credential_process_output(raw in prop::collection::vec(any::<u8>(), 0..300)) {
         let _ = credential_process::parse(&raw);
     }
 

@@ -10,10 +10,20 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use serde_json::{Value, json};
-use support::{Process, Run, Sandbox, closed_port, write_json};
+use support::{
+    Process, Run, Sandbox, closed_port, utc_in, verify_token, write_json, write_sso_login,
+};
 
 const ACCOUNT: &str = "123456789012";
 const ROLE: &str = "arn:aws:iam::123456789012:role/eks-viewer";
+
+/// The access key ids are not secret; each names the source a token was signed from.
+const ENV_AK: &str = "AKIAENVSENTINEL00001";
+const PROFILE_AK: &str = "AKIAPROFILESENTINEL1";
+const PROCESS_AK: &str = "ASIAPROCESSSENTINEL1";
+const SSO_ROLE_AK: &str = "ASIASSOSENTINEL00001";
+const CONTAINER_AK: &str = "ASIACONTAINERSENT001";
+const STS_AK: &str = "ASIASTSSENTINEL00001";
 
 const ENV_SECRET: &str = "SENTINELenvSecretAccessKey0001";
 const ENV_SESSION: &str = "SENTINELenvSessionToken0002";
@@ -83,9 +93,9 @@ fn world(sts_plan: Value) -> World {
         "stub.json",
         &json!({
             "sso": {"access_token": SSO_TOKEN, "roles": [{"account_id": ACCOUNT,
-                "role_name": "Admin", "access_key_id": "ASIASSOSENTINEL00001",
+                "role_name": "Admin", "access_key_id": SSO_ROLE_AK,
                 "secret_access_key": SSO_ROLE_SECRET, "session_token": SSO_ROLE_SECRET}]},
-            "container": {"authorization": CONTAINER_AUTH, "access_key_id": "ASIACONTAINERSENT001",
+            "container": {"authorization": CONTAINER_AUTH, "access_key_id": CONTAINER_AK,
                 "secret_access_key": CONTAINER_SECRET, "token": CONTAINER_SECRET},
         }),
     );
@@ -99,7 +109,7 @@ fn world(sts_plan: Value) -> World {
     s.write(
         ".aws/credentials",
         &format!(
-            "[static]\naws_access_key_id = AKIAPROFILESENTINEL1\naws_secret_access_key = {PROFILE_SECRET}\naws_session_token = {PROFILE_SESSION}\n"
+            "[static]\naws_access_key_id = {PROFILE_AK}\naws_secret_access_key = {PROFILE_SECRET}\naws_session_token = {PROFILE_SESSION}\n"
         ),
     );
     s.write(".aws/config", &format!(
@@ -108,7 +118,7 @@ fn world(sts_plan: Value) -> World {
          [profile chained]\nregion = eu-west-1\nrole_arn = {ROLE}\nsource_profile = static\n\
          [profile loop]\nrole_arn = {ROLE}\nsource_profile = loop2\naws_secret_access_key = {PROFILE_SECRET}\n\
          [profile loop2]\nrole_arn = {ROLE}\nsource_profile = loop\n\
-         [profile process]\nregion = eu-west-1\ncredential_process = {py} {script} --access-key-id ASIAPROCESSSENTINEL1 --secret {PROCESS_SECRET} --session-token {PROCESS_SESSION}\n\
+         [profile process]\nregion = eu-west-1\ncredential_process = {py} {script} --access-key-id {PROCESS_AK} --secret {PROCESS_SECRET} --session-token {PROCESS_SESSION}\n\
          [profile process-fails]\nregion = eu-west-1\ncredential_process = {py} {script} --access-key-id A --secret {PROCESS_SECRET} --fail denied\n\
          [profile process-env-secret]\nregion = eu-west-1\ncredential_process = HELPER_PASSWORD={PROCESS_SECRET} {py} {script} --access-key-id A --secret x --fail denied\n\
          [profile process-garbage]\nregion = eu-west-1\ncredential_process = echo '{{\"Version\": 2, \"SecretAccessKey\": \"{PROCESS_SECRET}\"'\n\
@@ -116,12 +126,10 @@ fn world(sts_plan: Value) -> World {
          [profile sso]\nsso_session = corp\nsso_account_id = {ACCOUNT}\nsso_role_name = Admin\nregion = eu-west-1\n\
          [sso-session corp]\nsso_start_url = https://corp.awsapps.com/start\nsso_region = eu-west-1\n",
         py = python.display(), script = script.display()));
-    let expires = (chrono::Utc::now() + chrono::TimeDelta::hours(1))
-        .format("%Y-%m-%dT%H:%M:%SZ")
-        .to_string();
-    write_json(
+    let expires = utc_in(chrono::TimeDelta::hours(1));
+    write_sso_login(
         &s,
-        &format!(".aws/sso/cache/{}.json", support::sso_cache_name("corp")),
+        "corp",
         &json!({"startUrl": "https://corp.awsapps.com/start", "region": "eu-west-1",
             "accessToken": SSO_TOKEN, "expiresAt": expires, "clientId": "client",
             "clientSecret": SSO_CLIENT_SECRET, "refreshToken": SSO_REFRESH,
@@ -139,16 +147,19 @@ fn world(sts_plan: Value) -> World {
     }
 }
 
-/// Runs `args` with `env` added, and checks stderr and every new or changed file.
-fn check(world: &World, env: &[(&str, String)], args: &[&str], expect_success: bool) -> Run {
+/// Runs `token` `args` with `env` added expecting a token signed with the key pair
+/// `(access key id, secret)` of the source meant, and checks that no sentinel is shown.
+fn check_succeeds(
+    world: &World,
+    env: &[(&str, String)],
+    args: &[&str],
+    (access_key_id, secret): (&str, &str),
+) -> Run {
     let run = run_checked(world, env, args);
     let label = label(env, args);
-    if expect_success {
-        assert_eq!(run.code, 0, "{label}: {}", run.stderr);
-    } else {
-        assert_ne!(run.code, 0, "{label} succeeded");
-        assert!(run.stdout.is_empty(), "{label}: stdout {:?}", run.stdout);
-    }
+    assert_eq!(run.code, 0, "{label}: {}", run.stderr);
+    let verdict = verify_token(&run.token(), "c", secret);
+    assert_eq!(verdict["access_key_id"], access_key_id, "{label}");
     run
 }
 
@@ -204,7 +215,7 @@ fn run_checked(world: &World, env: &[(&str, String)], args: &[&str]) -> Run {
 
 fn env_keys(session: bool) -> Vec<(&'static str, String)> {
     let mut env = vec![
-        ("AWS_ACCESS_KEY_ID", "AKIAENVSENTINEL00001".to_owned()),
+        ("AWS_ACCESS_KEY_ID", ENV_AK.to_owned()),
         ("AWS_SECRET_ACCESS_KEY", ENV_SECRET.to_owned()),
     ];
     if session {
@@ -214,7 +225,7 @@ fn env_keys(session: bool) -> Vec<(&'static str, String)> {
 }
 
 fn issued() -> Value {
-    json!({"access_key_id": "ASIASTSSENTINEL00001", "secret_access_key": STS_SECRET,
+    json!({"access_key_id": STS_AK, "secret_access_key": STS_SECRET,
            "session_token": STS_SESSION})
 }
 
@@ -224,132 +235,217 @@ fn verbose_token_args(timeout: &'static str, extra: &[&'static str]) -> Vec<&'st
     base.iter().chain(extra).copied().collect()
 }
 
-#[test]
-fn verbose_success_paths_print_no_secret() {
-    let w = world(json!([{"sts": issued()}]));
-    let with = |extra: &[&'static str]| verbose_token_args("5", extra);
-    let mut env = env_keys(true);
-    env.push(("EKS_TOKEN_LOG", "debug".into()));
-    let run = check(&w, &env, &with(&["--role-arn", ROLE]), true);
-    assert!(run.stderr.contains("eks-token: debug: "), "{}", run.stderr);
-    assert!(
-        run.stderr.contains(&w.sts),
-        "verbose names the STS endpoint"
-    );
-    check(&w, &env_keys(true), &with(&[]), true);
-    check(
-        &w,
-        &env_keys(true),
-        &with(&["--role-arn", ROLE, "--forward-session-name"]),
-        true,
-    );
-    for profile in ["static", "chained", "process", "process-chained", "sso"] {
-        check(&w, &[], &with(&["--profile", profile]), true);
-    }
-    let container = |auth: &str| {
-        vec![
-            (
-                "AWS_CONTAINER_CREDENTIALS_FULL_URI",
-                format!("http://127.0.0.1:{}/creds", w._peers[1].port),
-            ),
-            ("AWS_CONTAINER_AUTHORIZATION_TOKEN", auth.to_owned()),
-        ]
-    };
-    check(&w, &container(CONTAINER_AUTH), &with(&[]), true);
-    let web_identity = vec![
+/// The environment of a pod with a web identity (EKS IRSA, CI): the token file and role.
+fn web_identity_env(w: &World) -> Vec<(&'static str, String)> {
+    vec![
         (
             "AWS_WEB_IDENTITY_TOKEN_FILE",
             w.sandbox.path("token.jwt").display().to_string(),
         ),
         ("AWS_ROLE_ARN", ROLE.to_owned()),
-    ];
-    check(&w, &web_identity, &with(&[]), true);
+    ]
+}
+
+/// The environment of a container whose credentials endpoint wants `auth`.
+fn container_env(w: &World, auth: &str) -> Vec<(&'static str, String)> {
+    vec![
+        (
+            "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+            format!("http://127.0.0.1:{}/creds", w._peers[1].port),
+        ),
+        ("AWS_CONTAINER_AUTHORIZATION_TOKEN", auth.to_owned()),
+    ]
+}
+
+#[test]
+fn verbose_success_paths_print_no_secret() {
+    let w = world(json!([{"sts": issued()}]));
+    let with = |extra: &[&'static str]| verbose_token_args("5", extra);
+    let assumed = (STS_AK, STS_SECRET);
+    let mut env = env_keys(true);
+    env.push(("EKS_TOKEN_LOG", "debug".into()));
+    let run = check_succeeds(&w, &env, &with(&["--role-arn", ROLE]), assumed);
+    assert!(run.stderr.contains("eks-token: debug: "), "{}", run.stderr);
+    assert!(
+        run.stderr.contains(&w.sts),
+        "verbose names the STS endpoint"
+    );
+    check_succeeds(&w, &env_keys(true), &with(&[]), (ENV_AK, ENV_SECRET));
+    check_succeeds(
+        &w,
+        &env_keys(true),
+        &with(&["--role-arn", ROLE, "--forward-session-name"]),
+        assumed,
+    );
+    for (profile, keys) in [
+        ("static", (PROFILE_AK, PROFILE_SECRET)),
+        ("chained", assumed),
+        ("process", (PROCESS_AK, PROCESS_SECRET)),
+        ("process-chained", assumed),
+        ("sso", (SSO_ROLE_AK, SSO_ROLE_SECRET)),
+    ] {
+        check_succeeds(&w, &[], &with(&["--profile", profile]), keys);
+    }
+    check_succeeds(
+        &w,
+        &container_env(&w, CONTAINER_AUTH),
+        &with(&[]),
+        (CONTAINER_AK, CONTAINER_SECRET),
+    );
+    check_succeeds(&w, &web_identity_env(&w), &with(&[]), assumed);
 }
 
 #[test]
 fn error_paths_print_no_secret() {
     let with = |extra: &[&'static str]| verbose_token_args("1", extra);
     let sts_errors = [
-        json!([{"sts_error": "ExpiredToken", "status": 403, "message": "expired"}]),
-        json!([{"sts_error": "InvalidClientTokenId", "status": 403, "message": "invalid"}]),
-        json!([{"sts_error": "AccessDenied", "status": 403, "message": "denied"}]),
-        json!([{"sts_error": "Throttling", "status": 400, "message": "Rate exceeded"}]),
-        json!([{"status": 503, "body": "unavailable"}]),
-        json!([{"status": 200, "body": "<AssumeRoleResponse><broken", "content_type": "text/xml"}]),
-        json!([{"hang": true}]),
+        (
+            json!([{"sts_error": "ExpiredToken", "status": 403, "message": "expired"}]),
+            "(ExpiredToken: expired)",
+        ),
+        (
+            json!([{"sts_error": "InvalidClientTokenId", "status": 403, "message": "invalid"}]),
+            "(InvalidClientTokenId: invalid)",
+        ),
+        (
+            json!([{"sts_error": "AccessDenied", "status": 403, "message": "denied"}]),
+            "access denied (AccessDenied: denied)",
+        ),
+        (
+            json!([{"sts_error": "Throttling", "status": 400, "message": "Rate exceeded"}]),
+            "still throttled after 3 attempts (Throttling: Rate exceeded)",
+        ),
+        (
+            json!([{"status": 503, "body": "unavailable"}]),
+            "failed with HTTP 503 on all 3 attempts",
+        ),
+        (
+            json!([{"status": 200, "body": "<AssumeRoleResponse><broken", "content_type": "text/xml"}]),
+            "is not what AWS sends",
+        ),
+        (json!([{"hang": true}]), "timed out after 1s: "),
     ];
-    for plan in sts_errors {
+    let assume_role = format!("STS AssumeRole of {ROLE}");
+    for (plan, fault) in sts_errors {
         let w = world(plan);
-        check(&w, &env_keys(true), &with(&["--role-arn", ROLE]), false);
-        check(&w, &[], &with(&["--profile", "chained"]), false);
-        check(&w, &[], &with(&["--profile", "process-chained"]), false);
-        let web_identity = vec![
+        // Each error names the fault, and the call or profile it happened to.
+        for (env, args, call) in [
             (
-                "AWS_WEB_IDENTITY_TOKEN_FILE",
-                w.sandbox.path("token.jwt").display().to_string(),
+                env_keys(true),
+                with(&["--role-arn", ROLE]),
+                assume_role.clone(),
             ),
-            ("AWS_ROLE_ARN", ROLE.to_owned()),
-        ];
-        check(&w, &web_identity, &with(&[]), false);
+            (
+                vec![],
+                with(&["--profile", "chained"]),
+                "profile chained".into(),
+            ),
+            (
+                vec![],
+                with(&["--profile", "process-chained"]),
+                assume_role.clone(),
+            ),
+            (
+                web_identity_env(&w),
+                with(&[]),
+                format!("STS AssumeRoleWithWebIdentity of {ROLE}"),
+            ),
+        ] {
+            let run = check_fails_with(&w, &env, &args, fault);
+            let error = run.error_line();
+            assert!(error.contains(&call), "{error:?} does not name {call:?}");
+        }
     }
 
     let w = world(json!([{"sts": issued()}]));
-    for profile in [
-        "loop",
-        "process-fails",
-        "process-env-secret",
-        "process-garbage",
+    let python = support::python();
+    for (profile, expected) in [
+        (
+            "loop",
+            "profile loop in source_profile: loop → loop2 → loop".to_owned(),
+        ),
+        (
+            "process-fails",
+            format!(
+                "credential_process of profile process-fails failed: {} exited with status 1: denied",
+                python.display()
+            ),
+        ),
+        (
+            "process-env-secret",
+            format!(
+                "credential_process of profile process-env-secret failed: {} exited with status 1: denied",
+                python.display()
+            ),
+        ),
+        (
+            "process-garbage",
+            "credential_process of profile process-garbage failed: echo printed output that is not JSON"
+                .to_owned(),
+        ),
     ] {
-        check(&w, &[], &with(&["--profile", profile]), false);
+        check_fails_with(&w, &[], &with(&["--profile", profile]), &expected);
     }
     // An STS endpoint that refuses connections.
     let mut env = env_keys(true);
-    env.push((
-        "AWS_ENDPOINT_URL_STS",
-        format!("http://127.0.0.1:{}", closed_port()),
-    ));
-    check(&w, &env, &with(&["--role-arn", ROLE]), false);
+    let closed = format!("http://127.0.0.1:{}", closed_port());
+    env.push(("AWS_ENDPOINT_URL_STS", closed.clone()));
+    check_fails_with(
+        &w,
+        &env,
+        &with(&["--role-arn", ROLE]),
+        &format!("cannot reach {closed} (connection refused) for {assume_role}"),
+    );
     // Credentials the environment half-sets or dates wrongly.
-    check(&w, &env_keys(false)[..1], &with(&[]), false);
+    check_fails_with(
+        &w,
+        &env_keys(false)[..1],
+        &with(&[]),
+        "AWS_ACCESS_KEY_ID is set but AWS_SECRET_ACCESS_KEY is not",
+    );
     let mut env = env_keys(true);
     env.push(("AWS_SESSION_EXPIRATION", "2001-01-01T00:00:00Z".into()));
-    check(&w, &env, &with(&[]), false);
-    // A container endpoint that rejects the authorization token.
-    let env = vec![
-        (
-            "AWS_CONTAINER_CREDENTIALS_FULL_URI",
-            format!("http://127.0.0.1:{}/creds", w._peers[1].port),
-        ),
-        (
-            "AWS_CONTAINER_AUTHORIZATION_TOKEN",
-            format!("{CONTAINER_AUTH}-wrong"),
-        ),
-    ];
-    check(&w, &env, &with(&[]), false);
-    // SSO: the portal rejects the token, then the login has expired.
-    let mut env = vec![(
-        "AWS_ENDPOINT_URL_SSO",
-        format!("http://127.0.0.1:{}", closed_port()),
-    )];
-    check(&w, &env, &with(&["--profile", "sso"]), false);
-    env.clear();
-    let expired = (chrono::Utc::now() - chrono::TimeDelta::hours(1))
-        .format("%Y-%m-%dT%H:%M:%SZ")
-        .to_string();
-    write_json(
-        &w.sandbox,
-        &format!(".aws/sso/cache/{}.json", support::sso_cache_name("corp")),
-        &json!({"startUrl": "https://corp.awsapps.com/start", "region": "eu-west-1",
-            "accessToken": SSO_TOKEN, "expiresAt": expired}),
+    check_fails_with(
+        &w,
+        &env,
+        &with(&[]),
+        "the AWS credentials expired at 2001-01-01 00:00:00 UTC",
     );
-    check(&w, &env, &with(&["--profile", "sso"]), false);
+    // A container endpoint that rejects the authorization token.
+    let run = check_fails_with(
+        &w,
+        &container_env(&w, &format!("{CONTAINER_AUTH}-wrong")),
+        &with(&[]),
+        "container credentials: ",
+    );
+    assert!(run.error_line().contains("403"), "{}", run.stderr);
+    // SSO: the portal cannot be reached, then the login has expired.
+    let closed = format!("http://127.0.0.1:{}", closed_port());
+    check_fails_with(
+        &w,
+        &[("AWS_ENDPOINT_URL_SSO", closed.clone())],
+        &with(&["--profile", "sso"]),
+        &format!("cannot reach {closed} (connection refused) for credentials of profile sso"),
+    );
+    write_sso_login(
+        &w.sandbox,
+        "corp",
+        &json!({"startUrl": "https://corp.awsapps.com/start", "region": "eu-west-1",
+            "accessToken": SSO_TOKEN, "expiresAt": utc_in(-chrono::TimeDelta::hours(1))}),
+    );
+    check_fails_with(
+        &w,
+        &[],
+        &with(&["--profile", "sso"]),
+        "the SSO login for profile sso is missing or expired (expired at ",
+    );
     // A token too long for the server, signed with a huge session token.
     let mut env = env_keys(false);
     env.push((
         "AWS_SESSION_TOKEN",
         format!("{ENV_SESSION}{}", "x".repeat(5000)),
     ));
-    check(&w, &env, &with(&[]), false);
+    check_fails_with(&w, &env, &with(&[]), "the EKS server accepts at most 4096");
 }
 
 /// Runs `args` (a `token`, `whoami` or `doctor` command line) expecting it to fail with
@@ -433,13 +529,7 @@ fn endpoints_that_echo_the_request_get_no_secret_shown() {
             "STS GetCallerIdentity: EchoedRequest: ",
         );
     }
-    let web_identity = vec![
-        (
-            "AWS_WEB_IDENTITY_TOKEN_FILE",
-            w.sandbox.path("token.jwt").display().to_string(),
-        ),
-        ("AWS_ROLE_ARN", ROLE.to_owned()),
-    ];
+    let web_identity = web_identity_env(&w);
     for args in every_command(&[]) {
         check_fails_with(
             &w,
@@ -550,5 +640,10 @@ fn container_tokens_with_line_breaks_or_control_characters_are_refused_unseen() 
             file.display().to_string(),
         ),
     ];
-    check(&w, &env, &verbose_token_args("5", &[]), true);
+    check_succeeds(
+        &w,
+        &env,
+        &verbose_token_args("5", &[]),
+        (CONTAINER_AK, CONTAINER_SECRET),
+    );
 }

@@ -5,25 +5,9 @@
 mod support;
 
 use serde_json::Value;
-use support::{Process, Run, Sandbox, boto3};
+use support::{Process, Run, Sandbox, boto3, moto_iam_user};
 
 const ACCOUNT: &str = "123456789012";
-
-/// Creates IAM user `eng/alice` in moto and returns its access key id and secret.
-fn iam_user(moto: &Process) -> (String, String) {
-    let key = boto3(
-        moto,
-        "eu-west-1",
-        "iam = client('iam')\n\
-         iam.create_user(UserName='alice', Path='/eng/')\n\
-         k = iam.create_access_key(UserName='alice')['AccessKey']\n\
-         print(json.dumps([k['AccessKeyId'], k['SecretAccessKey']]))\n",
-    );
-    (
-        key[0].as_str().unwrap().to_owned(),
-        key[1].as_str().unwrap().to_owned(),
-    )
-}
 
 /// Creates a role in moto and returns the ARN IAM gives it (path included).
 fn iam_role(moto: &Process, name: &str, path: &str) -> String {
@@ -38,10 +22,10 @@ fn iam_role(moto: &Process, name: &str, path: &str) -> String {
     arn.as_str().unwrap().to_owned()
 }
 
-/// A sandbox whose environment holds alice's keys; only STS is pointed at moto, through
-/// `AWS_ENDPOINT_URL_STS`.
+/// A sandbox whose environment holds the keys of IAM user `eng/alice`, made in moto;
+/// only STS is pointed at moto, through `AWS_ENDPOINT_URL_STS`.
 fn alice(moto: &Process) -> Sandbox {
-    let (ak, sk) = iam_user(moto);
+    let (ak, sk) = moto_iam_user(moto, "alice", "/eng/");
     let mut s = Sandbox::new();
     s.env("AWS_ACCESS_KEY_ID", ak)
         .env("AWS_SECRET_ACCESS_KEY", sk)

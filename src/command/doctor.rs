@@ -4,14 +4,18 @@
 
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::Duration;
 
 use aws_runtime::env_config::file::{EnvConfigFileKind, EnvConfigFiles};
 use aws_types::os_shim_internal::{Env, Fs};
 use chrono::{DateTime, Utc};
 use clap::Parser;
+use serde::{Deserialize, Serialize};
+use tokio::io::AsyncReadExt;
 
 use crate::cache::{self, Cache, CacheKey, KeyInputs};
-use crate::cli::{self, Cli, Command, DoctorArgs, TokenArgs};
+use crate::cli::{self, AwsOnly, Cli, Command, DoctorArgs, TokenArgs};
 use crate::command::whoami::{self, shell_quote};
 use crate::credentials::{self, Options, RegionOrigin, Setup, Source, home_dir};
 use crate::error::Error;
@@ -20,6 +24,7 @@ use crate::identity::Principal;
 use crate::kubeconfig::{
     self, ExecApiVersion, ExecConfig, InteractiveMode, Kubeconfig, KubeconfigError, UnreadableExec,
 };
+use crate::log;
 use crate::network::{self, Deadline, Limits};
 use crate::sso_cache::{self, LoginState};
 use crate::sts_endpoint::StsEndpoint;
@@ -28,13 +33,14 @@ use crate::token::ClusterId;
 const MIGRATE: &str = "eks-token kubeconfig migrate";
 
 /// Something to tell the user, with the fix when there is one.
+#[derive(Serialize, Deserialize)]
 struct Finding {
     what: String,
     fix: Option<String>,
 }
 
-/// The screen being built.
-#[derive(Default)]
+/// The screen being built; also what a `--aws-only` child prints as JSON.
+#[derive(Default, Serialize, Deserialize)]
 struct Report {
     lines: Vec<(String, String)>,
     problems: Vec<Finding>,
@@ -58,6 +64,28 @@ impl Report {
             what: what.into(),
             fix,
         });
+    }
+
+    /// Appends what a `--aws-only` child found, after what is here.
+    fn append(&mut self, other: Report) {
+        self.lines.extend(other.lines);
+        self.problems.extend(other.problems);
+        self.warnings.extend(other.warnings);
+    }
+
+    /// Every text through [`crate::secrets::redact`]: a child redacts its own findings,
+    /// as only it has seen the secrets.
+    fn redacted(self) -> Self {
+        let text = |t: String| crate::secrets::redact(&t).into_owned();
+        let finding = |f: Finding| Finding {
+            what: text(f.what),
+            fix: f.fix.map(text),
+        };
+        Self {
+            lines: self.lines.into_iter().map(|(l, t)| (l, text(t))).collect(),
+            problems: self.problems.into_iter().map(finding).collect(),
+            warnings: self.warnings.into_iter().map(finding).collect(),
+        }
     }
 
     fn render(&self) -> String {
@@ -92,6 +120,9 @@ impl Report {
 /// Runs the checks; returns the report and, when something is broken, the error that
 /// makes the exit status 1.
 pub fn run(args: &DoctorArgs) -> (String, Result<(), Error>) {
+    if let Some(what) = args.aws_only {
+        return aws_only(args, what);
+    }
     let mut report = Report::default();
     if let Err(e) = check(args, &mut report) {
         return (String::new(), Err(e));
@@ -150,9 +181,10 @@ fn check(args: &DoctorArgs, report: &mut Report) -> Result<(), Error> {
         ),
         _ => (args.aws.options(), args.cluster_id.clone(), None),
     };
-    let live = plan
-        .as_ref()
-        .is_none_or(|plan| apply_exec_env(args, plan, report));
+    let (env, live) = match &plan {
+        Some(plan) => env_to_apply(args, plan, report),
+        None => (Vec::new(), true),
+    };
     let cluster = cluster.as_deref().map(ClusterId::new);
     match &cluster {
         Some(Ok(id)) => report.line("cluster id", id.as_str()),
@@ -162,11 +194,177 @@ fn check(args: &DoctorArgs, report: &mut Report) -> Result<(), Error> {
         ),
         None => {}
     }
-    network::block_on(check_aws(&options, deadline, live, report)).map_err(Error::Runtime)?;
-    if let Some(Ok(id)) = &cluster {
-        report.line("cache", cache_entry(id, &options, cache_dir.as_deref()));
+    let checks = AwsChecks {
+        cluster: cluster.and_then(Result::ok),
+        options,
+        cache_dir,
+        live,
+    };
+    // Without an exec env to apply, the plugin would see this process's environment.
+    if env.is_empty() {
+        checks.run(deadline, report)
+    } else {
+        checks.run_in_child(&env, deadline, report)
     }
-    Ok(())
+}
+
+/// The checks that read the environment, as the plugin would see it: region, STS host,
+/// SSO login, credentials and identity ([`check_aws`]), and the cache line.
+struct AwsChecks {
+    cluster: Option<ClusterId>,
+    options: Options,
+    cache_dir: Option<PathBuf>,
+    /// Resolve the credentials and call AWS; else only what the config files say.
+    live: bool,
+}
+
+/// A `--aws-only` child that honours its deadline has printed its report this soon
+/// after it; past that it is killed.
+const CHILD_GRACE: Duration = Duration::from_millis(500);
+
+/// A child's report is a few KB; more is not a report.
+const MAX_CHILD_REPORT: u64 = 1024 * 1024;
+
+impl AwsChecks {
+    /// Runs the checks in this process, with its environment.
+    fn run(&self, deadline: Deadline, report: &mut Report) -> Result<(), Error> {
+        network::block_on(check_aws(&self.options, deadline, self.live, report))
+            .map_err(Error::Runtime)?;
+        if let Some(id) = &self.cluster {
+            report.line(
+                "cache",
+                cache_entry(id, &self.options, self.cache_dir.as_deref()),
+            );
+        }
+        Ok(())
+    }
+
+    /// Runs the checks in a child `eks-token doctor --aws-only` started as kubectl starts
+    /// the plugin: this process's environment plus the exec `env`, no stdin. The AWS
+    /// SDK's providers read the process environment themselves, and this process's own
+    /// stays as it is. The child gets the time left; past it (and [`CHILD_GRACE`]) it
+    /// is killed.
+    fn run_in_child(
+        &self,
+        env: &[(String, String)],
+        deadline: Deadline,
+        report: &mut Report,
+    ) -> Result<(), Error> {
+        match network::block_on(self.child(env, deadline)).map_err(Error::Runtime)? {
+            Ok(found) => report.append(found),
+            Err((what, fix)) => report.problem(what, fix),
+        }
+        Ok(())
+    }
+
+    /// The child's report, or the problem to show instead.
+    async fn child(
+        &self,
+        env: &[(String, String)],
+        deadline: Deadline,
+    ) -> Result<Report, (String, Option<String>)> {
+        let failed = |why: String| (format!("the credential checks did not run: {why}"), None);
+        let exe = std::env::current_exe()
+            .map_err(|e| failed(format!("cannot find eks-token's own binary: {e}")))?;
+        let mut child = tokio::process::Command::new(&exe)
+            .args(self.child_args(deadline.left()))
+            .envs(env.iter().map(|(name, value)| (name, value)))
+            // Debug lines as this run has them, whatever the exec env says.
+            .env_remove(log::ENV)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .kill_on_drop(true)
+            .spawn()
+            .map_err(|e| failed(format!("cannot start {}: {e}", exe.display())))?;
+        let stdout = child.stdout.take();
+        // Owns the child: dropped at the deadline, it kills it.
+        let finished = async move {
+            let mut out = Vec::new();
+            if let Some(pipe) = stdout {
+                let _ = pipe.take(MAX_CHILD_REPORT + 1).read_to_end(&mut out).await;
+            }
+            (out, child.wait().await)
+        };
+        let Ok((out, status)) = tokio::time::timeout(deadline.left() + CHILD_GRACE, finished).await
+        else {
+            return Err((
+                format!(
+                    "timed out after {}: the credential checks did not finish",
+                    credentials::seconds(deadline.limits().total)
+                ),
+                Some("check the network, or give doctor more time with --timeout SECONDS".into()),
+            ));
+        };
+        match status {
+            Ok(status) if status.success() => {}
+            Ok(status) => return Err(failed(format!("eks-token ended with {status} (see above)"))),
+            Err(e) => return Err(failed(e.to_string())),
+        }
+        serde_json::from_slice(&out).map_err(|_| failed("its report is unreadable".into()))
+    }
+
+    /// `doctor --aws-only …` with these checks' flags; the time `left` becomes its `--timeout`.
+    fn child_args(&self, left: Duration) -> Vec<OsString> {
+        let what = if self.live { "live" } else { "config" };
+        let options = &self.options;
+        let role = options.role.as_ref();
+        // Rounded up to 10 ms (and so more than zero, as `--timeout` must be): what doctor
+        // did before takes a few ms and waits for nothing, so the child's messages name
+        // the `--timeout` given (`timed out after 10s`).
+        let left = left.as_millis().div_ceil(10).max(1) as f64 / 100.0;
+        let left = left.to_string();
+        let flags = [
+            ("profile", options.profile.as_deref()),
+            ("region", options.region.as_deref()),
+            ("role-arn", role.map(|r| r.arn.as_str())),
+            ("session-name", role.and_then(|r| r.session_name.as_deref())),
+            ("external-id", role.and_then(|r| r.external_id.as_deref())),
+            ("cluster-id", self.cluster.as_ref().map(ClusterId::as_str)),
+            ("timeout", Some(left.as_str())),
+        ];
+        let mut args: Vec<OsString> = vec!["doctor".into(), "--aws-only".into(), what.into()];
+        // `--name=value`: a value may start with `-`.
+        args.extend(
+            flags
+                .iter()
+                .filter_map(|(name, value)| Some(format!("--{name}={}", (*value)?).into())),
+        );
+        if role.is_some_and(|r| r.forward_session_name) {
+            args.push("--forward-session-name".into());
+        }
+        if let Some(dir) = &self.cache_dir {
+            let mut arg = OsString::from("--cache-dir=");
+            arg.push(dir);
+            args.push(arg);
+        }
+        if log::enabled() {
+            args.push("--verbose".into());
+        }
+        args
+    }
+}
+
+/// `doctor --aws-only`: the child [`AwsChecks::run_in_child`] starts. Its findings go to
+/// stdout as JSON, redacted here, where the secrets are known.
+fn aws_only(args: &DoctorArgs, what: AwsOnly) -> (String, Result<(), Error>) {
+    let deadline = Deadline::start(Limits::new(args.aws.timeout));
+    let cluster = match args.cluster_id.as_deref().map(ClusterId::new).transpose() {
+        Ok(cluster) => cluster,
+        Err(e) => return (String::new(), Err(e.into())),
+    };
+    let checks = AwsChecks {
+        cluster,
+        options: args.aws.options(),
+        cache_dir: args.cache_dir.clone(),
+        live: what == AwsOnly::Live,
+    };
+    let mut report = Report::default();
+    if let Err(e) = checks.run(deadline, &mut report) {
+        return (String::new(), Err(e));
+    }
+    let json = serde_json::to_string(&report.redacted()).unwrap_or_default();
+    (json + "\n", Ok(()))
 }
 
 /// Reads the context's user and checks its exec block; `None` when no context applies.
@@ -441,21 +639,30 @@ fn is_executable(path: &Path) -> bool {
     }
 }
 
-/// Applies the exec `env` as far as doctor may: all of it for the user's own or a
-/// trusted kubeconfig, else only [`HARMLESS_ENV`]. Warns about its risks either way;
+/// The exec `env` as far as doctor applies it to the checks: all of it for the user's
+/// own or a trusted kubeconfig, else only [`HARMLESS_ENV`]; a variable no process can
+/// have (an empty name, `=` or NUL) is left out. Warns about its risks either way; also
 /// returns whether the live checks may run (nothing was held back).
-fn apply_exec_env(args: &DoctorArgs, plan: &Plan, report: &mut Report) -> bool {
-    // Decided before the env is applied: it may set HOME or KUBECONFIG.
+fn env_to_apply(
+    args: &DoctorArgs,
+    plan: &Plan,
+    report: &mut Report,
+) -> (Vec<(String, String)>, bool) {
     let trusted = trusted(args);
     let (applied, held): (Vec<_>, Vec<_>) = plan
         .env
         .iter()
         .partition(|(name, _)| trusted || HARMLESS_ENV.contains(&name.as_str()));
-    apply_env(&applied);
-    // After: reading the files it names starts a runtime.
+    let applied = applied
+        .into_iter()
+        .filter(|(name, value)| {
+            !(name.is_empty() || name.contains('=') || name.contains('\0') || value.contains('\0'))
+        })
+        .cloned()
+        .collect();
     warn_env_risks(plan, report);
     if held.is_empty() {
-        return true;
+        return (applied, true);
     }
     let mut names: Vec<&str> = Vec::new();
     for (name, _) in held {
@@ -471,7 +678,7 @@ fn apply_exec_env(args: &DoctorArgs, plan: &Plan, report: &mut Report) -> bool {
         ),
         Some(trust_command(args)),
     );
-    false
+    (applied, false)
 }
 
 /// What an exec `env` variable lets a kubeconfig do through the plugin, when that is
@@ -645,20 +852,6 @@ fn trust_command(args: &DoctorArgs) -> String {
         command.push_str(&format!(" --context {}", shell_quote(context)));
     }
     format!("if you trust that kubeconfig: `{command} --trust-kubeconfig`")
-}
-
-/// kubectl starts the plugin with its own environment plus the exec block's `env`; the
-/// checks read the process environment, so the variables are set here (only those
-/// [`trusted`] or [`HARMLESS_ENV`] allow).
-fn apply_env(env: &[&(String, String)]) {
-    for (name, value) in env {
-        if name.is_empty() || name.contains('=') || name.contains('\0') || value.contains('\0') {
-            continue;
-        }
-        // SAFETY: doctor runs on the main thread before any runtime or other thread
-        // exists, so nothing reads the environment concurrently.
-        unsafe { std::env::set_var(name, value) };
-    }
 }
 
 fn env_set(name: &str) -> Option<String> {
@@ -935,6 +1128,96 @@ mod tests {
         ] {
             assert_eq!(shown_env_value(name, "/p"), "/p", "{name}");
         }
+    }
+
+    #[test]
+    fn a_child_report_is_redacted_and_appended_in_order() {
+        crate::secrets::remember("doctorChildSecret/1234");
+        let mut child = Report::default();
+        child.line("identity", "arn with doctorChildSecret/1234");
+        child.problem(
+            "denied: doctorChildSecret/1234",
+            Some("fix doctorChildSecret/1234".into()),
+        );
+        child.warning("second", None);
+        let json = serde_json::to_string(&child.redacted()).unwrap();
+        assert!(!json.contains("doctorChildSecret"), "{json}");
+        let mut report = Report::default();
+        report.line("cluster id", "c");
+        report.warning("first", None);
+        report.append(serde_json::from_str(&json).unwrap());
+        assert_eq!(
+            report.render(),
+            "cluster id   c\nidentity     arn with [redacted]\n\n\
+             problem: denied: [redacted]\n  fix: fix [redacted]\n\
+             warning: first\nwarning: second\n"
+        );
+    }
+
+    #[test]
+    fn the_child_gets_the_checks_flags_and_the_time_left() {
+        let checks = |role, cache_dir: Option<&str>, live| AwsChecks {
+            cluster: Some(ClusterId::new("prod").unwrap()),
+            options: Options {
+                profile: Some("-dev".into()),
+                region: Some("eu-west-1".into()),
+                role,
+                limits: Limits::default(),
+            },
+            cache_dir: cache_dir.map(PathBuf::from),
+            live,
+        };
+        let parse = |checks: &AwsChecks, left| {
+            let argv = std::iter::once(OsString::from("eks-token")).chain(checks.child_args(left));
+            match Cli::try_parse_from(argv) {
+                Ok(Cli {
+                    command: Command::Doctor(args),
+                    verbose: false,
+                }) => args,
+                other => panic!("{other:?}"),
+            }
+        };
+        let role = credentials::RoleOptions {
+            arn: "arn:aws:iam::123456789012:role/r".into(),
+            session_name: Some("me".into()),
+            external_id: Some("ext".into()),
+            forward_session_name: false,
+        };
+        let args = parse(
+            &checks(Some(role), Some("/tmp/cache dir"), false),
+            Duration::from_millis(9_997),
+        );
+        assert_eq!(args.aws_only, Some(AwsOnly::Config));
+        assert_eq!(args.cluster_id.as_deref(), Some("prod"));
+        assert_eq!(args.cache_dir, Some(PathBuf::from("/tmp/cache dir")));
+        // Doctor spent 3 ms before: the child's messages still say 10s.
+        assert_eq!(args.aws.timeout, Duration::from_secs(10));
+        let options = args.aws.options();
+        assert_eq!(options.profile.as_deref(), Some("-dev"));
+        assert_eq!(options.region.as_deref(), Some("eu-west-1"));
+        let role = options.role.unwrap();
+        assert_eq!(role.arn, "arn:aws:iam::123456789012:role/r");
+        assert_eq!(role.session_name.as_deref(), Some("me"));
+        assert_eq!(role.external_id.as_deref(), Some("ext"));
+        assert!(!role.forward_session_name);
+
+        let role = credentials::RoleOptions {
+            arn: "arn:aws:iam::123456789012:role/r".into(),
+            forward_session_name: true,
+            ..Default::default()
+        };
+        let args = parse(&checks(Some(role), None, true), Duration::ZERO);
+        assert_eq!(args.aws_only, Some(AwsOnly::Live));
+        assert_eq!(args.cache_dir, None);
+        // Out of time: the least `--timeout` there is, so the child ends at once.
+        assert_eq!(args.aws.timeout, Duration::from_millis(10));
+        assert!(args.aws.options().role.unwrap().forward_session_name);
+        assert!(
+            parse(&checks(None, None, true), Duration::from_secs(1))
+                .aws
+                .role_arn
+                .is_none()
+        );
     }
 
     #[test]

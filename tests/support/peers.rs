@@ -1,0 +1,344 @@
+//! The test peers (`tests/peers/`): starting them (moto, the fault server, the stub server,
+//! the fake EKS API server), asking them what they saw, and the independent token verifier.
+
+use std::io::{BufRead, BufReader};
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+use super::runner::{ROOT, Sandbox};
+
+/// The test venv's Python (`EKS_TOKEN_TEST_PYTHON`, else `.venv/bin/python`).
+pub fn python() -> PathBuf {
+    let path = std::env::var_os("EKS_TOKEN_TEST_PYTHON")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(ROOT).join(".venv/bin/python"));
+    assert!(
+        path.exists(),
+        "test peers missing: {} does not exist; run `tests/run.sh` (it builds the venv)",
+        path.display()
+    );
+    path
+}
+
+/// A file under `tests/peers/` or `fixtures/`.
+pub fn repo_file(relative: &str) -> PathBuf {
+    let p = Path::new(ROOT).join(relative);
+    assert!(p.exists(), "{} is missing", p.display());
+    p
+}
+
+/// The command line that runs `fixtures/credential_process.py`, for a profile's
+/// `credential_process` (its flags follow).
+pub fn credential_process_fixture() -> String {
+    format!(
+        "{} {}",
+        python().display(),
+        repo_file("fixtures/credential_process.py").display()
+    )
+}
+
+/// A background process that is killed when the test ends.
+pub struct Process {
+    child: Child,
+    pub port: u16,
+}
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Process {
+    /// `http://127.0.0.1:PORT`.
+    pub fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    /// Starts a peer script that prints `{"port": N}` when ready and exits on stdin EOF.
+    pub fn peer(script: &str, args: &[&str]) -> Self {
+        let mut child = Command::new(python())
+            .arg(repo_file(script))
+            .args(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {script}: {e}"));
+        let stdout = child.stdout.take().unwrap();
+        let mut line = String::new();
+        BufReader::new(stdout).read_line(&mut line).unwrap();
+        let ready: Value = serde_json::from_str(&line)
+            .unwrap_or_else(|_| panic!("{script} did not report its port: {line:?}"));
+        let port = ready["port"].as_u64().expect("port") as u16;
+        Self { child, port }
+    }
+
+    /// Starts `moto_server` on a free loopback port and waits until it answers.
+    pub fn moto() -> Self {
+        let port = free_port();
+        let child = Command::new(python())
+            .args([
+                "-m",
+                "moto.server",
+                "-H",
+                "127.0.0.1",
+                "-p",
+                &port.to_string(),
+            ])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("cannot start moto_server");
+        let process = Self { child, port };
+        wait_for_port(port, Duration::from_secs(20));
+        process
+    }
+
+    /// `tests/peers/fault_server.py` following `plan` (see the script for the steps).
+    pub fn faults(plan: &Value) -> Self {
+        Self::peer(
+            "tests/peers/fault_server.py",
+            &["--plan", &plan.to_string()],
+        )
+    }
+
+    /// How many requests a fault server has answered (or held).
+    pub fn requests(&self) -> u64 {
+        let stats: Value =
+            serde_json::from_str(&http_get(&format!("{}/_stats", self.url()))).unwrap();
+        stats["requests"].as_u64().expect("requests")
+    }
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn wait_for_port(port: u16, limit: Duration) {
+    let start = Instant::now();
+    while start.elapsed() < limit {
+        if TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    panic!("nothing listens on 127.0.0.1:{port} after {limit:?}");
+}
+
+/// A loopback port nothing listens on: connections to it are refused.
+pub fn closed_port() -> u16 {
+    free_port()
+}
+
+/// The independent verifier (`tests/peers/tokencheck.py`): the server's checks plus the
+/// signature recomputed with botocore, for `cluster` and `secret`. Panics with the
+/// verifier's reason when it rejects the token.
+pub fn verify_token(token: &str, cluster: &str, secret: &str) -> Value {
+    check_token(token, cluster, secret).unwrap_or_else(|why| panic!("token rejected: {why}"))
+}
+
+/// The verifier's verdict on `token` for `cluster` and `secret`, or why it rejects it.
+pub fn check_token(token: &str, cluster: &str, secret: &str) -> Result<Value, String> {
+    let out = Command::new(python())
+        .arg(repo_file("tests/peers/tokencheck.py"))
+        .args(["--cluster", cluster, "--secret", secret, token])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let verdict: Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|_| {
+        panic!(
+            "tokencheck printed no JSON: {} {}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        )
+    });
+    if out.status.success() {
+        Ok(verdict)
+    } else {
+        Err(verdict["error"]
+            .as_str()
+            .unwrap_or_else(|| panic!("tokencheck failed without a reason: {verdict}"))
+            .to_owned())
+    }
+}
+
+/// `GET url` over plain HTTP/1.0 on loopback, returning the body (test peers only).
+pub fn http_get(url: &str) -> String {
+    use std::io::{Read, Write};
+    let rest = url.strip_prefix("http://").expect("http URL");
+    let (authority, path) = rest
+        .split_once('/')
+        .map_or((rest, "/".to_owned()), |(a, p)| (a, format!("/{p}")));
+    let mut stream = TcpStream::connect(authority).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    write!(stream, "GET {path} HTTP/1.0\r\nHost: {authority}\r\n\r\n").unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    let (head, body) = response.split_once("\r\n\r\n").expect("HTTP response");
+    assert!(
+        head.starts_with("HTTP/1.") && head.contains(" 200 "),
+        "GET {url}: {head}"
+    );
+    body.to_owned()
+}
+
+/// The role session moto issued `access_key_id` for (`sts.AssumedRole[]` in its data dump).
+pub fn moto_session(moto: &Process, access_key_id: &str) -> Value {
+    let data: Value =
+        serde_json::from_str(&http_get(&format!("{}/moto-api/data.json", moto.url()))).unwrap();
+    data["sts"]["AssumedRole"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|r| r["access_key_id"] == access_key_id)
+        .cloned()
+        .unwrap_or_else(|| panic!("moto issued no credentials with access key {access_key_id}"))
+}
+
+/// Runs `code` with boto3 against moto and returns the one JSON value it prints.
+/// `code` sees `client(name)`: a boto3 client for moto in `region`.
+pub fn boto3(moto: &Process, region: &str, code: &str) -> Value {
+    let prelude = format!(
+        "import boto3, json\n\
+         def client(name):\n    \
+             return boto3.client(name, endpoint_url={url:?}, region_name={region:?},\n        \
+                 aws_access_key_id='AKIAMOTOSETUP0000001', aws_secret_access_key='setup')\n",
+        url = moto.url()
+    );
+    let out = Command::new(python())
+        .args(["-c", &format!("{prelude}{code}")])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "boto3 snippet failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|_| {
+        panic!(
+            "boto3 snippet printed no JSON: {}",
+            String::from_utf8_lossy(&out.stdout)
+        )
+    })
+}
+
+/// Creates IAM user `name` under `path` (`/` or `/eng/`) in moto and returns an access
+/// key id and secret of hers.
+pub fn moto_iam_user(moto: &Process, name: &str, path: &str) -> (String, String) {
+    let key = boto3(
+        moto,
+        "eu-west-1",
+        &format!(
+            "iam = client('iam')\n\
+             iam.create_user(UserName={name:?}, Path={path:?})\n\
+             k = iam.create_access_key(UserName={name:?})['AccessKey']\n\
+             print(json.dumps([k['AccessKeyId'], k['SecretAccessKey']]))\n"
+        ),
+    );
+    (
+        key[0].as_str().unwrap().to_owned(),
+        key[1].as_str().unwrap().to_owned(),
+    )
+}
+
+/// Creates an EKS cluster in moto and returns DescribeCluster's `cluster` object.
+pub fn moto_cluster(moto: &Process, region: &str, name: &str) -> Value {
+    boto3(
+        moto,
+        region,
+        &format!(
+            "eks = client('eks')\n\
+             eks.create_cluster(name={name:?}, roleArn='arn:aws:iam::123456789012:role/eks', resourcesVpcConfig={{}})\n\
+             print(json.dumps(eks.describe_cluster(name={name:?})['cluster'], default=str))\n"
+        ),
+    )
+}
+
+/// A running `tests/peers/fake_eks.py`.
+pub struct FakeEks {
+    pub server: Process,
+    /// Its CA certificate (PEM).
+    pub ca: PathBuf,
+    /// One JSON line per request, with the `identity` it authenticated or the `error`
+    /// it rejected the token for.
+    pub log: PathBuf,
+}
+
+impl FakeEks {
+    /// `https://127.0.0.1:PORT`.
+    pub fn url(&self) -> String {
+        format!("https://127.0.0.1:{}", self.server.port)
+    }
+
+    fn logged(&self) -> Vec<Value> {
+        std::fs::read_to_string(&self.log)
+            .unwrap_or_default()
+            .lines()
+            .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+            .collect()
+    }
+
+    /// How many requests it authorized as `identity` (an ARN).
+    pub fn requests_by(&self, identity: &str) -> usize {
+        self.logged()
+            .iter()
+            .filter(|entry| entry["identity"] == identity)
+            .count()
+    }
+
+    /// Why it rejected each request it did not authorize, in order.
+    pub fn rejections(&self) -> Vec<String> {
+        self.logged()
+            .iter()
+            .filter_map(|entry| entry["error"].as_str().map(str::to_owned))
+            .collect()
+    }
+}
+
+/// `tests/peers/fake_eks.py` for `cluster`, knowing `secrets` (access key id → secret)
+/// and, with `moto`, the role sessions moto issued.
+pub fn fake_eks(
+    sandbox: &Sandbox,
+    cluster: &str,
+    secrets: &Value,
+    moto: Option<&Process>,
+) -> FakeEks {
+    let secrets = sandbox.write("fake-eks/secrets.json", &secrets.to_string());
+    let certs = sandbox.path("fake-eks/certs");
+    std::fs::create_dir_all(&certs).unwrap();
+    let log = sandbox.path("fake-eks/requests.log");
+    let mut args = vec![
+        "--log".to_owned(),
+        log.display().to_string(),
+        "--cluster-id".to_owned(),
+        cluster.to_owned(),
+        "--secrets".to_owned(),
+        secrets.display().to_string(),
+        "--cert-dir".to_owned(),
+        certs.display().to_string(),
+    ];
+    if let Some(m) = moto {
+        args.extend(["--moto".to_owned(), m.url()]);
+    }
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let server = Process::peer("tests/peers/fake_eks.py", &args);
+    FakeEks {
+        server,
+        ca: certs.join("ca.pem"),
+        log,
+    }
+}

@@ -1,0 +1,211 @@
+//! Runs the binary under test as kubectl does, in a private HOME, and checks what it printed.
+
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+use tempfile::TempDir;
+
+pub const ROOT: &str = env!("CARGO_MANIFEST_DIR");
+pub const BIN: &str = env!("CARGO_BIN_EXE_eks-token");
+
+/// Exec info as kubectl sends it for each exec apiVersion.
+pub const EXEC_INFO_V1: &str = r#"{"kind":"ExecCredential","apiVersion":"client.authentication.k8s.io/v1","spec":{"interactive":false}}"#;
+pub const EXEC_INFO_V1BETA1: &str = r#"{"kind":"ExecCredential","apiVersion":"client.authentication.k8s.io/v1beta1","spec":{"interactive":false}}"#;
+
+/// A private HOME with its own `~/.aws`, and the environment the binary runs with.
+pub struct Sandbox {
+    pub home: TempDir,
+    env: Vec<(String, String)>,
+}
+
+/// What a run printed.
+#[derive(Debug)]
+pub struct Run {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+    pub elapsed: Duration,
+}
+
+impl Sandbox {
+    pub fn new() -> Self {
+        let home = tempfile::tempdir().unwrap();
+        std::fs::create_dir(home.path().join(".aws")).unwrap();
+        Self {
+            home,
+            env: Vec::new(),
+        }
+    }
+
+    pub fn path(&self, relative: &str) -> PathBuf {
+        self.home.path().join(relative)
+    }
+
+    /// Writes a file under HOME (parents created), returning its path.
+    pub fn write(&self, relative: &str, text: &str) -> PathBuf {
+        let path = self.path(relative);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(&path, text).unwrap();
+        path
+    }
+
+    pub fn env(&mut self, key: &str, value: impl Into<String>) -> &mut Self {
+        self.env.retain(|(k, _)| k != key);
+        self.env.push((key.to_owned(), value.into()));
+        self
+    }
+
+    /// Environment pointing every AWS API call at a local server (never the token).
+    pub fn endpoint(&mut self, url: &str) -> &mut Self {
+        self.env("AWS_ENDPOINT_URL", url)
+    }
+
+    /// The command as kubectl would start it: clean environment, no stdin.
+    pub fn command(&self, args: &[&str]) -> Command {
+        self.command_of(BIN, args)
+    }
+
+    /// Any program with the sandbox's clean environment and no stdin.
+    pub fn command_of(&self, program: impl AsRef<std::ffi::OsStr>, args: &[&str]) -> Command {
+        let mut cmd = Command::new(program);
+        cmd.args(args)
+            .env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env("HOME", self.home.path())
+            .env("AWS_EC2_METADATA_DISABLED", "true")
+            .stdin(Stdio::null());
+        for (k, v) in &self.env {
+            cmd.env(k, v);
+        }
+        cmd
+    }
+
+    pub fn run(&self, args: &[&str]) -> Run {
+        run_command(self.command(args))
+    }
+}
+
+/// Runs a command built with [`Sandbox::command`] (for arguments or environment values
+/// that are not UTF-8) and times it.
+pub fn run_command(mut cmd: Command) -> Run {
+    let start = Instant::now();
+    let out = cmd.output().expect("run eks-token");
+    Run::from_output(out, start.elapsed())
+}
+
+impl Run {
+    pub fn from_output(out: Output, elapsed: Duration) -> Self {
+        Self {
+            code: out.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+            elapsed,
+        }
+    }
+
+    /// Asserts success and returns the printed ExecCredential.
+    pub fn credential(&self) -> Value {
+        assert_eq!(self.code, 0, "eks-token failed: {}", self.stderr);
+        assert_eq!(
+            self.stdout.lines().count(),
+            1,
+            "stdout is one line: {:?}",
+            self.stdout
+        );
+        serde_json::from_str(&self.stdout).expect("stdout is JSON")
+    }
+
+    /// Asserts success and returns the token.
+    pub fn token(&self) -> String {
+        self.credential()["status"]["token"]
+            .as_str()
+            .expect("status.token")
+            .to_owned()
+    }
+
+    /// Asserts the error format: one `eks-token: error:` line, an optional `hint:`,
+    /// the exit status, and nothing on stdout.
+    pub fn assert_error(&self, code: i32, contains: &str) {
+        assert_eq!(self.code, code, "stderr: {}", self.stderr);
+        assert!(
+            self.stdout.is_empty(),
+            "stdout not empty: {:?}",
+            self.stdout
+        );
+        let error = self.error_line();
+        assert!(
+            error.contains(contains),
+            "{error:?} does not contain {contains:?}"
+        );
+        for line in self.stderr.lines() {
+            assert!(
+                line.starts_with("eks-token: ") || line.starts_with("hint: "),
+                "stray stderr line {line:?}"
+            );
+        }
+    }
+
+    /// The `eks-token: error: …` line.
+    pub fn error_line(&self) -> &str {
+        self.stderr
+            .lines()
+            .find(|l| l.starts_with("eks-token: error: "))
+            .unwrap_or_else(|| panic!("no error line in {:?}", self.stderr))
+    }
+
+    pub fn hint(&self) -> &str {
+        self.stderr
+            .lines()
+            .find_map(|l| l.strip_prefix("hint: "))
+            .unwrap_or_else(|| panic!("no hint in {:?}", self.stderr))
+    }
+
+    /// Asserts the run ended within `limit` (a bound on a failure path that must not hang).
+    pub fn assert_within(&self, limit: Duration) {
+        assert!(
+            self.elapsed < limit,
+            "took {:?}, more than {limit:?}: {}",
+            self.elapsed,
+            self.stderr
+        );
+    }
+}
+
+/// Writes `value` as JSON to a temp file that lives as long as the sandbox.
+pub fn write_json(sandbox: &Sandbox, relative: &str, value: &Value) -> PathBuf {
+    sandbox.write(relative, &value.to_string())
+}
+
+/// The permission bits of `path` (`0o600` for a private file).
+pub fn file_mode(path: &Path) -> u32 {
+    std::fs::metadata(path).unwrap().permissions().mode() & 0o777
+}
+
+/// Whether `path` is an ELF executable without a program interpreter (statically linked).
+pub fn is_static_elf(path: &Path) -> bool {
+    const PT_INTERP: u32 = 3;
+    let elf = std::fs::read(path).unwrap();
+    assert_eq!(&elf[..4], b"\x7fELF", "{} is not ELF", path.display());
+    assert_eq!(elf[4], 2, "64-bit ELF expected");
+    let u16_at = |o: usize| u16::from_le_bytes([elf[o], elf[o + 1]]) as usize;
+    let phoff = u64::from_le_bytes(elf[0x20..0x28].try_into().unwrap()) as usize;
+    let (size, count) = (u16_at(0x36), u16_at(0x38));
+    (0..count).all(|i| {
+        let at = phoff + i * size;
+        u32::from_le_bytes(elf[at..at + 4].try_into().unwrap()) != PT_INTERP
+    })
+}
+
+/// Whether `pid` is a live process (a zombie is not).
+pub fn process_running(pid: u32) -> bool {
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Err(_) => false,
+        Ok(stat) => stat
+            .rfind(')')
+            .and_then(|i| stat[i + 1..].split_whitespace().next())
+            .is_some_and(|state| state != "Z" && state != "X"),
+    }
+}
