@@ -19,6 +19,7 @@ pub mod network;
 pub mod sdk_error;
 pub mod secrets;
 pub mod sso_cache;
+pub mod store;
 pub mod sts_endpoint;
 pub mod token;
 

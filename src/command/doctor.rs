@@ -14,15 +14,16 @@ use clap::Parser;
 use serde::{Deserialize, Serialize};
 use tokio::io::AsyncReadExt;
 
-use crate::cache::{self, Cache, CacheKey};
+use crate::cache::{self, Cache, CacheKey, KeyInputs};
 use crate::cli::{self, AwsOnly, Cli, Command, DoctorArgs, TokenArgs};
 use crate::command::whoami::{self, shell_quote};
 use crate::credentials::{self, Options, RegionOrigin, Setup, Source, home_dir};
 use crate::error::Error;
-use crate::exec_credential::{ApiVersion, V1ALPHA1};
 use crate::exec_plugin::{self, Plugin};
 use crate::identity::Principal;
-use crate::kubeconfig::{self, Kubeconfig, KubeconfigError, exec_args, exec_env, exec_str};
+use crate::kubeconfig::{
+    self, ExecApiVersion, ExecConfig, InteractiveMode, Kubeconfig, KubeconfigError, UnreadableExec,
+};
 use crate::log;
 use crate::network::{self, Deadline, Limits};
 use crate::sso_cache::{self, LoginState};
@@ -445,15 +446,31 @@ fn check_kubeconfig(args: &DoctorArgs, report: &mut Report) -> Result<Option<Pla
 /// The exec block's apiVersion, command and arguments, as kubectl will run them.
 fn check_exec(
     user: &str,
-    exec: &yaml_serde::Mapping,
+    exec: Result<ExecConfig, UnreadableExec>,
     dir: Option<&Path>,
     report: &mut Report,
 ) -> Plan {
-    let api = exec_str(exec, "apiVersion").unwrap_or("");
-    let command = exec_str(exec, "command").unwrap_or("");
-    let args = exec_args(exec).unwrap_or_default();
-    let env = exec_env(exec);
-    let mode = exec_str(exec, "interactiveMode");
+    let exec = match exec {
+        Ok(exec) => exec,
+        Err(e) => {
+            report.problem(
+                format!("user {user}: the exec block cannot be read: {e}"),
+                Some(format!(
+                    "fix the exec block of user {user}; kubectl cannot load this kubeconfig either"
+                )),
+            );
+            return Plan {
+                user: user.to_owned(),
+                token: None,
+                env: Vec::new(),
+            };
+        }
+    };
+    let api = exec.api_version.as_ref().map_or("", ExecApiVersion::as_str);
+    let command = exec.command.as_str();
+    let args = exec.args.clone();
+    let env = exec.env_pairs();
+    let mode = exec.interactive_mode.as_ref().map(InteractiveMode::as_str);
     let mut shown = std::iter::once(shell_quote(command))
         .chain(args.iter().map(|a| shell_quote(a)))
         .collect::<Vec<_>>()
@@ -466,23 +483,8 @@ fn check_exec(
         shown.push_str(&format!("\nenv {k}={}", shown_env_value(k, v)));
     }
     report.line("exec", shown);
-
-    // client-go: v1 requires interactiveMode; v1alpha1 was removed in kubectl 1.24.
-    if api == ApiVersion::V1.as_str() && mode.is_none() {
-        report.problem(
-            format!("user {user}: exec apiVersion client.authentication.k8s.io/v1 without interactiveMode; kubectl refuses to run the plugin"),
-            Some(format!("add `interactiveMode: IfAvailable` to the exec block of user {user}")),
-        );
-    } else if api == V1ALPHA1 {
-        report.problem(
-            format!("user {user}: exec apiVersion {V1ALPHA1} is no longer accepted by kubectl (1.24 and later)"),
-            Some(format!("set `apiVersion: client.authentication.k8s.io/v1beta1` in the exec block of user {user}")),
-        );
-    } else if api != ApiVersion::V1.as_str() && api != ApiVersion::V1Beta1.as_str() {
-        report.problem(
-            format!("user {user}: unknown exec apiVersion {api:?}"),
-            Some("use client.authentication.k8s.io/v1 with `interactiveMode: IfAvailable`".into()),
-        );
+    for problem in exec.problems() {
+        report.problem(problem.describe(user), Some(problem.fix(user)));
     }
 
     match resolve_command(command, dir) {
@@ -1070,7 +1072,7 @@ fn cache_entry(cluster: &ClusterId, options: &Options, dir: Option<&Path>) -> St
     let Some(dir) = cache::default_dir(dir) else {
         return "no home directory for the cache".into();
     };
-    let key = CacheKey::new(cluster, options);
+    let key = CacheKey::of(cluster, &KeyInputs::capture(options));
     let now = Utc::now();
     match Cache::existing(&dir).and_then(|c| c.map_or(Ok(None), |c| c.lookup(&key, now))) {
         Ok(Some(hit)) => format!(

@@ -9,10 +9,10 @@ use crate::command::whoami::shell_quote;
 use crate::credentials::{RegionOrigin, Setup, home_dir};
 use crate::eks_cluster;
 use crate::error::{self, Error};
-use crate::exec_credential::{ApiVersion, V1ALPHA1};
+use crate::exec_credential::ApiVersion;
 use crate::exec_plugin::{self, Plugin};
 use crate::kubeconfig::{
-    self, Change, Kubeconfig, KubeconfigError, exec_args, exec_block, exec_str,
+    self, Change, ExecConfig, ExecEnvVar, ExecProblem, InteractiveMode, Kubeconfig, KubeconfigError,
 };
 use crate::network::{self, Deadline};
 use crate::token::ClusterId;
@@ -22,7 +22,7 @@ use crate::token::ClusterId;
 pub const COMMAND: &str = "eks-token";
 
 /// eks-token never prompts, so kubectl may run it with or without a terminal.
-pub const INTERACTIVE_MODE: &str = "IfAvailable";
+pub const INTERACTIVE_MODE: InteractiveMode = InteractiveMode::IfAvailable;
 
 /// Runs `kubeconfig` or `kubeconfig migrate` and returns what goes on stdout.
 pub fn run(args: &KubeconfigArgs) -> Result<String, Error> {
@@ -86,17 +86,21 @@ fn update(args: &KubeconfigArgs) -> Result<String, Error> {
     }
     // As the AWS CLI does: the profile in use (flag or AWS_PROFILE) goes into `env`.
     let env = if setup.profile_chosen {
-        vec![("AWS_PROFILE".to_owned(), setup.profile.clone())]
+        vec![ExecEnvVar {
+            name: "AWS_PROFILE".into(),
+            value: setup.profile.clone(),
+        }]
     } else {
         Vec::new()
     };
-    let exec = exec_block(
-        ApiVersion::V1.as_str(),
-        COMMAND,
-        &token_args,
-        &env,
-        Some(INTERACTIVE_MODE),
-    );
+    let exec = ExecConfig {
+        api_version: Some(ApiVersion::V1.into()),
+        command: COMMAND.into(),
+        args: token_args,
+        env,
+        interactive_mode: Some(INTERACTIVE_MODE),
+        ..ExecConfig::default()
+    };
 
     let entry_name = args.alias.clone().unwrap_or_else(|| cluster.arn.clone());
     let before = existing.as_ref().map(|(k, _)| k.clone());
@@ -106,7 +110,7 @@ fn update(args: &KubeconfigArgs) -> Result<String, Error> {
         &cluster.endpoint,
         &cluster.certificate_authority_data,
     );
-    config.set_exec_user(&entry_name, exec);
+    config.set_exec_user(&entry_name, &exec);
     let change = config.set_context(&entry_name, &cluster.arn, &entry_name);
     config.set_current_context(&entry_name);
     let yaml = config.to_yaml();
@@ -144,20 +148,23 @@ fn migrate(file: &KubeconfigFileArgs) -> Result<String, Error> {
         return Err(KubeconfigError::Missing { path }.into());
     };
     let mut changes = Vec::new();
-    for (user, exec) in config.exec_users_mut() {
-        let Some(plugin) = exec_str(exec, "command").and_then(Plugin::of_command) else {
+    for (user, block) in config.exec_users_mut() {
+        let before = match ExecConfig::from_mapping(block) {
+            Ok(exec) => exec,
+            Err(e) => {
+                error::note(&format!(
+                    "left user {user} unchanged: its exec block cannot be read ({e})"
+                ));
+                continue;
+            }
+        };
+        let Some(plugin) = Plugin::of_command(&before.command) else {
             continue;
         };
         if plugin == Plugin::EksToken {
             continue;
         }
-        let Some(args) = exec_args(exec) else {
-            error::note(&format!(
-                "left user {user} unchanged: its args are not all strings"
-            ));
-            continue;
-        };
-        let request = match exec_plugin::parse_peer(plugin, &args) {
+        let request = match exec_plugin::parse_peer(plugin, &before.args) {
             Ok(Some(request)) => request,
             Ok(None) => continue,
             Err(reason) => {
@@ -166,23 +173,26 @@ fn migrate(file: &KubeconfigFileArgs) -> Result<String, Error> {
             }
         };
         let new_args = request.eks_token_args();
-        exec.insert("command".into(), COMMAND.into());
-        exec.insert(
-            "args".into(),
-            yaml_serde::Value::Sequence(new_args.iter().map(|a| a.as_str().into()).collect()),
-        );
+        let mut exec = before.clone();
+        exec.command = COMMAND.into();
+        exec.args = new_args.clone();
         let mut also = String::new();
-        // kubectl 1.24+ refuses v1alpha1; v1beta1 needs nothing else.
-        if exec_str(exec, "apiVersion") == Some(V1ALPHA1) {
-            exec.insert("apiVersion".into(), ApiVersion::V1Beta1.as_str().into());
-            also.push_str(" (apiVersion v1alpha1 → v1beta1)");
+        // What kubectl would refuse and migrating can fix.
+        for problem in before.problems() {
+            match problem {
+                // v1beta1 needs nothing else.
+                ExecProblem::RemovedApiVersion => {
+                    exec.api_version = Some(ApiVersion::V1Beta1.into());
+                    also.push_str(" (apiVersion v1alpha1 → v1beta1)");
+                }
+                ExecProblem::NoInteractiveMode => {
+                    exec.interactive_mode = Some(INTERACTIVE_MODE);
+                    also.push_str(" (added interactiveMode: IfAvailable)");
+                }
+                ExecProblem::UnknownApiVersion(_) | ExecProblem::UnknownInteractiveMode(_) => {}
+            }
         }
-        if exec_str(exec, "apiVersion") == Some(ApiVersion::V1.as_str())
-            && !exec.contains_key("interactiveMode")
-        {
-            exec.insert("interactiveMode".into(), INTERACTIVE_MODE.into());
-            also.push_str(" (added interactiveMode: IfAvailable)");
-        }
+        exec.update(&before, block);
         let words: Vec<String> = new_args.iter().map(|a| shell_quote(a)).collect();
         changes.push(format!(
             "{user}: {} → {COMMAND} {}{also}",

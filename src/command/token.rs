@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use chrono::{DateTime, Utc};
 
-use crate::cache::{self, Cache, CacheError, CacheKey, Description};
+use crate::cache::{self, Cache, CacheError, CacheKey, Description, KeyInputs};
 use crate::cli::TokenArgs;
 use crate::credentials::{self, CredentialsError, Options, RegionOrigin, Setup, Source};
 use crate::error::{self, Error};
@@ -56,7 +56,7 @@ impl TokenRun {
             }
             dir
         };
-        let key = CacheKey::new(&cluster, &options);
+        let key = CacheKey::of(&cluster, &KeyInputs::capture(&options));
         Ok(Self {
             cluster,
             request,

@@ -1,5 +1,5 @@
-//! The cache directory as an open handle. The directory is opened once, never through a
-//! symlink, and checked on that handle; every file operation after that is relative to it
+//! A directory as an open handle. The directory is opened once, never through a symlink,
+//! and checked on that handle; every file operation after that is relative to it
 //! (`openat`, `renameat`, `unlinkat`), so a directory swapped for a symlink after the
 //! check changes nothing: the run keeps working in the directory it checked.
 
@@ -15,7 +15,8 @@ pub enum Access {
     Read,
     /// Open or create (0600) a lock file, without blocking on a FIFO.
     Lock,
-    /// Create a new file (0600) to write; fails when the name exists.
+    /// Create a new file to write, mode exactly 0600 whatever the umask; fails when the
+    /// name exists.
     CreateNew,
 }
 
@@ -73,37 +74,42 @@ mod unix {
         }
 
         /// Opens `name` in this directory.
-        pub fn open_file(&self, name: &str, access: Access) -> io::Result<File> {
+        pub fn open_file(&self, name: &OsStr, access: Access) -> io::Result<File> {
             let flags = match access {
                 Access::Read => libc::O_RDONLY | libc::O_NONBLOCK,
                 Access::Lock => libc::O_RDWR | libc::O_CREAT | libc::O_NONBLOCK,
                 Access::CreateNew => libc::O_WRONLY | libc::O_CREAT | libc::O_EXCL,
             };
-            let name = c_string(name.as_ref())?;
+            let name = c_string(name)?;
             let mode: libc::c_uint = 0o600;
             // SAFETY: a valid directory descriptor and a NUL-terminated name that outlive
             // the call; the mode is passed as the variadic argument `openat` expects.
-            opened(unsafe {
+            let file = opened(unsafe {
                 libc::openat(
                     self.0.as_raw_fd(),
                     name.as_ptr(),
                     flags | libc::O_NOFOLLOW | libc::O_CLOEXEC,
                     mode,
                 )
-            })
+            })?;
+            if let Access::CreateNew = access {
+                // The umask may have taken bits away (never added any).
+                file.set_permissions(std::os::unix::fs::PermissionsExt::from_mode(0o600))?;
+            }
+            Ok(file)
         }
 
         /// Renames `from` to `to`, both in this directory (atomic, replaces `to`).
-        pub fn rename(&self, from: &str, to: &str) -> io::Result<()> {
-            let (from, to) = (c_string(from.as_ref())?, c_string(to.as_ref())?);
+        pub fn rename(&self, from: &OsStr, to: &OsStr) -> io::Result<()> {
+            let (from, to) = (c_string(from)?, c_string(to)?);
             let dir = self.0.as_raw_fd();
             // SAFETY: a valid directory descriptor and NUL-terminated names.
             done(unsafe { libc::renameat(dir, from.as_ptr(), dir, to.as_ptr()) })
         }
 
         /// Removes `name` from this directory (a symlink itself, never its target).
-        pub fn remove(&self, name: &str) -> io::Result<()> {
-            let name = c_string(name.as_ref())?;
+        pub fn remove(&self, name: &OsStr) -> io::Result<()> {
+            let name = c_string(name)?;
             // SAFETY: a valid directory descriptor and a NUL-terminated name.
             done(unsafe { libc::unlinkat(self.0.as_raw_fd(), name.as_ptr(), 0) })
         }
@@ -186,8 +192,8 @@ mod unix {
     }
 }
 
-/// Without `openat` and friends there is no safe way to keep a private directory: the
-/// cache is refused with a warning, and the token is still printed.
+/// Without `openat` and friends there is no safe way to keep a private directory: a store
+/// is refused (the token cache with a warning; the token is still printed).
 #[cfg(not(unix))]
 mod other {
     use super::*;
@@ -199,7 +205,7 @@ mod other {
         pub fn open(_path: &Path) -> io::Result<Self> {
             Err(io::Error::new(
                 io::ErrorKind::Unsupported,
-                "the token cache needs a Unix system",
+                "eks-token's private files need a Unix system",
             ))
         }
 
@@ -207,15 +213,15 @@ mod other {
             match self.0 {}
         }
 
-        pub fn open_file(&self, _name: &str, _access: Access) -> io::Result<File> {
+        pub fn open_file(&self, _name: &OsStr, _access: Access) -> io::Result<File> {
             match self.0 {}
         }
 
-        pub fn rename(&self, _from: &str, _to: &str) -> io::Result<()> {
+        pub fn rename(&self, _from: &OsStr, _to: &OsStr) -> io::Result<()> {
             match self.0 {}
         }
 
-        pub fn remove(&self, _name: &str) -> io::Result<()> {
+        pub fn remove(&self, _name: &OsStr) -> io::Result<()> {
             match self.0 {}
         }
 

@@ -1,17 +1,23 @@
-//! The kubeconfig file: which one, its entries, and an atomic 0600 rewrite that keeps a
-//! `.bak`. The document is edited as a generic YAML value, so every entry and field we
-//! do not touch is written back with the same meaning (see [`emit`] for what kubectl
-//! reads).
+//! The kubeconfig document: which file, loading and merging, and its entries. The
+//! document is edited as a generic YAML value, so every entry and field we do not touch
+//! is written back with the same meaning ([`emit`] writes what kubectl reads); [`write`]
+//! replaces the file atomically, 0600, keeping a `.bak`.
 
 mod emit;
+mod exec;
+mod write;
 
 use std::ffi::OsStr;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use yaml_serde::{Mapping, Value};
 
 use crate::error::single_line;
+
+pub use exec::{
+    ExecApiVersion, ExecConfig, ExecEnvVar, ExecProblem, InteractiveMode, UnreadableExec,
+};
+pub use write::{Written, write};
 
 /// Kubeconfigs are small; a bigger file is not one.
 const MAX_KUBECONFIG: u64 = 16 * 1024 * 1024;
@@ -238,10 +244,11 @@ impl Kubeconfig {
     }
 
     /// The user's `exec` block, when it has one.
-    pub fn user_exec(&self, name: &str) -> Option<&Mapping> {
+    pub fn user_exec(&self, name: &str) -> Option<Result<ExecConfig, UnreadableExec>> {
         self.entry_body("users", name, "user")?
             .get("exec")
             .and_then(Value::as_mapping)
+            .map(ExecConfig::from_mapping)
     }
 
     /// Whether a user of that name exists.
@@ -249,7 +256,8 @@ impl Kubeconfig {
         self.entry_body("users", name, "user").is_some()
     }
 
-    /// Every user with an `exec` block, mutable, in file order.
+    /// Every user with an `exec` block, in file order, to read with
+    /// [`ExecConfig::from_mapping`] and change with [`ExecConfig::update`].
     pub fn exec_users_mut(&mut self) -> impl Iterator<Item = (String, &mut Mapping)> {
         self.doc
             .get_mut("users")
@@ -280,10 +288,10 @@ impl Kubeconfig {
 
     /// Adds or replaces a user whose only credential is `exec`, as the AWS CLI does: any
     /// other credential left in the user would compete with it.
-    pub fn set_exec_user(&mut self, name: &str, exec: Mapping) {
+    pub fn set_exec_user(&mut self, name: &str, exec: &ExecConfig) {
         let body = self.entry_body_mut("users", name, "user");
         body.clear();
-        body.insert("exec".into(), Value::Mapping(exec));
+        body.insert("exec".into(), Value::Mapping(exec.to_mapping()));
     }
 
     /// Adds or updates a context, keeping its namespace and other fields.
@@ -487,179 +495,6 @@ pub fn has_comments(text: &str) -> bool {
                 .any(|span| same_without(std::slice::from_ref(span))))
 }
 
-/// An exec block value: the ordered mapping kubeconfig writers use.
-pub fn exec_block(
-    api_version: &str,
-    command: &str,
-    args: &[String],
-    env: &[(String, String)],
-    interactive_mode: Option<&str>,
-) -> Mapping {
-    let mut exec = Mapping::new();
-    exec.insert("apiVersion".into(), api_version.into());
-    exec.insert("command".into(), command.into());
-    exec.insert(
-        "args".into(),
-        Value::Sequence(args.iter().map(|a| a.as_str().into()).collect()),
-    );
-    if !env.is_empty() {
-        let env = env
-            .iter()
-            .map(|(name, value)| {
-                let mut var = Mapping::new();
-                var.insert("name".into(), name.as_str().into());
-                var.insert("value".into(), value.as_str().into());
-                Value::Mapping(var)
-            })
-            .collect();
-        exec.insert("env".into(), Value::Sequence(env));
-    }
-    if let Some(mode) = interactive_mode {
-        exec.insert("interactiveMode".into(), mode.into());
-    }
-    exec
-}
-
-/// Reads a string field of an exec block.
-pub fn exec_str<'a>(exec: &'a Mapping, key: &str) -> Option<&'a str> {
-    exec.get(key).and_then(Value::as_str)
-}
-
-/// An exec block's `args` as strings (`None` when one is not a string).
-pub fn exec_args(exec: &Mapping) -> Option<Vec<String>> {
-    match exec.get("args") {
-        None | Some(Value::Null) => Some(Vec::new()),
-        Some(Value::Sequence(items)) => items
-            .iter()
-            .map(|v| v.as_str().map(str::to_owned))
-            .collect(),
-        Some(_) => None,
-    }
-}
-
-/// An exec block's `env` as name/value pairs (entries that are not both strings skipped).
-pub fn exec_env(exec: &Mapping) -> Vec<(String, String)> {
-    exec.get("env")
-        .and_then(Value::as_sequence)
-        .into_iter()
-        .flatten()
-        .filter_map(|v| {
-            let name = v.get("name")?.as_str()?;
-            let value = v.get("value")?.as_str()?;
-            Some((name.to_owned(), value.to_owned()))
-        })
-        .collect()
-}
-
-/// Where [`write`] put things.
-#[derive(Debug, PartialEq, Eq)]
-pub struct Written {
-    pub path: PathBuf,
-    pub backup: Option<PathBuf>,
-}
-
-/// Replaces `path` with `text` atomically (a 0600 temp file in the same directory, then
-/// rename), after saving the previous file as `<path>.bak` the same way. A symlinked
-/// kubeconfig is written through to its target; a symlinked `.bak` is replaced.
-pub fn write(path: &Path, text: &str) -> Result<Written, KubeconfigError> {
-    let (target, dir) = destination(path);
-    refuse_read_only(&target, &dir)?;
-    let fail = |what: &str, e: std::io::Error| KubeconfigError::Write {
-        path: path.to_owned(),
-        detail: format!("{what}: {e}"),
-    };
-    create_private_dir(&dir).map_err(|e| fail("cannot create the directory", e))?;
-    let backup = match std::fs::read(&target) {
-        Ok(previous) => {
-            let mut name = target.as_os_str().to_owned();
-            name.push(".bak");
-            let backup = PathBuf::from(name);
-            replace_private(&dir, &backup, &previous)
-                .map_err(|e| fail("cannot write the backup", e))?;
-            Some(backup)
-        }
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
-        Err(e) => return Err(fail("cannot read the previous file", e)),
-    };
-    replace_private(&dir, &target, text.as_bytes())
-        .map_err(|e| fail("cannot replace the file", e))?;
-    Ok(Written {
-        path: target,
-        backup,
-    })
-}
-
-/// The file a write replaces (a symlink's target) and its directory.
-fn destination(path: &Path) -> (PathBuf, PathBuf) {
-    let target = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_owned());
-    let dir = match target.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d.to_owned(),
-        _ => PathBuf::from("."),
-    };
-    (target, dir)
-}
-
-/// A rename replaces a file whatever its mode, and root may write anything: the owner's
-/// write bit on the file or its directory is how a read-only kubeconfig says so.
-fn refuse_read_only(target: &Path, dir: &Path) -> Result<(), KubeconfigError> {
-    use std::os::unix::fs::PermissionsExt;
-    let read_only = |p: &Path| {
-        std::fs::metadata(p)
-            .ok()
-            .map(|m| m.permissions().mode() & 0o7777)
-            .filter(|mode| mode & 0o200 == 0)
-    };
-    if let Some(mode) = read_only(target) {
-        return Err(KubeconfigError::ReadOnly {
-            path: target.to_owned(),
-            mode,
-        });
-    }
-    if let Some(mode) = read_only(dir) {
-        return Err(KubeconfigError::ReadOnlyDirectory {
-            path: target.to_owned(),
-            dir: dir.to_owned(),
-            mode,
-        });
-    }
-    Ok(())
-}
-
-/// Puts `bytes` at `path` as a new 0600 file: written to a temp file in `dir`, then
-/// renamed over whatever `path` was, a symlink included (never followed).
-fn replace_private(dir: &Path, path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    let name = path
-        .file_name()
-        .map_or_else(|| "kubeconfig".into(), |n| n.to_string_lossy().into_owned());
-    let temp = dir.join(format!(".{name}.eks-token-{}.tmp", std::process::id()));
-    let result = write_new_private(&temp, bytes).and_then(|()| std::fs::rename(&temp, path));
-    if result.is_err() {
-        let _ = std::fs::remove_file(&temp);
-    }
-    result
-}
-
-fn write_new_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    let mut file = options.open(path)?;
-    // The umask could have taken bits away, never added: set exactly 0600.
-    #[cfg(unix)]
-    file.set_permissions(std::os::unix::fs::PermissionsExt::from_mode(0o600))?;
-    file.write_all(bytes)?;
-    file.sync_all()
-}
-
-fn create_private_dir(dir: &Path) -> std::io::Result<()> {
-    let mut builder = std::fs::DirBuilder::new();
-    builder.recursive(true);
-    #[cfg(unix)]
-    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
-    builder.create(dir)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -750,15 +585,15 @@ x-custom: {keep: me}
     #[test]
     fn exec_user_replaces_other_credentials() {
         let mut k = parse(TWO_CLUSTERS);
-        let exec = exec_block(
-            "client.authentication.k8s.io/v1",
-            "eks-token",
-            &["token".into()],
-            &[],
-            Some("IfAvailable"),
-        );
-        k.set_exec_user("a", exec.clone());
-        assert_eq!(k.user_exec("a"), Some(&exec));
+        let exec = ExecConfig {
+            api_version: Some(crate::exec_credential::ApiVersion::V1.into()),
+            command: "eks-token".into(),
+            args: vec!["token".into()],
+            interactive_mode: Some(InteractiveMode::IfAvailable),
+            ..ExecConfig::default()
+        };
+        k.set_exec_user("a", &exec);
+        assert_eq!(k.user_exec("a").unwrap().unwrap(), exec);
         assert_eq!(k.entry_body("users", "a", "user").unwrap().len(), 1);
     }
 
@@ -787,48 +622,6 @@ x-custom: {keep: me}
             "first"
         );
         assert!(m.has_user("v"));
-    }
-
-    #[test]
-    fn write_is_private_and_keeps_a_backup() {
-        use std::os::unix::fs::PermissionsExt;
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("sub/config");
-        let w = write(&path, "one\n").unwrap();
-        assert_eq!(w.backup, None);
-        assert_eq!(std::fs::read_to_string(&path).unwrap(), "one\n");
-        let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
-        assert_eq!(mode, 0o600);
-        let w = write(&path, "two\n").unwrap();
-        let backup = w.backup.unwrap();
-        assert_eq!(std::fs::read_to_string(&backup).unwrap(), "one\n");
-        assert_eq!(std::fs::read_to_string(&path).unwrap(), "two\n");
-        assert_eq!(
-            std::fs::metadata(&backup).unwrap().permissions().mode() & 0o777,
-            0o600
-        );
-        let leftovers: Vec<_> = std::fs::read_dir(path.parent().unwrap())
-            .unwrap()
-            .map(|e| e.unwrap().file_name())
-            .collect();
-        assert_eq!(leftovers.len(), 2, "{leftovers:?}");
-    }
-
-    #[test]
-    fn write_goes_through_a_symlink() {
-        let dir = tempfile::tempdir().unwrap();
-        let real = dir.path().join("real");
-        std::fs::write(&real, "old").unwrap();
-        let link = dir.path().join("link");
-        std::os::unix::fs::symlink(&real, &link).unwrap();
-        write(&link, "new").unwrap();
-        assert!(
-            std::fs::symlink_metadata(&link)
-                .unwrap()
-                .file_type()
-                .is_symlink()
-        );
-        assert_eq!(std::fs::read_to_string(&real).unwrap(), "new");
     }
 
     /// How `to_yaml` writes `value` as the value of a key.
@@ -1023,13 +816,13 @@ extensions:
   extension: {'<<': kept}
 ",
         );
-        let a = k.user_exec("a").unwrap();
-        assert_eq!(exec_str(a, "command"), Some("/usr/bin/aws"));
+        let a = k.user_exec("a").unwrap().unwrap();
+        assert_eq!(a.command, "/usr/bin/aws");
         assert_eq!(
-            exec_str(a, "apiVersion"),
-            Some("client.authentication.k8s.io/v1beta1")
+            a.api_version.unwrap().as_str(),
+            "client.authentication.k8s.io/v1beta1"
         );
-        assert_eq!(exec_str(k.user_exec("b").unwrap(), "command"), Some("aws"));
+        assert_eq!(k.user_exec("b").unwrap().unwrap().command, "aws");
         assert_eq!(
             k.entry_body("users", "b", "user")
                 .unwrap()
@@ -1092,59 +885,6 @@ users:
         ] {
             assert!(!has_comments(text), "{text:?}");
         }
-    }
-
-    #[test]
-    fn write_replaces_a_symlinked_backup_instead_of_following_it() {
-        use std::os::unix::fs::PermissionsExt;
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("config");
-        std::fs::write(&path, "old\n").unwrap();
-        let elsewhere = dir.path().join("elsewhere");
-        std::fs::write(&elsewhere, "keep\n").unwrap();
-        std::fs::set_permissions(&elsewhere, PermissionsExt::from_mode(0o644)).unwrap();
-        std::os::unix::fs::symlink(&elsewhere, dir.path().join("config.bak")).unwrap();
-        let w = write(&path, "new\n").unwrap();
-        let backup = w.backup.unwrap();
-        assert!(std::fs::symlink_metadata(&backup).unwrap().is_file());
-        assert_eq!(std::fs::read_to_string(&backup).unwrap(), "old\n");
-        assert_eq!(std::fs::read_to_string(&elsewhere).unwrap(), "keep\n");
-        assert_eq!(
-            std::fs::metadata(&elsewhere).unwrap().permissions().mode() & 0o777,
-            0o644
-        );
-    }
-
-    #[test]
-    fn write_refuses_a_read_only_file_or_directory() {
-        use std::os::unix::fs::PermissionsExt;
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("config");
-        for mode in [0o400, 0o444, 0o555] {
-            std::fs::write(&path, "old\n").unwrap();
-            std::fs::set_permissions(&path, PermissionsExt::from_mode(mode)).unwrap();
-            let error = write(&path, "new\n").unwrap_err();
-            assert_eq!(
-                error.to_string(),
-                format!("{} is read-only (mode {mode:04o})", path.display())
-            );
-            assert_eq!(std::fs::read_to_string(&path).unwrap(), "old\n");
-            std::fs::remove_file(&path).unwrap();
-        }
-        std::fs::write(&path, "old\n").unwrap();
-        std::fs::set_permissions(dir.path(), PermissionsExt::from_mode(0o500)).unwrap();
-        let error = write(&path, "new\n").unwrap_err();
-        std::fs::set_permissions(dir.path(), PermissionsExt::from_mode(0o700)).unwrap();
-        assert_eq!(
-            error.to_string(),
-            format!(
-                "cannot replace {}: {} is read-only (mode 0500)",
-                path.display(),
-                dir.path().display()
-            )
-        );
-        assert_eq!(std::fs::read_to_string(&path).unwrap(), "old\n");
-        assert!(!dir.path().join("config.bak").exists());
     }
 }
 

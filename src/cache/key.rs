@@ -1,0 +1,326 @@
+//! The cache key: what a cached token is bound to, hashed. [`CacheKey::of`] is a pure
+//! function of [`KeyInputs`], which [`KeyInputs::capture`] reads once per run from the
+//! flags, the environment and the AWS config files' metadata (never their content: the hit
+//! path does not parse them).
+
+use std::collections::BTreeMap;
+use std::ffi::OsString;
+use std::path::PathBuf;
+use std::time::SystemTime;
+
+use sha2::{Digest, Sha256};
+
+use super::entry::{FORMAT, Request};
+use crate::credentials::{self, Options, RoleOptions};
+use crate::token::ClusterId;
+
+/// Environment variables that choose the credentials, region, endpoints or STS host.
+/// Any change in one of them gives a different key.
+pub const KEY_ENV: &[&str] = &[
+    "AWS_PROFILE",
+    "AWS_REGION",
+    "AWS_DEFAULT_REGION",
+    "AWS_ACCESS_KEY_ID",
+    "AWS_SESSION_EXPIRATION",
+    "AWS_CREDENTIAL_EXPIRATION",
+    "AWS_ROLE_ARN",
+    "AWS_ROLE_SESSION_NAME",
+    "AWS_WEB_IDENTITY_TOKEN_FILE",
+    "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+    "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
+    // Hashed, never stored: which aws-vault --ecs-server session a loopback port serves.
+    "AWS_CONTAINER_AUTHORIZATION_TOKEN",
+    "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE",
+    "AWS_USE_FIPS_ENDPOINT",
+    "AWS_USE_DUALSTACK_ENDPOINT",
+    "AWS_CONFIG_FILE",
+    "AWS_SHARED_CREDENTIALS_FILE",
+    "AWS_ENDPOINT_URL",
+    "AWS_ENDPOINT_URL_STS",
+    "AWS_ENDPOINT_URL_SSO",
+    "AWS_ENDPOINT_URL_SSO_OIDC",
+    "AWS_EC2_METADATA_DISABLED",
+];
+
+/// Everything a key is made of, read once per run.
+#[derive(Clone, Debug, Default)]
+pub struct KeyInputs {
+    /// `--profile`.
+    pub profile: Option<String>,
+    /// `--region`.
+    pub region: Option<String>,
+    /// `--role-arn` and the flags that go with it.
+    pub role: Option<RoleOptions>,
+    /// The variables of [`KEY_ENV`] that are set and not empty (non-UTF-8 values kept as
+    /// bytes).
+    pub env: BTreeMap<&'static str, OsString>,
+    /// The AWS config and credentials files in play, in the SDK's order, each with its
+    /// stamp when it exists (so an edited profile gives another key).
+    pub config_files: Vec<(PathBuf, Option<FileStamp>)>,
+    /// The region the run names without a config file (`--region`, `AWS_REGION`,
+    /// `AWS_DEFAULT_REGION`): a hit must be for it.
+    pub named_region: Option<String>,
+    /// `AWS_USE_FIPS_ENDPOINT` and `AWS_USE_DUALSTACK_ENDPOINT`; `None` when unset, as the
+    /// profile may then set them.
+    pub fips: Option<bool>,
+    pub dual_stack: Option<bool>,
+}
+
+/// A config file's size and modification time.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FileStamp {
+    pub len: u64,
+    /// Since the Unix epoch; 0 when the file system does not say.
+    pub modified_nanos: u128,
+}
+
+impl KeyInputs {
+    /// Reads the key's inputs for a token request with `options`: the environment and a
+    /// stat of each AWS config file.
+    pub fn capture(options: &Options) -> Self {
+        let env = KEY_ENV
+            .iter()
+            // Empty means unset, as for the AWS SDKs.
+            .filter_map(|&name| Some((name, std::env::var_os(name).filter(|v| !v.is_empty())?)))
+            .collect();
+        let home = credentials::home_dir();
+        let config_files = credentials::config_file_paths(home.as_deref())
+            .into_iter()
+            .map(|path| {
+                let stamp = std::fs::metadata(&path).ok().map(|m| FileStamp {
+                    len: m.len(),
+                    modified_nanos: m
+                        .modified()
+                        .ok()
+                        .and_then(|t| t.duration_since(SystemTime::UNIX_EPOCH).ok())
+                        .map_or(0, |d| d.as_nanos()),
+                });
+                (path, stamp)
+            })
+            .collect();
+        Self {
+            profile: options.profile.clone(),
+            region: options.region.clone(),
+            role: options.role.clone(),
+            env,
+            config_files,
+            named_region: credentials::named_region(options).map(|(region, _)| region),
+            fips: credentials::env_flag("AWS_USE_FIPS_ENDPOINT"),
+            dual_stack: credentials::env_flag("AWS_USE_DUALSTACK_ENDPOINT"),
+        }
+    }
+}
+
+/// What a cached token is bound to, hashed: the cluster, every flag and environment
+/// variable that picks credentials, region or endpoint, and the AWS config files in play.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CacheKey {
+    hash: String,
+    pub(super) request: Request,
+}
+
+impl CacheKey {
+    /// The key for a token request for `cluster`.
+    pub fn of(cluster: &ClusterId, inputs: &KeyInputs) -> Self {
+        let mut key = KeyHasher(Sha256::new());
+        key.field(Some(&FORMAT.to_le_bytes()));
+        key.text(Some(cluster.as_str()));
+        key.text(inputs.profile.as_deref());
+        key.text(inputs.region.as_deref());
+        let role = inputs.role.as_ref();
+        key.text(role.map(|r| r.arn.as_str()));
+        key.text(role.and_then(|r| r.session_name.as_deref()));
+        key.text(role.and_then(|r| r.external_id.as_deref()));
+        key.text(role.map(|r| {
+            if r.forward_session_name {
+                "forward"
+            } else {
+                ""
+            }
+        }));
+        for name in KEY_ENV {
+            key.field(inputs.env.get(name).map(|v| v.as_encoded_bytes()));
+        }
+        for (path, stamp) in &inputs.config_files {
+            key.field(Some(path.as_os_str().as_encoded_bytes()));
+            let stamp = stamp.map(|s| {
+                [
+                    s.len.to_le_bytes().as_slice(),
+                    &s.modified_nanos.to_le_bytes(),
+                ]
+                .concat()
+            });
+            key.field(stamp.as_deref());
+        }
+        let request = Request {
+            cluster: cluster.as_str().to_owned(),
+            region: inputs.named_region.clone(),
+            fips: inputs.fips,
+            dual_stack: inputs.dual_stack,
+        };
+        Self {
+            hash: hex(&key.0.finalize()),
+            request,
+        }
+    }
+
+    /// The key's file-name stem.
+    pub fn as_str(&self) -> &str {
+        &self.hash
+    }
+}
+
+/// Feeds fields to SHA-256 unambiguously: a presence byte, then length-prefixed bytes.
+struct KeyHasher(Sha256);
+
+impl KeyHasher {
+    fn field(&mut self, value: Option<&[u8]>) {
+        match value {
+            None => self.0.update([0]),
+            Some(bytes) => {
+                self.0.update([1]);
+                self.0.update((bytes.len() as u64).to_le_bytes());
+                self.0.update(bytes);
+            }
+        }
+    }
+
+    fn text(&mut self, value: Option<&str>) {
+        self.field(value.map(str::as_bytes));
+    }
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashSet;
+
+    fn cluster(name: &str) -> ClusterId {
+        ClusterId::new(name).unwrap()
+    }
+
+    /// A run with `--region us-west-2`, no `AWS_*` variable set and no AWS config files
+    /// under a home of `/home/u`.
+    fn inputs() -> KeyInputs {
+        KeyInputs {
+            region: Some("us-west-2".into()),
+            named_region: Some("us-west-2".into()),
+            config_files: vec![
+                ("/home/u/.aws/config".into(), None),
+                ("/home/u/.aws/credentials".into(), None),
+            ],
+            ..KeyInputs::default()
+        }
+    }
+
+    #[test]
+    fn the_key_is_the_hash_it_always_was() {
+        // What eks-token 0.1.0 (before the inputs were captured apart) printed with
+        // `--verbose` for `token -i c --region us-west-2`, HOME=/home/u, no AWS_* set:
+        // entries cached by earlier runs stay hits.
+        assert_eq!(CacheKey::of(&cluster("c"), &inputs()).as_str(), GOLDEN_KEY);
+    }
+
+    const GOLDEN_KEY: &str = "0d01a4f49ade72c7b3319f25c975bc9730b666bda15615fcb9405851002ea6c6";
+
+    #[test]
+    fn same_inputs_give_the_same_key() {
+        assert_eq!(
+            CacheKey::of(&cluster("c"), &inputs()),
+            CacheKey::of(&cluster("c"), &inputs().clone())
+        );
+    }
+
+    #[test]
+    fn every_input_changes_the_key() {
+        let base = inputs();
+        let role = RoleOptions {
+            arn: "arn:aws:iam::1:role/r".into(),
+            ..Default::default()
+        };
+        let with = |change: &dyn Fn(&mut KeyInputs)| {
+            let mut inputs = base.clone();
+            change(&mut inputs);
+            inputs
+        };
+        let stamp = FileStamp {
+            len: 10,
+            modified_nanos: 1,
+        };
+        let mut variants = vec![
+            base.clone(),
+            with(&|i| i.profile = Some("p".into())),
+            with(&|i| i.region = None),
+            with(&|i| i.role = Some(role.clone())),
+            with(&|i| {
+                i.role = Some(RoleOptions {
+                    session_name: Some("s".into()),
+                    ..role.clone()
+                })
+            }),
+            with(&|i| {
+                i.role = Some(RoleOptions {
+                    external_id: Some("e".into()),
+                    ..role.clone()
+                })
+            }),
+            with(&|i| {
+                i.role = Some(RoleOptions {
+                    forward_session_name: true,
+                    ..role.clone()
+                })
+            }),
+            with(&|i| i.config_files[0].0 = "/elsewhere/config".into()),
+            with(&|i| i.config_files[0].1 = Some(stamp)),
+            with(&|i| i.config_files[0].1 = Some(FileStamp { len: 11, ..stamp })),
+            with(&|i| {
+                i.config_files[0].1 = Some(FileStamp {
+                    modified_nanos: 2,
+                    ..stamp
+                })
+            }),
+            with(&|i| i.config_files.pop().map(drop).unwrap_or_default()),
+        ];
+        for name in KEY_ENV {
+            variants.push(with(&|i| {
+                i.env.insert(name, "1".into());
+            }));
+        }
+        let mut keys: Vec<String> = variants
+            .iter()
+            .map(|i| CacheKey::of(&cluster("c"), i).hash)
+            .collect();
+        keys.push(CacheKey::of(&cluster("d"), &base).hash);
+        let distinct: HashSet<_> = keys.iter().collect();
+        assert_eq!(distinct.len(), keys.len());
+    }
+
+    #[test]
+    fn what_a_hit_must_match_is_taken_from_the_inputs() {
+        let key = CacheKey::of(
+            &cluster("c"),
+            &KeyInputs {
+                fips: Some(true),
+                dual_stack: Some(false),
+                ..inputs()
+            },
+        );
+        assert_eq!(
+            key.request,
+            Request {
+                cluster: "c".into(),
+                region: Some("us-west-2".into()),
+                fips: Some(true),
+                dual_stack: Some(false),
+            }
+        );
+        // The request is checked against an entry, not hashed twice: the named region,
+        // FIPS and dual-stack settings enter the hash through the flag and the variables.
+        let plain = CacheKey::of(&cluster("c"), &inputs());
+        assert_eq!(plain.as_str(), key.as_str());
+    }
+}
