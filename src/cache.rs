@@ -25,7 +25,9 @@ use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+use crate::aws_files::{config_file_paths, home_dir};
 use crate::credentials::{self, Options};
+use crate::message::a_few;
 use crate::sts_endpoint::{Region, StsEndpoint, Variant};
 use crate::token::{self, ClusterId, Token};
 use dir::{Access, Dir};
@@ -46,9 +48,6 @@ const LOCK_POLL: Duration = Duration::from_millis(20);
 
 /// Temporary files older than this were left by a killed writer.
 const STALE_TEMP: Duration = Duration::from_secs(60);
-
-/// How many foreign file names a refusal shows: a directory can hold thousands.
-const SHOWN_NAMES: usize = 3;
 
 /// Environment variables that choose the credentials, region, endpoints or STS host.
 /// Any change in one of them gives a different key.
@@ -91,7 +90,7 @@ pub fn default_dir(flag: Option<&Path>) -> Option<PathBuf> {
     if let Some(dir) = env("KUBECACHEDIR") {
         return Some(PathBuf::from(dir).join("eks-token"));
     }
-    Some(credentials::home_dir()?.join(".kube/cache/eks-token"))
+    Some(home_dir()?.join(".kube/cache/eks-token"))
 }
 
 /// What a cached token is bound to, hashed: the cluster, every flag and environment
@@ -167,8 +166,8 @@ impl CacheKey {
             let value = std::env::var_os(name).filter(|v| !v.is_empty());
             key.field(value.as_deref().map(OsStr::as_encoded_bytes));
         }
-        let home = credentials::home_dir();
-        for path in credentials::config_file_paths(home.as_deref()) {
+        let home = home_dir();
+        for path in config_file_paths(home.as_deref()) {
             key.field(Some(path.as_os_str().as_encoded_bytes()));
             let stamp = fs::metadata(&path).ok().map(|m| {
                 let modified = m
@@ -281,7 +280,7 @@ pub enum CacheError {
     #[error("{} is not a regular file or directory", .0.display())]
     NotRegular(PathBuf),
     /// The directory holds files that are not the cache's: nothing in it is touched.
-    #[error("{} holds files that are not eks-token's: {}", dir.display(), few(names))]
+    #[error("{} holds files that are not eks-token's: {}", dir.display(), a_few(&sorted_names(names)))]
     Foreign { dir: PathBuf, names: Vec<OsString> },
     /// The file system refused.
     #[error("{}: {source}", path.display())]
@@ -318,20 +317,14 @@ impl CacheError {
     }
 }
 
-/// The first few names, sorted and escaped, and how many more there are.
-fn few(names: &[OsString]) -> String {
+/// The names sorted and escaped, for [`a_few`] (a directory can hold thousands).
+fn sorted_names(names: &[OsString]) -> Vec<String> {
     let mut shown: Vec<String> = names
         .iter()
         .map(|n| n.to_string_lossy().escape_debug().to_string())
         .collect();
     shown.sort();
-    let more = shown.len().saturating_sub(SHOWN_NAMES);
-    shown.truncate(SHOWN_NAMES);
-    let mut text = shown.join(", ");
-    if more > 0 {
-        text.push_str(&format!(" and {more} more"));
-    }
-    text
+    shown
 }
 
 fn io_error(path: &Path) -> impl FnOnce(io::Error) -> CacheError + '_ {
@@ -1201,7 +1194,7 @@ mod tests {
         assert_eq!(
             message,
             format!(
-                "{} holds files that are not eks-token's: a\\nb, b, c and 3 more",
+                "{} holds files that are not eks-token's: a\\nb, b, c, d, e … and 1 more",
                 cache.dir().display()
             )
         );

@@ -4,7 +4,7 @@
 
 use std::borrow::Cow;
 use std::ffi::OsStr;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::{Duration, Instant, SystemTime};
 
 use aws_config::BehaviorVersion;
@@ -23,15 +23,15 @@ use aws_runtime::env_config::file::EnvConfigFiles;
 use aws_types::os_shim_internal::{Env, Fs};
 use chrono::{DateTime, Utc};
 
+use crate::aws_files::{self, MAX_TOKEN_FILE, env_var, home_dir, read_token_file};
 use crate::credential_process::{self, ProcessError};
 use crate::log;
+use crate::message::{a_few, one_line, seconds, single_line, stamp};
 use crate::network::{Deadline, Limits, Network, TimedOut};
 use crate::sdk_error::{self, Code, Failure};
 use crate::secrets;
 use crate::sso_cache::{self, LoginState};
 use crate::sts_endpoint::{InvalidRegion, Region, Variant};
-
-pub(crate) use crate::sdk_error::one_line;
 
 /// Session name for `--role-arn` when none is given: the AWS CLI's, so `{{SessionName}}`
 /// mappings stay the same after migrating from `aws eks get-token`.
@@ -44,9 +44,6 @@ pub const FALLBACK_REGION: &str = "us-east-1";
 /// short connect timeout and one attempt keep a laptop without credentials fast.
 const IMDS_CONNECT_TIMEOUT: Duration = Duration::from_millis(250);
 const IMDS_READ_TIMEOUT: Duration = Duration::from_millis(500);
-
-/// Token files hold a JWT or an opaque token of a few KB; a bigger one is not a token.
-const MAX_TOKEN_FILE: u64 = 64 * 1024;
 
 /// What the user asked for on the command line.
 #[derive(Clone, Debug, Default)]
@@ -359,11 +356,6 @@ fn timed_out_message(t: &TimedOut) -> String {
     }
 }
 
-/// `2s`, `1.5s`.
-pub fn seconds(d: Duration) -> String {
-    format!("{}s", (d.as_millis() as f64 / 1000.0))
-}
-
 impl CredentialsError {
     /// What the user can do about it.
     pub fn hint(&self) -> Option<String> {
@@ -457,30 +449,6 @@ impl CredentialsError {
     }
 }
 
-/// Names for a hint, which stays one short line however many there are: the first
-/// five and a count of the rest.
-pub(crate) fn a_few(names: &[String]) -> String {
-    const SHOWN: usize = 5;
-    if names.len() <= SHOWN {
-        return names.join(", ");
-    }
-    let rest = (names.len() - SHOWN).to_string();
-    // 9995 → 9,995
-    let mut count = String::new();
-    for (i, digit) in rest.chars().enumerate() {
-        if i > 0 && (rest.len() - i).is_multiple_of(3) {
-            count.push(',');
-        }
-        count.push(digit);
-    }
-    format!("{} … and {count} more", names[..SHOWN].join(", "))
-}
-
-/// Environment access used here, kept in one place so tests can see what is read.
-fn env_var(name: &str) -> Option<String> {
-    std::env::var(name).ok().filter(|v| !v.is_empty())
-}
-
 /// The region a run names without any config file: `--region`, else `AWS_REGION`, else
 /// `AWS_DEFAULT_REGION`.
 pub fn named_region(options: &Options) -> Option<(String, RegionOrigin)> {
@@ -525,106 +493,10 @@ pub fn check_environment(
     Ok(())
 }
 
-/// The AWS config and credentials files in play, as the SDK finds them:
-/// `AWS_CONFIG_FILE` / `AWS_SHARED_CREDENTIALS_FILE` (with `~/` expanded), else the
-/// defaults under the home directory.
-pub fn config_file_paths(home: Option<&Path>) -> Vec<PathBuf> {
-    [
-        ("AWS_CONFIG_FILE", ".aws/config"),
-        ("AWS_SHARED_CREDENTIALS_FILE", ".aws/credentials"),
-    ]
-    .into_iter()
-    .filter_map(|(var, default)| match env_var(var) {
-        Some(p) => Some(match (p.strip_prefix("~/"), home) {
-            (Some(rest), Some(home)) => home.join(rest),
-            _ => PathBuf::from(p),
-        }),
-        None => home.map(|home| home.join(default)),
-    })
-    .collect()
-}
-
-/// The SDK silently treats an unreadable default config file as empty, would block
-/// forever on a FIFO and reads a huge file whole: check both files are regular, readable
-/// and of a sane size first.
-fn check_config_files(home: Option<&Path>) -> Result<(), CredentialsError> {
-    for path in config_file_paths(home) {
-        if let Some(why) = file_problem(&path) {
-            return Err(CredentialsError::ConfigUnreadable {
-                path: path.display().to_string(),
-                why,
-            });
-        }
-    }
-    Ok(())
-}
-
-/// The SDK reads token files with a blocking read inside the async runtime: a FIFO or a
-/// device there would stall the run past any deadline.
-fn check_token_files(
-    profile: Option<&aws_config::profile::Profile>,
-) -> Result<(), CredentialsError> {
-    let named = [
-        (
-            "web identity token file",
-            env_var("AWS_WEB_IDENTITY_TOKEN_FILE"),
-        ),
-        (
-            "container authorization token file",
-            env_var("AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE"),
-        ),
-        (
-            "web identity token file",
-            profile
-                .and_then(|p| p.get("web_identity_token_file"))
-                .map(str::to_owned),
-        ),
-    ];
-    for (what, path) in named {
-        let Some(path) = path else { continue };
-        if let Some(why) = file_problem(Path::new(&path)) {
-            return Err(CredentialsError::FileUnreadable { what, path, why });
-        }
-    }
-    Ok(())
-}
-
-/// The SDK reads config, credentials and token files whole, several times a run. The
-/// largest real ones are configs with thousands of generated SSO profiles (a few MB);
-/// anything past this (a log, a disk image) would cost seconds and its size in memory.
-const MAX_FILE: u64 = 16 * 1024 * 1024;
-
-/// Why a file that exists cannot be read as a file; `None` when it can, or is absent
-/// (the reader reports that itself).
-fn file_problem(path: &Path) -> Option<String> {
-    let meta = match std::fs::metadata(path) {
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return None,
-        Err(e) => return Some(io_why(&e)),
-        Ok(m) => m,
-    };
-    if meta.is_dir() {
-        return Some("it is a directory".into());
-    }
-    if !meta.is_file() && path != Path::new("/dev/null") {
-        return Some("it is not a regular file".into());
-    }
-    if meta.len() > MAX_FILE {
-        return Some("it is larger than 16 MiB".into());
-    }
-    std::fs::File::open(path).err().map(|e| io_why(&e))
-}
-
-fn io_why(e: &std::io::Error) -> String {
-    match e.kind() {
-        std::io::ErrorKind::PermissionDenied => "permission denied".into(),
-        _ => e.to_string(),
-    }
-}
-
 /// `error parsing PATH on line N:\n  MESSAGE` is the only form the parser's error takes
 /// (its fields are private).
 fn config_error(err: &aws_config::profile::ProfileFileLoadError) -> CredentialsError {
-    let parse = crate::network::chain(err).find_map(|e| e.downcast_ref::<ProfileParseError>());
+    let parse = crate::message::chain(err).find_map(|e| e.downcast_ref::<ProfileParseError>());
     if let Some(parse) = parse {
         let text = parse.to_string();
         if let Some(rest) = text.strip_prefix("error parsing ")
@@ -634,7 +506,7 @@ fn config_error(err: &aws_config::profile::ProfileFileLoadError) -> CredentialsE
             return CredentialsError::ConfigSyntax {
                 path: path.to_owned(),
                 line: line.trim().to_owned(),
-                message: crate::error::single_line(message).to_lowercase(),
+                message: single_line(message).to_lowercase(),
             };
         }
     }
@@ -649,7 +521,12 @@ impl Setup {
         let network = Network::new(deadline);
         check_environment(std::env::vars_os())?;
         network.step("config: reading the AWS config files");
-        check_config_files(home_dir().as_deref())?;
+        if let Some(file) = aws_files::unreadable_config_file(home_dir().as_deref()) {
+            return Err(CredentialsError::ConfigUnreadable {
+                path: file.path.display().to_string(),
+                why: file.why,
+            });
+        }
         let env_profile = env_var("AWS_PROFILE");
         let profile_flag = options.profile.is_some();
         let profile_chosen = profile_flag || env_profile.is_some();
@@ -684,7 +561,14 @@ impl Setup {
             return Err(unknown_profile(&profile, &profiles));
         }
         let selected = profiles.get_profile(&profile);
-        check_token_files(selected)?;
+        let token_file = selected.and_then(|p| p.get("web_identity_token_file"));
+        if let Some(file) = aws_files::unreadable_token_file(token_file) {
+            return Err(CredentialsError::FileUnreadable {
+                what: file.what,
+                path: file.path.display().to_string(),
+                why: file.why,
+            });
+        }
         let from_profile = |key: &str| selected.and_then(|p| p.get(key)).map(str::to_owned);
 
         let variant = Variant {
@@ -1129,7 +1013,7 @@ impl Setup {
         match sso_cache::state(&home, session) {
             LoginState::ExpiresAt(t) if t <= Utc::now() => format!(
                 "expired at {} and could not be refreshed: {detail}",
-                t.format("%Y-%m-%d %H:%M:%SZ")
+                stamp(t)
             ),
             _ => detail,
         }
@@ -1203,7 +1087,7 @@ impl Setup {
             match &state {
                 LoginState::Missing => "missing".to_owned(),
                 LoginState::Unreadable => "unreadable".to_owned(),
-                LoginState::ExpiresAt(t) => format!("expires {}", t.format("%Y-%m-%d %H:%M:%SZ")),
+                LoginState::ExpiresAt(t) => format!("expires {}", stamp(*t)),
             }
         ));
         match state {
@@ -1214,13 +1098,10 @@ impl Setup {
                 log::debug(format_args!("sso: login expired; the SDK will refresh it"));
                 Ok(())
             }
-            LoginState::ExpiresAt(t) if sso.session.is_some() => Err(sso.login_error(format!(
-                "expired at {} and cannot be refreshed",
-                t.format("%Y-%m-%d %H:%M:%SZ")
-            ))),
-            LoginState::ExpiresAt(t) => {
-                Err(sso.login_error(format!("expired at {}", t.format("%Y-%m-%d %H:%M:%SZ"))))
+            LoginState::ExpiresAt(t) if sso.session.is_some() => {
+                Err(sso.login_error(format!("expired at {} and cannot be refreshed", stamp(t))))
             }
+            LoginState::ExpiresAt(t) => Err(sso.login_error(format!("expired at {}", stamp(t)))),
             LoginState::Missing => Err(sso.login_error("no cached login".into())),
             LoginState::Unreadable => Err(sso.login_error("the cached login is unreadable".into())),
         }
@@ -1421,11 +1302,6 @@ fn sso_login_hint(profile: &str, session: Option<&str>) -> String {
     }
 }
 
-/// The user's home directory (`$HOME` on Unix), where `~/.aws` lives.
-pub fn home_dir() -> Option<std::path::PathBuf> {
-    directories::BaseDirs::new().map(|d| d.home_dir().to_owned())
-}
-
 fn unknown_profile(name: &str, profiles: &ProfileSet) -> CredentialsError {
     let mut known: Vec<String> = profiles.profiles().map(str::to_owned).collect();
     known.sort();
@@ -1543,27 +1419,6 @@ fn check_container_token() -> Result<(), CredentialsError> {
     })
 }
 
-/// Up to [`MAX_TOKEN_FILE`] + 1 bytes of a token file; `None` when it is absent, not a
-/// regular file or unreadable (the SDK reports that when it reads the file). Opened
-/// without blocking, so a FIFO there cannot stall the run.
-fn read_token_file(path: &Path) -> Option<Vec<u8>> {
-    use std::io::Read;
-    let mut options = std::fs::OpenOptions::new();
-    options.read(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        options.custom_flags(libc::O_NONBLOCK);
-    }
-    let file = options.open(path).ok()?;
-    if !file.metadata().ok()?.is_file() {
-        return None;
-    }
-    let mut bytes = Vec::new();
-    file.take(MAX_TOKEN_FILE + 1).read_to_end(&mut bytes).ok()?;
-    Some(bytes)
-}
-
 /// The SDK's environment provider ignores expiry; aws-vault exports it, and a token must
 /// not outlive the credentials that signed it.
 fn with_env_expiry(c: Credentials) -> Result<Credentials, CredentialsError> {
@@ -1627,19 +1482,6 @@ mod tests {
     }
 
     #[test]
-    fn hints_list_a_few_names_and_count_the_rest() {
-        let names = |n: usize| (0..n).map(|i| format!("p{i}")).collect::<Vec<_>>();
-        assert_eq!(a_few(&[]), "");
-        assert_eq!(a_few(&names(5)), "p0, p1, p2, p3, p4");
-        assert_eq!(a_few(&names(6)), "p0, p1, p2, p3, p4 … and 1 more");
-        assert_eq!(a_few(&names(1_005)), "p0, p1, p2, p3, p4 … and 1,000 more");
-        assert_eq!(
-            a_few(&names(1_234_572)),
-            "p0, p1, p2, p3, p4 … and 1,234,567 more"
-        );
-    }
-
-    #[test]
     fn malformed_credentials_name_the_part_and_the_source_never_the_value() {
         let check = |id: &str, secret: &str, token: Option<&str>| {
             let c = Credentials::new(id, secret, token.map(str::to_owned), None, "test");
@@ -1664,11 +1506,5 @@ mod tests {
             check("ASIAGOODKEY", "s", Some("unit\u{1}Token")).unwrap_err(),
             "the session token from the credential_process of profile p contains a control character"
         );
-    }
-
-    #[test]
-    fn seconds_read_naturally() {
-        assert_eq!(seconds(Duration::from_secs(2)), "2s");
-        assert_eq!(seconds(Duration::from_millis(1500)), "1.5s");
     }
 }

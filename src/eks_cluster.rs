@@ -4,8 +4,8 @@ use aws_credential_types::Credentials;
 use aws_sdk_eks::error::ProvideErrorMetadata;
 use aws_sdk_eks::operation::describe_cluster::DescribeClusterError;
 
-use crate::credentials::{CredentialsError, Setup, Source, one_line};
-use crate::error::Error;
+use crate::credentials::{CredentialsError, Setup, Source};
+use crate::message::one_line;
 
 /// The public facts a kubeconfig holds about a cluster.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -35,6 +35,10 @@ pub enum ClusterError {
         region: String,
         detail: String,
     },
+    /// The call failed before EKS could answer about the cluster (no answer, the
+    /// deadline, an answer that is not EKS's).
+    #[error(transparent)]
+    Credentials(#[from] CredentialsError),
     /// The cluster has no endpoint or CA yet (still being created).
     #[error("cluster {name:?} has no {missing} yet (status {status})")]
     NotReady {
@@ -57,6 +61,7 @@ impl ClusterError {
             Self::NotReady { .. } => {
                 Some("wait until the cluster is ACTIVE, then run this again".into())
             }
+            Self::Credentials(e) => e.hint(),
         }
     }
 }
@@ -68,7 +73,7 @@ pub async fn describe(
     credentials: Credentials,
     source: Source,
     name: &str,
-) -> Result<ClusterInfo, Error> {
+) -> Result<ClusterInfo, ClusterError> {
     let region = setup.region.as_str();
     let what = format!("EKS DescribeCluster of {name} in {region}");
     let network = setup.network();
@@ -85,21 +90,19 @@ pub async fn describe(
         .within(call)
         .await
         .map_err(CredentialsError::TimedOut)?
-        .map_err(|e| -> Error {
+        .map_err(|e| -> ClusterError {
             match e.as_service_error() {
                 Some(DescribeClusterError::ResourceNotFoundException(_)) => {
                     ClusterError::NotFound {
                         name: name.to_owned(),
                         region: region.to_owned(),
                     }
-                    .into()
                 }
                 Some(coded) if coded.code().is_some() => ClusterError::Call {
                     name: name.to_owned(),
                     region: region.to_owned(),
                     detail: one_line(&e),
-                }
-                .into(),
+                },
                 // No answer, or not one EKS would give: the same words and hints as
                 // every other call (not a permissions problem).
                 _ => setup.call_error(what, Some(source), None, &e).into(),

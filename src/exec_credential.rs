@@ -3,7 +3,7 @@
 
 use std::ffi::OsStr;
 
-use chrono::{DateTime, SecondsFormat, Utc};
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 /// The exec credential API versions kubectl still accepts.
@@ -160,7 +160,7 @@ impl ExecCredential {
                 interactive: request.interactive,
             },
             status: Status {
-                expiration_timestamp: expires_at.to_rfc3339_opts(SecondsFormat::Secs, true),
+                expiration_timestamp: crate::message::rfc3339(expires_at),
                 token: token.into(),
             },
         }

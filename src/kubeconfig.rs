@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 
 use yaml_serde::{Mapping, Value};
 
-use crate::error::single_line;
+use crate::message::single_line;
 
 /// Kubeconfigs are small; a bigger file is not one.
 const MAX_KUBECONFIG: u64 = 16 * 1024 * 1024;

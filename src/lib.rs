@@ -3,6 +3,7 @@
 //! The data's path is the module map: [`cli`] arguments → [`cache`] (fast path) →
 //! [`credentials`] → [`sts_endpoint`] + [`token`] → [`cache`] → [`exec_credential`] on stdout.
 
+pub mod aws_files;
 pub mod cache;
 pub mod cli;
 pub mod command;
@@ -15,6 +16,7 @@ pub mod exec_plugin;
 pub mod identity;
 pub mod kubeconfig;
 pub mod log;
+pub mod message;
 pub mod network;
 pub mod sdk_error;
 pub mod secrets;
@@ -87,7 +89,7 @@ fn init_log(verbose: bool) {
         Some(None) => None,
     };
     if level.is_none() {
-        error::warn(&format!("{} must be debug or off; ignoring it", log::ENV));
+        message::warn(&format!("{} must be debug or off; ignoring it", log::ENV));
     }
     log::init(verbose || level == Some(log::Level::Debug));
 }

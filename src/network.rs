@@ -22,6 +22,7 @@ use aws_smithy_types::retry::RetryConfig;
 use aws_smithy_types::timeout::TimeoutConfig;
 
 use crate::log;
+use crate::message::{chain, one_line, single_line};
 
 /// What a user accepts waiting at a prompt before deciding something is wrong; the AWS
 /// CLI's own defaults (60 s per read) are for batch jobs, not for an interactive kubectl.
@@ -323,10 +324,7 @@ impl HttpConnector for Recording {
             let ms = started.elapsed().as_millis();
             match &result {
                 Ok(r) => log::debug(format_args!("http: {what} → {} ({ms} ms)", r.status())),
-                Err(e) => log::debug(format_args!(
-                    "http: {what} → {} ({ms} ms)",
-                    crate::sdk_error::one_line(e)
-                )),
+                Err(e) => log::debug(format_args!("http: {what} → {} ({ms} ms)", one_line(e))),
             }
             result
         })
@@ -425,14 +423,7 @@ fn connect_why(err: &(dyn std::error::Error + 'static)) -> String {
         }
     }
     let innermost = chain(err).last().map(|e| e.to_string()).unwrap_or_default();
-    crate::error::single_line(&innermost)
-}
-
-/// `err` and its sources.
-pub fn chain<'a>(
-    err: &'a (dyn std::error::Error + 'static),
-) -> impl Iterator<Item = &'a (dyn std::error::Error + 'static)> {
-    std::iter::successors(Some(err), |e| e.source())
+    single_line(&innermost)
 }
 
 /// `scheme://host[:port]`: enough to name the endpoint, nothing from path or query.

@@ -13,7 +13,7 @@ const MAX_CACHE_FILE: u64 = 64 * 1024;
 /// Where the cached login for `key` lives under `home`.
 pub fn path(home: &Path, key: &str) -> PathBuf {
     let name = sha1_smol::Sha1::from(key).hexdigest();
-    home.join(".aws/sso/cache").join(format!("{name}.json"))
+    crate::aws_files::sso_cache_dir(home).join(format!("{name}.json"))
 }
 
 /// The fields we look at; the token, client secret and refresh token are skipped unread

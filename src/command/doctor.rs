@@ -10,15 +10,17 @@ use aws_types::os_shim_internal::{Env, Fs};
 use chrono::{DateTime, Utc};
 use clap::Parser;
 
+use crate::aws_files::home_dir;
 use crate::cache::{self, Cache, CacheKey};
 use crate::cli::{self, Cli, Command, DoctorArgs, TokenArgs};
-use crate::command::whoami::{self, shell_quote};
-use crate::credentials::{self, Options, RegionOrigin, Setup, Source, home_dir};
+use crate::command::whoami;
+use crate::credentials::{Options, RegionOrigin, Setup, Source};
 use crate::error::Error;
 use crate::exec_credential::{ApiVersion, V1ALPHA1};
 use crate::exec_plugin::{self, Plugin};
 use crate::identity::Principal;
 use crate::kubeconfig::{self, Kubeconfig, KubeconfigError, exec_args, exec_env, exec_str};
+use crate::message::{a_few, shell_quote, stamp};
 use crate::network::{self, Deadline, Limits};
 use crate::sso_cache::{self, LoginState};
 use crate::sts_endpoint::StsEndpoint;
@@ -537,7 +539,7 @@ fn warn_env_risks(plan: &Plan, report: &mut Report) {
         if !processes.is_empty() {
             what.push_str(&format!(
                 " (profiles with a credential_process there: {})",
-                credentials::a_few(&processes)
+                a_few(&processes)
             ));
         }
         report.warning(
@@ -892,10 +894,6 @@ fn cache_entry(cluster: &ClusterId, options: &Options, dir: Option<&Path>) -> St
         ),
         Err(e) => format!("not used: {e}"),
     }
-}
-
-fn stamp(t: DateTime<Utc>) -> String {
-    t.format("%Y-%m-%d %H:%M:%SZ").to_string()
 }
 
 fn left(d: chrono::TimeDelta) -> String {

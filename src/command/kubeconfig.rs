@@ -4,16 +4,17 @@
 
 use std::path::{Path, PathBuf};
 
+use crate::aws_files::home_dir;
 use crate::cli::{KubeconfigAction, KubeconfigArgs, KubeconfigFileArgs};
-use crate::command::whoami::shell_quote;
-use crate::credentials::{RegionOrigin, Setup, home_dir};
+use crate::credentials::{RegionOrigin, Setup};
 use crate::eks_cluster;
-use crate::error::{self, Error};
+use crate::error::Error;
 use crate::exec_credential::{ApiVersion, V1ALPHA1};
 use crate::exec_plugin::{self, Plugin};
 use crate::kubeconfig::{
     self, Change, Kubeconfig, KubeconfigError, exec_args, exec_block, exec_str,
 };
+use crate::message::{self, shell_quote};
 use crate::network::{self, Deadline};
 use crate::token::ClusterId;
 
@@ -58,7 +59,7 @@ fn update(args: &KubeconfigArgs) -> Result<String, Error> {
     })
     .map_err(Error::Runtime)??;
     if setup.region_origin == RegionOrigin::Fallback {
-        error::note(&format!(
+        message::note(&format!(
             "no region configured; looked for the cluster in {} (set --region or AWS_REGION)",
             setup.region
         ));
@@ -123,7 +124,7 @@ fn update(args: &KubeconfigArgs) -> Result<String, Error> {
     }
     let written = kubeconfig::write(&path, &yaml)?;
     if let Some(backup) = &written.backup {
-        error::note(&format!(
+        message::note(&format!(
             "previous kubeconfig saved as {}",
             backup.display()
         ));
@@ -152,7 +153,7 @@ fn migrate(file: &KubeconfigFileArgs) -> Result<String, Error> {
             continue;
         }
         let Some(args) = exec_args(exec) else {
-            error::note(&format!(
+            message::note(&format!(
                 "left user {user} unchanged: its args are not all strings"
             ));
             continue;
@@ -161,7 +162,7 @@ fn migrate(file: &KubeconfigFileArgs) -> Result<String, Error> {
             Ok(Some(request)) => request,
             Ok(None) => continue,
             Err(reason) => {
-                error::note(&format!("left user {user} unchanged: {reason}"));
+                message::note(&format!("left user {user} unchanged: {reason}"));
                 continue;
             }
         };
@@ -195,7 +196,7 @@ fn migrate(file: &KubeconfigFileArgs) -> Result<String, Error> {
     }
     if file.dry_run {
         for change in &changes {
-            error::note(&format!("would migrate {change}"));
+            message::note(&format!("would migrate {change}"));
         }
         note_comments(&path, Some(&text), None);
         return Ok(config.to_yaml());
@@ -217,7 +218,7 @@ fn note_comments(path: &Path, text: Option<&str>, backup: Option<&Path>) {
     if !text.is_some_and(kubeconfig::has_comments) {
         return;
     }
-    error::note(&match backup {
+    message::note(&match backup {
         Some(backup) => format!(
             "the comments in {} were not kept ({} has them)",
             path.display(),

@@ -7,10 +7,11 @@ use chrono::{DateTime, Utc};
 
 use crate::cache::{self, Cache, CacheError, CacheKey, Description};
 use crate::cli::TokenArgs;
-use crate::credentials::{self, CredentialsError, Options, RegionOrigin, Setup, Source};
-use crate::error::{self, Error};
+use crate::credentials::{CredentialsError, Options, RegionOrigin, Setup, Source};
+use crate::error::Error;
 use crate::exec_credential::{ExecCredential, ExecRequest};
 use crate::log;
+use crate::message;
 use crate::network::{self, Deadline};
 use crate::sts_endpoint::StsEndpoint;
 use crate::token::{self, ClusterId, Token};
@@ -36,7 +37,7 @@ impl TokenRun {
         let cluster = ClusterId::new(&args.cluster_id)?;
         let request = ExecRequest::from_env_value(exec_info);
         if let Some(warning) = &request.warning {
-            error::warn(warning);
+            message::warn(warning);
         }
         let options = args.aws.options();
         let deadline = Deadline::start(options.limits);
@@ -44,15 +45,17 @@ impl TokenRun {
             "eks-token {}: token for cluster {cluster}, exec apiVersion {}, timeout {} (connect {})",
             env!("CARGO_PKG_VERSION"),
             request.api_version.as_str(),
-            credentials::seconds(options.limits.total),
-            credentials::seconds(options.limits.connect),
+            message::seconds(options.limits.total),
+            message::seconds(options.limits.connect),
         ));
         let cache_dir = if args.no_cache {
             None
         } else {
             let dir = cache::default_dir(args.cache_location.cache_dir.as_deref());
             if dir.is_none() {
-                error::warn("no home directory for the token cache; set HOME or pass --cache-dir");
+                message::warn(
+                    "no home directory for the token cache; set HOME or pass --cache-dir",
+                );
             }
             dir
         };
@@ -83,7 +86,7 @@ impl TokenRun {
                     "cache: hit in {} (key {}), token expires {}",
                     dir.display(),
                     self.key.as_str(),
-                    hit.token.expires_at.format("%Y-%m-%dT%H:%M:%SZ")
+                    message::rfc3339(hit.token.expires_at)
                 ));
                 Some(self.render(&hit.token))
             }
@@ -160,7 +163,7 @@ impl TokenRun {
         })
         .map_err(Error::Runtime)??;
         if setup.region_origin == RegionOrigin::Fallback {
-            error::note(&format!(
+            message::note(&format!(
                 "no region configured; signing for {} (set --region or AWS_REGION)",
                 setup.region
             ));
@@ -171,7 +174,7 @@ impl TokenRun {
             "token: signed for cluster {} with STS host {}, expires {}",
             self.cluster,
             endpoint.host,
-            token.expires_at.format("%Y-%m-%dT%H:%M:%SZ")
+            message::rfc3339(token.expires_at)
         ));
         let description = Description {
             cluster: self.cluster.to_string(),
@@ -198,7 +201,7 @@ impl TokenRun {
     fn refuse_cache(&mut self, e: &CacheError) {
         if self.cache_dir.take().is_some() {
             let hint = e.hint().map(|h| format!(" ({h})")).unwrap_or_default();
-            error::warn(&format!("not using the token cache: {e}{hint}"));
+            message::warn(&format!("not using the token cache: {e}{hint}"));
         } else {
             log::debug(format_args!("cache: not used ({e})"));
         }

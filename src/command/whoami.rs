@@ -5,8 +5,9 @@ use serde::Serialize;
 
 use crate::cli::{WhoamiArgs, WhoamiFormat};
 use crate::credentials::{CredentialsError, RegionOrigin, Resolved, Setup};
-use crate::error::{self, Error};
+use crate::error::Error;
 use crate::identity::{Kind, Principal};
+use crate::message::{self, shell_quote};
 use crate::network::{self, Deadline};
 use crate::token::ClusterId;
 
@@ -64,7 +65,7 @@ pub fn run(args: &WhoamiArgs) -> Result<String, Error> {
     let principal = match Principal::from_arn(&caller.arn) {
         Ok(p) => p,
         Err(e) if matches!(args.output, WhoamiFormat::Text | WhoamiFormat::Json) => {
-            error::warn(&format!("{e}: a cluster cannot map it"));
+            message::warn(&format!("{e}: a cluster cannot map it"));
             return Ok(match args.output {
                 WhoamiFormat::Json => json(&caller, None),
                 _ => text(&caller, None),
@@ -73,17 +74,17 @@ pub fn run(args: &WhoamiArgs) -> Result<String, Error> {
         Err(e) => return Err(e.into()),
     };
     for note in principal.notes() {
-        error::note(&note);
+        message::note(&note);
     }
     if matches!(
         args.output,
         WhoamiFormat::Eksctl | WhoamiFormat::AccessEntry
     ) {
         if cluster.is_none() {
-            error::note("pass --cluster-id to fill in the cluster name");
+            message::note("pass --cluster-id to fill in the cluster name");
         }
         if setup.region_origin == RegionOrigin::Fallback {
-            error::note(&format!(
+            message::note(&format!(
                 "no region configured; the commands name {} (set --region or AWS_REGION)",
                 setup.region
             ));
@@ -262,19 +263,6 @@ impl Mapping<'_> {
     }
 }
 
-/// A POSIX-shell word for `value`: as it is when it is plain, else single-quoted.
-pub fn shell_quote(value: &str) -> String {
-    let plain = !value.is_empty()
-        && value
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || "@%+=:,./_-".contains(c));
-    if plain {
-        value.to_owned()
-    } else {
-        format!("'{}'", value.replace('\'', r"'\''"))
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -287,17 +275,6 @@ mod tests {
             cluster: Some("prod".into()),
             region: "eu-west-1".into(),
         }
-    }
-
-    #[test]
-    fn quoting() {
-        assert_eq!(
-            shell_quote("arn:aws:iam::1:role/x"),
-            "arn:aws:iam::1:role/x"
-        );
-        assert_eq!(shell_quote("{{SessionName}}"), "'{{SessionName}}'");
-        assert_eq!(shell_quote("it's"), r"'it'\''s'");
-        assert_eq!(shell_quote(""), "''");
     }
 
     #[test]
