@@ -27,8 +27,8 @@ use crate::aws_files::{self, MAX_TOKEN_FILE, env_var, home_dir, read_token_file}
 use crate::credential_process::{self, ProcessError};
 use crate::log;
 use crate::message::{a_few, one_line, seconds, single_line, stamp};
+use crate::network::failure::{self, Code, Failure};
 use crate::network::{Deadline, Limits, Network, TimedOut};
-use crate::sdk_error::{self, Code, Failure};
 use crate::secrets;
 use crate::sso_cache::{self, LoginState};
 use crate::sts_endpoint::{InvalidRegion, Region, Variant};
@@ -964,7 +964,7 @@ impl Setup {
             what,
             signer,
             sso,
-            failure: sdk_error::classify(err, self.network.last_endpoint()),
+            failure: failure::classify(err, self.network.last_endpoint()),
         }))
     }
 
@@ -999,7 +999,7 @@ impl Setup {
             Failure::Unreachable { .. } | Failure::NoAnswer { .. } | Failure::TooLarge(_)
         );
         match sso {
-            Some(sso) if !network_failure && !sdk_error::is_sts(err) => {
+            Some(sso) if !network_failure && !failure::is_sts(err) => {
                 sso.login_error(self.sso_login_detail(&sso, failed.failure.to_string()))
             }
             _ => call,

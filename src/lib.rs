@@ -18,7 +18,6 @@ pub mod kubeconfig;
 pub mod log;
 pub mod message;
 pub mod network;
-pub mod sdk_error;
 pub mod secrets;
 pub mod sso_cache;
 pub mod sts_endpoint;

@@ -1,7 +1,9 @@
 //! Every HTTP call to AWS goes through one client: connect and read timeouts inside the
 //! command's deadline, connection failures named by their endpoint and never retried,
 //! answers read up to a size limit, and a record of which endpoint is being waited on for
-//! `--verbose` and for error messages.
+//! `--verbose` and for error messages. [`failure`] reads what went wrong.
+
+pub mod failure;
 
 use std::fmt;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -525,7 +527,7 @@ mod tests {
             // No retryable kind: the SDK's classifiers leave it alone.
             assert!(err.is_other() && err.as_other().is_none(), "{err:?}");
             assert_eq!(
-                crate::sdk_error::classify(&err, None).to_string(),
+                failure::classify(&err, None).to_string(),
                 "the answer from http://127.0.0.1:9 is larger than 1 MiB"
             );
         }

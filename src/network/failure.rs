@@ -15,8 +15,8 @@ use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
 use aws_smithy_runtime_api::client::result::{ConnectorError, SdkError};
 use aws_smithy_types::error::ErrorMetadata;
 
+use super::{ConnectFailed, MAX_ATTEMPTS, TooLarge};
 use crate::message::{chain, one_line, shown};
-use crate::network::{ConnectFailed, MAX_ATTEMPTS, TooLarge};
 
 /// Error codes AWS services use for rate limiting (the SDKs' throttling list).
 const THROTTLING_CODES: &[&str] = &[
@@ -232,7 +232,7 @@ mod tests {
     }
 
     #[test]
-    fn sdk_error_metadata_is_shown_without_debug_and_without_secrets() {
+    fn service_errors_are_read_from_sdk_metadata_without_secrets() {
         crate::secrets::remember("sdkErrorUnitSecret");
         let meta = ErrorMetadata::builder()
             .code("EchoedRequest")
