@@ -4,7 +4,7 @@ use aws_credential_types::Credentials;
 use aws_sdk_eks::error::ProvideErrorMetadata;
 use aws_sdk_eks::operation::describe_cluster::DescribeClusterError;
 
-use crate::credentials::{CredentialsError, Setup, Source};
+use crate::credentials::{AwsConfig, CredentialsError, Source};
 use crate::message::one_line;
 
 /// The public facts a kubeconfig holds about a cluster.
@@ -69,17 +69,17 @@ impl ClusterError {
 /// Calls DescribeCluster signed with `credentials` from `source`, within the command's
 /// deadline (endpoint overrides such as `AWS_ENDPOINT_URL_EKS` apply).
 pub async fn describe(
-    setup: &Setup,
+    aws: &AwsConfig,
     credentials: Credentials,
     source: Source,
     name: &str,
 ) -> Result<ClusterInfo, ClusterError> {
-    let region = setup.region.as_str();
+    let region = aws.region.as_str();
     let what = format!("EKS DescribeCluster of {name} in {region}");
-    let network = setup.network();
+    let network = aws.network();
     network.step(what.clone());
     let call = async {
-        let sdk = setup.sdk_config(credentials).await;
+        let sdk = aws.sdk_config(credentials).await;
         aws_sdk_eks::Client::new(&sdk)
             .describe_cluster()
             .name(name)
@@ -105,7 +105,7 @@ pub async fn describe(
                 },
                 // No answer, or not one EKS would give: the same words and hints as
                 // every other call (not a permissions problem).
-                _ => setup.call_error(what, Some(source), None, &e).into(),
+                _ => aws.call_error(what, Some(source), None, &e).into(),
             }
         })?;
     let cluster = out.cluster.ok_or_else(|| ClusterError::NotFound {

@@ -7,7 +7,6 @@ pub mod aws_files;
 pub mod cache;
 pub mod cli;
 pub mod command;
-pub mod credential_process;
 pub mod credentials;
 pub mod eks_cluster;
 pub mod error;
@@ -19,7 +18,6 @@ pub mod log;
 pub mod message;
 pub mod network;
 pub mod secrets;
-pub mod sso_cache;
 pub mod sts_endpoint;
 pub mod token;
 

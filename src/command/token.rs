@@ -7,7 +7,7 @@ use chrono::{DateTime, Utc};
 
 use crate::cache::{self, Cache, CacheError, CacheKey, Description};
 use crate::cli::TokenArgs;
-use crate::credentials::{CredentialsError, Options, RegionOrigin, Setup, Source};
+use crate::credentials::{AwsConfig, CredentialsError, Options, RegionOrigin, Source};
 use crate::error::Error;
 use crate::exec_credential::{ExecCredential, ExecRequest};
 use crate::log;
@@ -156,19 +156,19 @@ impl TokenRun {
 
     /// Resolves credentials and signs a new token.
     fn fresh_token(&self) -> Result<(Token, Description), Error> {
-        let (setup, resolved) = network::block_on(async {
-            let setup = Setup::load(&self.options, self.deadline).await?;
-            let resolved = setup.resolve(self.options.role.as_ref()).await?;
-            Ok::<_, Error>((setup, resolved))
+        let (aws, resolved) = network::block_on(async {
+            let aws = AwsConfig::load(&self.options, self.deadline).await?;
+            let resolved = aws.resolve(self.options.role.as_ref()).await?;
+            Ok::<_, Error>((aws, resolved))
         })
         .map_err(Error::Runtime)??;
-        if setup.region_origin == RegionOrigin::Fallback {
+        if aws.region_origin == RegionOrigin::Fallback {
             message::note(&format!(
                 "no region configured; signing for {} (set --region or AWS_REGION)",
-                setup.region
+                aws.region
             ));
         }
-        let endpoint = StsEndpoint::regional(&setup.region, setup.variant)?;
+        let endpoint = StsEndpoint::regional(&aws.region, aws.variant)?;
         let token = token::mint(&resolved.credentials, &endpoint, &self.cluster, Utc::now())?;
         log::debug(format_args!(
             "token: signed for cluster {} with STS host {}, expires {}",
@@ -178,7 +178,7 @@ impl TokenRun {
         ));
         let description = Description {
             cluster: self.cluster.to_string(),
-            region: setup.region.to_string(),
+            region: aws.region.to_string(),
             sts_host: endpoint.host,
             profile: match resolved.source {
                 Source::Profile(p) => Some(p),
