@@ -9,7 +9,7 @@ use super::sso::SsoProfile;
 use crate::message::{a_few, seconds};
 use crate::network::TimedOut;
 use crate::network::failure::{Code, Failure};
-use crate::sts_endpoint::InvalidRegion;
+use crate::sts_endpoint::{InvalidRegion, is_aws_host};
 
 /// Why no credentials could be had.
 #[derive(Debug, thiserror::Error)]
@@ -231,20 +231,14 @@ impl CallError {
     }
 }
 
+/// An endpoint in an AWS partition's domains (the token's own table) is a network
+/// problem; anything else was pointed there by a setting.
 fn unreachable_hint(endpoint: &str) -> String {
     let host = url::Url::parse(endpoint)
         .ok()
         .and_then(|u| u.host_str().map(str::to_owned))
         .unwrap_or_default();
-    let aws = [
-        ".amazonaws.com",
-        ".amazonaws.com.cn",
-        ".api.aws",
-        ".amazonaws.eu",
-    ]
-    .iter()
-    .any(|suffix| host.ends_with(suffix));
-    if aws {
+    if is_aws_host(&host) {
         "check the network connection, VPN and proxy settings (HTTPS_PROXY, NO_PROXY)".into()
     } else {
         format!(
@@ -366,6 +360,25 @@ mod tests {
     use std::time::Duration;
 
     use super::*;
+
+    #[test]
+    fn unreachable_endpoints_in_any_partition_get_the_network_hint() {
+        for endpoint in [
+            "https://sts.eu-west-1.amazonaws.com",
+            "https://sts.us-east-1.api.aws",
+            "https://sts.us-iso-east-1.c2s.ic.gov",
+            "https://sts.us-isob-east-1.sc2s.sgov.gov:443",
+        ] {
+            assert!(
+                unreachable_hint(endpoint).starts_with("check the network connection"),
+                "{endpoint}"
+            );
+        }
+        assert!(
+            unreachable_hint("http://127.0.0.1:9")
+                .starts_with("http://127.0.0.1:9 is not an AWS address")
+        );
+    }
 
     #[test]
     fn deadline_messages_say_what_was_pending() {

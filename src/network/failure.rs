@@ -7,6 +7,7 @@
 use std::error::Error as StdError;
 use std::fmt;
 
+use aws_runtime::retries::classifiers::THROTTLING_ERRORS;
 use aws_sdk_sts::error::ProvideErrorMetadata;
 use aws_sdk_sts::operation::assume_role::AssumeRoleError;
 use aws_sdk_sts::operation::assume_role_with_web_identity::AssumeRoleWithWebIdentityError;
@@ -17,24 +18,6 @@ use aws_smithy_types::error::ErrorMetadata;
 
 use super::{ConnectFailed, MAX_ATTEMPTS, TooLarge};
 use crate::message::{chain, one_line, shown};
-
-/// Error codes AWS services use for rate limiting (the SDKs' throttling list).
-const THROTTLING_CODES: &[&str] = &[
-    "Throttling",
-    "ThrottlingException",
-    "ThrottledException",
-    "RequestThrottledException",
-    "TooManyRequestsException",
-    "ProvisionedThroughputExceededException",
-    "TransactionInProgressException",
-    "RequestLimitExceeded",
-    "BandwidthLimitExceeded",
-    "LimitExceededException",
-    "RequestThrottled",
-    "SlowDown",
-    "PriorRequestNotComplete",
-    "EC2ThrottledException",
-];
 
 /// Why a call to an AWS endpoint failed.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -80,7 +63,8 @@ pub enum Code {
 impl Code {
     pub fn of(code: &str) -> Self {
         match code {
-            c if THROTTLING_CODES.contains(&c) => Self::Throttled,
+            // The codes the SDK's retry classifier retries as throttling.
+            c if THROTTLING_ERRORS.contains(&c) => Self::Throttled,
             "AccessDenied" | "AccessDeniedException" => Self::AccessDenied,
             "ExpiredToken" | "ExpiredTokenException" => Self::ExpiredToken,
             "InvalidClientTokenId" | "UnrecognizedClientException" | "SignatureDoesNotMatch" => {
