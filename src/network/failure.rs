@@ -8,6 +8,7 @@ use std::error::Error as StdError;
 use std::fmt;
 
 use aws_runtime::retries::classifiers::THROTTLING_ERRORS;
+use aws_sdk_eks::operation::describe_cluster::DescribeClusterError;
 use aws_sdk_sts::error::ProvideErrorMetadata;
 use aws_sdk_sts::operation::assume_role::AssumeRoleError;
 use aws_sdk_sts::operation::assume_role_with_web_identity::AssumeRoleWithWebIdentityError;
@@ -132,7 +133,8 @@ pub fn classify(err: &(dyn StdError + 'static), last_endpoint: Option<String>) -
     for e in chain(err) {
         let typed = sdk::<AssumeRoleError>(e, &last_endpoint)
             .or_else(|| sdk::<AssumeRoleWithWebIdentityError>(e, &last_endpoint))
-            .or_else(|| sdk::<GetCallerIdentityError>(e, &last_endpoint));
+            .or_else(|| sdk::<GetCallerIdentityError>(e, &last_endpoint))
+            .or_else(|| sdk::<DescribeClusterError>(e, &last_endpoint));
         if let Some(failure) = typed {
             return failure;
         }
