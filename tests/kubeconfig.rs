@@ -634,3 +634,37 @@ fn an_expired_sso_login_gets_the_login_hint() {
     assert!(!run.stderr.contains("kubeconfigSsoToken"));
     assert!(!kubeconfig.exists());
 }
+
+#[test]
+fn a_run_that_keeps_the_context_says_what_it_changed() {
+    let moto = Process::moto();
+    moto_cluster(&moto, REGION, "prod");
+    let s = sandbox(&moto);
+    let path = s.write(".kube/config", EXISTING);
+    let arn = "arn:aws:eks:eu-west-1:123456789012:cluster/prod";
+    let at = path.display();
+    let first = s.run(&["kubeconfig", "--cluster-name", "prod"]);
+    assert_eq!(first.stdout, format!("Added new context {arn} to {at}\n"));
+
+    // A role for the token changes the user only.
+    let role = ["--role-arn", "arn:aws:iam::123456789012:role/admin"];
+    let run = s.run(&[&["kubeconfig", "--cluster-name", "prod"][..], &role].concat());
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(
+        run.stdout,
+        format!("Updated the user of context {arn} in {at}\n")
+    );
+
+    // Another context made current: only current-context changes back.
+    let text = std::fs::read_to_string(&path).unwrap();
+    let current = format!("current-context: {arn}\n");
+    assert!(text.contains(&current), "{text}");
+    std::fs::write(&path, text.replace(&current, "current-context: staging\n")).unwrap();
+    let run = s.run(&[&["kubeconfig", "--cluster-name", "prod"][..], &role].concat());
+    assert_eq!(run.stdout, format!("Switched to context {arn} in {at}\n"));
+    assert_eq!(read_yaml(&path)["current-context"], arn);
+
+    // A context named for the cluster but pointing elsewhere is updated.
+    let run = s.run(&["kubeconfig", "--cluster-name", "prod", "--alias", "staging"]);
+    assert_eq!(run.stdout, format!("Updated context staging in {at}\n"));
+}

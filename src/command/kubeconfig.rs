@@ -102,12 +102,18 @@ fn update(args: &KubeconfigArgs) -> Result<String, Error> {
     let entry_name = args.alias.clone().unwrap_or_else(|| cluster.arn.clone());
     let before = existing.as_ref().map(|(k, _)| k.clone());
     let mut config = before.clone().unwrap_or_default();
+    // Each step is compared with the document before it, for a message that says what
+    // was done.
+    let untouched = config.clone();
     config.set_cluster(
         &cluster.arn,
         &cluster.endpoint,
         &cluster.certificate_authority_data,
     );
+    let cluster_changed = config != untouched;
+    let without_user = config.clone();
     config.set_exec_user(&entry_name, exec);
+    let user_changed = config != without_user;
     let change = config.set_context(&entry_name, &cluster.arn, &entry_name);
     config.set_current_context(&entry_name);
     let yaml = config.to_yaml();
@@ -132,8 +138,22 @@ fn update(args: &KubeconfigArgs) -> Result<String, Error> {
     note_comments(&path, text, written.backup.as_deref());
     Ok(match change {
         Change::Added => format!("Added new context {entry_name} to {}\n", path.display()),
-        Change::Updated | Change::Unchanged => {
-            format!("Updated context {entry_name} in {}\n", path.display())
+        Change::Updated => format!("Updated context {entry_name} in {}\n", path.display()),
+        // The context was right; what it points to, or which context is current, was not.
+        Change::Unchanged => {
+            let parts: Vec<&str> = [("cluster", cluster_changed), ("user", user_changed)]
+                .into_iter()
+                .filter_map(|(part, changed)| changed.then_some(part))
+                .collect();
+            if parts.is_empty() {
+                format!("Switched to context {entry_name} in {}\n", path.display())
+            } else {
+                format!(
+                    "Updated the {} of context {entry_name} in {}\n",
+                    parts.join(" and "),
+                    path.display()
+                )
+            }
         }
     })
 }
