@@ -229,14 +229,6 @@ impl Kubeconfig {
         Some((field("cluster"), field("user")))
     }
 
-    /// A cluster's `server`.
-    pub fn cluster_server(&self, name: &str) -> Option<String> {
-        self.entry_body("clusters", name, "cluster")?
-            .get("server")
-            .and_then(Value::as_str)
-            .map(str::to_owned)
-    }
-
     /// The user's `exec` block, when it has one.
     pub fn user_exec(&self, name: &str) -> Option<&Mapping> {
         self.entry_body("users", name, "user")?

@@ -29,7 +29,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use clap::Parser;
 use clap::error::ErrorKind;
 
-use crate::cli::{Cli, Command};
+use crate::cli::{Cli, OtherCommand};
 use crate::error::Error;
 
 /// Starts a run: installs the panic hook, parses the command line and turns on debug
@@ -42,17 +42,13 @@ pub fn start(args: impl IntoIterator<Item = OsString>) -> Result<Cli, ExitCode> 
     Ok(cli)
 }
 
-/// Runs every command but `token`'s fast path, which `main` takes first.
-pub fn run(command: &Command) -> Result<String, Error> {
+/// Runs every command but `token`, which `main` runs itself, fast path first.
+pub fn run(command: &OtherCommand) -> Result<String, Error> {
     match command {
-        Command::Token(args) => {
-            let exec_info = std::env::var_os("KUBERNETES_EXEC_INFO");
-            command::token::TokenRun::new(args, exec_info.as_deref())?.mint()
-        }
-        Command::Cache(c) => command::cache::run(c, chrono::Utc::now()),
-        Command::Whoami(args) => command::whoami::run(args),
-        Command::Kubeconfig(args) => command::kubeconfig::run(args),
-        Command::Doctor(args) => {
+        OtherCommand::Cache(c) => command::cache::run(c, chrono::Utc::now()),
+        OtherCommand::Whoami(args) => command::whoami::run(args),
+        OtherCommand::Kubeconfig(args) => command::kubeconfig::run(args),
+        OtherCommand::Doctor(args) => {
             // The report is the output even when it lists problems.
             let (report, result) = command::doctor::run(args);
             match result {
