@@ -1,6 +1,6 @@
 //! The on-disk token cache: one private file per key, so the next kubectl, helm or k9s
 //! process gets its token without touching AWS (client-go keeps credentials only in
-//! memory, per process: REFERENCE §2).
+//! memory, per process: client-go `plugin/pkg/client/auth/exec/exec.go`).
 //!
 //! Layout, like kubelogin's: `<dir>/<sha256 of the key>.json` holds one entry and
 //! `<dir>/<same>.lock` is locked while a token for that key is minted, so a burst of cold

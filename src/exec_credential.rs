@@ -1,5 +1,6 @@
 //! The client-go exec credential protocol: what kubectl asks for in
-//! `KUBERNETES_EXEC_INFO` and the `ExecCredential` we print (REFERENCE §2).
+//! `KUBERNETES_EXEC_INFO` and the `ExecCredential` we print (client-go
+//! `plugin/pkg/client/auth/exec/exec.go`).
 
 use std::ffi::OsStr;
 

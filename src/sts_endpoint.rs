@@ -1,8 +1,9 @@
 //! Which public STS host a token names, for a region and the FIPS / dual-stack settings.
 //!
 //! The EKS server only accepts tokens whose host is an STS host of an AWS partition
-//! (REFERENCE §1, server check 2), so this never looks at `AWS_ENDPOINT_URL*`: those
-//! overrides are for API calls, not for the URL the cluster replays.
+//! (aws-iam-authenticator `pkg/token/token.go`, `Verify`), so this never looks at
+//! `AWS_ENDPOINT_URL*`: those overrides are for API calls, not for the URL the cluster
+//! replays.
 
 use std::fmt;
 

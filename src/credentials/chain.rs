@@ -202,7 +202,7 @@ fn source_error(name: &str) -> impl FnOnce(SdkCredentialsError) -> CredentialsEr
 }
 
 /// The SDK sends the container authorization token as the `Authorization` header and,
-/// when the header refuses it, prints the token in its error (aws-config `ecs.rs`); it
+/// when the header refuses it, prints the token in its error (aws-config `src/ecs.rs`); it
 /// reads the token even when no container endpoint is set, and fails on a bad one. Like
 /// botocore (`ContainerProvider._validate_auth_token`: no `\r` or `\n`, and no trimming
 /// of a token file's trailing newline), a token with a line break is refused, here and

@@ -94,7 +94,7 @@ impl AwsConfig {
     }
 
     /// Walks the selected profile's `source_profile` chain as the SDK's profile provider
-    /// does (aws-config `profile/credentials/repr.rs`), which reports loops and missing
+    /// does (aws-config `src/profile/credentials/repr.rs`), which reports loops and missing
     /// profiles only as text. `Some` when the chain starts from a `credential_process`;
     /// `None` when anything else supplies the base credentials, or the chain is
     /// misconfigured in a way the SDK reports itself.
@@ -110,7 +110,7 @@ impl AwsConfig {
                 });
             };
             // No length limit: a chain through distinct profiles ends, and the SDK sets
-            // none (aws-config `resolve_chain`).
+            // none (aws-config `src/profile/credentials/repr.rs`, `resolve_chain`).
             if visited.contains(&name) {
                 visited.push(name);
                 return Err(CredentialsError::ProfileLoop {
@@ -193,7 +193,8 @@ impl AwsConfig {
         let mut signer = chain.profile.clone();
         for hop in &chain.hops {
             let session = hop.session_name.clone().unwrap_or_else(|| {
-                // The SDK's default for profile chains (aws-config `sts::util`).
+                // The SDK's default for profile chains (aws-config `src/sts/util.rs`,
+                // `default_session_name`).
                 let ms = SystemTime::now()
                     .duration_since(SystemTime::UNIX_EPOCH)
                     .map_or(0, |d| d.as_millis());
@@ -248,7 +249,7 @@ impl AwsConfig {
 }
 
 /// The SDK words a profile it cannot use as text only: the part after its prefix
-/// (aws-config `profile/credentials.rs`).
+/// (aws-config `src/profile/credentials.rs`).
 fn invalid_profile_detail(err: &SdkCredentialsError) -> String {
     let detail = one_line(err);
     detail
@@ -259,7 +260,7 @@ fn invalid_profile_detail(err: &SdkCredentialsError) -> String {
 }
 
 /// Properties that give a profile base credentials other than static keys or a
-/// `credential_process` (aws-config `profile/credentials/repr.rs`, `base_provider`).
+/// `credential_process` (aws-config `src/profile/credentials/repr.rs`, `base_provider`).
 const OTHER_BASE_SOURCES: [&str; 6] = [
     "credential_source",
     "web_identity_token_file",
@@ -298,7 +299,7 @@ struct Hop {
 }
 
 /// Every set of credentials passes here where it enters the run, before anything signs
-/// with it: the SDK panics on a header value it cannot build (aws-runtime `auth.rs`,
+/// with it: the SDK panics on a header value it cannot build (aws-runtime `src/auth.rs`,
 /// `HeaderValue::from_str(…).unwrap()` for `Authorization`, which holds the key id, and
 /// `X-Amz-Security-Token`), and a key id with a line break makes a token no server
 /// accepts. The secret and the session token are remembered for redaction.
