@@ -252,7 +252,42 @@ pub(super) fn unknown_profile(name: &str, profiles: &ProfileSet) -> CredentialsE
 
 #[cfg(test)]
 mod tests {
+    use aws_runtime::env_config::file::EnvConfigFileKind;
+
     use super::*;
+
+    /// Pins the parser's wording that [`config_error`] reads: it breaks when the SDK
+    /// words a syntax error differently.
+    #[test]
+    fn config_syntax_errors_are_read_from_the_parsers_own_words() {
+        let path = "/home/u/.aws/config";
+        let fs = Fs::from_slice(&[(path, "[default]\nregion = eu-west-1\n[profile broken\n")]);
+        let files = EnvConfigFiles::builder()
+            .include_default_config_file(false)
+            .include_default_credentials_file(false)
+            .with_file(EnvConfigFileKind::Config, path)
+            .build();
+        let loaded = crate::network::block_on(aws_config::profile::load(
+            &fs,
+            &Env::from_slice(&[]),
+            &files,
+            None,
+        ))
+        .unwrap();
+        let err = loaded.expect_err("the file does not parse");
+        match config_error(&err) {
+            CredentialsError::ConfigSyntax {
+                path: at,
+                line,
+                message,
+            } => {
+                assert_eq!(at, path);
+                assert_eq!(line, "3");
+                assert_eq!(message, "profile definition must end with ']'");
+            }
+            other => panic!("not read as a syntax error: {other:?}"),
+        }
+    }
 
     #[test]
     fn non_utf8_aws_variables_are_named_not_shown() {

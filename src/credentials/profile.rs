@@ -340,7 +340,47 @@ pub(super) fn check_credentials(c: &Credentials, from: KeysOrigin) -> Result<(),
 
 #[cfg(test)]
 mod tests {
+    use aws_config::profile::ProfileFileCredentialsProvider;
+    use aws_config::provider_config::ProviderConfig;
+    use aws_credential_types::provider::ProvideCredentials;
+    use aws_runtime::env_config::file::{EnvConfigFileKind, EnvConfigFiles};
+
     use super::*;
+
+    /// Pins the prefix [`invalid_profile_detail`] removes: it breaks when the SDK words a
+    /// profile it cannot use differently.
+    #[test]
+    fn unusable_profiles_are_read_from_the_providers_own_words() {
+        let files = EnvConfigFiles::builder()
+            .include_default_config_file(false)
+            .include_default_credentials_file(false)
+            .with_contents(
+                EnvConfigFileKind::Config,
+                "[profile a]\nrole_arn = arn:aws:iam::123456789012:role/r\n",
+            )
+            .build();
+        let provider = ProfileFileCredentialsProvider::builder()
+            .configure(&ProviderConfig::empty())
+            .profile_files(files)
+            .profile_name("a")
+            .build();
+        let err = crate::network::block_on(provider.provide_credentials())
+            .unwrap()
+            .expect_err("a role_arn without a source is not usable");
+        assert!(
+            matches!(err, SdkCredentialsError::InvalidConfiguration(_)),
+            "{err:?}"
+        );
+        let detail = invalid_profile_detail(&err);
+        assert!(!detail.is_empty());
+        assert!(
+            one_line(&err).ends_with(&format!(
+                "ProfileFile provider could not be built: {detail}"
+            )),
+            "{}",
+            one_line(&err)
+        );
+    }
 
     #[test]
     fn malformed_credentials_name_the_part_and_the_source_never_the_value() {

@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 
 use aws_smithy_http_client::proxy::ProxyConfig;
 use aws_smithy_http_client::tls::{self, rustls_provider::CryptoMode};
+use aws_smithy_runtime_api::client::dns::SharedDnsResolver;
 use aws_smithy_runtime_api::client::http::{
     HttpClient, HttpConnector, HttpConnectorFuture, HttpConnectorSettings, SharedHttpClient,
     SharedHttpConnector,
@@ -22,6 +23,7 @@ use aws_smithy_types::body::SdkBody;
 use aws_smithy_types::byte_stream::ByteStream;
 use aws_smithy_types::retry::RetryConfig;
 use aws_smithy_types::timeout::TimeoutConfig;
+use aws_types::sdk_config::SharedAsyncSleep;
 
 use crate::log;
 use crate::message::{chain, one_line, single_line};
@@ -265,21 +267,33 @@ impl HttpClient for Network {
         if let Some((_, c)) = connectors.iter().find(|(k, _)| *k == key) {
             return c.clone();
         }
-        let mut asked = HttpConnectorSettings::builder();
-        asked.set_connect_timeout(key.0).set_read_timeout(key.1);
-        let mut builder = aws_smithy_http_client::Connector::builder()
-            .connector_settings(asked.build())
-            .proxy_config(ProxyConfig::from_env());
-        builder.set_sleep_impl(components.sleep_impl());
-        let inner = builder
-            .tls_provider(tls::Provider::Rustls(CryptoMode::AwsLc))
-            .build();
+        let inner = sdk_connector(key, components.sleep_impl(), None);
         let connector = SharedHttpConnector::new(Recording {
             inner: SharedHttpConnector::new(inner),
             state: self.state.clone(),
         });
         connectors.push((key, connector.clone()));
         connector
+    }
+}
+
+/// The SDK's HTTP client with our timeouts, the proxy settings of the environment and
+/// rustls; `resolver` replaces the system's name lookup (for tests).
+fn sdk_connector(
+    (connect, read): Settings,
+    sleep: Option<SharedAsyncSleep>,
+    resolver: Option<SharedDnsResolver>,
+) -> aws_smithy_http_client::Connector {
+    let mut asked = HttpConnectorSettings::builder();
+    asked.set_connect_timeout(connect).set_read_timeout(read);
+    let mut builder = aws_smithy_http_client::Connector::builder()
+        .connector_settings(asked.build())
+        .proxy_config(ProxyConfig::from_env());
+    builder.set_sleep_impl(sleep);
+    let builder = builder.tls_provider(tls::Provider::Rustls(CryptoMode::AwsLc));
+    match resolver {
+        Some(resolver) => builder.build_with_resolver(resolver),
+        None => builder.build(),
     }
 }
 
@@ -402,7 +416,9 @@ fn not_connected(err: ConnectorError, endpoint: &str) -> ConnectorError {
     .never_connected()
 }
 
-/// The innermost cause, in words a user knows.
+/// The innermost cause, in words a user knows. The texts matched are hyper-util's
+/// (`ConnectError::dns`) and aws-smithy-http-client's (`HttpTimeoutError`): the tests
+/// build both through the real client.
 fn connect_why(err: &(dyn std::error::Error + 'static)) -> String {
     for e in chain(err) {
         if let Some(io) = e.downcast_ref::<std::io::Error>() {
@@ -531,6 +547,54 @@ mod tests {
                 "the answer from http://127.0.0.1:9 is larger than 1 MiB"
             );
         }
+    }
+
+    /// Pins the words [`connect_why`] reads, from errors the SDK's own client makes.
+    #[test]
+    fn connect_failures_are_read_from_the_http_clients_own_words() {
+        use aws_smithy_runtime_api::client::dns::{DnsFuture, ResolveDns, ResolveDnsError};
+
+        #[derive(Debug)]
+        struct Unknown;
+        impl ResolveDns for Unknown {
+            fn resolve_dns<'a>(&'a self, _: &'a str) -> DnsFuture<'a> {
+                DnsFuture::ready(Err(ResolveDnsError::new("no such host")))
+            }
+        }
+        #[derive(Debug)]
+        struct Silent;
+        impl ResolveDns for Silent {
+            fn resolve_dns<'a>(&'a self, _: &'a str) -> DnsFuture<'a> {
+                DnsFuture::new(std::future::pending())
+            }
+        }
+
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let why = |resolver: SharedDnsResolver| {
+            let settings = (
+                Some(Duration::from_millis(50)),
+                Some(Duration::from_secs(5)),
+            );
+            let connector = sdk_connector(settings, None, Some(resolver));
+            let request = HttpRequest::get("http://eks-token.invalid/").unwrap();
+            let err = runtime
+                .block_on(async { connector.call(request).await })
+                .unwrap_err();
+            let err = not_connected(err, "http://eks-token.invalid");
+            let failed = chain(&err).find_map(|e| e.downcast_ref::<ConnectFailed>());
+            failed.map(|f| f.why.clone())
+        };
+        assert_eq!(
+            why(SharedDnsResolver::new(Unknown)).as_deref(),
+            Some("the host name does not resolve")
+        );
+        assert_eq!(
+            why(SharedDnsResolver::new(Silent)).as_deref(),
+            Some("no connection within 50ms")
+        );
     }
 
     #[test]
