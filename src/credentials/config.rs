@@ -207,7 +207,7 @@ impl AwsConfig {
 
 /// The SDK reads `AWS_*` variables with `std::env::var`, which treats a non-UTF-8 value
 /// as unset (or echoes it in an error): refuse them up front, naming only the variable.
-pub fn check_environment(
+fn check_environment(
     vars: impl IntoIterator<Item = (impl AsRef<OsStr>, impl AsRef<OsStr>)>,
 ) -> Result<(), CredentialsError> {
     for (name, value) in vars {
