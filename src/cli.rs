@@ -25,11 +25,19 @@ pub struct Cli {
     pub command: Command,
 }
 
-/// The subcommands.
+/// The subcommands: `token`, which kubectl runs and whose fast path `main` takes first,
+/// and the others.
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Print an ExecCredential with a bearer token for an EKS cluster (what kubectl runs).
     Token(TokenArgs),
+    #[command(flatten)]
+    Other(OtherCommand),
+}
+
+/// Every subcommand but `token`: what a person runs.
+#[derive(Debug, Subcommand)]
+pub enum OtherCommand {
     /// List or clear cached tokens.
     #[command(subcommand)]
     Cache(CacheCommand),
@@ -418,17 +426,19 @@ mod tests {
     #[test]
     fn kubeconfig_needs_a_cluster_unless_migrating() {
         assert!(parse(&["eks-token", "kubeconfig"]).is_err());
-        let Command::Kubeconfig(k) = parse(&["eks-token", "kubeconfig", "--name", "prod"])
-            .unwrap()
-            .command
+        let Command::Other(OtherCommand::Kubeconfig(k)) =
+            parse(&["eks-token", "kubeconfig", "--name", "prod"])
+                .unwrap()
+                .command
         else {
             panic!("not kubeconfig");
         };
         assert_eq!(k.cluster_name.as_deref(), Some("prod"));
         assert!(k.action.is_none());
-        let Command::Kubeconfig(k) = parse(&["eks-token", "kubeconfig", "migrate", "--dry-run"])
-            .unwrap()
-            .command
+        let Command::Other(OtherCommand::Kubeconfig(k)) =
+            parse(&["eks-token", "kubeconfig", "migrate", "--dry-run"])
+                .unwrap()
+                .command
         else {
             panic!("not kubeconfig");
         };

@@ -1,11 +1,10 @@
 //! What a kubeconfig needs to know about a cluster, from EKS DescribeCluster.
 
 use aws_credential_types::Credentials;
-use aws_sdk_eks::error::ProvideErrorMetadata;
 use aws_sdk_eks::operation::describe_cluster::DescribeClusterError;
 
-use crate::credentials::{CredentialsError, Setup, Source, one_line};
-use crate::error::Error;
+use crate::credentials::{AwsConfig, CallError, CredentialsError, Source};
+use crate::network::failure::Code;
 
 /// The public facts a kubeconfig holds about a cluster.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -28,13 +27,13 @@ pub enum ClusterError {
     /// No cluster of that name in that region.
     #[error("cluster {name:?} not found in {region}")]
     NotFound { name: String, region: String },
-    /// EKS answered with an error code.
-    #[error("eks DescribeCluster for {name:?} in {region} failed: {detail}")]
-    Call {
-        name: String,
-        region: String,
-        detail: String,
-    },
+    /// EKS refused the caller (`AccessDeniedException`).
+    #[error(transparent)]
+    Denied(Box<CallError>),
+    /// Any other failure, read as every AWS call's (an expired or unknown key, no
+    /// answer, throttling, the deadline, an answer that is not EKS's).
+    #[error(transparent)]
+    Credentials(#[from] CredentialsError),
     /// The cluster has no endpoint or CA yet (still being created).
     #[error("cluster {name:?} has no {missing} yet (status {status})")]
     NotReady {
@@ -51,12 +50,13 @@ impl ClusterError {
             Self::NotFound { region, .. } => Some(format!(
                 "check the name and --region: `aws eks list-clusters --region {region}` lists the clusters there"
             )),
-            Self::Call { .. } => Some(
+            Self::Denied(_) => Some(
                 "check that the identity (`eks-token whoami`) may call eks:DescribeCluster".into(),
             ),
             Self::NotReady { .. } => {
                 Some("wait until the cluster is ACTIVE, then run this again".into())
             }
+            Self::Credentials(e) => e.hint(),
         }
     }
 }
@@ -64,17 +64,17 @@ impl ClusterError {
 /// Calls DescribeCluster signed with `credentials` from `source`, within the command's
 /// deadline (endpoint overrides such as `AWS_ENDPOINT_URL_EKS` apply).
 pub async fn describe(
-    setup: &Setup,
+    aws: &AwsConfig,
     credentials: Credentials,
     source: Source,
     name: &str,
-) -> Result<ClusterInfo, Error> {
-    let region = setup.region.as_str();
+) -> Result<ClusterInfo, ClusterError> {
+    let region = aws.region.as_str();
     let what = format!("EKS DescribeCluster of {name} in {region}");
-    let network = setup.network();
+    let network = aws.network();
     network.step(what.clone());
     let call = async {
-        let sdk = setup.sdk_config(credentials).await;
+        let sdk = aws.sdk_config(credentials).await;
         aws_sdk_eks::Client::new(&sdk)
             .describe_cluster()
             .name(name)
@@ -85,24 +85,24 @@ pub async fn describe(
         .within(call)
         .await
         .map_err(CredentialsError::TimedOut)?
-        .map_err(|e| -> Error {
-            match e.as_service_error() {
-                Some(DescribeClusterError::ResourceNotFoundException(_)) => {
-                    ClusterError::NotFound {
-                        name: name.to_owned(),
-                        region: region.to_owned(),
-                    }
-                    .into()
-                }
-                Some(coded) if coded.code().is_some() => ClusterError::Call {
+        .map_err(|e| {
+            if let Some(DescribeClusterError::ResourceNotFoundException(_)) = e.as_service_error() {
+                return ClusterError::NotFound {
                     name: name.to_owned(),
                     region: region.to_owned(),
-                    detail: one_line(&e),
+                };
+            }
+            // The same reading as every other call: an SSO profile's expired login gets
+            // the login hint, an endpoint that does not answer the network hint.
+            let sso = match &source {
+                Source::Profile(p) => aws.sso_profile(p),
+                _ => None,
+            };
+            match aws.call_error(what, Some(source), sso, &e) {
+                CredentialsError::Call(call) if call.failure.code() == Some(Code::AccessDenied) => {
+                    ClusterError::Denied(call)
                 }
-                .into(),
-                // No answer, or not one EKS would give: the same words and hints as
-                // every other call (not a permissions problem).
-                _ => setup.call_error(what, Some(source), None, &e).into(),
+                other => other.into(),
             }
         })?;
     let cluster = out.cluster.ok_or_else(|| ClusterError::NotFound {

@@ -1,13 +1,13 @@
 //! The errors a command can end with, and how they are shown: one line, then a hint.
 
-use std::io::{self, Write};
+use std::io;
 
 use crate::cache::CacheError;
 use crate::credentials::CredentialsError;
 use crate::eks_cluster::ClusterError;
 use crate::identity::UnmappableArn;
 use crate::kubeconfig::KubeconfigError;
-use crate::secrets;
+use crate::message;
 use crate::sts_endpoint::{InvalidRegion, NoDualStack};
 use crate::token::{InvalidClusterId, TokenError};
 
@@ -88,55 +88,5 @@ impl Error {
 
 /// Writes `eks-token: error: …` and `hint: …` to stderr.
 pub fn report(err: &Error) {
-    let mut stderr = io::stderr().lock();
-    let _ = writeln!(stderr, "eks-token: error: {}", shown(&err.to_string()));
-    if let Some(hint) = err.hint() {
-        let _ = writeln!(stderr, "hint: {}", shown(&hint));
-    }
-}
-
-/// Writes `eks-token: warning: …` to stderr.
-pub fn warn(message: &str) {
-    let _ = writeln!(io::stderr(), "eks-token: warning: {}", shown(message));
-}
-
-/// Writes `eks-token: note: …` to stderr.
-pub fn note(message: &str) {
-    let _ = writeln!(io::stderr(), "eks-token: note: {}", shown(message));
-}
-
-/// A message as the writers print it: no secret this run knows, one line.
-fn shown(message: &str) -> String {
-    single_line(&secrets::redact(message))
-}
-
-/// Messages are single lines whatever a source error contained, and hold no raw control
-/// character (a terminal would act on an escape sequence).
-pub fn single_line(text: &str) -> String {
-    escape_controls(&text.split_whitespace().collect::<Vec<_>>().join(" "))
-}
-
-/// Control characters as Rust escapes (`\n`, `\u{1b}`); everything else as it is.
-pub fn escape_controls(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        if c.is_control() {
-            out.extend(c.escape_default());
-        } else {
-            out.push(c);
-        }
-    }
-    out
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn single_lines_escape_control_characters() {
-        assert_eq!(single_line(" a\n\tb  c "), "a b c");
-        assert_eq!(single_line("red\u{1b}[31m\u{7}"), r"red\u{1b}[31m\u{7}");
-        assert_eq!(escape_controls("a\nb é"), r"a\nb é");
-    }
+    message::error(&err.to_string(), err.hint().as_deref());
 }

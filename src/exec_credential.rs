@@ -1,9 +1,10 @@
 //! The client-go exec credential protocol: what kubectl asks for in
-//! `KUBERNETES_EXEC_INFO` and the `ExecCredential` we print (REFERENCE §2).
+//! `KUBERNETES_EXEC_INFO` and the `ExecCredential` we print (client-go
+//! `plugin/pkg/client/auth/exec/exec.go`).
 
 use std::ffi::OsStr;
 
-use chrono::{DateTime, SecondsFormat, Utc};
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 /// The exec credential API versions kubectl still accepts.
@@ -160,7 +161,7 @@ impl ExecCredential {
                 interactive: request.interactive,
             },
             status: Status {
-                expiration_timestamp: expires_at.to_rfc3339_opts(SecondsFormat::Secs, true),
+                expiration_timestamp: crate::message::rfc3339(expires_at),
                 token: token.into(),
             },
         }

@@ -1,5 +1,5 @@
 //! Which IAM principal a cluster sees for a caller ARN: the ARN to put in `aws-auth` or an
-//! access entry (REFERENCE §1, "Identity mapping"; aws-iam-authenticator `pkg/arn`).
+//! access entry (aws-iam-authenticator `pkg/arn`, `Canonicalize`).
 
 use std::fmt;
 

@@ -3,10 +3,10 @@
 //! The data's path is the module map: [`cli`] arguments → [`cache`] (fast path) →
 //! [`credentials`] → [`sts_endpoint`] + [`token`] → [`cache`] → [`exec_credential`] on stdout.
 
+pub mod aws_files;
 pub mod cache;
 pub mod cli;
 pub mod command;
-pub mod credential_process;
 pub mod credentials;
 pub mod eks_cluster;
 pub mod error;
@@ -15,10 +15,9 @@ pub mod exec_plugin;
 pub mod identity;
 pub mod kubeconfig;
 pub mod log;
+pub mod message;
 pub mod network;
-pub mod sdk_error;
 pub mod secrets;
-pub mod sso_cache;
 pub mod store;
 pub mod sts_endpoint;
 pub mod token;
@@ -31,7 +30,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use clap::Parser;
 use clap::error::ErrorKind;
 
-use crate::cli::{Cli, Command};
+use crate::cli::{Cli, OtherCommand};
 use crate::error::Error;
 
 /// Starts a run: installs the panic hook, parses the command line and turns on debug
@@ -44,17 +43,13 @@ pub fn start(args: impl IntoIterator<Item = OsString>) -> Result<Cli, ExitCode> 
     Ok(cli)
 }
 
-/// Runs every command but `token`'s fast path, which `main` takes first.
-pub fn run(command: &Command) -> Result<String, Error> {
+/// Runs every command but `token`, which `main` runs itself, fast path first.
+pub fn run(command: &OtherCommand) -> Result<String, Error> {
     match command {
-        Command::Token(args) => {
-            let exec_info = std::env::var_os("KUBERNETES_EXEC_INFO");
-            command::token::TokenRun::new(args, exec_info.as_deref())?.mint()
-        }
-        Command::Cache(c) => command::cache::run(c, chrono::Utc::now()),
-        Command::Whoami(args) => command::whoami::run(args),
-        Command::Kubeconfig(args) => command::kubeconfig::run(args),
-        Command::Doctor(args) => {
+        OtherCommand::Cache(c) => command::cache::run(c, chrono::Utc::now()),
+        OtherCommand::Whoami(args) => command::whoami::run(args),
+        OtherCommand::Kubeconfig(args) => command::kubeconfig::run(args),
+        OtherCommand::Doctor(args) => {
             // The report is the output even when it lists problems.
             let (report, result) = command::doctor::run(args);
             match result {
@@ -88,7 +83,7 @@ fn init_log(verbose: bool) {
         Some(None) => None,
     };
     if level.is_none() {
-        error::warn(&format!("{} must be debug or off; ignoring it", log::ENV));
+        message::warn(&format!("{} must be debug or off; ignoring it", log::ENV));
     }
     log::init(verbose || level == Some(log::Level::Debug));
 }

@@ -11,19 +11,20 @@ fn main() -> ExitCode {
         Ok(cli) => cli,
         Err(status) => return status,
     };
-    if let Command::Token(args) = &cli.command {
-        let exec_info = std::env::var_os("KUBERNETES_EXEC_INFO");
-        let mut run = match TokenRun::new(args, exec_info.as_deref()) {
-            Ok(run) => run,
-            Err(e) => return eks_token::finish(Err(e)),
-        };
-        // Fast path: a cache hit is a stat of each AWS config file, one small file read
-        // and one write to stdout. The AWS SDK, the async runtime, config parsing and TLS
-        // are never touched.
-        if let Some(out) = run.from_cache(chrono::Utc::now()) {
-            return eks_token::print(&out);
-        }
-        return eks_token::finish(run.mint());
+    let args = match &cli.command {
+        Command::Token(args) => args,
+        Command::Other(command) => return eks_token::finish(eks_token::run(command)),
+    };
+    let exec_info = std::env::var_os("KUBERNETES_EXEC_INFO");
+    let mut run = match TokenRun::new(args, exec_info.as_deref()) {
+        Ok(run) => run,
+        Err(e) => return eks_token::finish(Err(e)),
+    };
+    // Fast path: a cache hit is a stat of each AWS config file, one small file read and
+    // one write to stdout. The AWS SDK, the async runtime, config parsing and TLS are
+    // never touched.
+    if let Some(out) = run.from_cache(chrono::Utc::now()) {
+        return eks_token::print(&out);
     }
-    eks_token::finish(eks_token::run(&cli.command))
+    eks_token::finish(run.mint())
 }

@@ -2,7 +2,7 @@
 //! authorization token, web identity and SSO tokens), so that no message shows them. An
 //! endpoint or proxy may echo a request, headers and all, into its error; every text that
 //! came from the SDK or a server passes through [`redact`] before it is shown (in
-//! `sdk_error`, and again in the stderr writers and `doctor`'s report).
+//! `message`, and again in the stderr writers and `doctor`'s report).
 //!
 //! Filled on the slow path only, where secrets are read: a cache hit never loads one.
 
@@ -41,7 +41,7 @@ pub fn remember(secret: &str) {
         secret.to_owned(),
         utf8_percent_encode(secret, URI).to_string(),
         secret.escape_debug().to_string(),
-        crate::error::single_line(secret),
+        on_one_line(secret),
     ];
     let mut known = KNOWN.write().unwrap_or_else(PoisonError::into_inner);
     for form in forms {
@@ -50,6 +50,26 @@ pub fn remember(secret: &str) {
         }
     }
     known.sort_by_key(|s| std::cmp::Reverse(s.len()));
+}
+
+/// The form `message::single_line` gives a secret (pinned by its tests; a leaf below
+/// `message`, this cannot call it): whitespace runs as one space, control characters as
+/// Rust escapes.
+fn on_one_line(secret: &str) -> String {
+    let mut out = String::with_capacity(secret.len());
+    for c in secret
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+        .chars()
+    {
+        if c.is_control() {
+            out.extend(c.escape_default());
+        } else {
+            out.push(c);
+        }
+    }
+    out
 }
 
 /// `text` with every known secret replaced by [`REDACTED`].

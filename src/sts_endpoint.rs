@@ -1,8 +1,9 @@
 //! Which public STS host a token names, for a region and the FIPS / dual-stack settings.
 //!
 //! The EKS server only accepts tokens whose host is an STS host of an AWS partition
-//! (REFERENCE §1, server check 2), so this never looks at `AWS_ENDPOINT_URL*`: those
-//! overrides are for API calls, not for the URL the cluster replays.
+//! (aws-iam-authenticator `pkg/token/token.go`, `Verify`), so this never looks at
+//! `AWS_ENDPOINT_URL*`: those overrides are for API calls, not for the URL the cluster
+//! replays.
 
 use std::fmt;
 
@@ -58,6 +59,17 @@ pub enum Partition {
 }
 
 impl Partition {
+    pub const ALL: [Self; 8] = [
+        Self::Aws,
+        Self::AwsCn,
+        Self::AwsUsGov,
+        Self::AwsIso,
+        Self::AwsIsoB,
+        Self::AwsIsoE,
+        Self::AwsIsoF,
+        Self::AwsEusc,
+    ];
+
     /// The partition a region belongs to, by the region-name patterns AWS publishes.
     pub fn of(region: &Region) -> Self {
         let r = region.as_str();
@@ -115,6 +127,20 @@ impl Partition {
             _ => None,
         }
     }
+}
+
+/// Whether `host` is in one of the AWS partitions' DNS domains (`*.amazonaws.com`,
+/// `*.api.aws`, `*.c2s.ic.gov`, …).
+pub fn is_aws_host(host: &str) -> bool {
+    let host = host.trim_end_matches('.').to_ascii_lowercase();
+    Partition::ALL
+        .iter()
+        .flat_map(|p| [Some(p.dns_suffix()), p.dual_stack_suffix()])
+        .flatten()
+        .any(|suffix| {
+            host.strip_suffix(suffix)
+                .is_some_and(|rest| rest.ends_with('.'))
+        })
 }
 
 /// Endpoint variants chosen by `AWS_USE_FIPS_ENDPOINT` / `AWS_USE_DUALSTACK_ENDPOINT`
@@ -205,6 +231,31 @@ mod tests {
             host("us-isob-east-1", false, false),
             "sts.us-isob-east-1.sc2s.sgov.gov"
         );
+    }
+
+    #[test]
+    fn aws_hosts_are_those_of_every_partition() {
+        for host in [
+            "sts.eu-west-1.amazonaws.com",
+            "sts.cn-north-1.amazonaws.com.cn",
+            "sts.us-east-1.api.aws",
+            "sts.us-iso-east-1.c2s.ic.gov",
+            "sts.us-isob-east-1.sc2s.sgov.gov",
+            "eks.eu-isoe-west-1.cloud.adc-e.uk",
+            "sts.us-isof-south-1.csp.hci.ic.gov",
+            "sts.eusc-de-east-1.amazonaws.eu",
+            "portal.sso.eu-west-1.amazonaws.com.",
+        ] {
+            assert!(is_aws_host(host), "{host}");
+        }
+        for host in [
+            "127.0.0.1",
+            "localhost",
+            "evilamazonaws.com",
+            "amazonaws.com.example",
+        ] {
+            assert!(!is_aws_host(host), "{host}");
+        }
     }
 
     #[test]

@@ -23,7 +23,8 @@ use crate::sts_endpoint::StsEndpoint;
 /// Prefix the server strips before decoding (aws-iam-authenticator `v1Prefix`).
 pub const PREFIX: &str = "k8s-aws-v1.";
 
-/// The server refuses longer tokens (REFERENCE §1, server check 1).
+/// The server refuses longer tokens (aws-iam-authenticator `pkg/token/token.go`,
+/// `maxTokenLenBytes`).
 pub const MAX_LEN: usize = 4096;
 
 /// Both reference clients report signing time + 14 minutes: one minute inside the
@@ -208,7 +209,8 @@ pub fn presign_url(
     Ok(url)
 }
 
-/// `k8s-aws-v1.` + base64url without padding (REFERENCE §1).
+/// `k8s-aws-v1.` + base64url without padding, as the server decodes it
+/// (aws-iam-authenticator `pkg/token/token.go`: `base64.RawURLEncoding`).
 pub fn encode(url: &str) -> String {
     let mut token = String::with_capacity(PREFIX.len() + url.len().div_ceil(3) * 4);
     token.push_str(PREFIX);

@@ -413,7 +413,7 @@ fn cache_clear_and_list_refuse_a_directory_that_holds_other_files() {
         // The first few names, sorted, and the count of the rest.
         assert!(
             run.stderr.contains(": Cargo.lock, backup.json, ")
-                && run.stderr.contains(" and 3 more"),
+                && run.stderr.contains(" … and 1 more"),
             "{}",
             run.stderr
         );

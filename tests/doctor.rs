@@ -687,7 +687,7 @@ fn the_exec_env_reaches_the_checks_and_the_cache_line_as_the_plugin_sees_it() {
         run.stderr
             .lines()
             .any(|l| l.starts_with("eks-token: debug: ")
-                && l.ends_with("] region: ap-south-1 (from AWS_REGION / AWS_DEFAULT_REGION)")),
+                && l.ends_with("] region: ap-south-1 (from AWS_REGION)")),
         "{}",
         run.stderr
     );

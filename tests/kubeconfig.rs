@@ -9,8 +9,9 @@ use std::os::unix::fs::PermissionsExt;
 use serde_json::{Value, json};
 use support::{
     AK, DEV_AK, DEV_SK, Process, Sandbox, assert_kubectl_gets_pods_as, assert_kubectl_reads,
-    both_key_pairs, env_creds, fake_eks, file_mode, kubectl_view, moto_cluster, named,
-    point_clusters_at, read_yaml, repo_file, strings, write_profile_keys,
+    both_key_pairs, closed_port, env_creds, fake_eks, file_mode, kubectl_view, moto_cluster, named,
+    point_clusters_at, read_yaml, repo_file, sso_cache_name, strings, write_json,
+    write_profile_keys,
 };
 use yaml_serde::Value as Yaml;
 
@@ -461,4 +462,162 @@ fn a_read_only_kubeconfig_is_not_replaced() {
     let again = s.run(&["kubeconfig", "--cluster-name", "prod"]);
     assert_eq!(again.code, 0, "{}", again.stderr);
     assert!(again.stdout.contains("is up to date"), "{}", again.stdout);
+}
+
+/// An EKS restJson1 error answer, as the fault server sends it.
+fn eks_error(code: &str, status: u16, message: &str) -> Value {
+    json!({"status": status, "content_type": "application/json",
+           "headers": {"x-amzn-errortype": code},
+           "body": json!({"message": message}).to_string()})
+}
+
+#[test]
+fn describe_cluster_failures_are_read_like_every_other_call() {
+    let what = "EKS DescribeCluster of prod in eu-west-1";
+    let mut s = env_creds();
+    let kubeconfig = s.path("kubeconfig");
+    let args = [
+        "kubeconfig",
+        "--cluster-name",
+        "prod",
+        "--timeout",
+        "3",
+        "--kubeconfig",
+        kubeconfig.to_str().unwrap(),
+    ];
+
+    // Nothing listens there: the hint is about the address, not permissions.
+    let closed = format!("http://127.0.0.1:{}", closed_port());
+    s.env("AWS_ENDPOINT_URL_EKS", &closed);
+    let run = s.run(&args);
+    run.assert_error(
+        1,
+        &format!("cannot reach {closed} (connection refused) for {what}"),
+    );
+    assert!(
+        run.hint()
+            .starts_with(&format!("{closed} is not an AWS address")),
+        "{}",
+        run.hint()
+    );
+
+    // Expired keys: the fix for where they came from.
+    let expired = "The security token included in the request is expired";
+    let eks = Process::faults(&json!([eks_error("ExpiredTokenException", 403, expired)]));
+    s.env("AWS_ENDPOINT_URL_EKS", eks.url());
+    let run = s.run(&args);
+    run.assert_error(1, &format!("{what}: the credentials from environment variables have expired (ExpiredTokenException: {expired})"));
+    assert!(run.hint().contains("aws-vault exec"), "{}", run.hint());
+
+    // A refusal is about the identity's permissions.
+    let denied = "User: arn:aws:iam::123456789012:user/alice is not authorized to perform: eks:DescribeCluster";
+    let eks = Process::faults(&json!([eks_error("AccessDeniedException", 403, denied)]));
+    s.env("AWS_ENDPOINT_URL_EKS", eks.url());
+    let run = s.run(&args);
+    run.assert_error(
+        1,
+        &format!("{what}: access denied (AccessDeniedException: {denied})"),
+    );
+    assert_eq!(
+        run.hint(),
+        "check that the identity (`eks-token whoami`) may call eks:DescribeCluster"
+    );
+    assert!(!kubeconfig.exists());
+}
+
+#[test]
+fn an_expired_sso_login_gets_the_login_hint() {
+    let mut s = Sandbox::new();
+    let portal = json!({"sso": {"access_token": "kubeconfigSsoToken",
+        "roles": [{"account_id": "123456789012", "role_name": "Admin",
+                   "access_key_id": "ASIAKUBECONFIGSSO001", "secret_access_key": "kubeconfigSsoSecret/1",
+                   "session_token": "kubeconfig+sso/session="}]}});
+    let portal_config = write_json(&s, "portal.json", &portal);
+    let portal = Process::peer(
+        "tests/peers/stub_server.py",
+        &["--config", portal_config.to_str().unwrap()],
+    );
+    let start = "https://corp.awsapps.com/start";
+    s.write(".aws/config", &format!(
+        "[profile dev]\nsso_session = corp\nsso_account_id = 123456789012\nsso_role_name = Admin\nregion = eu-west-1\n\
+         [sso-session corp]\nsso_start_url = {start}\nsso_region = eu-west-1\n"));
+    let expired = "The security token included in the request is expired";
+    let eks = Process::faults(&json!([eks_error("ExpiredTokenException", 403, expired)]));
+    s.env("AWS_ENDPOINT_URL_SSO", portal.url())
+        .env("AWS_ENDPOINT_URL_EKS", eks.url());
+    let cached = |minutes: i64| {
+        let expires = chrono::Utc::now() + chrono::TimeDelta::minutes(minutes);
+        let login = json!({"startUrl": start, "region": "eu-west-1",
+            "accessToken": "kubeconfigSsoToken",
+            "expiresAt": expires.format("%Y-%m-%dT%H:%M:%SZ").to_string()});
+        write_json(
+            &s,
+            &format!(".aws/sso/cache/{}.json", sso_cache_name("corp")),
+            &login,
+        );
+    };
+    let kubeconfig = s.path("kubeconfig");
+    let args = [
+        "kubeconfig",
+        "--cluster-name",
+        "prod",
+        "--profile",
+        "dev",
+        "--kubeconfig",
+        kubeconfig.to_str().unwrap(),
+    ];
+    let login_hint = "run `aws sso login --sso-session corp` (or `aws sso login --profile dev`)";
+
+    // The login expired before the run: found before any call.
+    cached(-5);
+    let run = s.run(&args);
+    run.assert_error(1, "the SSO login for profile dev is missing or expired");
+    assert_eq!(run.hint(), login_hint);
+    assert_eq!(eks.requests(), 0);
+
+    // EKS says the role credentials the login gave have expired.
+    cached(60);
+    let run = s.run(&args);
+    run.assert_error(
+        1,
+        &format!("EKS DescribeCluster of prod in eu-west-1: the credentials from profile dev have expired (ExpiredTokenException: {expired})"),
+    );
+    assert_eq!(run.hint(), login_hint);
+    assert_eq!(eks.requests(), 1);
+    assert!(!run.stderr.contains("kubeconfigSsoToken"));
+    assert!(!kubeconfig.exists());
+}
+
+#[test]
+fn a_run_that_keeps_the_context_says_what_it_changed() {
+    let moto = Process::moto();
+    moto_cluster(&moto, REGION, "prod");
+    let s = sandbox(&moto);
+    let path = s.write(".kube/config", EXISTING);
+    let arn = "arn:aws:eks:eu-west-1:123456789012:cluster/prod";
+    let at = path.display();
+    let first = s.run(&["kubeconfig", "--cluster-name", "prod"]);
+    assert_eq!(first.stdout, format!("Added new context {arn} to {at}\n"));
+
+    // A role for the token changes the user only.
+    let role = ["--role-arn", "arn:aws:iam::123456789012:role/admin"];
+    let run = s.run(&[&["kubeconfig", "--cluster-name", "prod"][..], &role].concat());
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(
+        run.stdout,
+        format!("Updated the user of context {arn} in {at}\n")
+    );
+
+    // Another context made current: only current-context changes back.
+    let text = std::fs::read_to_string(&path).unwrap();
+    let current = format!("current-context: {arn}\n");
+    assert!(text.contains(&current), "{text}");
+    std::fs::write(&path, text.replace(&current, "current-context: staging\n")).unwrap();
+    let run = s.run(&[&["kubeconfig", "--cluster-name", "prod"][..], &role].concat());
+    assert_eq!(run.stdout, format!("Switched to context {arn} in {at}\n"));
+    assert_eq!(read_yaml(&path)["current-context"], arn);
+
+    // A context named for the cluster but pointing elsewhere is updated.
+    let run = s.run(&["kubeconfig", "--cluster-name", "prod", "--alias", "staging"]);
+    assert_eq!(run.stdout, format!("Updated context staging in {at}\n"));
 }

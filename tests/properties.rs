@@ -11,7 +11,7 @@ use aws_credential_types::Credentials;
 use chrono::{DateTime, TimeDelta};
 use clap::{CommandFactory, Parser};
 use eks_token::cli::{self, Cli, Command};
-use eks_token::credential_process;
+use eks_token::credentials::process as credential_process;
 use eks_token::exec_credential::{ApiVersion, ExecRequest};
 use eks_token::sts_endpoint::{Region, StsEndpoint, Variant};
 use eks_token::token::{self, ClusterId, MAX_CLUSTER_ID_LEN, MAX_LEN, PREFIX, TokenError};

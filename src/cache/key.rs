@@ -11,6 +11,7 @@ use std::time::SystemTime;
 use sha2::{Digest, Sha256};
 
 use super::entry::{FORMAT, Request};
+use crate::aws_files;
 use crate::credentials::{self, Options, RoleOptions};
 use crate::token::ClusterId;
 
@@ -83,8 +84,8 @@ impl KeyInputs {
             // Empty means unset, as for the AWS SDKs.
             .filter_map(|&name| Some((name, std::env::var_os(name).filter(|v| !v.is_empty())?)))
             .collect();
-        let home = credentials::home_dir();
-        let config_files = credentials::config_file_paths(home.as_deref())
+        let home = aws_files::home_dir();
+        let config_files = aws_files::config_file_paths(home.as_deref())
             .into_iter()
             .map(|path| {
                 let stamp = std::fs::metadata(&path).ok().map(|m| FileStamp {

@@ -1,6 +1,6 @@
 //! The on-disk token cache: one private file per key, so the next kubectl, helm or k9s
 //! process gets its token without touching AWS (client-go keeps credentials only in
-//! memory, per process: REFERENCE §2).
+//! memory, per process: client-go `plugin/pkg/client/auth/exec/exec.go`).
 //!
 //! Layout, like kubelogin's: `<dir>/<sha256 of the key>.json` holds one entry and
 //! `<dir>/<same>.lock` is locked while a token for that key is minted, so a burst of cold
@@ -24,16 +24,14 @@ use chrono::{DateTime, Utc};
 use secrecy::SecretString;
 use serde::Serialize;
 
-use crate::credentials;
+use crate::aws_files::home_dir;
+use crate::message::a_few;
 use crate::store::{self, Found, Lock, Store, StoreError};
 use crate::token::Token;
 use entry::{Entry, MAX_ENTRY_BYTES, is_entry, is_key};
 
 pub use entry::{Description, MIN_REMAINING};
 pub use key::{CacheKey, FileStamp, KeyInputs};
-
-/// How many foreign file names a refusal shows: a directory can hold thousands.
-const SHOWN_NAMES: usize = 3;
 
 /// Where the cache lives: `--cache-dir`, `EKS_TOKEN_CACHE_DIR`, `$KUBECACHEDIR/eks-token`,
 /// else `~/.kube/cache/eks-token`.
@@ -48,7 +46,7 @@ pub fn default_dir(flag: Option<&Path>) -> Option<PathBuf> {
     if let Some(dir) = env("KUBECACHEDIR") {
         return Some(PathBuf::from(dir).join("eks-token"));
     }
-    Some(credentials::home_dir()?.join(".kube/cache/eks-token"))
+    Some(home_dir()?.join(".kube/cache/eks-token"))
 }
 
 /// A token read back from the cache.
@@ -73,7 +71,7 @@ pub enum CacheError {
     #[error(transparent)]
     Store(#[from] StoreError),
     /// The directory holds files that are not the cache's: nothing in it is touched.
-    #[error("{} holds files that are not eks-token's: {}", dir.display(), few(names))]
+    #[error("{} holds files that are not eks-token's: {}", dir.display(), a_few(&sorted_names(names)))]
     Foreign { dir: PathBuf, names: Vec<OsString> },
 }
 
@@ -112,20 +110,14 @@ impl CacheError {
     }
 }
 
-/// The first few names, sorted and escaped, and how many more there are.
-fn few(names: &[OsString]) -> String {
+/// The names sorted and escaped, for [`a_few`] (a directory can hold thousands).
+fn sorted_names(names: &[OsString]) -> Vec<String> {
     let mut shown: Vec<String> = names
         .iter()
         .map(|n| n.to_string_lossy().escape_debug().to_string())
         .collect();
     shown.sort();
-    let more = shown.len().saturating_sub(SHOWN_NAMES);
-    shown.truncate(SHOWN_NAMES);
-    let mut text = shown.join(", ");
-    if more > 0 {
-        text.push_str(&format!(" and {more} more"));
-    }
-    text
+    shown
 }
 
 /// A cache directory that has been checked to be private to this user.
@@ -687,7 +679,7 @@ mod tests {
         assert_eq!(
             message,
             format!(
-                "{} holds files that are not eks-token's: a\\nb, b, c and 3 more",
+                "{} holds files that are not eks-token's: a\\nb, b, c, d, e … and 1 more",
                 cache.dir().display()
             )
         );

@@ -14,10 +14,10 @@ use clap::Parser;
 use serde::{Deserialize, Serialize};
 use tokio::io::AsyncReadExt;
 
+use crate::aws_files::home_dir;
 use crate::cache::{self, Cache, CacheKey, KeyInputs};
 use crate::cli::{self, AwsOnly, Cli, Command, DoctorArgs, TokenArgs};
-use crate::command::whoami::{self, shell_quote};
-use crate::credentials::{self, Options, RegionOrigin, Setup, Source, home_dir};
+use crate::credentials::{AwsConfig, LoginState, Options, RegionOrigin, Source};
 use crate::error::Error;
 use crate::exec_plugin::{self, Plugin};
 use crate::identity::Principal;
@@ -25,8 +25,8 @@ use crate::kubeconfig::{
     self, ExecApiVersion, ExecConfig, InteractiveMode, Kubeconfig, KubeconfigError, UnreadableExec,
 };
 use crate::log;
+use crate::message::{self, a_few, shell_quote, stamp};
 use crate::network::{self, Deadline, Limits};
-use crate::sso_cache::{self, LoginState};
 use crate::sts_endpoint::StsEndpoint;
 use crate::token::ClusterId;
 
@@ -291,7 +291,7 @@ impl AwsChecks {
             return Err((
                 format!(
                     "timed out after {}: the credential checks did not finish",
-                    credentials::seconds(deadline.limits().total)
+                    message::seconds(deadline.limits().total)
                 ),
                 Some("check the network, or give doctor more time with --timeout SECONDS".into()),
             ));
@@ -746,7 +746,7 @@ fn warn_env_risks(plan: &Plan, report: &mut Report) {
         if !processes.is_empty() {
             what.push_str(&format!(
                 " (profiles with a credential_process there: {})",
-                credentials::a_few(&processes)
+                a_few(&processes)
             ));
         }
         report.warning(
@@ -861,7 +861,7 @@ fn env_set(name: &str) -> Option<String> {
 /// Credentials, region, STS host, SSO login and a live GetCallerIdentity; with `live`
 /// false, only what the config files say.
 async fn check_aws(options: &Options, deadline: Deadline, live: bool, report: &mut Report) {
-    let setup = match Setup::load(options, deadline).await {
+    let setup = match AwsConfig::load(options, deadline).await {
         Ok(s) => s,
         Err(e) => {
             report.line("credentials", why(options, None, None));
@@ -869,15 +869,10 @@ async fn check_aws(options: &Options, deadline: Deadline, live: bool, report: &m
             return;
         }
     };
-    let origin = match setup.region_origin {
-        RegionOrigin::Flag => "--region".to_owned(),
-        RegionOrigin::Environment if env_set("AWS_REGION").is_some() => "AWS_REGION".into(),
-        RegionOrigin::Environment => "AWS_DEFAULT_REGION".into(),
-        RegionOrigin::Profile => format!("profile {}", setup.profile),
-        RegionOrigin::InstanceMetadata => "EC2 instance metadata".into(),
-        RegionOrigin::Fallback => "nothing configured: the AWS CLI's default".into(),
-    };
-    report.line("region", format!("{} ({origin})", setup.region));
+    report.line(
+        "region",
+        format!("{} ({})", setup.region, setup.region_origin),
+    );
     if setup.region_origin == RegionOrigin::Fallback {
         report.warning(
             format!(
@@ -911,7 +906,7 @@ async fn check_aws(options: &Options, deadline: Deadline, live: bool, report: &m
             text.push_str(&format!(
                 "; profile {}: {}",
                 setup.profile,
-                profile_kind(&setup, &setup.profile)
+                setup.profile_kind(&setup.profile)
             ));
         }
         report.line("credentials", text);
@@ -950,7 +945,7 @@ async fn check_aws(options: &Options, deadline: Deadline, live: bool, report: &m
             );
         }
     }
-    match whoami::caller_identity(&setup, &resolved).await {
+    match setup.caller_identity(&resolved).await {
         Ok(caller) => {
             report.line("identity", &caller.arn);
             match Principal::from_arn(&caller.arn) {
@@ -971,30 +966,21 @@ async fn check_aws(options: &Options, deadline: Deadline, live: bool, report: &m
 /// The SSO login of the profile in use: when it expires and the command that renews it.
 /// Whether an expired login is fatal is left to the credential chain (the SDK refreshes
 /// `sso_session` logins that still have a refresh token).
-fn check_sso(options: &Options, setup: &Setup, report: &mut Report) {
+fn check_sso(options: &Options, setup: &AwsConfig, report: &mut Report) {
     if options.profile.is_none() && env_set("AWS_ACCESS_KEY_ID").is_some() {
         return;
     }
     let Some(sso) = setup.sso_profile(&setup.profile) else {
         return;
     };
-    let (key, login, via) = match (&sso.session, &sso.start_url) {
-        (Some(s), _) => (
-            s.clone(),
-            format!("aws sso login --sso-session {}", shell_quote(s)),
-            format!("sso-session {s}"),
-        ),
-        (None, Some(url)) => (
-            url.clone(),
-            format!("aws sso login --profile {}", shell_quote(&sso.profile)),
-            format!("profile {}", sso.profile),
-        ),
-        (None, None) => return,
-    };
-    let Some(home) = home_dir() else {
+    let Some(state) = sso.login_state() else {
         return;
     };
-    let state = match sso_cache::state(&home, &key) {
+    let via = match &sso.session {
+        Some(s) => format!("sso-session {s}"),
+        None => format!("profile {}", sso.profile),
+    };
+    let state = match state {
         LoginState::ExpiresAt(t) if t > Utc::now() => {
             format!("valid until {} (in {})", stamp(t), left(t - Utc::now()))
         }
@@ -1006,13 +992,14 @@ fn check_sso(options: &Options, setup: &Setup, report: &mut Report) {
         "sso login",
         format!(
             "{state}
-{via}; log in with `{login}`"
+{via}; log in with `{}`",
+            sso.login_command()
         ),
     );
 }
 
 /// Which source won, and why it and not another.
-fn why(options: &Options, setup: Option<&Setup>, source: Option<&Source>) -> String {
+fn why(options: &Options, setup: Option<&AwsConfig>, source: Option<&Source>) -> String {
     let (Some(setup), Some(source)) = (setup, source) else {
         return "none usable (see the problems below)".into();
     };
@@ -1031,7 +1018,7 @@ fn why(options: &Options, setup: Option<&Setup>, source: Option<&Source>) -> Str
         ),
         Source::Environment => "environment variables (AWS_ACCESS_KEY_ID is set)".into(),
         Source::Profile(p) => {
-            let kind = profile_kind(setup, p);
+            let kind = setup.profile_kind(p);
             let mut text = format!("profile {p} ({profile_origin}): {kind}");
             if env_keys && options.profile.is_some() {
                 text.push_str("\n(--profile outranks AWS_ACCESS_KEY_ID, as in the AWS CLI)");
@@ -1041,29 +1028,6 @@ fn why(options: &Options, setup: Option<&Setup>, source: Option<&Source>) -> Str
         Source::WebIdentity => "web identity (AWS_WEB_IDENTITY_TOKEN_FILE and AWS_ROLE_ARN; no profile has credentials)".into(),
         Source::Container => "container credentials endpoint (AWS_CONTAINER_CREDENTIALS_*; no profile has credentials)".into(),
         Source::InstanceMetadata => "EC2 instance metadata (nothing else has credentials)".into(),
-    }
-}
-
-/// How a profile gets its credentials, from its properties.
-fn profile_kind(setup: &Setup, profile: &str) -> String {
-    let get = |k: &str| setup.profile_property(profile, k);
-    if let Some(role) = get("role_arn") {
-        let from = get("source_profile")
-            .map(|s| format!("profile {s}"))
-            .or_else(|| get("credential_source").map(str::to_owned))
-            .or_else(|| get("web_identity_token_file").map(|_| "a web identity token".to_owned()))
-            .unwrap_or_else(|| "?".into());
-        format!("role chain, assumes {role} with {from}")
-    } else if let Some(session) = get("sso_session") {
-        format!("IAM Identity Center (sso-session {session})")
-    } else if get("sso_start_url").is_some() {
-        "IAM Identity Center (legacy sso_start_url)".into()
-    } else if get("credential_process").is_some() {
-        "credential_process".into()
-    } else if get("aws_access_key_id").is_some() {
-        "static access keys".into()
-    } else {
-        "from the AWS config files".into()
     }
 }
 
@@ -1087,10 +1051,6 @@ fn cache_entry(cluster: &ClusterId, options: &Options, dir: Option<&Path>) -> St
         ),
         Err(e) => format!("not used: {e}"),
     }
-}
-
-fn stamp(t: DateTime<Utc>) -> String {
-    t.format("%Y-%m-%d %H:%M:%SZ").to_string()
 }
 
 fn left(d: chrono::TimeDelta) -> String {
@@ -1171,13 +1131,13 @@ mod tests {
             let argv = std::iter::once(OsString::from("eks-token")).chain(checks.child_args(left));
             match Cli::try_parse_from(argv) {
                 Ok(Cli {
-                    command: Command::Doctor(args),
+                    command: Command::Other(cli::OtherCommand::Doctor(args)),
                     verbose: false,
                 }) => args,
                 other => panic!("{other:?}"),
             }
         };
-        let role = credentials::RoleOptions {
+        let role = crate::credentials::RoleOptions {
             arn: "arn:aws:iam::123456789012:role/r".into(),
             session_name: Some("me".into()),
             external_id: Some("ext".into()),
@@ -1201,7 +1161,7 @@ mod tests {
         assert_eq!(role.external_id.as_deref(), Some("ext"));
         assert!(!role.forward_session_name);
 
-        let role = credentials::RoleOptions {
+        let role = crate::credentials::RoleOptions {
             arn: "arn:aws:iam::123456789012:role/r".into(),
             forward_session_name: true,
             ..Default::default()

@@ -4,16 +4,17 @@
 
 use std::path::{Path, PathBuf};
 
+use crate::aws_files::home_dir;
 use crate::cli::{KubeconfigAction, KubeconfigArgs, KubeconfigFileArgs};
-use crate::command::whoami::shell_quote;
-use crate::credentials::{RegionOrigin, Setup, home_dir};
+use crate::credentials::{AwsConfig, RegionOrigin};
 use crate::eks_cluster;
-use crate::error::{self, Error};
+use crate::error::Error;
 use crate::exec_credential::ApiVersion;
 use crate::exec_plugin::{self, Plugin};
 use crate::kubeconfig::{
     self, Change, ExecConfig, ExecEnvVar, ExecProblem, InteractiveMode, Kubeconfig, KubeconfigError,
 };
+use crate::message::{self, shell_quote};
 use crate::network::{self, Deadline};
 use crate::token::ClusterId;
 
@@ -51,14 +52,14 @@ fn update(args: &KubeconfigArgs) -> Result<String, Error> {
     // Like `aws eks update-kubeconfig`, DescribeCluster runs with the base credentials;
     // --role-arn is for the token only.
     let (setup, cluster) = network::block_on(async {
-        let setup = Setup::load(&options, deadline).await?;
+        let setup = AwsConfig::load(&options, deadline).await?;
         let (credentials, source) = setup.base_credentials().await?;
         let cluster = eks_cluster::describe(&setup, credentials, source, name.as_str()).await?;
         Ok::<_, Error>((setup, cluster))
     })
     .map_err(Error::Runtime)??;
     if setup.region_origin == RegionOrigin::Fallback {
-        error::note(&format!(
+        message::note(&format!(
             "no region configured; looked for the cluster in {} (set --region or AWS_REGION)",
             setup.region
         ));
@@ -105,12 +106,18 @@ fn update(args: &KubeconfigArgs) -> Result<String, Error> {
     let entry_name = args.alias.clone().unwrap_or_else(|| cluster.arn.clone());
     let before = existing.as_ref().map(|(k, _)| k.clone());
     let mut config = before.clone().unwrap_or_default();
+    // Each step is compared with the document before it, for a message that says what
+    // was done.
+    let untouched = config.clone();
     config.set_cluster(
         &cluster.arn,
         &cluster.endpoint,
         &cluster.certificate_authority_data,
     );
+    let cluster_changed = config != untouched;
+    let without_user = config.clone();
     config.set_exec_user(&entry_name, &exec);
+    let user_changed = config != without_user;
     let change = config.set_context(&entry_name, &cluster.arn, &entry_name);
     config.set_current_context(&entry_name);
     let yaml = config.to_yaml();
@@ -127,7 +134,7 @@ fn update(args: &KubeconfigArgs) -> Result<String, Error> {
     }
     let written = kubeconfig::write(&path, &yaml)?;
     if let Some(backup) = &written.backup {
-        error::note(&format!(
+        message::note(&format!(
             "previous kubeconfig saved as {}",
             backup.display()
         ));
@@ -135,8 +142,22 @@ fn update(args: &KubeconfigArgs) -> Result<String, Error> {
     note_comments(&path, text, written.backup.as_deref());
     Ok(match change {
         Change::Added => format!("Added new context {entry_name} to {}\n", path.display()),
-        Change::Updated | Change::Unchanged => {
-            format!("Updated context {entry_name} in {}\n", path.display())
+        Change::Updated => format!("Updated context {entry_name} in {}\n", path.display()),
+        // The context was right; what it points to, or which context is current, was not.
+        Change::Unchanged => {
+            let parts: Vec<&str> = [("cluster", cluster_changed), ("user", user_changed)]
+                .into_iter()
+                .filter_map(|(part, changed)| changed.then_some(part))
+                .collect();
+            if parts.is_empty() {
+                format!("Switched to context {entry_name} in {}\n", path.display())
+            } else {
+                format!(
+                    "Updated the {} of context {entry_name} in {}\n",
+                    parts.join(" and "),
+                    path.display()
+                )
+            }
         }
     })
 }
@@ -152,7 +173,7 @@ fn migrate(file: &KubeconfigFileArgs) -> Result<String, Error> {
         let before = match ExecConfig::from_mapping(block) {
             Ok(exec) => exec,
             Err(e) => {
-                error::note(&format!(
+                message::note(&format!(
                     "left user {user} unchanged: its exec block cannot be read ({e})"
                 ));
                 continue;
@@ -168,7 +189,7 @@ fn migrate(file: &KubeconfigFileArgs) -> Result<String, Error> {
             Ok(Some(request)) => request,
             Ok(None) => continue,
             Err(reason) => {
-                error::note(&format!("left user {user} unchanged: {reason}"));
+                message::note(&format!("left user {user} unchanged: {reason}"));
                 continue;
             }
         };
@@ -205,7 +226,7 @@ fn migrate(file: &KubeconfigFileArgs) -> Result<String, Error> {
     }
     if file.dry_run {
         for change in &changes {
-            error::note(&format!("would migrate {change}"));
+            message::note(&format!("would migrate {change}"));
         }
         note_comments(&path, Some(&text), None);
         return Ok(config.to_yaml());
@@ -227,7 +248,7 @@ fn note_comments(path: &Path, text: Option<&str>, backup: Option<&Path>) {
     if !text.is_some_and(kubeconfig::has_comments) {
         return;
     }
-    error::note(&match backup {
+    message::note(&match backup {
         Some(backup) => format!(
             "the comments in {} were not kept ({} has them)",
             path.display(),

@@ -7,10 +7,11 @@ use chrono::{DateTime, Utc};
 
 use crate::cache::{self, Cache, CacheError, CacheKey, Description, KeyInputs};
 use crate::cli::TokenArgs;
-use crate::credentials::{self, CredentialsError, Options, RegionOrigin, Setup, Source};
-use crate::error::{self, Error};
+use crate::credentials::{AwsConfig, CredentialsError, Options, RegionOrigin, Source};
+use crate::error::Error;
 use crate::exec_credential::{ExecCredential, ExecRequest};
 use crate::log;
+use crate::message;
 use crate::network::{self, Deadline};
 use crate::sts_endpoint::StsEndpoint;
 use crate::token::{self, ClusterId, Token};
@@ -36,7 +37,7 @@ impl TokenRun {
         let cluster = ClusterId::new(&args.cluster_id)?;
         let request = ExecRequest::from_env_value(exec_info);
         if let Some(warning) = &request.warning {
-            error::warn(warning);
+            message::warn(warning);
         }
         let options = args.aws.options();
         let deadline = Deadline::start(options.limits);
@@ -44,15 +45,17 @@ impl TokenRun {
             "eks-token {}: token for cluster {cluster}, exec apiVersion {}, timeout {} (connect {})",
             env!("CARGO_PKG_VERSION"),
             request.api_version.as_str(),
-            credentials::seconds(options.limits.total),
-            credentials::seconds(options.limits.connect),
+            message::seconds(options.limits.total),
+            message::seconds(options.limits.connect),
         ));
         let cache_dir = if args.no_cache {
             None
         } else {
             let dir = cache::default_dir(args.cache_location.cache_dir.as_deref());
             if dir.is_none() {
-                error::warn("no home directory for the token cache; set HOME or pass --cache-dir");
+                message::warn(
+                    "no home directory for the token cache; set HOME or pass --cache-dir",
+                );
             }
             dir
         };
@@ -83,7 +86,7 @@ impl TokenRun {
                     "cache: hit in {} (key {}), token expires {}",
                     dir.display(),
                     self.key.as_str(),
-                    hit.token.expires_at.format("%Y-%m-%dT%H:%M:%SZ")
+                    message::rfc3339(hit.token.expires_at)
                 ));
                 Some(self.render(&hit.token))
             }
@@ -153,29 +156,29 @@ impl TokenRun {
 
     /// Resolves credentials and signs a new token.
     fn fresh_token(&self) -> Result<(Token, Description), Error> {
-        let (setup, resolved) = network::block_on(async {
-            let setup = Setup::load(&self.options, self.deadline).await?;
-            let resolved = setup.resolve(self.options.role.as_ref()).await?;
-            Ok::<_, Error>((setup, resolved))
+        let (aws, resolved) = network::block_on(async {
+            let aws = AwsConfig::load(&self.options, self.deadline).await?;
+            let resolved = aws.resolve(self.options.role.as_ref()).await?;
+            Ok::<_, Error>((aws, resolved))
         })
         .map_err(Error::Runtime)??;
-        if setup.region_origin == RegionOrigin::Fallback {
-            error::note(&format!(
+        if aws.region_origin == RegionOrigin::Fallback {
+            message::note(&format!(
                 "no region configured; signing for {} (set --region or AWS_REGION)",
-                setup.region
+                aws.region
             ));
         }
-        let endpoint = StsEndpoint::regional(&setup.region, setup.variant)?;
+        let endpoint = StsEndpoint::regional(&aws.region, aws.variant)?;
         let token = token::mint(&resolved.credentials, &endpoint, &self.cluster, Utc::now())?;
         log::debug(format_args!(
             "token: signed for cluster {} with STS host {}, expires {}",
             self.cluster,
             endpoint.host,
-            token.expires_at.format("%Y-%m-%dT%H:%M:%SZ")
+            message::rfc3339(token.expires_at)
         ));
         let description = Description {
             cluster: self.cluster.to_string(),
-            region: setup.region.to_string(),
+            region: aws.region.to_string(),
             sts_host: endpoint.host,
             profile: match resolved.source {
                 Source::Profile(p) => Some(p),
@@ -198,7 +201,7 @@ impl TokenRun {
     fn refuse_cache(&mut self, e: &CacheError) {
         if self.cache_dir.take().is_some() {
             let hint = e.hint().map(|h| format!(" ({h})")).unwrap_or_default();
-            error::warn(&format!("not using the token cache: {e}{hint}"));
+            message::warn(&format!("not using the token cache: {e}{hint}"));
         } else {
             log::debug(format_args!("cache: not used ({e})"));
         }

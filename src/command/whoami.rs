@@ -4,9 +4,10 @@
 use serde::Serialize;
 
 use crate::cli::{WhoamiArgs, WhoamiFormat};
-use crate::credentials::{CredentialsError, RegionOrigin, Resolved, Setup};
-use crate::error::{self, Error};
+use crate::credentials::{AwsConfig, Caller, RegionOrigin};
+use crate::error::Error;
 use crate::identity::{Kind, Principal};
+use crate::message::{self, shell_quote};
 use crate::network::{self, Deadline};
 use crate::token::ClusterId;
 
@@ -16,55 +17,22 @@ const DEFAULT_GROUP: &str = "system:masters";
 /// aws-iam-authenticator's username template for the role session name.
 const SESSION_NAME_TEMPLATE: &str = "{{SessionName}}";
 
-/// What STS GetCallerIdentity answered.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Caller {
-    pub account: String,
-    pub arn: String,
-    pub user_id: String,
-}
-
-/// Asks STS who these credentials are: a real signed call, so endpoint overrides
-/// (`AWS_ENDPOINT_URL_STS`) apply; within the command's deadline.
-pub async fn caller_identity(setup: &Setup, resolved: &Resolved) -> Result<Caller, Error> {
-    let what = "STS GetCallerIdentity".to_owned();
-    let network = setup.network();
-    network.step(what.clone());
-    let call = async {
-        let sdk = setup.sdk_config(resolved.credentials.clone()).await;
-        aws_sdk_sts::Client::new(&sdk)
-            .get_caller_identity()
-            .send()
-            .await
-    };
-    let out = network
-        .within(call)
-        .await
-        .map_err(CredentialsError::TimedOut)?
-        .map_err(|e| setup.call_error(what, Some(resolved.source.clone()), None, &e))?;
-    Ok(Caller {
-        account: out.account.unwrap_or_default(),
-        arn: out.arn.unwrap_or_default(),
-        user_id: out.user_id.unwrap_or_default(),
-    })
-}
-
 /// Runs whoami and returns what goes on stdout.
 pub fn run(args: &WhoamiArgs) -> Result<String, Error> {
     let options = args.aws.options();
     let deadline = Deadline::start(options.limits);
     let cluster = args.cluster_id.as_deref().map(ClusterId::new).transpose()?;
-    let (setup, caller) = network::block_on(async {
-        let setup = Setup::load(&options, deadline).await?;
-        let resolved = setup.resolve(options.role.as_ref()).await?;
-        let caller = caller_identity(&setup, &resolved).await?;
-        Ok::<_, Error>((setup, caller))
+    let (aws, caller) = network::block_on(async {
+        let aws = AwsConfig::load(&options, deadline).await?;
+        let resolved = aws.resolve(options.role.as_ref()).await?;
+        let caller = aws.caller_identity(&resolved).await?;
+        Ok::<_, Error>((aws, caller))
     })
     .map_err(Error::Runtime)??;
     let principal = match Principal::from_arn(&caller.arn) {
         Ok(p) => p,
         Err(e) if matches!(args.output, WhoamiFormat::Text | WhoamiFormat::Json) => {
-            error::warn(&format!("{e}: a cluster cannot map it"));
+            message::warn(&format!("{e}: a cluster cannot map it"));
             return Ok(match args.output {
                 WhoamiFormat::Json => json(&caller, None),
                 _ => text(&caller, None),
@@ -73,19 +41,19 @@ pub fn run(args: &WhoamiArgs) -> Result<String, Error> {
         Err(e) => return Err(e.into()),
     };
     for note in principal.notes() {
-        error::note(&note);
+        message::note(&note);
     }
     if matches!(
         args.output,
         WhoamiFormat::Eksctl | WhoamiFormat::AccessEntry
     ) {
         if cluster.is_none() {
-            error::note("pass --cluster-id to fill in the cluster name");
+            message::note("pass --cluster-id to fill in the cluster name");
         }
-        if setup.region_origin == RegionOrigin::Fallback {
-            error::note(&format!(
+        if aws.region_origin == RegionOrigin::Fallback {
+            message::note(&format!(
                 "no region configured; the commands name {} (set --region or AWS_REGION)",
-                setup.region
+                aws.region
             ));
         }
     }
@@ -98,7 +66,7 @@ pub fn run(args: &WhoamiArgs) -> Result<String, Error> {
         },
         username: args.username.clone(),
         cluster: cluster.as_ref().map(|c| c.as_str().to_owned()),
-        region: setup.region.to_string(),
+        region: aws.region.to_string(),
     };
     Ok(match args.output {
         WhoamiFormat::Text => text(&caller, Some(&principal)),
@@ -262,19 +230,6 @@ impl Mapping<'_> {
     }
 }
 
-/// A POSIX-shell word for `value`: as it is when it is plain, else single-quoted.
-pub fn shell_quote(value: &str) -> String {
-    let plain = !value.is_empty()
-        && value
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || "@%+=:,./_-".contains(c));
-    if plain {
-        value.to_owned()
-    } else {
-        format!("'{}'", value.replace('\'', r"'\''"))
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -287,17 +242,6 @@ mod tests {
             cluster: Some("prod".into()),
             region: "eu-west-1".into(),
         }
-    }
-
-    #[test]
-    fn quoting() {
-        assert_eq!(
-            shell_quote("arn:aws:iam::1:role/x"),
-            "arn:aws:iam::1:role/x"
-        );
-        assert_eq!(shell_quote("{{SessionName}}"), "'{{SessionName}}'");
-        assert_eq!(shell_quote("it's"), r"'it'\''s'");
-        assert_eq!(shell_quote(""), "''");
     }
 
     #[test]

@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 
 use yaml_serde::{Mapping, Value};
 
-use crate::error::single_line;
+use crate::message::single_line;
 
 pub use exec::{
     ExecApiVersion, ExecConfig, ExecEnvVar, ExecProblem, InteractiveMode, UnreadableExec,
@@ -233,14 +233,6 @@ impl Kubeconfig {
         let body = self.entry_body("contexts", name, "context")?;
         let field = |k: &str| body.get(k).and_then(Value::as_str).map(str::to_owned);
         Some((field("cluster"), field("user")))
-    }
-
-    /// A cluster's `server`.
-    pub fn cluster_server(&self, name: &str) -> Option<String> {
-        self.entry_body("clusters", name, "cluster")?
-            .get("server")
-            .and_then(Value::as_str)
-            .map(str::to_owned)
     }
 
     /// The user's `exec` block, when it has one.

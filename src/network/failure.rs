@@ -1,11 +1,14 @@
 //! What an AWS SDK error means for the user: the endpoint that could not be reached, the
 //! error code a service answered with, or an answer that was not the protocol's. Every
-//! text taken from an SDK error or a server's answer passes through [`shown`] (via
-//! [`one_line`] or directly), which removes the secrets this run knows.
+//! text taken from an SDK error or a server's answer passes through
+//! [`message::shown`](crate::message::shown) (via `one_line` or directly), which removes
+//! the secrets this run knows.
 
 use std::error::Error as StdError;
 use std::fmt;
 
+use aws_runtime::retries::classifiers::THROTTLING_ERRORS;
+use aws_sdk_eks::operation::describe_cluster::DescribeClusterError;
 use aws_sdk_sts::error::ProvideErrorMetadata;
 use aws_sdk_sts::operation::assume_role::AssumeRoleError;
 use aws_sdk_sts::operation::assume_role_with_web_identity::AssumeRoleWithWebIdentityError;
@@ -14,27 +17,8 @@ use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
 use aws_smithy_runtime_api::client::result::{ConnectorError, SdkError};
 use aws_smithy_types::error::ErrorMetadata;
 
-use crate::error::single_line;
-use crate::network::{self, ConnectFailed, MAX_ATTEMPTS, TooLarge};
-use crate::secrets;
-
-/// Error codes AWS services use for rate limiting (the SDKs' throttling list).
-const THROTTLING_CODES: &[&str] = &[
-    "Throttling",
-    "ThrottlingException",
-    "ThrottledException",
-    "RequestThrottledException",
-    "TooManyRequestsException",
-    "ProvisionedThroughputExceededException",
-    "TransactionInProgressException",
-    "RequestLimitExceeded",
-    "BandwidthLimitExceeded",
-    "LimitExceededException",
-    "RequestThrottled",
-    "SlowDown",
-    "PriorRequestNotComplete",
-    "EC2ThrottledException",
-];
+use super::{ConnectFailed, MAX_ATTEMPTS, TooLarge};
+use crate::message::{chain, one_line, shown};
 
 /// Why a call to an AWS endpoint failed.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -80,7 +64,8 @@ pub enum Code {
 impl Code {
     pub fn of(code: &str) -> Self {
         match code {
-            c if THROTTLING_CODES.contains(&c) => Self::Throttled,
+            // The codes the SDK's retry classifier retries as throttling.
+            c if THROTTLING_ERRORS.contains(&c) => Self::Throttled,
             "AccessDenied" | "AccessDeniedException" => Self::AccessDenied,
             "ExpiredToken" | "ExpiredTokenException" => Self::ExpiredToken,
             "InvalidClientTokenId" | "UnrecognizedClientException" | "SignatureDoesNotMatch" => {
@@ -136,24 +121,25 @@ impl fmt::Display for Failure {
 /// Reads an error from the SDK (a credential provider's or a client's) and what the
 /// network saw; `last_endpoint` names the endpoint when the error itself does not.
 pub fn classify(err: &(dyn StdError + 'static), last_endpoint: Option<String>) -> Failure {
-    if let Some(c) = network::chain(err).find_map(|e| e.downcast_ref::<ConnectFailed>()) {
+    if let Some(c) = chain(err).find_map(|e| e.downcast_ref::<ConnectFailed>()) {
         return Failure::Unreachable {
             endpoint: c.endpoint.clone(),
             why: c.why.clone(),
         };
     }
-    if let Some(t) = network::chain(err).find_map(|e| e.downcast_ref::<TooLarge>()) {
+    if let Some(t) = chain(err).find_map(|e| e.downcast_ref::<TooLarge>()) {
         return Failure::TooLarge(t.clone());
     }
-    for e in network::chain(err) {
+    for e in chain(err) {
         let typed = sdk::<AssumeRoleError>(e, &last_endpoint)
             .or_else(|| sdk::<AssumeRoleWithWebIdentityError>(e, &last_endpoint))
-            .or_else(|| sdk::<GetCallerIdentityError>(e, &last_endpoint));
+            .or_else(|| sdk::<GetCallerIdentityError>(e, &last_endpoint))
+            .or_else(|| sdk::<DescribeClusterError>(e, &last_endpoint));
         if let Some(failure) = typed {
             return failure;
         }
     }
-    if let Some(meta) = network::chain(err).find_map(|e| e.downcast_ref::<ErrorMetadata>())
+    if let Some(meta) = chain(err).find_map(|e| e.downcast_ref::<ErrorMetadata>())
         && let Some(code) = meta.code()
     {
         return Failure::Service {
@@ -163,7 +149,7 @@ pub fn classify(err: &(dyn StdError + 'static), last_endpoint: Option<String>) -
             message: meta.message().map(shown).unwrap_or_default(),
         };
     }
-    if let Some(c) = network::chain(err).find_map(|e| e.downcast_ref::<ConnectorError>())
+    if let Some(c) = chain(err).find_map(|e| e.downcast_ref::<ConnectorError>())
         && c.is_timeout()
     {
         return Failure::NoAnswer {
@@ -175,7 +161,7 @@ pub fn classify(err: &(dyn StdError + 'static), last_endpoint: Option<String>) -
 
 /// Whether `err` came from an STS call (as opposed to SSO, a container endpoint, …).
 pub fn is_sts(err: &(dyn StdError + 'static)) -> bool {
-    network::chain(err).any(|e| {
+    chain(err).any(|e| {
         e.is::<SdkError<AssumeRoleError, HttpResponse>>()
             || e.is::<SdkError<AssumeRoleWithWebIdentityError, HttpResponse>>()
             || e.is::<SdkError<GetCallerIdentityError, HttpResponse>>()
@@ -218,50 +204,6 @@ where
     })
 }
 
-/// Upper bound on the text taken from an outside error.
-const MAX_DETAIL: usize = 400;
-
-/// One line, bounded, from an error and its sources' `Display`, without known secrets.
-/// Never `Debug`, which for SDK errors can include a raw response; the SDK's own error
-/// metadata, whose `Display` is `Debug`-shaped (`Error { code: …, message: … }`), is
-/// written as `code: message`.
-pub fn one_line(err: &(dyn StdError + 'static)) -> String {
-    let mut parts: Vec<String> = Vec::new();
-    for e in network::chain(err) {
-        let text = match e.downcast_ref::<ErrorMetadata>() {
-            Some(meta) => [meta.code(), meta.message()]
-                .into_iter()
-                .flatten()
-                .collect::<Vec<_>>()
-                .join(": "),
-            None => e.to_string(),
-        };
-        let text = shown(&text);
-        if !text.is_empty() && !parts.iter().any(|p| p.contains(&text)) {
-            parts.push(text);
-        }
-    }
-    bounded(&parts.join(": "))
-}
-
-/// Text from outside (a service's error message) as it may be shown: without known
-/// secrets, one line, bounded.
-pub fn shown(text: &str) -> String {
-    bounded(&single_line(&secrets::redact(text)))
-}
-
-/// At most [`MAX_DETAIL`] bytes, cut on a character boundary.
-pub fn bounded(text: &str) -> String {
-    if text.len() <= MAX_DETAIL {
-        return text.to_owned();
-    }
-    let cut = (0..=MAX_DETAIL)
-        .rev()
-        .find(|i| text.is_char_boundary(*i))
-        .unwrap_or(0);
-    format!("{}…", &text[..cut])
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -276,24 +218,12 @@ mod tests {
     }
 
     #[test]
-    fn bounded_cuts_on_a_character_boundary() {
-        let text = "é".repeat(300);
-        let cut = bounded(&text);
-        assert!(cut.ends_with('…'));
-        assert!(cut.len() <= MAX_DETAIL + '…'.len_utf8());
-    }
-
-    #[test]
-    fn sdk_error_metadata_is_shown_without_debug_and_without_secrets() {
+    fn service_errors_are_read_from_sdk_metadata_without_secrets() {
         crate::secrets::remember("sdkErrorUnitSecret");
         let meta = ErrorMetadata::builder()
             .code("EchoedRequest")
             .message("x-amz-security-token: sdkErrorUnitSecret\nhost: h")
             .build();
-        assert_eq!(
-            one_line(&meta),
-            "EchoedRequest: x-amz-security-token: [redacted] host: h"
-        );
         assert_eq!(
             classify(&meta, None),
             Failure::Service {

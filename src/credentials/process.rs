@@ -15,8 +15,7 @@ use secrecy::{ExposeSecret, SecretString};
 use serde_json::{Map, Value};
 use tokio::io::{AsyncRead, AsyncReadExt};
 
-use crate::error::single_line;
-use crate::sdk_error::bounded;
+use crate::message::{bounded, single_line};
 
 /// Credentials JSON is a few hundred bytes; anything past this is not a credential answer.
 const MAX_OUTPUT: u64 = 1024 * 1024;

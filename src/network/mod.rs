@@ -1,7 +1,9 @@
 //! Every HTTP call to AWS goes through one client: connect and read timeouts inside the
 //! command's deadline, connection failures named by their endpoint and never retried,
 //! answers read up to a size limit, and a record of which endpoint is being waited on for
-//! `--verbose` and for error messages.
+//! `--verbose` and for error messages. [`failure`] reads what went wrong.
+
+pub mod failure;
 
 use std::fmt;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -9,6 +11,7 @@ use std::time::{Duration, Instant};
 
 use aws_smithy_http_client::proxy::ProxyConfig;
 use aws_smithy_http_client::tls::{self, rustls_provider::CryptoMode};
+use aws_smithy_runtime_api::client::dns::SharedDnsResolver;
 use aws_smithy_runtime_api::client::http::{
     HttpClient, HttpConnector, HttpConnectorFuture, HttpConnectorSettings, SharedHttpClient,
     SharedHttpConnector,
@@ -20,8 +23,10 @@ use aws_smithy_types::body::SdkBody;
 use aws_smithy_types::byte_stream::ByteStream;
 use aws_smithy_types::retry::RetryConfig;
 use aws_smithy_types::timeout::TimeoutConfig;
+use aws_types::sdk_config::SharedAsyncSleep;
 
 use crate::log;
+use crate::message::{chain, one_line, single_line};
 
 /// What a user accepts waiting at a prompt before deciding something is wrong; the AWS
 /// CLI's own defaults (60 s per read) are for batch jobs, not for an interactive kubectl.
@@ -262,21 +267,33 @@ impl HttpClient for Network {
         if let Some((_, c)) = connectors.iter().find(|(k, _)| *k == key) {
             return c.clone();
         }
-        let mut asked = HttpConnectorSettings::builder();
-        asked.set_connect_timeout(key.0).set_read_timeout(key.1);
-        let mut builder = aws_smithy_http_client::Connector::builder()
-            .connector_settings(asked.build())
-            .proxy_config(ProxyConfig::from_env());
-        builder.set_sleep_impl(components.sleep_impl());
-        let inner = builder
-            .tls_provider(tls::Provider::Rustls(CryptoMode::AwsLc))
-            .build();
+        let inner = sdk_connector(key, components.sleep_impl(), None);
         let connector = SharedHttpConnector::new(Recording {
             inner: SharedHttpConnector::new(inner),
             state: self.state.clone(),
         });
         connectors.push((key, connector.clone()));
         connector
+    }
+}
+
+/// The SDK's HTTP client with our timeouts, the proxy settings of the environment and
+/// rustls; `resolver` replaces the system's name lookup (for tests).
+fn sdk_connector(
+    (connect, read): Settings,
+    sleep: Option<SharedAsyncSleep>,
+    resolver: Option<SharedDnsResolver>,
+) -> aws_smithy_http_client::Connector {
+    let mut asked = HttpConnectorSettings::builder();
+    asked.set_connect_timeout(connect).set_read_timeout(read);
+    let mut builder = aws_smithy_http_client::Connector::builder()
+        .connector_settings(asked.build())
+        .proxy_config(ProxyConfig::from_env());
+    builder.set_sleep_impl(sleep);
+    let builder = builder.tls_provider(tls::Provider::Rustls(CryptoMode::AwsLc));
+    match resolver {
+        Some(resolver) => builder.build_with_resolver(resolver),
+        None => builder.build(),
     }
 }
 
@@ -323,10 +340,7 @@ impl HttpConnector for Recording {
             let ms = started.elapsed().as_millis();
             match &result {
                 Ok(r) => log::debug(format_args!("http: {what} → {} ({ms} ms)", r.status())),
-                Err(e) => log::debug(format_args!(
-                    "http: {what} → {} ({ms} ms)",
-                    crate::sdk_error::one_line(e)
-                )),
+                Err(e) => log::debug(format_args!("http: {what} → {} ({ms} ms)", one_line(e))),
             }
             result
         })
@@ -402,7 +416,9 @@ fn not_connected(err: ConnectorError, endpoint: &str) -> ConnectorError {
     .never_connected()
 }
 
-/// The innermost cause, in words a user knows.
+/// The innermost cause, in words a user knows. The texts matched are hyper-util's
+/// (`ConnectError::dns`) and aws-smithy-http-client's (`HttpTimeoutError`): the tests
+/// build both through the real client.
 fn connect_why(err: &(dyn std::error::Error + 'static)) -> String {
     for e in chain(err) {
         if let Some(io) = e.downcast_ref::<std::io::Error>() {
@@ -425,14 +441,7 @@ fn connect_why(err: &(dyn std::error::Error + 'static)) -> String {
         }
     }
     let innermost = chain(err).last().map(|e| e.to_string()).unwrap_or_default();
-    crate::error::single_line(&innermost)
-}
-
-/// `err` and its sources.
-pub fn chain<'a>(
-    err: &'a (dyn std::error::Error + 'static),
-) -> impl Iterator<Item = &'a (dyn std::error::Error + 'static)> {
-    std::iter::successors(Some(err), |e| e.source())
+    single_line(&innermost)
 }
 
 /// `scheme://host[:port]`: enough to name the endpoint, nothing from path or query.
@@ -534,10 +543,58 @@ mod tests {
             // No retryable kind: the SDK's classifiers leave it alone.
             assert!(err.is_other() && err.as_other().is_none(), "{err:?}");
             assert_eq!(
-                crate::sdk_error::classify(&err, None).to_string(),
+                failure::classify(&err, None).to_string(),
                 "the answer from http://127.0.0.1:9 is larger than 1 MiB"
             );
         }
+    }
+
+    /// Pins the words [`connect_why`] reads, from errors the SDK's own client makes.
+    #[test]
+    fn connect_failures_are_read_from_the_http_clients_own_words() {
+        use aws_smithy_runtime_api::client::dns::{DnsFuture, ResolveDns, ResolveDnsError};
+
+        #[derive(Debug)]
+        struct Unknown;
+        impl ResolveDns for Unknown {
+            fn resolve_dns<'a>(&'a self, _: &'a str) -> DnsFuture<'a> {
+                DnsFuture::ready(Err(ResolveDnsError::new("no such host")))
+            }
+        }
+        #[derive(Debug)]
+        struct Silent;
+        impl ResolveDns for Silent {
+            fn resolve_dns<'a>(&'a self, _: &'a str) -> DnsFuture<'a> {
+                DnsFuture::new(std::future::pending())
+            }
+        }
+
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let why = |resolver: SharedDnsResolver| {
+            let settings = (
+                Some(Duration::from_millis(50)),
+                Some(Duration::from_secs(5)),
+            );
+            let connector = sdk_connector(settings, None, Some(resolver));
+            let request = HttpRequest::get("http://eks-token.invalid/").unwrap();
+            let err = runtime
+                .block_on(async { connector.call(request).await })
+                .unwrap_err();
+            let err = not_connected(err, "http://eks-token.invalid");
+            let failed = chain(&err).find_map(|e| e.downcast_ref::<ConnectFailed>());
+            failed.map(|f| f.why.clone())
+        };
+        assert_eq!(
+            why(SharedDnsResolver::new(Unknown)).as_deref(),
+            Some("the host name does not resolve")
+        );
+        assert_eq!(
+            why(SharedDnsResolver::new(Silent)).as_deref(),
+            Some("no connection within 50ms")
+        );
     }
 
     #[test]

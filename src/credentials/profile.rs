@@ -1,0 +1,411 @@
+//! The profile in use and the `source_profile` chain it leads to, walked as the SDK's
+//! profile provider walks it: the SSO profile at its root, a `credential_process` at its
+//! root and the roles above it, what kind of profile it is, and the checks every set of
+//! credentials passes where it enters the run.
+
+use std::time::{Instant, SystemTime};
+
+use aws_config::profile::Profile;
+use aws_credential_types::Credentials;
+use aws_credential_types::provider::error::CredentialsError as SdkCredentialsError;
+
+use super::error::KeyPart;
+use super::sso::SsoProfile;
+use super::{AwsConfig, CredentialsError, KeysOrigin, Source, process};
+use crate::log;
+use crate::message::one_line;
+use crate::network::failure::{self, Failure};
+use crate::secrets;
+
+impl AwsConfig {
+    /// The SSO profile at the root of `name`'s `source_profile` chain.
+    pub fn sso_profile(&self, name: &str) -> Option<SsoProfile> {
+        self.profile_chain(name)
+            .into_iter()
+            .find_map(|(current, profile)| {
+                let session = profile.get("sso_session");
+                let start_url = profile.get("sso_start_url");
+                (session.is_some() || start_url.is_some()).then(|| SsoProfile {
+                    profile: current.to_owned(),
+                    session: session.map(str::to_owned),
+                    start_url: start_url.map(str::to_owned),
+                })
+            })
+    }
+
+    /// `name` and the profiles its `source_profile` chain leads to, in order; it ends at a
+    /// missing profile or a repeat (loops are reported by `process_chain`).
+    pub(super) fn profile_chain<'a>(&'a self, mut name: &'a str) -> Vec<(&'a str, &'a Profile)> {
+        let mut chain: Vec<(&str, &Profile)> = Vec::new();
+        while !chain.iter().any(|(n, _)| *n == name) {
+            let Some(profile) = self.profiles.get_profile(name) else {
+                break;
+            };
+            chain.push((name, profile));
+            match profile.get("source_profile") {
+                Some(next) => name = next,
+                None => break,
+            }
+        }
+        chain
+    }
+
+    /// Static keys along the profile chain are checked before the SDK signs with them
+    /// (for a `role_arn` chain it assumes the role itself).
+    pub(super) fn check_profile_keys(&self) -> Result<(), CredentialsError> {
+        for (name, profile) in self.profile_chain(&self.profile) {
+            if let Some(id) = profile.get("aws_access_key_id") {
+                let keys = Credentials::new(
+                    id,
+                    profile.get("aws_secret_access_key").unwrap_or_default(),
+                    profile.get("aws_session_token").map(str::to_owned),
+                    None,
+                    "Profile",
+                );
+                check_credentials(&keys, KeysOrigin::ProfileKeys(name.to_owned()))?;
+            }
+        }
+        Ok(())
+    }
+
+    /// How a profile gets its credentials, from its properties.
+    pub fn profile_kind(&self, name: &str) -> String {
+        let get = |k: &str| self.profiles.get_profile(name)?.get(k);
+        if let Some(role) = get("role_arn") {
+            let from = get("source_profile")
+                .map(|s| format!("profile {s}"))
+                .or_else(|| get("credential_source").map(str::to_owned))
+                .or_else(|| {
+                    get("web_identity_token_file").map(|_| "a web identity token".to_owned())
+                })
+                .unwrap_or_else(|| "?".into());
+            format!("role chain, assumes {role} with {from}")
+        } else if let Some(session) = get("sso_session") {
+            format!("IAM Identity Center (sso-session {session})")
+        } else if get("sso_start_url").is_some() {
+            "IAM Identity Center (legacy sso_start_url)".into()
+        } else if get("credential_process").is_some() {
+            "credential_process".into()
+        } else if get("aws_access_key_id").is_some() {
+            "static access keys".into()
+        } else {
+            "from the AWS config files".into()
+        }
+    }
+
+    /// Walks the selected profile's `source_profile` chain as the SDK's profile provider
+    /// does (aws-config `src/profile/credentials/repr.rs`), which reports loops and missing
+    /// profiles only as text. `Some` when the chain starts from a `credential_process`;
+    /// `None` when anything else supplies the base credentials, or the chain is
+    /// misconfigured in a way the SDK reports itself.
+    pub(super) fn process_chain(&self) -> Result<Option<ProcessChain>, CredentialsError> {
+        let mut name = self.profile.as_str();
+        let mut visited: Vec<&str> = Vec::new();
+        let mut hops = Vec::new();
+        loop {
+            let Some(profile) = self.profiles.get_profile(name) else {
+                return Err(CredentialsError::MissingSourceProfile {
+                    profile: visited.last().copied().unwrap_or(&self.profile).to_owned(),
+                    missing: name.to_owned(),
+                });
+            };
+            // No length limit: a chain through distinct profiles ends, and the SDK sets
+            // none (aws-config `src/profile/credentials/repr.rs`, `resolve_chain`).
+            if visited.contains(&name) {
+                visited.push(name);
+                return Err(CredentialsError::ProfileLoop {
+                    chain: visited.iter().map(|p| (*p).to_owned()).collect(),
+                });
+            }
+            visited.push(name);
+            if visited.len() > 1 && profile.get("aws_access_key_id").is_some() {
+                return Ok(None);
+            }
+            let role = profile
+                .get("role_arn")
+                .filter(|_| profile.get("web_identity_token_file").is_none());
+            let base_here = match role {
+                Some(role_arn) => {
+                    hops.push(Hop {
+                        role_arn: role_arn.to_owned(),
+                        external_id: profile.get("external_id").map(str::to_owned),
+                        session_name: profile.get("role_session_name").map(str::to_owned),
+                        owner: name.to_owned(),
+                    });
+                    match (
+                        profile.get("source_profile"),
+                        profile.get("credential_source"),
+                    ) {
+                        // Naming itself, a profile assumes its role with its own base
+                        // credentials (aws-config's `SelfReference`; botocore allows
+                        // static keys); with none it comes round again, a loop, as
+                        // botocore says (`InfiniteLoopConfigError`).
+                        (Some(next), None) if next == name && has_own_credentials(profile) => true,
+                        (Some(next), None) => {
+                            name = next;
+                            false
+                        }
+                        _ => return Ok(None),
+                    }
+                }
+                None => true,
+            };
+            if !base_here {
+                continue;
+            }
+            let other_source = OTHER_BASE_SOURCES.iter().any(|k| profile.get(k).is_some());
+            let Some(command) = profile.get("credential_process").filter(|_| !other_source) else {
+                return Ok(None);
+            };
+            hops.reverse();
+            return Ok(Some(ProcessChain {
+                profile: name.to_owned(),
+                command: command.to_owned(),
+                hops,
+            }));
+        }
+    }
+
+    pub(super) async fn process_chain_credentials(
+        &self,
+        chain: &ProcessChain,
+    ) -> Result<Credentials, CredentialsError> {
+        let program = process::program(&chain.command);
+        self.network.step(format!(
+            "credentials: credential_process of profile {} ({program})",
+            chain.profile
+        ));
+        let started = Instant::now();
+        let mut credentials =
+            process::run(&chain.command)
+                .await
+                .map_err(|error| CredentialsError::Process {
+                    profile: chain.profile.clone(),
+                    error,
+                })?;
+        log::debug(format_args!(
+            "credentials: credential_process of profile {} answered ({} ms)",
+            chain.profile,
+            started.elapsed().as_millis()
+        ));
+        check_credentials(&credentials, KeysOrigin::Process(chain.profile.clone()))?;
+        // Each hop is signed by the credentials of the profile below it.
+        let mut signer = chain.profile.clone();
+        for hop in &chain.hops {
+            let session = hop.session_name.clone().unwrap_or_else(|| {
+                // The SDK's default for profile chains (aws-config `src/sts/util.rs`,
+                // `default_session_name`).
+                let ms = SystemTime::now()
+                    .duration_since(SystemTime::UNIX_EPOCH)
+                    .map_or(0, |d| d.as_millis());
+                format!("assume-role-from-profile-{ms}")
+            });
+            credentials = self
+                .assume_role(
+                    credentials,
+                    &Source::Profile(signer),
+                    &hop.role_arn,
+                    &session,
+                    hop.external_id.as_deref(),
+                )
+                .await?;
+            signer = hop.owner.clone();
+        }
+        Ok(credentials)
+    }
+
+    /// What a failure of the SDK's profile provider means: a profile the SDK cannot
+    /// use, an SSO login to redo, or a failed call.
+    pub(super) fn profile_error(&self, err: &SdkCredentialsError) -> CredentialsError {
+        self.remember_sso_secrets();
+        if let SdkCredentialsError::InvalidConfiguration(_) = err {
+            return CredentialsError::ProfileConfig {
+                profile: self.profile.clone(),
+                detail: invalid_profile_detail(err),
+            };
+        }
+        let sso = self.sso_profile(&self.profile);
+        let what = format!("credentials of profile {}", self.profile);
+        let call = self.call_error(
+            what,
+            Some(Source::Profile(self.profile.clone())),
+            sso.clone(),
+            err,
+        );
+        let CredentialsError::Call(failed) = &call else {
+            return call;
+        };
+        let network_failure = matches!(
+            failed.failure,
+            Failure::Unreachable { .. } | Failure::NoAnswer { .. } | Failure::TooLarge(_)
+        );
+        match sso {
+            Some(sso) if !network_failure && !failure::is_sts(err) => {
+                sso.login_error(self.sso_login_detail(&sso, failed.failure.to_string()))
+            }
+            _ => call,
+        }
+    }
+}
+
+/// The SDK words a profile it cannot use as text only: the part after its prefix
+/// (aws-config `src/profile/credentials.rs`).
+fn invalid_profile_detail(err: &SdkCredentialsError) -> String {
+    let detail = one_line(err);
+    detail
+        .rsplit("ProfileFile provider could not be built: ")
+        .next()
+        .unwrap_or(&detail)
+        .to_owned()
+}
+
+/// Properties that give a profile base credentials other than static keys or a
+/// `credential_process` (aws-config `src/profile/credentials/repr.rs`, `base_provider`).
+const OTHER_BASE_SOURCES: [&str; 6] = [
+    "credential_source",
+    "web_identity_token_file",
+    "sso_session",
+    "sso_start_url",
+    "sso_account_id",
+    "login_session",
+];
+
+/// Whether a profile has base credentials of its own: static keys, a
+/// `credential_process` or another source.
+fn has_own_credentials(profile: &aws_config::profile::Profile) -> bool {
+    ["aws_access_key_id", "credential_process"]
+        .iter()
+        .chain(&OTHER_BASE_SOURCES)
+        .any(|k| profile.get(k).is_some())
+}
+
+/// A profile chain rooted in a `credential_process`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) struct ProcessChain {
+    /// The profile holding the command.
+    profile: String,
+    command: String,
+    /// Roles to assume in order, innermost first.
+    hops: Vec<Hop>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Hop {
+    role_arn: String,
+    external_id: Option<String>,
+    session_name: Option<String>,
+    /// The profile holding this `role_arn`.
+    owner: String,
+}
+
+/// Every set of credentials passes here where it enters the run, before anything signs
+/// with it: the SDK panics on a header value it cannot build (aws-runtime `src/auth.rs`,
+/// `HeaderValue::from_str(…).unwrap()` for `Authorization`, which holds the key id, and
+/// `X-Amz-Security-Token`), and a key id with a line break makes a token no server
+/// accepts. The secret and the session token are remembered for redaction.
+pub(super) fn check_credentials(c: &Credentials, from: KeysOrigin) -> Result<(), CredentialsError> {
+    secrets::remember(c.secret_access_key());
+    if let Some(token) = c.session_token() {
+        secrets::remember(token);
+    }
+    let problem = |value: &str, key_id: bool| {
+        if value.chars().any(char::is_control) {
+            Some("contains a control character")
+        } else if key_id && value.chars().any(char::is_whitespace) {
+            Some("contains a space")
+        } else if key_id && !value.is_ascii() {
+            Some("contains a character that is not ASCII")
+        } else if key_id && value.is_empty() {
+            Some("is empty")
+        } else {
+            None
+        }
+    };
+    let found = [
+        (KeyPart::AccessKeyId, Some(c.access_key_id())),
+        (KeyPart::SecretAccessKey, Some(c.secret_access_key())),
+        (KeyPart::SessionToken, c.session_token()),
+    ]
+    .into_iter()
+    .find_map(|(field, value)| Some((field, problem(value?, field == KeyPart::AccessKeyId)?)));
+    match found {
+        Some((field, problem)) => Err(CredentialsError::Malformed {
+            field,
+            from,
+            problem,
+        }),
+        None => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use aws_config::profile::ProfileFileCredentialsProvider;
+    use aws_config::provider_config::ProviderConfig;
+    use aws_credential_types::provider::ProvideCredentials;
+    use aws_runtime::env_config::file::{EnvConfigFileKind, EnvConfigFiles};
+
+    use super::*;
+
+    /// Pins the prefix [`invalid_profile_detail`] removes: it breaks when the SDK words a
+    /// profile it cannot use differently.
+    #[test]
+    fn unusable_profiles_are_read_from_the_providers_own_words() {
+        let files = EnvConfigFiles::builder()
+            .include_default_config_file(false)
+            .include_default_credentials_file(false)
+            .with_contents(
+                EnvConfigFileKind::Config,
+                "[profile a]\nrole_arn = arn:aws:iam::123456789012:role/r\n",
+            )
+            .build();
+        let provider = ProfileFileCredentialsProvider::builder()
+            .configure(&ProviderConfig::empty())
+            .profile_files(files)
+            .profile_name("a")
+            .build();
+        let err = crate::network::block_on(provider.provide_credentials())
+            .unwrap()
+            .expect_err("a role_arn without a source is not usable");
+        assert!(
+            matches!(err, SdkCredentialsError::InvalidConfiguration(_)),
+            "{err:?}"
+        );
+        let detail = invalid_profile_detail(&err);
+        assert!(!detail.is_empty());
+        assert!(
+            one_line(&err).ends_with(&format!(
+                "ProfileFile provider could not be built: {detail}"
+            )),
+            "{}",
+            one_line(&err)
+        );
+    }
+
+    #[test]
+    fn malformed_credentials_name_the_part_and_the_source_never_the_value() {
+        let check = |id: &str, secret: &str, token: Option<&str>| {
+            let c = Credentials::new(id, secret, token.map(str::to_owned), None, "test");
+            check_credentials(&c, KeysOrigin::Process("p".into())).map_err(|e| e.to_string())
+        };
+        assert!(check("ASIAGOODKEY", "secret/with+chars", Some("token=")).is_ok());
+        assert_eq!(
+            check("ASIA\nBAD", "unitSecretValue", None).unwrap_err(),
+            "the access key id from the credential_process of profile p contains a control character"
+        );
+        assert!(
+            check("ASIA BAD", "s", None)
+                .unwrap_err()
+                .ends_with("contains a space")
+        );
+        assert!(
+            check("ASIAÉ", "s", None)
+                .unwrap_err()
+                .ends_with("not ASCII")
+        );
+        assert_eq!(
+            check("ASIAGOODKEY", "s", Some("unit\u{1}Token")).unwrap_err(),
+            "the session token from the credential_process of profile p contains a control character"
+        );
+    }
+}
