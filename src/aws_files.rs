@@ -33,13 +33,28 @@ pub fn config_file_paths(home: Option<&Path>) -> Vec<PathBuf> {
     ]
     .into_iter()
     .filter_map(|(var, default)| match env_var(var) {
-        Some(p) => Some(match (p.strip_prefix("~/"), home) {
-            (Some(rest), Some(home)) => home.join(rest),
-            _ => PathBuf::from(p),
-        }),
+        Some(p) => Some(expand_home(&p, home)),
         None => home.map(|home| home.join(default)),
     })
     .collect()
+}
+
+/// A path from a setting, with a leading `~/` taken from `home` as the SDK does.
+pub fn expand_home(path: &str, home: Option<&Path>) -> PathBuf {
+    match (path.strip_prefix("~/"), home) {
+        (Some(rest), Some(home)) => home.join(rest),
+        _ => PathBuf::from(path),
+    }
+}
+
+/// The text of an AWS config or credentials file when it is a regular, readable file
+/// within the size the SDK is allowed to read; `None` otherwise.
+pub fn read_config_file(path: &Path) -> Option<String> {
+    let regular = std::fs::metadata(path).is_ok_and(|m| m.is_file());
+    if !regular || file_problem(path).is_some() {
+        return None;
+    }
+    std::fs::read_to_string(path).ok()
 }
 
 /// The folder of the AWS CLI's IAM Identity Center login cache.

@@ -14,7 +14,7 @@ use clap::Parser;
 use serde::{Deserialize, Serialize};
 use tokio::io::AsyncReadExt;
 
-use crate::aws_files::home_dir;
+use crate::aws_files::{self, home_dir};
 use crate::cache::{self, Cache, CacheKey, KeyInputs};
 use crate::cli::{self, AwsOnly, Cli, Command, DoctorArgs, TokenArgs};
 use crate::credentials::{AwsConfig, LoginState, Options, RegionOrigin, Source};
@@ -771,10 +771,7 @@ fn redirected_files(
         .find(|(n, _)| n == "HOME")
         .map(|(_, v)| PathBuf::from(v))
         .or_else(home_dir);
-    let path = |p: &str| match (p.strip_prefix("~/"), &home) {
-        (Some(rest), Some(home)) => home.join(rest),
-        _ => PathBuf::from(p),
-    };
+    let path = |p: &str| aws_files::expand_home(p, home.as_deref());
     match name {
         "AWS_CONFIG_FILE" => vec![(path(value), EnvConfigFileKind::Config)],
         "AWS_SHARED_CREDENTIALS_FILE" => vec![(path(value), EnvConfigFileKind::Credentials)],
@@ -787,15 +784,9 @@ fn redirected_files(
 }
 
 /// Profiles of an AWS config or credentials file that have a `credential_process`:
-/// read to name them in a warning, never run. Only a regular file of a sensible size.
+/// read to name them in a warning, never run; only a file the SDK itself would read.
 fn process_profiles(path: &Path, kind: EnvConfigFileKind) -> Vec<String> {
-    // AWS config files are a few KB.
-    const LIMIT: u64 = 1024 * 1024;
-    // A FIFO or a device would block or never end.
-    if !std::fs::metadata(path).is_ok_and(|m| m.is_file() && m.len() <= LIMIT) {
-        return Vec::new();
-    }
-    let Ok(text) = std::fs::read_to_string(path) else {
+    let Some(text) = aws_files::read_config_file(path) else {
         return Vec::new();
     };
     let files = EnvConfigFiles::builder().with_contents(kind, text).build();
@@ -854,10 +845,6 @@ fn trust_command(args: &DoctorArgs) -> String {
     format!("if you trust that kubeconfig: `{command} --trust-kubeconfig`")
 }
 
-fn env_set(name: &str) -> Option<String> {
-    std::env::var(name).ok().filter(|v| !v.is_empty())
-}
-
 /// Credentials, region, STS host, SSO login and a live GetCallerIdentity; with `live`
 /// false, only what the config files say.
 async fn check_aws(options: &Options, deadline: Deadline, live: bool, report: &mut Report) {
@@ -891,7 +878,7 @@ async fn check_aws(options: &Options, deadline: Deadline, live: bool, report: &m
     }
     if let Some((var, url)) = ["AWS_ENDPOINT_URL_STS", "AWS_ENDPOINT_URL"]
         .iter()
-        .find_map(|v| env_set(v).map(|u| (*v, u)))
+        .find_map(|v| aws_files::env_var(v).map(|u| (*v, u)))
     {
         report.line(
             "sts api",
@@ -967,7 +954,7 @@ async fn check_aws(options: &Options, deadline: Deadline, live: bool, report: &m
 /// Whether an expired login is fatal is left to the credential chain (the SDK refreshes
 /// `sso_session` logins that still have a refresh token).
 fn check_sso(options: &Options, setup: &AwsConfig, report: &mut Report) {
-    if options.profile.is_none() && env_set("AWS_ACCESS_KEY_ID").is_some() {
+    if options.profile.is_none() && aws_files::env_var("AWS_ACCESS_KEY_ID").is_some() {
         return;
     }
     let Some(sso) = setup.sso_profile(&setup.profile) else {
@@ -1003,7 +990,7 @@ fn why(options: &Options, setup: Option<&AwsConfig>, source: Option<&Source>) ->
     let (Some(setup), Some(source)) = (setup, source) else {
         return "none usable (see the problems below)".into();
     };
-    let env_keys = env_set("AWS_ACCESS_KEY_ID").is_some();
+    let env_keys = aws_files::env_var("AWS_ACCESS_KEY_ID").is_some();
     let profile_origin = if options.profile.is_some() {
         "from --profile"
     } else if setup.profile_chosen {
