@@ -180,8 +180,11 @@ impl Mapping<'_> {
         } else {
             "mapUsers"
         };
-        // A one-item list of plain strings always serialises.
-        let yaml = yaml_serde::to_string(&[item]).unwrap_or_default();
+        // aws-iam-authenticator reads mapRoles with a YAML 1.1 parser (sigs.k8s.io/yaml), where
+        // an unquoted `no` is a boolean: written as kubeconfigs are. Plain strings always
+        // make a value.
+        let item = yaml_serde::to_value(item).unwrap_or_default();
+        let yaml = crate::kubeconfig::yaml_list(&[item]);
         format!(
             "# add to data.{key} of kube-system/configmap/aws-auth (kubectl edit -n kube-system configmap/aws-auth)\n{yaml}"
         )
@@ -262,6 +265,24 @@ mod tests {
             entry.contains(
                 "--policy-arn arn:aws:eks::aws:cluster-access-policy/AmazonEKSViewPolicy"
             )
+        );
+    }
+
+    #[test]
+    fn aws_auth_items_quote_what_yaml_1_1_reads_as_another_type() {
+        let p = Principal::from_arn("arn:aws:iam::123456789012:user/bob").unwrap();
+        let mut m = mapping(&p);
+        m.username = Some("no".into());
+        m.groups = vec!["on".into(), "1_000".into()];
+        assert_eq!(
+            m.aws_auth().lines().skip(1).collect::<Vec<_>>(),
+            [
+                "- userarn: arn:aws:iam::123456789012:user/bob",
+                "  username: 'no'",
+                "  groups:",
+                "  - 'on'",
+                "  - '1_000'",
+            ]
         );
     }
 

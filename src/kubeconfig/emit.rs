@@ -20,6 +20,18 @@ pub fn document(doc: &Mapping) -> String {
     out
 }
 
+/// A list as a YAML document (aws-auth's `mapRoles` items, say), read back the same by
+/// YAML 1.1 readers as [`document`] is.
+pub fn list(items: &[Value]) -> String {
+    let mut out = String::new();
+    if items.is_empty() {
+        out.push_str("[]\n");
+    } else {
+        sequence(&mut out, items, 0, false);
+    }
+    out
+}
+
 /// The entries of `map` at column `indent`; with `inline`, the first one goes where the
 /// line already is (after `- `).
 fn mapping(out: &mut String, map: &Mapping, indent: usize, inline: bool) {

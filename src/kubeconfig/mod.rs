@@ -14,6 +14,7 @@ use yaml_serde::{Mapping, Value};
 
 use crate::message::single_line;
 
+pub use emit::list as yaml_list;
 pub use exec::{
     ExecApiVersion, ExecConfig, ExecEnvVar, ExecProblem, InteractiveMode, UnreadableExec,
 };
