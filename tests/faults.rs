@@ -324,9 +324,48 @@ fn sso_portal_faults() {
         {"status": 200, "body": "{\"roleCredentials\": [", "content_type": "application/json"}
     ]));
     let run = sso(garbage.url());
-    run.assert_error(1, "profile dev");
+    run.assert_error(
+        1,
+        &format!(
+            "credentials of profile dev: the answer from {} is not what AWS sends",
+            garbage.url()
+        ),
+    );
+    assert!(run.hint().contains("not an AWS endpoint"), "{}", run.hint());
     assert!(!run.stderr.contains("ssoTokenSentinel"), "{}", run.stderr);
     run.assert_within(DEADLINE + MARGIN);
+
+    // A failing portal is not a login to renew.
+    let failing = Process::faults(&json!([{"status": 503, "body": ""}]));
+    let run = sso(failing.url());
+    run.assert_error(
+        1,
+        &format!(
+            "credentials of profile dev: the endpoint {} failed with HTTP 503 on all 3 attempts",
+            failing.url()
+        ),
+    );
+    assert!(
+        run.hint().contains("the AWS service is failing"),
+        "{}",
+        run.hint()
+    );
+    run.assert_within(DEADLINE + MARGIN);
+
+    // A rejected token is.
+    let rejecting = Process::faults(&json!([{"status": 401, "content_type": "application/json",
+        "headers": {"x-amzn-errortype": "UnauthorizedException"},
+        "body": "{\"message\": \"Session token not found or invalid\"}"}]));
+    let run = sso(rejecting.url());
+    run.assert_error(
+        1,
+        "the SSO login for profile dev is missing or expired (UnauthorizedException: Session token not found or invalid)",
+    );
+    assert!(
+        run.hint().contains("aws sso login --profile dev"),
+        "{}",
+        run.hint()
+    );
 }
 
 /// Profile `proc`, whose `credential_process` writes its pid to `pid_file` and hangs.

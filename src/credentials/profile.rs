@@ -14,7 +14,7 @@ use super::sso::SsoProfile;
 use super::{AwsConfig, CredentialsError, KeysOrigin, Source, process};
 use crate::log;
 use crate::message::one_line;
-use crate::network::failure::{self, Failure};
+use crate::network::failure::{self, Code, Failure};
 use crate::secrets;
 
 impl AwsConfig {
@@ -235,12 +235,18 @@ impl AwsConfig {
         let CredentialsError::Call(failed) = &call else {
             return call;
         };
-        let network_failure = matches!(
+        // The network, a failing or throttling portal, or an answer that is not the
+        // protocol's: no login fixes those, the call's own hint says what does.
+        let not_the_login = matches!(
             failed.failure,
-            Failure::Unreachable { .. } | Failure::NoAnswer { .. } | Failure::TooLarge(_)
-        );
+            Failure::Unreachable { .. }
+                | Failure::NoAnswer { .. }
+                | Failure::TooLarge(_)
+                | Failure::Unreadable { .. }
+        ) || matches!(failed.failure, Failure::Status { status, .. } if status >= 500)
+            || failed.failure.code() == Some(Code::Throttled);
         match sso {
-            Some(sso) if !network_failure && !failure::is_sts(err) => {
+            Some(sso) if !not_the_login && !failure::is_sts(err) => {
                 sso.login_error(self.sso_login_detail(&sso, failed.failure.to_string()))
             }
             _ => call,

@@ -9,6 +9,7 @@ use std::fmt;
 
 use aws_runtime::retries::classifiers::THROTTLING_ERRORS;
 use aws_sdk_eks::operation::describe_cluster::DescribeClusterError;
+use aws_sdk_sso::operation::get_role_credentials::GetRoleCredentialsError;
 use aws_sdk_sts::error::ProvideErrorMetadata;
 use aws_sdk_sts::operation::assume_role::AssumeRoleError;
 use aws_sdk_sts::operation::assume_role_with_web_identity::AssumeRoleWithWebIdentityError;
@@ -134,7 +135,8 @@ pub fn classify(err: &(dyn StdError + 'static), last_endpoint: Option<String>) -
         let typed = sdk::<AssumeRoleError>(e, &last_endpoint)
             .or_else(|| sdk::<AssumeRoleWithWebIdentityError>(e, &last_endpoint))
             .or_else(|| sdk::<GetCallerIdentityError>(e, &last_endpoint))
-            .or_else(|| sdk::<DescribeClusterError>(e, &last_endpoint));
+            .or_else(|| sdk::<DescribeClusterError>(e, &last_endpoint))
+            .or_else(|| sdk::<GetRoleCredentialsError>(e, &last_endpoint));
         if let Some(failure) = typed {
             return failure;
         }
