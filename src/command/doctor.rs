@@ -2,6 +2,7 @@
 //! user's exec block, which credential source wins and why, region and STS host, the SSO
 //! login, the token cache, and who AWS says the credentials are.
 
+use std::borrow::Cow;
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
@@ -591,18 +592,24 @@ fn check_exec(
 /// An exec `env` value as the report shows it: secrets some kubeconfigs carry there
 /// (`AWS_SECRET_ACCESS_KEY`, `AWS_SESSION_TOKEN`, …) are never printed; a path or an
 /// address (`AWS_WEB_IDENTITY_TOKEN_FILE`, `AWS_CONTAINER_CREDENTIALS_FULL_URI`) is not
-/// a secret, and the warnings need it.
-fn shown_env_value<'a>(name: &str, value: &'a str) -> &'a str {
+/// a secret, and the warnings need it — but the user and password an address may carry
+/// (`HTTPS_PROXY=http://user:pass@proxy:3128`) are.
+fn shown_env_value<'a>(name: &str, value: &'a str) -> Cow<'a, str> {
     let upper = name.to_ascii_uppercase();
     if !["_FILE", "_URI", "_URL"].iter().any(|s| upper.ends_with(s))
         && ["SECRET", "TOKEN", "PASSWORD", "CREDENTIAL"]
             .iter()
             .any(|w| upper.contains(w))
     {
-        "(hidden)"
-    } else {
-        value
+        return Cow::Borrowed("(hidden)");
     }
+    if let Some((scheme, rest)) = value.split_once("://") {
+        let authority = &rest[..rest.find(['/', '?', '#']).unwrap_or(rest.len())];
+        if let Some(at) = authority.rfind('@') {
+            return Cow::Owned(format!("{scheme}://(hidden)@{}", &rest[at + 1..]));
+        }
+    }
+    Cow::Borrowed(value)
 }
 
 /// Where kubectl finds `command`: a bare name on PATH, a relative path from the
@@ -1075,6 +1082,19 @@ mod tests {
         ] {
             assert_eq!(shown_env_value(name, "/p"), "/p", "{name}");
         }
+        // Credentials inside an address are.
+        assert_eq!(
+            shown_env_value("HTTPS_PROXY", "http://user:pa%40ss@proxy:3128/x?y"),
+            "http://(hidden)@proxy:3128/x?y"
+        );
+        assert_eq!(
+            shown_env_value("AWS_ENDPOINT_URL", "https://k@sts.example/"),
+            "https://(hidden)@sts.example/"
+        );
+        assert_eq!(
+            shown_env_value("AWS_ENDPOINT_URL", "http://127.0.0.1:9/a@b"),
+            "http://127.0.0.1:9/a@b"
+        );
     }
 
     #[test]
