@@ -647,3 +647,23 @@ fn container_tokens_with_line_breaks_or_control_characters_are_refused_unseen() 
         (CONTAINER_AK, CONTAINER_SECRET),
     );
 }
+
+#[test]
+fn a_secret_across_the_cut_of_a_credential_process_message_is_not_half_shown() {
+    let w = world(json!([{"sts": issued()}]));
+    // 390 characters, then a secret this run knows: a cut at 400 bytes would keep its
+    // first ten if the message were cut before it was redacted.
+    w.sandbox.write(
+        ".aws/config",
+        "[profile leaky]\nregion = eu-west-1\n\
+         credential_process = sh -c 'printf \"%0390d\" 0 >&2; printf \"%s\" \"$AWS_SECRET_ACCESS_KEY\" >&2; exit 1'\n",
+    );
+    let run = check_fails_with(
+        &w,
+        &env_keys(false),
+        &["token", "-i", "c", "--profile", "leaky"],
+        "credential_process of profile leaky failed",
+    );
+    assert!(!run.stderr.contains(&ENV_SECRET[..10]), "{}", run.stderr);
+    assert!(run.stderr.contains("[redacted]"), "{}", run.stderr);
+}

@@ -15,7 +15,7 @@ use secrecy::{ExposeSecret, SecretString};
 use serde_json::{Map, Value};
 use tokio::io::{AsyncRead, AsyncReadExt};
 
-use crate::message::{bounded, single_line};
+use crate::message::shown;
 
 /// Credentials JSON is a few hundred bytes; anything past this is not a credential answer.
 const MAX_OUTPUT: u64 = 1024 * 1024;
@@ -99,7 +99,8 @@ pub async fn run(command: &str) -> Result<Credentials, ProcessError> {
     tree.reaped();
     let status = status.map_err(|e| ProcessError::Spawn(e.to_string()))?;
     if !status.success() {
-        let stderr = bounded(&single_line(&String::from_utf8_lossy(&stderr)));
+        // Redacted before it is cut, so a known secret across the cut cannot half show.
+        let stderr = shown(&String::from_utf8_lossy(&stderr));
         let status = match status.code() {
             Some(code) => format!("status {code}"),
             None => "a signal".to_owned(),
