@@ -94,9 +94,9 @@ fn report_panic(info: &std::panic::PanicHookInfo<'_>) {
         .location()
         .map(|l| format!(" at {}:{}", l.file(), l.line()))
         .unwrap_or_default();
-    let _ = writeln!(
-        io::stderr(),
-        "eks-token: error: internal error{at}\nhint: this is a bug in eks-token; please report it with the command you ran"
+    message::error(
+        &format!("internal error{at}"),
+        Some("this is a bug in eks-token; please report it with the command you ran"),
     );
     // Exit 1 like every other error, rather than the abort of `panic = "abort"`.
     std::process::exit(1);
@@ -125,10 +125,8 @@ fn usage_error(e: clap::Error) -> ExitCode {
         .lines()
         .find_map(|l| l.strip_prefix("Usage: "))
         .unwrap_or("eks-token --help");
-    let _ = writeln!(
-        io::stderr(),
-        "eks-token: error: {message}\nhint: usage: {usage} (see --help)"
-    );
+    // Through the one writer: clap repeats the user's argument, control characters and all.
+    message::error(message, Some(&format!("usage: {usage} (see --help)")));
     ExitCode::from(2)
 }
 
@@ -146,14 +144,10 @@ pub fn print(out: &str) -> ExitCode {
     };
     match written {
         Err(e) if e.kind() != io::ErrorKind::BrokenPipe => {
-            let mut stderr = io::stderr().lock();
-            let _ = writeln!(stderr, "eks-token: error: cannot write to stdout: {e}");
-            if e.raw_os_error() == Some(libc::EBADF) {
-                let _ = writeln!(
-                    stderr,
-                    "hint: run eks-token with its standard output open (kubectl reads the credential there)"
-                );
-            }
+            let hint = (e.raw_os_error() == Some(libc::EBADF)).then_some(
+                "run eks-token with its standard output open (kubectl reads the credential there)",
+            );
+            message::error(&format!("cannot write to stdout: {e}"), hint);
             ExitCode::FAILURE
         }
         _ => ExitCode::SUCCESS,

@@ -833,3 +833,16 @@ fn a_closed_stdout_is_an_error_and_a_broken_pipe_is_not() {
     assert_eq!(run.code, 0, "{}", run.stderr);
     assert_eq!(run.stderr, "");
 }
+
+#[test]
+fn usage_errors_show_control_characters_escaped() {
+    let run = Sandbox::new().run(&["token", "-i", "c", "--timeout", "1\rZ\u{1b}[2J"]);
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert!(
+        !run.stderr.chars().any(|c| c.is_control() && c != '\n'),
+        "{:?}",
+        run.stderr
+    );
+    assert!(run.stderr.contains("invalid value '1 Z"), "{:?}", run.stderr);
+    assert_eq!(run.stderr.lines().count(), 2, "{:?}", run.stderr);
+}
