@@ -843,6 +843,10 @@ fn usage_errors_show_control_characters_escaped() {
         "{:?}",
         run.stderr
     );
-    assert!(run.stderr.contains("invalid value '1 Z"), "{:?}", run.stderr);
+    assert!(
+        run.stderr.contains("invalid value '1 Z"),
+        "{:?}",
+        run.stderr
+    );
     assert_eq!(run.stderr.lines().count(), 2, "{:?}", run.stderr);
 }

@@ -147,7 +147,7 @@ pub fn classify(err: &(dyn StdError + 'static), last_endpoint: Option<String>) -
         return Failure::Service {
             endpoint: last_endpoint,
             status: None,
-            code: code.to_owned(),
+            code: shown(code),
             message: meta.message().map(shown).unwrap_or_default(),
         };
     }
@@ -182,7 +182,7 @@ where
             Some(code) => Failure::Service {
                 endpoint,
                 status,
-                code: code.to_owned(),
+                code: shown(code),
                 message: err.message().map(shown).unwrap_or_default(),
             },
             None => match status {

@@ -42,11 +42,15 @@ mod unix {
     }
 
     /// A descriptor returned by a libc call, or the call's error.
-    fn opened(ret: libc::c_int) -> io::Result<File> {
+    ///
+    /// # Safety
+    /// `ret` is the return value of a call that opens a descriptor (`open`, `openat`):
+    /// when it is not negative, it is a descriptor nothing else owns.
+    unsafe fn opened(ret: libc::c_int) -> io::Result<File> {
         if ret < 0 {
             return Err(io::Error::last_os_error());
         }
-        // SAFETY: `ret` is a descriptor the call just opened; nothing else owns it.
+        // SAFETY: by this function's contract, `ret` is a fresh descriptor of our own.
         Ok(unsafe { File::from_raw_fd(ret) })
     }
 
@@ -64,8 +68,9 @@ mod unix {
         pub fn open(path: &Path) -> io::Result<Self> {
             let path = c_string(path.as_os_str())?;
             let flags = libc::O_RDONLY | libc::O_DIRECTORY | libc::O_NOFOLLOW | libc::O_CLOEXEC;
-            // SAFETY: a NUL-terminated path that outlives the call.
-            opened(unsafe { libc::open(path.as_ptr(), flags) }).map(Self)
+            // SAFETY: a NUL-terminated path that outlives the call; `open` returns a fresh
+            // descriptor or -1, as `opened` requires.
+            unsafe { opened(libc::open(path.as_ptr(), flags)) }.map(Self)
         }
 
         /// The directory's own metadata (`fstat` of the handle).
@@ -83,15 +88,16 @@ mod unix {
             let name = c_string(name)?;
             let mode: libc::c_uint = 0o600;
             // SAFETY: a valid directory descriptor and a NUL-terminated name that outlive
-            // the call; the mode is passed as the variadic argument `openat` expects.
-            let file = opened(unsafe {
-                libc::openat(
+            // the call; the mode is passed as the variadic argument `openat` expects; it
+            // returns a fresh descriptor or -1, as `opened` requires.
+            let file = unsafe {
+                opened(libc::openat(
                     self.0.as_raw_fd(),
                     name.as_ptr(),
                     flags | libc::O_NOFOLLOW | libc::O_CLOEXEC,
                     mode,
-                )
-            })?;
+                ))
+            }?;
             if let Access::CreateNew = access {
                 // The umask may have taken bits away (never added any).
                 file.set_permissions(std::os::unix::fs::PermissionsExt::from_mode(0o600))?;
@@ -119,9 +125,10 @@ mod unix {
             // A descriptor of its own for the listing: reading moves its offset, and
             // `closedir` closes it.
             let flags = libc::O_RDONLY | libc::O_DIRECTORY | libc::O_CLOEXEC;
-            // SAFETY: a valid directory descriptor and a NUL-terminated name.
+            // SAFETY: a valid directory descriptor and a NUL-terminated name; `openat`
+            // returns a fresh descriptor or -1, as `opened` requires.
             let listing =
-                opened(unsafe { libc::openat(self.0.as_raw_fd(), c".".as_ptr(), flags) })?;
+                unsafe { opened(libc::openat(self.0.as_raw_fd(), c".".as_ptr(), flags)) }?;
             let stream = Stream::new(listing)?;
             let mut names = Vec::new();
             loop {

@@ -361,19 +361,26 @@ impl Store {
     /// Removes `names` (those that exist), then the lock file itself, while holding `lock`.
     pub fn remove_locked(&self, lock: Lock, names: &[&str]) -> Result<(), StoreError> {
         let lock_name = lock_file(&lock.name);
-        for name in names.iter().copied().chain([lock_name.as_str()]) {
+        for name in names {
             self.remove(name)?;
         }
+        self.unlink(&lock_name)?;
         drop(lock.file);
         Ok(())
     }
 
     /// Removes `name` from the directory (a symlink itself, never its target); a name that
     /// is already gone is no error.
+    /// A lock file is not removed here: only with its lock held ([`Store::remove_locked`]),
+    /// or two runs could both believe they hold it.
     pub fn remove(&self, name: &str) -> Result<(), StoreError> {
-        if !is_store_name(name) {
+        if !is_store_name(name) || lock_of(name).is_some() {
             return Err(self.not_ours(name));
         }
+        self.unlink(name)
+    }
+
+    fn unlink(&self, name: &str) -> Result<(), StoreError> {
         match self.dir.remove(name.as_ref()) {
             Err(e) if e.kind() != io::ErrorKind::NotFound => {
                 Err(io_error(&self.path.join(name))(e))
@@ -458,6 +465,16 @@ mod tests {
 
     fn mode(path: &Path) -> u32 {
         fs::symlink_metadata(path).unwrap().permissions().mode() & 0o7777
+    }
+
+    #[test]
+    fn a_lock_file_goes_only_with_its_lock_held() {
+        let (_root, store) = store();
+        let lock = store.lock("k", Duration::ZERO).unwrap().unwrap();
+        assert!(store.remove("k.lock").is_err());
+        assert!(store.path().join("k.lock").exists());
+        store.remove_locked(lock, &[]).unwrap();
+        assert!(!store.path().join("k.lock").exists());
     }
 
     #[test]
