@@ -8,7 +8,7 @@ use crate::eks_cluster::ClusterError;
 use crate::identity::UnmappableArn;
 use crate::kubeconfig::KubeconfigError;
 use crate::message;
-use crate::sts_endpoint::{InvalidRegion, NoDualStack};
+use crate::sts_endpoint::NoDualStack;
 use crate::token::{InvalidClusterId, TokenError};
 
 /// Everything that can stop a command.
@@ -17,9 +17,6 @@ pub enum Error {
     /// The cluster id flag or environment variable is unusable.
     #[error("{0}")]
     ClusterId(#[from] InvalidClusterId),
-    /// The region is not a region name.
-    #[error(transparent)]
-    Region(#[from] InvalidRegion),
     /// The partition has no endpoint of the asked-for kind.
     #[error(transparent)]
     Endpoint(#[from] NoDualStack),
@@ -32,6 +29,10 @@ pub enum Error {
     /// The token cache could not be read or changed (`cache list` / `cache clear`).
     #[error("token cache: {0}")]
     Cache(#[from] CacheError),
+    /// Another run held the token cache lock for the whole deadline (it is minting for
+    /// the same request, slowly: a login, a hung endpoint).
+    #[error("timed out after {}: waiting for the token cache lock held by another eks-token run", crate::message::seconds(*.0))]
+    CacheLockWait(std::time::Duration),
     /// No home directory to put the cache in.
     #[error("cannot find the home directory for the token cache")]
     NoHome,
@@ -62,9 +63,6 @@ impl Error {
             Self::ClusterId(_) => Some(
                 "pass the EKS cluster name (or Outposts cluster id) with --cluster-name".into(),
             ),
-            Self::Region(_) => {
-                Some("set --region or AWS_REGION to a region such as us-west-2".into())
-            }
             Self::Endpoint(_) => Some("unset AWS_USE_DUALSTACK_ENDPOINT (or use_dualstack_endpoint in the profile)".into()),
             Self::Credentials(e) => e.hint(),
             Self::Token(TokenError::CredentialsExpired(_)) => Some(
@@ -72,6 +70,9 @@ impl Error {
                     .into(),
             ),
             Self::Cache(e) => e.hint(),
+            Self::CacheLockWait(_) => Some(
+                "another eks-token run for the same cluster is still waiting on AWS; retry once it ends, allow more time with --timeout SECONDS, or skip the cache with --no-cache".into(),
+            ),
             Self::NoHome => Some("set HOME, or pass --cache-dir".into()),
             Self::NoAccessEntry { .. } => Some(
                 "use --output aws-auth, or sign in as an IAM user or role (a role assumed with --role-arn works)".into(),

@@ -562,6 +562,8 @@ fn waiting_for_another_runs_cache_lock_counts_against_the_deadline() {
         "timed out after 2s: waiting for the token cache lock held by another eks-token run",
     );
     assert!(run.hint().contains("--timeout SECONDS"), "{}", run.hint());
+    // Not the credential_process hint: nothing of ours was waiting for input.
+    assert!(run.hint().contains("--no-cache"), "{}", run.hint());
     run.assert_within(DEADLINE + OVERRUN);
     // It waited; it did not mint on a budget of its own.
     assert_eq!(silent.requests(), 1);

@@ -7,7 +7,7 @@ use chrono::{DateTime, Utc};
 
 use crate::cache::{self, Cache, CacheError, CacheKey, Description, KeyInputs};
 use crate::cli::TokenArgs;
-use crate::credentials::{AwsConfig, CredentialsError, Options, RegionOrigin, Source};
+use crate::credentials::{AwsConfig, Options, RegionOrigin, Source};
 use crate::error::Error;
 use crate::exec_credential::{ExecCredential, ExecRequest};
 use crate::log;
@@ -122,10 +122,7 @@ impl TokenRun {
         let lock = match locked {
             Some(Ok(Some(lock))) => Some(lock),
             // The wait took what was left of the deadline: minting now would overrun it.
-            Some(Ok(None)) => {
-                let waited = "waiting for the token cache lock held by another eks-token run";
-                return Err(CredentialsError::TimedOut(self.deadline.timed_out(waited)).into());
-            }
+            Some(Ok(None)) => return Err(Error::CacheLockWait(self.options.limits.total)),
             Some(Err(e)) => {
                 self.refuse_cache(&e);
                 None

@@ -123,16 +123,6 @@ impl Deadline {
     pub fn left(&self) -> Duration {
         self.at.saturating_duration_since(Instant::now())
     }
-
-    /// The error for `step` running out of time with no request out.
-    pub fn timed_out(&self, step: impl Into<String>) -> TimedOut {
-        TimedOut {
-            after: self.limits.total,
-            step: Some(step.into()),
-            waiting_for: None,
-            last_answer: None,
-        }
-    }
 }
 
 /// One run's HTTP client, handed to every SDK client and credential provider.
