@@ -327,6 +327,10 @@ pub struct DoctorArgs {
     /// Internal: with --aws-only, the exec args' --cache-dir.
     #[arg(long, value_name = "DIR", hide = true, requires = "aws_only")]
     pub cache_dir: Option<PathBuf>,
+
+    /// Internal: with --aws-only, the exec args' --no-cache.
+    #[arg(long, hide = true, requires = "aws_only", conflicts_with = "cache_dir")]
+    pub no_cache: bool,
 }
 
 /// What `doctor --aws-only` checks.

@@ -710,6 +710,20 @@ fn the_exec_env_reaches_the_checks_and_the_cache_line_as_the_plugin_sees_it() {
     assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
     assert_eq!(line(&run, "region"), "ap-south-1 (AWS_REGION)");
     assert!(warnings(&run).is_empty(), "{}", run.stdout);
+
+    // A plugin run with --no-cache keeps no token, whatever the cache holds.
+    let path = s.path(".kube/config");
+    let text = std::fs::read_to_string(&path).unwrap();
+    std::fs::write(
+        &path,
+        text.replace("[token, -i, c]", "[token, -i, c, --no-cache]"),
+    )
+    .unwrap();
+    let run = s.run(&["doctor"]);
+    assert_eq!(
+        line(&run, "cache"),
+        "off (--no-cache in the exec args): every kubectl run mints a token"
+    );
 }
 
 /// kubectl gives the plugin the exec `env`; doctor gives it to a child run of its checks,

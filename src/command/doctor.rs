@@ -172,15 +172,23 @@ fn check(args: &DoctorArgs, report: &mut Report) -> Result<(), Error> {
     } else {
         None
     };
-    let (options, cluster, cache_dir) = match &plan {
+    let (options, cluster, cache) = match &plan {
         Some(Plan {
             token: Some(token), ..
         }) => (
             token.aws.options(),
             Some(token.cluster_id.clone()),
-            token.cache_location.cache_dir.clone(),
+            if token.no_cache {
+                CacheUse::Off
+            } else {
+                CacheUse::In(token.cache_location.cache_dir.clone())
+            },
         ),
-        _ => (args.aws.options(), args.cluster_id.clone(), None),
+        _ => (
+            args.aws.options(),
+            args.cluster_id.clone(),
+            CacheUse::In(None),
+        ),
     };
     let (env, live) = match &plan {
         Some(plan) => env_to_apply(args, plan, report),
@@ -198,7 +206,7 @@ fn check(args: &DoctorArgs, report: &mut Report) -> Result<(), Error> {
     let checks = AwsChecks {
         cluster: cluster.and_then(Result::ok),
         options,
-        cache_dir,
+        cache,
         live,
     };
     // Without an exec env to apply, the plugin would see this process's environment.
@@ -214,9 +222,18 @@ fn check(args: &DoctorArgs, report: &mut Report) -> Result<(), Error> {
 struct AwsChecks {
     cluster: Option<ClusterId>,
     options: Options,
-    cache_dir: Option<PathBuf>,
+    cache: CacheUse,
     /// Resolve the credentials and call AWS; else only what the config files say.
     live: bool,
+}
+
+/// The token cache as the plugin's arguments set it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum CacheUse {
+    /// `--no-cache`.
+    Off,
+    /// `--cache-dir`, else the default directory.
+    In(Option<PathBuf>),
 }
 
 /// A `--aws-only` child that honours its deadline has printed its report this soon
@@ -232,10 +249,13 @@ impl AwsChecks {
         network::block_on(check_aws(&self.options, deadline, self.live, report))
             .map_err(Error::Runtime)?;
         if let Some(id) = &self.cluster {
-            report.line(
-                "cache",
-                cache_entry(id, &self.options, self.cache_dir.as_deref()),
-            );
+            let line = match &self.cache {
+                CacheUse::Off => {
+                    "off (--no-cache in the exec args): every kubectl run mints a token".to_owned()
+                }
+                CacheUse::In(dir) => cache_entry(id, &self.options, dir.as_deref()),
+            };
+            report.line("cache", line);
         }
         Ok(())
     }
@@ -334,10 +354,14 @@ impl AwsChecks {
         if role.is_some_and(|r| r.forward_session_name) {
             args.push("--forward-session-name".into());
         }
-        if let Some(dir) = &self.cache_dir {
-            let mut arg = OsString::from("--cache-dir=");
-            arg.push(dir);
-            args.push(arg);
+        match &self.cache {
+            CacheUse::Off => args.push("--no-cache".into()),
+            CacheUse::In(Some(dir)) => {
+                let mut arg = OsString::from("--cache-dir=");
+                arg.push(dir);
+                args.push(arg);
+            }
+            CacheUse::In(None) => {}
         }
         if log::enabled() {
             args.push("--verbose".into());
@@ -357,7 +381,11 @@ fn aws_only(args: &DoctorArgs, what: AwsOnly) -> (String, Result<(), Error>) {
     let checks = AwsChecks {
         cluster,
         options: args.aws.options(),
-        cache_dir: args.cache_dir.clone(),
+        cache: if args.no_cache {
+            CacheUse::Off
+        } else {
+            CacheUse::In(args.cache_dir.clone())
+        },
         live: what == AwsOnly::Live,
     };
     let mut report = Report::default();
@@ -1123,7 +1151,7 @@ mod tests {
 
     #[test]
     fn the_child_gets_the_checks_flags_and_the_time_left() {
-        let checks = |role, cache_dir: Option<&str>, live| AwsChecks {
+        let checks = |role, cache: CacheUse, live| AwsChecks {
             cluster: Some(ClusterId::new("prod").unwrap()),
             options: Options {
                 profile: Some("-dev".into()),
@@ -1131,7 +1159,7 @@ mod tests {
                 role,
                 limits: Limits::default(),
             },
-            cache_dir: cache_dir.map(PathBuf::from),
+            cache,
             live,
         };
         let parse = |checks: &AwsChecks, left| {
@@ -1151,7 +1179,11 @@ mod tests {
             forward_session_name: false,
         };
         let args = parse(
-            &checks(Some(role), Some("/tmp/cache dir"), false),
+            &checks(
+                Some(role),
+                CacheUse::In(Some("/tmp/cache dir".into())),
+                false,
+            ),
             Duration::from_millis(9_997),
         );
         assert_eq!(args.aws_only, Some(AwsOnly::Config));
@@ -1173,17 +1205,21 @@ mod tests {
             forward_session_name: true,
             ..Default::default()
         };
-        let args = parse(&checks(Some(role), None, true), Duration::ZERO);
+        let args = parse(&checks(Some(role), CacheUse::Off, true), Duration::ZERO);
         assert_eq!(args.aws_only, Some(AwsOnly::Live));
         assert_eq!(args.cache_dir, None);
+        assert!(args.no_cache);
         // Out of time: the least `--timeout` there is, so the child ends at once.
         assert_eq!(args.aws.timeout, Duration::from_millis(10));
         assert!(args.aws.options().role.unwrap().forward_session_name);
         assert!(
-            parse(&checks(None, None, true), Duration::from_secs(1))
-                .aws
-                .role_arn
-                .is_none()
+            parse(
+                &checks(None, CacheUse::In(None), true),
+                Duration::from_secs(1)
+            )
+            .aws
+            .role_arn
+            .is_none()
         );
     }
 
