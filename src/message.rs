@@ -35,24 +35,9 @@ fn for_stderr(message: &str) -> String {
     single_line(&secrets::redact(message))
 }
 
-/// Messages are single lines whatever a source error contained, and hold no raw control
-/// character (a terminal would act on an escape sequence).
-pub fn single_line(text: &str) -> String {
-    escape_controls(&text.split_whitespace().collect::<Vec<_>>().join(" "))
-}
-
-/// Control characters as Rust escapes (`\n`, `\u{1b}`); everything else as it is.
-pub fn escape_controls(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        if c.is_control() {
-            out.extend(c.escape_default());
-        } else {
-            out.push(c);
-        }
-    }
-    out
-}
+// Written in `secrets`, which must store the exact one-line form of each secret it
+// redacts and sits below this module.
+pub use crate::secrets::{escape_controls, single_line};
 
 /// Upper bound on the text taken from an outside error.
 const MAX_DETAIL: usize = 400;

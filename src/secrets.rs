@@ -41,7 +41,7 @@ pub fn remember(secret: &str) {
         secret.to_owned(),
         utf8_percent_encode(secret, URI).to_string(),
         secret.escape_debug().to_string(),
-        on_one_line(secret),
+        single_line(secret),
     ];
     let mut known = KNOWN.write().unwrap_or_else(PoisonError::into_inner);
     for form in forms {
@@ -52,17 +52,17 @@ pub fn remember(secret: &str) {
     known.sort_by_key(|s| std::cmp::Reverse(s.len()));
 }
 
-/// The form `message::single_line` gives a secret (pinned by its tests; a leaf below
-/// `message`, this cannot call it): whitespace runs as one space, control characters as
-/// Rust escapes.
-fn on_one_line(secret: &str) -> String {
-    let mut out = String::with_capacity(secret.len());
-    for c in secret
-        .split_whitespace()
-        .collect::<Vec<_>>()
-        .join(" ")
-        .chars()
-    {
+/// Messages are single lines whatever a source error contained, and hold no raw control
+/// character (a terminal would act on an escape sequence). Here rather than in `message`
+/// (which re-exports it) because [`remember`] keeps this form of every secret.
+pub fn single_line(text: &str) -> String {
+    escape_controls(&text.split_whitespace().collect::<Vec<_>>().join(" "))
+}
+
+/// Control characters as Rust escapes (`\n`, `\u{1b}`); everything else as it is.
+pub fn escape_controls(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
         if c.is_control() {
             out.extend(c.escape_default());
         } else {

@@ -10,7 +10,7 @@ use serde::Deserialize;
 use serde::de::IgnoredAny;
 
 use super::{AwsConfig, CredentialsError};
-use crate::aws_files::{home_dir, sso_cache_dir};
+use crate::aws_files::{self, home_dir, sso_cache_dir};
 use crate::log;
 use crate::message::{shell_quote, stamp};
 
@@ -67,9 +67,6 @@ impl SsoProfile {
 fn login_with(flag: &str, name: &str) -> String {
     format!("aws sso login --{flag} {}", shell_quote(name))
 }
-
-/// Cache files are small JSON objects; anything bigger is not one.
-const MAX_CACHE_FILE: u64 = 64 * 1024;
 
 /// Where the cached login for `key` lives under `home`.
 pub fn path(home: &Path, key: &str) -> PathBuf {
@@ -153,15 +150,14 @@ pub fn remember_secrets(home: &Path, key: &str) {
 
 fn read<T: serde::de::DeserializeOwned>(home: &Path, key: &str) -> Result<T, LoginState> {
     let path = path(home, key);
-    let Ok(meta) = std::fs::metadata(&path) else {
+    if std::fs::symlink_metadata(&path).is_err() {
         return Err(LoginState::Missing);
-    };
-    if !meta.is_file() || meta.len() > MAX_CACHE_FILE {
-        return Err(LoginState::Unreadable);
     }
-    std::fs::read_to_string(&path)
-        .ok()
-        .and_then(|text| serde_json::from_str::<T>(&text).ok())
+    // A cache file is a small JSON object, read as a token file is: never from a FIFO,
+    // never more than that limit.
+    aws_files::read_token_file(&path)
+        .filter(|bytes| bytes.len() as u64 <= aws_files::MAX_TOKEN_FILE)
+        .and_then(|bytes| serde_json::from_slice::<T>(&bytes).ok())
         .ok_or(LoginState::Unreadable)
 }
 
