@@ -195,17 +195,26 @@ impl Kubeconfig {
             path: path.to_owned(),
             detail,
         };
-        let meta = match std::fs::metadata(path) {
-            Ok(m) => m,
+        // Opened once without blocking (a FIFO there would never end) and checked and
+        // read through that handle, so the file cannot change kind or grow in between.
+        let mut options = std::fs::OpenOptions::new();
+        options.read(true);
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::custom_flags(&mut options, libc::O_NONBLOCK);
+        let file = match options.open(path) {
+            Ok(f) => f,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
             Err(e) => return Err(read_error(e.to_string())),
         };
+        let meta = file.metadata().map_err(|e| read_error(e.to_string()))?;
         if !meta.is_file() || meta.len() > MAX_KUBECONFIG {
             return Err(read_error(
                 "not a regular file of a kubeconfig's size".into(),
             ));
         }
-        let text = std::fs::read_to_string(path).map_err(|e| read_error(e.to_string()))?;
+        let mut text = String::new();
+        std::io::Read::read_to_string(&mut std::io::Read::take(file, MAX_KUBECONFIG), &mut text)
+            .map_err(|e| read_error(e.to_string()))?;
         Ok(Some((Self::parse(&text, path)?, text)))
     }
 
