@@ -1002,9 +1002,10 @@ fn check_sso(options: &Options, setup: &AwsConfig, report: &mut Report) {
         Some(s) => format!("sso-session {s}"),
         None => format!("profile {}", sso.profile),
     };
+    let now = Utc::now();
     let state = match state {
-        LoginState::ExpiresAt(t) if t > Utc::now() => {
-            format!("valid until {} (in {})", stamp(t), left(t - Utc::now()))
+        LoginState::ExpiresAt(t) if t > now => {
+            format!("valid until {} (in {})", stamp(t), left(t - now))
         }
         LoginState::ExpiresAt(t) => format!("expired at {}", stamp(t)),
         LoginState::Missing => "none cached (never logged in, or logged out)".into(),
@@ -1012,11 +1013,7 @@ fn check_sso(options: &Options, setup: &AwsConfig, report: &mut Report) {
     };
     report.line(
         "sso login",
-        format!(
-            "{state}
-{via}; log in with `{}`",
-            sso.login_command()
-        ),
+        format!("{state}\n{via}; log in with `{}`", sso.login_command()),
     );
 }
 
