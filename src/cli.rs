@@ -459,8 +459,20 @@ mod tests {
 
     #[test]
     fn timeout_and_verbose() {
+        // clap's default and the help's connect time are text: the constants they name.
         let t = token(&["eks-token", "token", "-i", "c"]);
-        assert_eq!(t.aws.timeout, Duration::from_secs(10));
+        assert_eq!(t.aws.timeout, crate::network::DEFAULT_TIMEOUT);
+        assert_eq!(t.aws.options().limits, Limits::default());
+        let help = <Cli as clap::CommandFactory>::command()
+            .find_subcommand_mut("token")
+            .unwrap()
+            .render_long_help()
+            .to_string();
+        let connect = crate::network::CONNECT_TIMEOUT.as_secs();
+        assert!(
+            help.contains(&format!("connections time out after {connect}")),
+            "{help}"
+        );
         let t = token(&["eks-token", "token", "-i", "c", "--timeout", "2.5"]);
         assert_eq!(
             t.aws.options().limits,
