@@ -12,7 +12,7 @@ use std::time::SystemTime;
 use aws_credential_types::Credentials;
 use chrono::DateTime;
 use secrecy::{ExposeSecret, SecretString};
-use serde_json::{Map, Value};
+use serde_json::Value;
 use tokio::io::{AsyncRead, AsyncReadExt};
 
 use crate::message::shown;
@@ -146,22 +146,16 @@ pub fn parse(stdout: &[u8]) -> Result<Credentials, String> {
         Some(_) => return Err("a Version other than 1".into()),
         None => return Err("JSON without \"Version\": 1".into()),
     }
-    let secret =
-        |name: &str, object: &Map<String, Value>| -> Result<Option<SecretString>, String> {
-            match object
-                .iter()
-                .find(|(k, _)| k.eq_ignore_ascii_case(name))
-                .map(|(_, v)| v)
-            {
-                None | Some(Value::Null) => Ok(None),
-                Some(Value::String(s)) if !s.is_empty() => Ok(Some(SecretString::from(s.as_str()))),
-                Some(_) => Err(format!("a {name} that is not a non-empty string")),
-            }
-        };
-    let access_key_id = secret("AccessKeyId", &object)?.ok_or("JSON without AccessKeyId")?;
-    let secret_access_key =
-        secret("SecretAccessKey", &object)?.ok_or("JSON without SecretAccessKey")?;
-    let session_token = secret("SessionToken", &object)?;
+    let secret = |name: &str| -> Result<Option<SecretString>, String> {
+        match field(name) {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::String(s)) if !s.is_empty() => Ok(Some(SecretString::from(s.as_str()))),
+            Some(_) => Err(format!("a {name} that is not a non-empty string")),
+        }
+    };
+    let access_key_id = secret("AccessKeyId")?.ok_or("JSON without AccessKeyId")?;
+    let secret_access_key = secret("SecretAccessKey")?.ok_or("JSON without SecretAccessKey")?;
+    let session_token = secret("SessionToken")?;
     let expiry = match field("Expiration") {
         None | Some(Value::Null) => None,
         Some(Value::String(s)) => Some(
