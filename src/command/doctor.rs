@@ -26,7 +26,7 @@ use crate::kubeconfig::{
     self, ExecApiVersion, ExecConfig, InteractiveMode, Kubeconfig, KubeconfigError, UnreadableExec,
 };
 use crate::log;
-use crate::message::{self, a_few, shell_quote, stamp};
+use crate::message::{self, a_few, shell_quote, stamp, time_left};
 use crate::network::{self, Deadline, Limits};
 use crate::sts_endpoint::StsEndpoint;
 use crate::token::ClusterId;
@@ -935,7 +935,7 @@ async fn check_aws(options: &Options, deadline: Deadline, live: bool, report: &m
         } else {
             report.line(
                 "expires",
-                format!("{} (in {})", stamp(expiry), left(expiry - now)),
+                format!("{} (in {})", stamp(expiry), time_left(expiry - now)),
             );
         }
     }
@@ -976,7 +976,11 @@ fn check_sso(options: &Options, setup: &AwsConfig, report: &mut Report) {
     };
     let state = match state {
         LoginState::ExpiresAt(t) if t > Utc::now() => {
-            format!("valid until {} (in {})", stamp(t), left(t - Utc::now()))
+            format!(
+                "valid until {} (in {})",
+                stamp(t),
+                time_left(t - Utc::now())
+            )
         }
         LoginState::ExpiresAt(t) => format!("expired at {}", stamp(t)),
         LoginState::Missing => "none cached (never logged in, or logged out)".into(),
@@ -1036,7 +1040,7 @@ fn cache_entry(cluster: &ClusterId, options: &Options, dir: Option<&Path>) -> St
         Ok(Some(hit)) => format!(
             "a token valid until {} ({} left) in {}",
             stamp(hit.token.expires_at),
-            left(hit.token.expires_at - now),
+            time_left(hit.token.expires_at - now),
             dir.display()
         ),
         Ok(None) => format!(
@@ -1044,15 +1048,6 @@ fn cache_entry(cluster: &ClusterId, options: &Options, dir: Option<&Path>) -> St
             dir.display()
         ),
         Err(e) => format!("not used: {e}"),
-    }
-}
-
-fn left(d: chrono::TimeDelta) -> String {
-    let minutes = d.num_minutes();
-    if minutes >= 60 {
-        format!("{}h {}m", minutes / 60, minutes % 60)
-    } else {
-        format!("{minutes}m")
     }
 }
 
