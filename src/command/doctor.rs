@@ -1044,7 +1044,8 @@ fn cache_entry(cluster: &ClusterId, options: &Options, dir: Option<&Path>) -> St
             dir.display()
         ),
         Ok(None) => format!(
-            "no token with 5+ minutes left in {}; the next kubectl run mints one",
+            "no token with {}+ minutes left in {}; the next kubectl run mints one",
+            cache::MIN_REMAINING.num_minutes(),
             dir.display()
         ),
         Err(e) => format!("not used: {e}"),

@@ -92,9 +92,10 @@ impl TokenRun {
             }
             Ok(None) => {
                 log::debug(format_args!(
-                    "cache: miss in {} (key {}: no entry for this request with 5+ minutes left)",
+                    "cache: miss in {} (key {}: no entry for this request with {}+ minutes left)",
                     dir.display(),
-                    self.key.as_str()
+                    self.key.as_str(),
+                    cache::MIN_REMAINING.num_minutes()
                 ));
                 None
             }
