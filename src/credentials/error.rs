@@ -91,7 +91,7 @@ pub enum CredentialsError {
         /// `AWS_CONTAINER_AUTHORIZATION_TOKEN`, or the path of the token file.
         origin: String,
         from_file: bool,
-        what: &'static str,
+        what: String,
     },
     /// Credentials holding characters no key or token has (their values are never shown).
     #[error("the {field} from {from} {problem}")]
