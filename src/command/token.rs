@@ -7,7 +7,7 @@ use chrono::{DateTime, Utc};
 
 use crate::cache::{self, Cache, CacheError, CacheKey, Description, KeyInputs};
 use crate::cli::TokenArgs;
-use crate::credentials::{AwsConfig, CredentialsError, Options, RegionOrigin, Source};
+use crate::credentials::{AwsConfig, CredentialsError, Options, Source};
 use crate::error::Error;
 use crate::exec_credential::{ExecCredential, ExecRequest};
 use crate::log;
@@ -163,12 +163,7 @@ impl TokenRun {
             Ok::<_, Error>((aws, resolved))
         })
         .map_err(Error::Runtime)??;
-        if aws.region_origin == RegionOrigin::Fallback {
-            message::note(&format!(
-                "no region configured; signing for {} (set --region or AWS_REGION)",
-                aws.region
-            ));
-        }
+        aws.note_fallback_region("signing for");
         let endpoint = StsEndpoint::regional(&aws.region, aws.variant)?;
         let token = token::mint(&resolved.credentials, &endpoint, &self.cluster, Utc::now())?;
         log::debug(format_args!(

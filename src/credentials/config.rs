@@ -19,7 +19,7 @@ use super::region::{self, RegionOrigin};
 use super::{CallError, CredentialsError, Options, Source, SsoProfile};
 use crate::aws_files::{self, MAX_TOKEN_FILE, env_var, home_dir, read_token_file};
 use crate::log;
-use crate::message::{chain, one_line, single_line};
+use crate::message::{self, chain, one_line, single_line};
 use crate::network::failure;
 use crate::network::{Deadline, Network};
 use crate::secrets;
@@ -162,6 +162,17 @@ impl AwsConfig {
     /// The HTTP client and deadline every AWS call of this run uses.
     pub fn network(&self) -> &Network {
         &self.network
+    }
+
+    /// When no region was configured, says so on stderr: `doing` is what the run did with
+    /// the fallback region ("signing for", "looked for the cluster in").
+    pub fn note_fallback_region(&self, doing: &str) {
+        if self.region_origin == RegionOrigin::Fallback {
+            message::note(&format!(
+                "no region configured; {doing} {} (set --region or AWS_REGION)",
+                self.region
+            ));
+        }
     }
 
     /// The configured profile names, sorted.
