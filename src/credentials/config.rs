@@ -177,9 +177,7 @@ impl AwsConfig {
 
     /// The configured profile names, sorted.
     pub fn profile_names(&self) -> Vec<String> {
-        let mut names: Vec<String> = self.profiles.profiles().map(str::to_owned).collect();
-        names.sort();
-        names
+        sorted_names(&self.profiles)
     }
 
     /// An SDK configuration for API calls signed with `credentials`: endpoint overrides
@@ -253,12 +251,17 @@ fn config_error(err: &aws_config::profile::ProfileFileLoadError) -> CredentialsE
 }
 
 pub(super) fn unknown_profile(name: &str, profiles: &ProfileSet) -> CredentialsError {
-    let mut known: Vec<String> = profiles.profiles().map(str::to_owned).collect();
-    known.sort();
     CredentialsError::UnknownProfile {
         name: name.to_owned(),
-        known,
+        known: sorted_names(profiles),
     }
+}
+
+/// The names of the profiles in `profiles`, sorted.
+fn sorted_names(profiles: &ProfileSet) -> Vec<String> {
+    let mut names: Vec<String> = profiles.profiles().map(str::to_owned).collect();
+    names.sort();
+    names
 }
 
 #[cfg(test)]
