@@ -448,7 +448,7 @@ fn connect_why(err: &(dyn std::error::Error + 'static)) -> String {
 }
 
 /// `scheme://host[:port]`: enough to name the endpoint, nothing from path or query.
-pub fn endpoint_of(uri: &str) -> String {
+fn endpoint_of(uri: &str) -> String {
     match url::Url::parse(uri) {
         Ok(u) => {
             let host = u.host_str().unwrap_or("");
