@@ -5,6 +5,8 @@
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
+use crate::message;
+
 /// The SDK reads config, credentials and token files whole, several times a run. The
 /// largest real ones are configs with thousands of generated SSO profiles (a few MB);
 /// anything past this (a log, a disk image) would cost seconds and its size in memory.
@@ -126,7 +128,7 @@ fn file_problem(path: &Path) -> Option<String> {
         return Some("it is not a regular file".into());
     }
     if meta.len() > MAX_FILE {
-        return Some("it is larger than 16 MiB".into());
+        return Some(format!("it is larger than {}", message::size(MAX_FILE)));
     }
     std::fs::File::open(path).err().map(|e| io_why(&e))
 }

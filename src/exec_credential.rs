@@ -26,6 +26,13 @@ impl ApiVersion {
             Self::V1Beta1 => "client.authentication.k8s.io/v1beta1",
         }
     }
+
+    /// The version an `apiVersion` string names, if it is one we answer.
+    pub fn parse(text: &str) -> Option<Self> {
+        [Self::V1, Self::V1Beta1]
+            .into_iter()
+            .find(|v| v.as_str() == text)
+    }
 }
 
 /// The exec API kubectl 1.24 and later refuse; kubeconfigs may still name it.
@@ -73,10 +80,10 @@ impl ExecRequest {
             }
         };
         let interactive = info.spec.interactive;
-        let api_version = match info.api_version.as_deref() {
-            Some(v) if v == ApiVersion::V1.as_str() => ApiVersion::V1,
-            Some(v) if v == ApiVersion::V1Beta1.as_str() => ApiVersion::V1Beta1,
-            Some(other) => {
+        let named = info.api_version.as_deref();
+        let api_version = match named.map(|v| ApiVersion::parse(v).ok_or(v)) {
+            Some(Ok(version)) => version,
+            Some(Err(other)) => {
                 let other: String = other.chars().filter(|c| !c.is_control()).take(80).collect();
                 let why = if other == V1ALPHA1 {
                     format!(

@@ -114,6 +114,27 @@ pub fn seconds(d: Duration) -> String {
     format!("{}s", (d.as_millis() as f64 / 1000.0))
 }
 
+/// A size limit as people write it: `64 KiB`, `1 MiB`, else in bytes.
+pub fn size(bytes: u64) -> String {
+    const KIB: u64 = 1024;
+    const MIB: u64 = 1024 * KIB;
+    match bytes {
+        MIB.. if bytes.is_multiple_of(MIB) => format!("{} MiB", bytes / MIB),
+        KIB.. if bytes.is_multiple_of(KIB) => format!("{} KiB", bytes / KIB),
+        _ => format!("{bytes} bytes"),
+    }
+}
+
+/// Time left before an expiry, in whole minutes: `4m`, `1h 2m`, or `expired`.
+pub fn time_left(d: chrono::TimeDelta) -> String {
+    let minutes = d.num_minutes();
+    match d.num_seconds() {
+        ..=0 => "expired".into(),
+        _ if minutes >= 60 => format!("{}h {}m", minutes / 60, minutes % 60),
+        _ => format!("{minutes}m"),
+    }
+}
+
 /// A time as reports and messages show it: `2026-01-02 15:04:05Z`.
 pub fn stamp(t: DateTime<Utc>) -> String {
     t.format("%Y-%m-%d %H:%M:%SZ").to_string()
@@ -195,6 +216,22 @@ mod tests {
     fn seconds_read_naturally() {
         assert_eq!(seconds(Duration::from_secs(2)), "2s");
         assert_eq!(seconds(Duration::from_millis(1500)), "1.5s");
+    }
+
+    #[test]
+    fn sizes_in_binary_units() {
+        assert_eq!(size(64 * 1024), "64 KiB");
+        assert_eq!(size(16 * 1024 * 1024), "16 MiB");
+        assert_eq!(size(1536), "1536 bytes");
+    }
+
+    #[test]
+    fn time_left_in_minutes() {
+        let secs = chrono::TimeDelta::seconds;
+        assert_eq!(time_left(secs(250)), "4m");
+        assert_eq!(time_left(secs(3725)), "1h 2m");
+        assert_eq!(time_left(secs(0)), "expired");
+        assert_eq!(time_left(secs(-5)), "expired");
     }
 
     #[test]

@@ -5,6 +5,7 @@ use chrono::{DateTime, Utc};
 use crate::cache::{self, Cache, Listed};
 use crate::cli::{CacheCommand, CacheLocation, ListFormat};
 use crate::error::Error;
+use crate::message;
 
 /// Runs a cache subcommand and returns what goes on stdout.
 pub fn run(command: &CacheCommand, now: DateTime<Utc>) -> Result<String, Error> {
@@ -38,16 +39,6 @@ fn open(location: &CacheLocation) -> Result<Option<Cache>, Error> {
     Ok(Cache::existing(&dir)?)
 }
 
-/// `4m10s`, `1h02m`, or `expired`.
-fn expires_in(expires_at: DateTime<Utc>, now: DateTime<Utc>) -> String {
-    let secs = (expires_at - now).num_seconds();
-    match secs {
-        ..=0 => "expired".into(),
-        1..3600 => format!("{}m{:02}s", secs / 60, secs % 60),
-        _ => format!("{}h{:02}m", secs / 3600, secs % 3600 / 60),
-    }
-}
-
 fn table(listed: &[Listed], now: DateTime<Utc>) -> String {
     let rows: Vec<[String; 5]> = listed
         .iter()
@@ -58,7 +49,7 @@ fn table(listed: &[Listed], now: DateTime<Utc>) -> String {
                 d.region.clone(),
                 d.profile.clone().unwrap_or_else(|| "-".into()),
                 d.role.clone().unwrap_or_else(|| "-".into()),
-                expires_in(l.expires_at, now),
+                message::time_left(l.expires_at - now),
             ]
         })
         .collect();

@@ -26,7 +26,7 @@ use crate::kubeconfig::{
     self, ExecApiVersion, ExecConfig, InteractiveMode, Kubeconfig, KubeconfigError, UnreadableExec,
 };
 use crate::log;
-use crate::message::{self, a_few, shell_quote, stamp};
+use crate::message::{self, a_few, shell_quote, stamp, time_left};
 use crate::network::{self, Deadline, Limits};
 use crate::sts_endpoint::StsEndpoint;
 use crate::token::ClusterId;
@@ -963,7 +963,7 @@ async fn check_aws(options: &Options, deadline: Deadline, live: bool, report: &m
         } else {
             report.line(
                 "expires",
-                format!("{} (in {})", stamp(expiry), left(expiry - now)),
+                format!("{} (in {})", stamp(expiry), time_left(expiry - now)),
             );
         }
     }
@@ -1005,7 +1005,7 @@ fn check_sso(options: &Options, setup: &AwsConfig, report: &mut Report) {
     let now = Utc::now();
     let state = match state {
         LoginState::ExpiresAt(t) if t > now => {
-            format!("valid until {} (in {})", stamp(t), left(t - now))
+            format!("valid until {} (in {})", stamp(t), time_left(t - now))
         }
         LoginState::ExpiresAt(t) => format!("expired at {}", stamp(t)),
         LoginState::Missing => "none cached (never logged in, or logged out)".into(),
@@ -1061,23 +1061,15 @@ fn cache_entry(cluster: &ClusterId, options: &Options, dir: Option<&Path>) -> St
         Ok(Some(hit)) => format!(
             "a token valid until {} ({} left) in {}",
             stamp(hit.token.expires_at),
-            left(hit.token.expires_at - now),
+            time_left(hit.token.expires_at - now),
             dir.display()
         ),
         Ok(None) => format!(
-            "no token with 5+ minutes left in {}; the next kubectl run mints one",
+            "no token with {}+ minutes left in {}; the next kubectl run mints one",
+            cache::MIN_REMAINING.num_minutes(),
             dir.display()
         ),
         Err(e) => format!("not used: {e}"),
-    }
-}
-
-fn left(d: chrono::TimeDelta) -> String {
-    let minutes = d.num_minutes();
-    if minutes >= 60 {
-        format!("{}h {}m", minutes / 60, minutes % 60)
-    } else {
-        format!("{minutes}m")
     }
 }
 

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use crate::aws_files::home_dir;
 use crate::cli::{KubeconfigAction, KubeconfigArgs, KubeconfigFileArgs};
-use crate::credentials::{AwsConfig, RegionOrigin};
+use crate::credentials::AwsConfig;
 use crate::eks_cluster;
 use crate::error::Error;
 use crate::exec_credential::ApiVersion;
@@ -58,12 +58,7 @@ fn update(args: &KubeconfigArgs) -> Result<String, Error> {
         Ok::<_, Error>((setup, cluster))
     })
     .map_err(Error::Runtime)??;
-    if setup.region_origin == RegionOrigin::Fallback {
-        message::note(&format!(
-            "no region configured; looked for the cluster in {} (set --region or AWS_REGION)",
-            setup.region
-        ));
-    }
+    setup.note_fallback_region("looked for the cluster in");
 
     let mut token_args = vec![
         "token".to_owned(),

@@ -7,7 +7,7 @@ use chrono::{DateTime, Utc};
 
 use crate::cache::{self, Cache, CacheError, CacheKey, Description, KeyInputs};
 use crate::cli::TokenArgs;
-use crate::credentials::{AwsConfig, Options, RegionOrigin, Source};
+use crate::credentials::{AwsConfig, Options, Source};
 use crate::error::Error;
 use crate::exec_credential::{ExecCredential, ExecRequest};
 use crate::log;
@@ -92,9 +92,10 @@ impl TokenRun {
             }
             Ok(None) => {
                 log::debug(format_args!(
-                    "cache: miss in {} (key {}: no entry for this request with 5+ minutes left)",
+                    "cache: miss in {} (key {}: no entry for this request with {}+ minutes left)",
                     dir.display(),
-                    self.key.as_str()
+                    self.key.as_str(),
+                    cache::MIN_REMAINING.num_minutes()
                 ));
                 None
             }
@@ -159,12 +160,7 @@ impl TokenRun {
             Ok::<_, Error>((aws, resolved))
         })
         .map_err(Error::Runtime)??;
-        if aws.region_origin == RegionOrigin::Fallback {
-            message::note(&format!(
-                "no region configured; signing for {} (set --region or AWS_REGION)",
-                aws.region
-            ));
-        }
+        aws.note_fallback_region("signing for");
         let endpoint = StsEndpoint::regional(&aws.region, aws.variant)?;
         let token = token::mint(&resolved.credentials, &endpoint, &self.cluster, Utc::now())?;
         log::debug(format_args!(

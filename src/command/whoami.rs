@@ -4,7 +4,7 @@
 use serde::Serialize;
 
 use crate::cli::{WhoamiArgs, WhoamiFormat};
-use crate::credentials::{AwsConfig, Caller, RegionOrigin};
+use crate::credentials::{AwsConfig, Caller};
 use crate::error::Error;
 use crate::identity::{Kind, Principal};
 use crate::message::{self, shell_quote};
@@ -50,12 +50,7 @@ pub fn run(args: &WhoamiArgs) -> Result<String, Error> {
         if cluster.is_none() {
             message::note("pass --cluster-id to fill in the cluster name");
         }
-        if aws.region_origin == RegionOrigin::Fallback {
-            message::note(&format!(
-                "no region configured; the commands name {} (set --region or AWS_REGION)",
-                aws.region
-            ));
-        }
+        aws.note_fallback_region("the commands name");
     }
     let mapping = Mapping {
         principal: &principal,

@@ -22,7 +22,7 @@ use super::region::{imds_client, imds_disabled};
 use super::{AwsConfig, CredentialsError, KeysOrigin, Resolved, RoleOptions, Source};
 use crate::aws_files::{MAX_TOKEN_FILE, env_var, read_token_file};
 use crate::log;
-use crate::message::one_line;
+use crate::message::{self, one_line};
 use crate::secrets;
 
 impl AwsConfig {
@@ -218,7 +218,7 @@ fn check_container_token() -> Result<(), CredentialsError> {
                 return Err(CredentialsError::ContainerToken {
                     origin: path,
                     from_file: true,
-                    what: "more than 64 KiB",
+                    what: format!("more than {}", message::size(MAX_TOKEN_FILE)),
                 });
             }
             let token = String::from_utf8_lossy(&bytes).into_owned();
@@ -237,7 +237,7 @@ fn check_container_token() -> Result<(), CredentialsError> {
     Err(CredentialsError::ContainerToken {
         origin,
         from_file,
-        what,
+        what: what.into(),
     })
 }
 

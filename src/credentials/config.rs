@@ -19,7 +19,7 @@ use super::region::{self, RegionOrigin};
 use super::{CallError, CredentialsError, Options, Source, SsoProfile};
 use crate::aws_files::{self, MAX_TOKEN_FILE, env_var, home_dir, read_token_file};
 use crate::log;
-use crate::message::{chain, one_line, single_line};
+use crate::message::{self, chain, one_line, single_line};
 use crate::network::failure;
 use crate::network::{Deadline, Network};
 use crate::secrets;
@@ -164,11 +164,20 @@ impl AwsConfig {
         &self.network
     }
 
+    /// When no region was configured, says so on stderr: `doing` is what the run did with
+    /// the fallback region ("signing for", "looked for the cluster in").
+    pub fn note_fallback_region(&self, doing: &str) {
+        if self.region_origin == RegionOrigin::Fallback {
+            message::note(&format!(
+                "no region configured; {doing} {} (set --region or AWS_REGION)",
+                self.region
+            ));
+        }
+    }
+
     /// The configured profile names, sorted.
     pub fn profile_names(&self) -> Vec<String> {
-        let mut names: Vec<String> = self.profiles.profiles().map(str::to_owned).collect();
-        names.sort();
-        names
+        sorted_names(&self.profiles)
     }
 
     /// An SDK configuration for API calls signed with `credentials`: endpoint overrides
@@ -242,12 +251,17 @@ fn config_error(err: &aws_config::profile::ProfileFileLoadError) -> CredentialsE
 }
 
 pub(super) fn unknown_profile(name: &str, profiles: &ProfileSet) -> CredentialsError {
-    let mut known: Vec<String> = profiles.profiles().map(str::to_owned).collect();
-    known.sort();
     CredentialsError::UnknownProfile {
         name: name.to_owned(),
-        known,
+        known: sorted_names(profiles),
     }
+}
+
+/// The names of the profiles in `profiles`, sorted.
+fn sorted_names(profiles: &ProfileSet) -> Vec<String> {
+    let mut names: Vec<String> = profiles.profiles().map(str::to_owned).collect();
+    names.sort();
+    names
 }
 
 #[cfg(test)]

@@ -91,7 +91,7 @@ pub enum CredentialsError {
         /// `AWS_CONTAINER_AUTHORIZATION_TOKEN`, or the path of the token file.
         origin: String,
         from_file: bool,
-        what: &'static str,
+        what: String,
     },
     /// Credentials holding characters no key or token has (their values are never shown).
     #[error("the {field} from {from} {problem}")]
@@ -218,7 +218,7 @@ impl CallError {
         }
         Some(match (&self.failure, self.failure.code()) {
             (Failure::Unreachable { endpoint, .. }, _) => unreachable_hint(endpoint),
-            (Failure::NoAnswer { .. }, _) => "check the network, VPN and proxy settings (HTTPS_PROXY, NO_PROXY), or allow more time with --timeout SECONDS".into(),
+            (Failure::NoAnswer { .. }, _) => NETWORK_HINT.into(),
             (_, Some(Code::Throttled)) => "AWS is rate-limiting this account's requests: wait a minute and retry, and avoid running many kubectl commands at once".into(),
             (_, Some(Code::ExpiredToken)) => expired_hint(self.signer.as_ref()),
             (_, Some(Code::InvalidClientTokenId)) => "the access key was deleted, deactivated or belongs to another partition: check it with `aws sts get-caller-identity` and replace it with `aws configure`".into(),
@@ -230,6 +230,9 @@ impl CallError {
         })
     }
 }
+
+/// The hint when the network, not a setting, is what held an answer up.
+const NETWORK_HINT: &str = "check the network, VPN and proxy settings (HTTPS_PROXY, NO_PROXY), or allow more time with --timeout SECONDS";
 
 /// An endpoint in an AWS partition's domains (the token's own table) is a network
 /// problem; anything else was pointed there by a setting.
@@ -321,9 +324,7 @@ impl CredentialsError {
             Self::TimedOut(t) if t.waiting_for.is_none() && t.last_answer.is_none() => Some(
                 "allow more time with --timeout SECONDS, or fix what was slow (a credential_process waiting for input is killed at the deadline)".into(),
             ),
-            Self::TimedOut(_) => Some(
-                "check the network, VPN and proxy settings (HTTPS_PROXY, NO_PROXY), or allow more time with --timeout SECONDS".into(),
-            ),
+            Self::TimedOut(_) => Some(NETWORK_HINT.into()),
             Self::HalfSetEnvironment => Some(
                 "export AWS_SECRET_ACCESS_KEY too, or unset AWS_ACCESS_KEY_ID to use a profile".into(),
             ),

@@ -124,19 +124,16 @@ impl From<ApiVersion> for ExecApiVersion {
 
 impl From<String> for ExecApiVersion {
     fn from(text: String) -> Self {
-        [ApiVersion::V1, ApiVersion::V1Beta1]
-            .into_iter()
-            .find(|v| v.as_str() == text)
-            .map_or_else(
-                || {
-                    if text == V1ALPHA1 {
-                        Self::V1Alpha1
-                    } else {
-                        Self::Unknown(text)
-                    }
-                },
-                Self::Accepted,
-            )
+        ApiVersion::parse(&text).map_or_else(
+            || {
+                if text == V1ALPHA1 {
+                    Self::V1Alpha1
+                } else {
+                    Self::Unknown(text)
+                }
+            },
+            Self::Accepted,
+        )
     }
 }
 

@@ -95,15 +95,9 @@ pub fn target_path(
     env: Option<&OsStr>,
     home: Option<&Path>,
 ) -> Result<PathBuf, KubeconfigError> {
-    if let Some(p) = flag {
-        return Ok(p.to_owned());
-    }
-    if let Some(first) =
-        env.and_then(|e| std::env::split_paths(e).find(|p| !p.as_os_str().is_empty()))
-    {
-        return Ok(first);
-    }
-    home.map(|h| h.join(".kube/config"))
+    read_paths(flag, env, home)?
+        .into_iter()
+        .next()
         .ok_or(KubeconfigError::NoPath)
 }
 
@@ -127,7 +121,8 @@ pub fn read_paths(
     if !from_env.is_empty() {
         return Ok(from_env);
     }
-    target_path(None, None, home).map(|p| vec![p])
+    home.map(|h| vec![h.join(".kube/config")])
+        .ok_or(KubeconfigError::NoPath)
 }
 
 /// A kubeconfig document.

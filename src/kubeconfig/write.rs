@@ -27,7 +27,7 @@ pub fn write(path: &Path, text: &str) -> Result<Written, KubeconfigError> {
     };
     store::create_private_dir(&dir).map_err(|e| fail("cannot create the directory", e))?;
     // The store opens the directory without following a symlink: name it by its target.
-    let dir = std::fs::canonicalize(&dir).map_err(|e| fail("cannot create the directory", e))?;
+    let dir = std::fs::canonicalize(&dir).map_err(|e| fail("cannot resolve the directory", e))?;
     let name = target.file_name().ok_or_else(|| {
         fail(
             "cannot replace the file",

@@ -26,7 +26,7 @@ use aws_smithy_types::timeout::TimeoutConfig;
 use aws_types::sdk_config::SharedAsyncSleep;
 
 use crate::log;
-use crate::message::{chain, one_line, single_line};
+use crate::message::{self, chain, one_line, single_line};
 
 /// What a user accepts waiting at a prompt before deciding something is wrong; the AWS
 /// CLI's own defaults (60 s per read) are for batch jobs, not for an interactive kubectl.
@@ -322,7 +322,10 @@ impl HttpConnector for Recording {
                         "could not be reached".into()
                     }
                     Err(e) if chain(e).any(|e| e.is::<TooLarge>()) => {
-                        "answered with more than 1 MiB".into()
+                        format!(
+                            "sent an answer larger than {}",
+                            message::size(MAX_ANSWER as u64)
+                        )
                     }
                     Err(_) => "dropped the connection".into(),
                 });
@@ -339,7 +342,7 @@ impl HttpConnector for Recording {
 
 /// An answer larger than [`MAX_ANSWER`]: not one AWS sends, and not worth retrying.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("the answer from {endpoint} is larger than 1 MiB")]
+#[error("the answer from {endpoint} is larger than {}", message::size(MAX_ANSWER as u64))]
 pub struct TooLarge {
     pub endpoint: String,
 }
@@ -435,7 +438,7 @@ fn connect_why(err: &(dyn std::error::Error + 'static)) -> String {
 }
 
 /// `scheme://host[:port]`: enough to name the endpoint, nothing from path or query.
-pub fn endpoint_of(uri: &str) -> String {
+fn endpoint_of(uri: &str) -> String {
     match url::Url::parse(uri) {
         Ok(u) => {
             let host = u.host_str().unwrap_or("");

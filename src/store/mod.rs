@@ -109,7 +109,7 @@ pub fn create_private_dir(dir: &Path) -> io::Result<()> {
 /// Whether `name` is one the store accepts for a file or a lock: one path component of
 /// ASCII letters, digits, `-`, `_` and `.`, not starting with `.` (its temporary files
 /// do) and not ending in `.lock` or `.tmp` (its lock and temporary files do).
-pub fn valid_name(name: &str) -> bool {
+fn valid_name(name: &str) -> bool {
     plain(name) && !name.ends_with(".lock") && !name.ends_with(".tmp")
 }
 
@@ -213,7 +213,7 @@ pub struct Lock {
 /// A file in a store's directory, by what its name and shape make it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Found {
-    /// A name the store accepts ([`valid_name`]): the caller tells by reading it whether it
+    /// A name the store accepts (`valid_name`): the caller tells by reading it whether it
     /// is one of its files.
     File(String),
     /// A lock file ([`Store::lock`] makes an empty 0600 file) for the name `of`.
