@@ -45,7 +45,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 import tokencheck
-from serving import append_log, serve_until_stdin_closes
+from serving import append_log, respond, serve_until_stdin_closes
 
 USER_ARN = "arn:aws:iam::123456789012:user/{}"
 UNAUTHORIZED = {"kind": "Status", "apiVersion": "v1", "status": "Failure",
@@ -191,12 +191,7 @@ class Handler(BaseHTTPRequestHandler):
         """Silent: --log records requests."""
 
     def send_json(self, status, body):
-        data = json.dumps(body).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
+        respond(self, status, json.dumps(body).encode(), "application/json")
 
     def handle_any(self):
         if self.command != "GET":

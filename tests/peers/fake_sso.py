@@ -81,7 +81,7 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlencode, urlsplit
 
-from serving import append_log, serve_until_stdin_closes
+from serving import append_log, respond, serve_until_stdin_closes
 
 DEVICE_GRANT = "urn:ietf:params:oauth:grant-type:device_code"
 REGISTRATION_LIFETIME = 90 * 24 * 3600
@@ -242,13 +242,7 @@ class Handler(BaseHTTPRequestHandler):
     def send(self, status, data, content_type, headers=None):
         if hasattr(self, "entry") and "op" in self.entry:
             self.finish_entry(status)
-        self.send_response(status)
-        self.send_header("Content-Type", content_type)
-        self.send_header("Content-Length", str(len(data)))
-        for name, value in (headers or {}).items():
-            self.send_header(name, value)
-        self.end_headers()
-        self.wfile.write(data)
+        respond(self, status, data, content_type, (headers or {}).items())
 
     def page(self, status, title, body_html):
         text = (f"<!doctype html><html><head><title>{title}</title></head>"

@@ -43,7 +43,7 @@ from datetime import datetime, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
 
-from serving import serve_until_stdin_closes
+from serving import respond, serve_until_stdin_closes
 
 STS_NS = "https://sts.amazonaws.com/doc/2011-06-15/"
 ACCOUNT = "123456789012"
@@ -180,14 +180,7 @@ class Handler(BaseHTTPRequestHandler):
             pass  # the client hung up: what it should do
 
     def send(self, status, text, content_type, headers=None):
-        data = text.encode()
-        self.send_response(status)
-        self.send_header("Content-Type", content_type)
-        self.send_header("Content-Length", str(len(data)))
-        for name, value in (headers or {}).items():
-            self.send_header(name, value)
-        self.end_headers()
-        self.wfile.write(data)
+        respond(self, status, text.encode(), content_type, (headers or {}).items())
 
 
 def main():

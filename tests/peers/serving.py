@@ -12,6 +12,18 @@ def append_log(path, entry):
         f.write(json.dumps(entry) + "\n")
 
 
+def respond(handler, status, data, content_type, headers=()):
+    """Answer the request `handler` serves: status, `Content-Type`, `Content-Length`, the
+    extra `(name, value)` headers, then `data` (bytes)."""
+    handler.send_response(status)
+    handler.send_header("Content-Type", content_type)
+    handler.send_header("Content-Length", str(len(data)))
+    for name, value in headers:
+        handler.send_header(name, value)
+    handler.end_headers()
+    handler.wfile.write(data)
+
+
 def serve_until_stdin_closes(server):
     """Print `{"port": N}` on stdout, then serve until stdin reaches EOF (the test is over)."""
 

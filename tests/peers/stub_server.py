@@ -47,7 +47,7 @@ from datetime import datetime, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
 
-from serving import append_log, serve_until_stdin_closes
+from serving import append_log, respond, serve_until_stdin_closes
 
 ENDPOINTS = ("sso", "sso_oidc", "container", "other")
 
@@ -96,14 +96,7 @@ class Handler(BaseHTTPRequestHandler):
         self.send_json(status, body, headers)
 
     def send_json(self, status, body, headers=()):
-        data = json.dumps(body).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        for name, value in headers:
-            self.send_header(name, value)
-        self.end_headers()
-        self.wfile.write(data)
+        respond(self, status, json.dumps(body).encode(), "application/json", headers)
 
     def do_GET(self):
         url = urlsplit(self.path)
