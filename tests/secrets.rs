@@ -583,51 +583,34 @@ fn container_tokens_with_line_breaks_or_control_characters_are_refused_unseen() 
         (format!("{CONTAINER_AUTH}\u{1}x"), "a control character"),
         (format!("{CONTAINER_AUTH}\u{1b}[0m"), "a control character"),
     ] {
-        let env = vec![
-            uri.clone(),
-            ("AWS_CONTAINER_AUTHORIZATION_TOKEN", token.clone()),
-        ];
-        for args in every_command(&[]) {
-            let run = check_fails_with(
-                &w,
-                &env,
-                &args,
-                &format!(
-                    "the container authorization token in AWS_CONTAINER_AUTHORIZATION_TOKEN contains {what}"
-                ),
-            );
-            if args[0] != "doctor" {
-                assert!(
-                    run.hint().contains("AWS_CONTAINER_AUTHORIZATION_TOKEN"),
-                    "{}",
-                    run.hint()
-                );
-            }
-        }
         let file = w.sandbox.write("container-token", &token);
-        let env = vec![
-            uri.clone(),
+        let file_name = file.display().to_string();
+        // In the variable, or in a file; each hint says where to fix it.
+        for (var, value, place, hint) in [
+            (
+                "AWS_CONTAINER_AUTHORIZATION_TOKEN",
+                token.clone(),
+                "AWS_CONTAINER_AUTHORIZATION_TOKEN",
+                "AWS_CONTAINER_AUTHORIZATION_TOKEN",
+            ),
             (
                 "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE",
-                file.display().to_string(),
+                file_name.clone(),
+                file_name.as_str(),
+                "without a trailing newline",
             ),
-        ];
-        for args in every_command(&[]) {
-            let run = check_fails_with(
-                &w,
-                &env,
-                &args,
-                &format!(
-                    "the container authorization token in {} contains {what}",
-                    file.display()
-                ),
-            );
-            if args[0] != "doctor" {
-                assert!(
-                    run.hint().contains("without a trailing newline"),
-                    "{}",
-                    run.hint()
+        ] {
+            let env = vec![uri.clone(), (var, value)];
+            for args in every_command(&[]) {
+                let run = check_fails_with(
+                    &w,
+                    &env,
+                    &args,
+                    &format!("the container authorization token in {place} contains {what}"),
                 );
+                if args[0] != "doctor" {
+                    assert!(run.hint().contains(hint), "{}", run.hint());
+                }
             }
         }
     }
