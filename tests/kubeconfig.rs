@@ -9,9 +9,9 @@ use std::os::unix::fs::PermissionsExt;
 use serde_json::{Value, json};
 use support::{
     AK, DEV_AK, DEV_SK, Process, Sandbox, assert_kubectl_gets_pods_as, assert_kubectl_reads,
-    both_key_pairs, closed_port, env_creds, fake_eks, file_mode, kubectl_view, moto_cluster, named,
-    point_clusters_at, read_yaml, repo_file, sso_cache_name, strings, write_json,
-    write_profile_keys,
+    both_key_pairs, closed_port, comments_not_kept, env_creds, fake_eks, file_mode, kubectl_view,
+    moto_cluster, named, point_clusters_at, read_yaml, repo_file, sso_cache_name, strings,
+    write_json, write_profile_keys,
 };
 use yaml_serde::Value as Yaml;
 
@@ -409,11 +409,9 @@ fn yaml_1_1_look_alikes_in_the_kubeconfig_stay_strings_for_kubectl() {
     assert_eq!(
         run.stderr,
         format!(
-            "eks-token: note: previous kubeconfig saved as {}\n\
-             eks-token: note: the comments in {} were not kept ({} has them)\n",
+            "eks-token: note: previous kubeconfig saved as {}\n{}",
             backup.display(),
-            path.display(),
-            backup.display()
+            comments_not_kept(&path, &backup)
         )
     );
     check(&kubectl_view(&s, &path));

@@ -10,8 +10,8 @@ use std::path::PathBuf;
 use serde_json::{Value, json};
 use support::{
     AK, DEV_AK, Process, Sandbox, assert_kubectl_gets_pods_as, assert_kubectl_reads,
-    both_key_pairs, fake_eks, file_mode, kubectl_view, named, point_clusters_at, read_yaml,
-    repo_file, strings, write_profile_keys,
+    both_key_pairs, comments_not_kept, fake_eks, file_mode, kubectl_view, named, point_clusters_at,
+    read_yaml, repo_file, strings, write_profile_keys,
 };
 use yaml_serde::Value as Yaml;
 
@@ -291,14 +291,7 @@ fn yaml_1_1_look_alikes_stay_strings_for_kubectl() {
             backup.display()
         )
     );
-    assert_eq!(
-        run.stderr,
-        format!(
-            "eks-token: note: the comments in {} were not kept ({} has them)\n",
-            path.display(),
-            backup.display()
-        )
-    );
+    assert_eq!(run.stderr, comments_not_kept(&path, &backup));
     assert_eq!(kubectl_view(&s, &path), expected);
     assert_kubectl_reads(
         &s,
@@ -341,14 +334,7 @@ fn users_built_with_yaml_merge_keys_are_migrated() {
             backup.display()
         )
     );
-    assert_eq!(
-        run.stderr,
-        format!(
-            "eks-token: note: the comments in {} were not kept ({} has them)\n",
-            path.display(),
-            backup.display()
-        )
-    );
+    assert_eq!(run.stderr, comments_not_kept(&path, &backup));
     let expected = with_eks_token(&before, "dev", &plain);
     let expected = with_eks_token(&expected, "admin", &role);
     let expected = with_eks_token(&expected, "ci", &plain);

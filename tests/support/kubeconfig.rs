@@ -149,3 +149,13 @@ pub fn assert_kubectl_gets_pods_as(
         );
     }
 }
+
+/// The note `kubeconfig` and `kubeconfig migrate` print when the file they rewrote had
+/// comments (the YAML writer cannot keep them; the backup has them).
+pub fn comments_not_kept(path: &Path, backup: &Path) -> String {
+    format!(
+        "eks-token: note: the comments in {} were not kept ({} has them)\n",
+        path.display(),
+        backup.display()
+    )
+}
