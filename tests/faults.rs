@@ -362,7 +362,7 @@ fn sso_portal_faults() {
         "the SSO login for profile dev is missing or expired (UnauthorizedException: Session token not found or invalid)",
     );
     assert!(
-        run.hint().contains("aws sso login --profile dev"),
+        run.hint().contains("eks-token login --profile dev"),
         "{}",
         run.hint()
     );

@@ -79,7 +79,7 @@ pub enum NoPerson {
 }
 
 impl NoPerson {
-    fn why(self) -> &'static str {
+    pub fn why(self) -> &'static str {
         match self {
             Self::Off => "logging in by itself is off (--login never)",
             Self::NotInteractive => {
@@ -421,7 +421,7 @@ pub async fn ensure(aws: &AwsConfig, policy: &Policy) -> Result<Ensured, LoginEr
         });
     }
     message::say(&format!(
-        "the IAM Identity Center login for profile {} is {detail}: logging in again",
+        "the IAM Identity Center login of profile {} must be renewed ({detail}): logging in",
         sso.profile
     ));
     let how = How {
@@ -519,7 +519,7 @@ async fn refresh(
                     | "UnauthorizedClientException"
                     | "AccessDeniedException"),
                 ) => Refresh::Rejected(format!(
-                    "expired at {} and its refresh was refused ({code})",
+                    "expired at {} and could not be refreshed ({code})",
                     login.expires().map_or_else(|| "?".into(), stamp)
                 )),
                 _ => failed(e),
