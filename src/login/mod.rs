@@ -381,16 +381,13 @@ pub async fn ensure(aws: &AwsConfig, policy: &Policy) -> Result<Ensured, LoginEr
     }
     let wait = policy.timeout + aws.network().limits().total;
     let (_lock, waited) = lock(policy.lock_dir.as_deref(), target.cache_key(), wait);
-    let need = if waited {
-        LoginNeed::of(
-            &home,
-            target.cache_key(),
-            target.session.is_some(),
-            Utc::now(),
-        )
-    } else {
-        need
-    };
+    // Read again under the lock: a run that held it may have just written a login.
+    let need = LoginNeed::of(
+        &home,
+        target.cache_key(),
+        target.session.is_some(),
+        Utc::now(),
+    );
     let detail = match need {
         LoginNeed::Nothing => return Ok(Ensured::Usable),
         LoginNeed::Refresh(login) => match refresh(aws, &home, &target, login).await {
