@@ -7,27 +7,9 @@
 mod support;
 
 use serde_json::Value;
-use support::{Process, Run, Sandbox, http_get, python, repo_file, run_command};
-
-/// The fake's request log: `(op, error, grant)` for each request.
-fn requests(fake: &Process) -> Vec<(String, Option<String>, Option<String>)> {
-    let log: Value =
-        serde_json::from_str(&http_get(&format!("{}/fake/requests", fake.url()))).unwrap();
-    log.as_array()
-        .expect("a JSON list")
-        .iter()
-        .map(|e| {
-            let field = |name: &str| e[name].as_str().map(str::to_owned);
-            (field("op").expect("op"), field("error"), field("grant"))
-        })
-        .collect()
-}
-
-fn count(log: &[(String, Option<String>, Option<String>)], op: &str, error: Option<&str>) -> usize {
-    log.iter()
-        .filter(|(o, e, _)| o == op && e.as_deref() == error)
-        .count()
-}
+use support::{
+    Process, Run, Sandbox, SsoRequest, count_requests, python, repo_file, run_command, sso_requests,
+};
 
 #[test]
 fn botocore_reads_the_fake_as_the_real_service() {
@@ -67,38 +49,53 @@ fn botocore_reads_the_fake_as_the_real_service() {
         "same account and role"
     );
 
-    let log = requests(&fake);
-    assert_eq!(count(&log, "RegisterClient", None), 3);
-    assert_eq!(count(&log, "StartDeviceAuthorization", None), 3);
-    assert_eq!(count(&log, "Authorize", None), 5);
-    assert_eq!(count(&log, "AuthorizeApprove", None), 4);
-    assert_eq!(count(&log, "AuthorizeDeny", None), 1);
-    assert_eq!(count(&log, "DeviceApprove", None), 1);
-    assert_eq!(count(&log, "DeviceDeny", None), 1);
+    let log = sso_requests(&fake);
+    assert_eq!(count_requests(&log, "RegisterClient", None), 3);
+    assert_eq!(count_requests(&log, "StartDeviceAuthorization", None), 3);
+    assert_eq!(count_requests(&log, "Authorize", None), 5);
+    assert_eq!(count_requests(&log, "AuthorizeApprove", None), 4);
+    assert_eq!(count_requests(&log, "AuthorizeDeny", None), 1);
+    assert_eq!(count_requests(&log, "DeviceApprove", None), 1);
+    assert_eq!(count_requests(&log, "DeviceDeny", None), 1);
     for error in [
         "AuthorizationPendingException",
         "SlowDownException",
         "InvalidClientException",
     ] {
-        assert_eq!(count(&log, "CreateToken", Some(error)), 1, "{error}");
+        assert_eq!(
+            count_requests(&log, "CreateToken", Some(error)),
+            1,
+            "{error}"
+        );
     }
-    assert_eq!(count(&log, "CreateToken", Some("AccessDeniedException")), 2);
-    assert_eq!(count(&log, "CreateToken", Some("ExpiredTokenException")), 2);
-    // Device code reused, refresh token reused, and three authorization code refusals.
-    assert_eq!(count(&log, "CreateToken", Some("InvalidGrantException")), 5);
-    // GetRoleCredentials: two by hand, one by botocore's credential provider, one by the
-    // AWS CLI.
-    assert_eq!(count(&log, "GetRoleCredentials", None), 4);
     assert_eq!(
-        count(&log, "GetRoleCredentials", Some("UnauthorizedException")),
+        count_requests(&log, "CreateToken", Some("AccessDeniedException")),
         2
     );
-    assert_eq!(count(&log, "Logout", None), 2);
+    assert_eq!(
+        count_requests(&log, "CreateToken", Some("ExpiredTokenException")),
+        2
+    );
+    // Device code reused, refresh token reused, and three authorization code refusals.
+    assert_eq!(
+        count_requests(&log, "CreateToken", Some("InvalidGrantException")),
+        5
+    );
+    // GetRoleCredentials: two by hand, one by botocore's credential provider, one by the
+    // AWS CLI.
+    assert_eq!(count_requests(&log, "GetRoleCredentials", None), 4);
+    assert_eq!(
+        count_requests(&log, "GetRoleCredentials", Some("UnauthorizedException")),
+        2
+    );
+    assert_eq!(count_requests(&log, "Logout", None), 2);
     // botocore's provider refreshed the expired cached token with the refresh_token grant.
     let refreshes = log
         .iter()
-        .filter(|(op, e, g)| {
-            op == "CreateToken" && e.is_none() && g.as_deref() == Some("refresh_token")
+        .filter(|r| {
+            r.op == "CreateToken"
+                && r.error.is_none()
+                && r.grant.as_deref() == Some("refresh_token")
         })
         .count();
     assert_eq!(refreshes, 2, "one by hand, one by the SSO token provider");
@@ -151,14 +148,14 @@ fn the_test_browser_records_each_open_and_prints_nothing() {
             format!("{}/device?user_code=X", fake.url())
         ]
     );
-    let log = requests(&fake);
+    let log = sso_requests(&fake);
     assert_eq!(log.len(), 1, "only the first open fetched a page: {log:?}");
     assert_eq!(
         log[0],
-        (
-            "Authorize".to_owned(),
-            Some("InvalidRequestException".to_owned()),
-            None
-        )
+        SsoRequest {
+            op: "Authorize".to_owned(),
+            error: Some("InvalidRequestException".to_owned()),
+            grant: None
+        }
     );
 }

@@ -51,13 +51,42 @@ pub fn utc_in(delta: TimeDelta) -> String {
         .to_string()
 }
 
-/// SHA-1 hex of `key`: the AWS CLI's SSO cache file name (`~/.aws/sso/cache/<sha1>.json`).
-pub fn sso_cache_name(key: &str) -> String {
+/// SHA-1 hex of `text`, computed by Python's hashlib.
+pub fn sha1_hex(text: &str) -> String {
     let out = Command::new(python())
         .args([
             "-c",
             "import hashlib,sys;print(hashlib.sha1(sys.argv[1].encode()).hexdigest())",
-            key,
+            text,
+        ])
+        .output()
+        .unwrap();
+    String::from_utf8(out.stdout).unwrap().trim().to_owned()
+}
+
+/// The AWS CLI's SSO cache file name for `key` (`~/.aws/sso/cache/<sha1>.json`).
+pub fn sso_cache_name(key: &str) -> String {
+    sha1_hex(key)
+}
+
+/// The name botocore gives the client registration it caches beside a login: the SHA-1 of
+/// `json.dumps({"tool": "botocore", "startUrl", "region", "scopes", "session_name"},
+/// sort_keys=True)`, computed by Python's json (`scopes` and `session` null when absent).
+pub fn sso_registration_name(
+    start_url: &str,
+    region: &str,
+    scopes: Option<&[&str]>,
+    session: Option<&str>,
+) -> String {
+    let args = serde_json::json!({"startUrl": start_url, "region": region, "scopes": scopes,
+                                  "session_name": session});
+    let out = Command::new(python())
+        .args([
+            "-c",
+            "import hashlib,json,sys\n\
+             args = dict(json.loads(sys.argv[1]), tool='botocore')\n\
+             print(hashlib.sha1(json.dumps(args, sort_keys=True).encode()).hexdigest())",
+            &args.to_string(),
         ])
         .output()
         .unwrap();

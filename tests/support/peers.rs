@@ -175,6 +175,18 @@ pub fn check_token(token: &str, cluster: &str, secret: &str) -> Result<Value, St
 
 /// `GET url` over plain HTTP/1.0 on loopback, returning the body (test peers only).
 pub fn http_get(url: &str) -> String {
+    http_exchange("GET", url, None)
+}
+
+/// `POST url` with a JSON body over plain HTTP/1.0 on loopback, returning the JSON
+/// answer (test peers only).
+pub fn http_post_json(url: &str, body: &Value) -> Value {
+    let answer = http_exchange("POST", url, Some(&body.to_string()));
+    serde_json::from_str(&answer).unwrap_or_else(|_| panic!("POST {url}: not JSON: {answer}"))
+}
+
+/// One request and its answer, which must be 200.
+fn http_exchange(method: &str, url: &str, body: Option<&str>) -> String {
     use std::io::{Read, Write};
     let rest = url.strip_prefix("http://").expect("http URL");
     let (authority, path) = rest
@@ -184,13 +196,24 @@ pub fn http_get(url: &str) -> String {
     stream
         .set_read_timeout(Some(Duration::from_secs(10)))
         .unwrap();
-    write!(stream, "GET {path} HTTP/1.0\r\nHost: {authority}\r\n\r\n").unwrap();
+    let headers = body.map_or(String::new(), |b| {
+        format!(
+            "Content-Type: application/json\r\nContent-Length: {}\r\n",
+            b.len()
+        )
+    });
+    write!(
+        stream,
+        "{method} {path} HTTP/1.0\r\nHost: {authority}\r\n{headers}\r\n{}",
+        body.unwrap_or_default()
+    )
+    .unwrap();
     let mut response = String::new();
     stream.read_to_string(&mut response).unwrap();
     let (head, body) = response.split_once("\r\n\r\n").expect("HTTP response");
     assert!(
         head.starts_with("HTTP/1.") && head.contains(" 200 "),
-        "GET {url}: {head}"
+        "{method} {url}: {head}"
     );
     body.to_owned()
 }
