@@ -1078,10 +1078,7 @@ fn check_sso(setup: &AwsConfig, policy: &login::Policy, report: &mut Report) {
             },
             match (&sso.session, login.refreshable(now)) {
                 (None, _) => "a legacy sso_start_url profile: never refreshed".to_owned(),
-                (Some(_), true) => format!(
-                    "refreshed without a browser until {}",
-                    login.registration_expires_at.as_deref().unwrap_or_default()
-                ),
+                (Some(_), true) => "refreshed without a browser (a refresh token)".to_owned(),
                 (Some(_), false) => "no refresh token: a browser login when it expires".to_owned(),
             },
         ),
