@@ -31,11 +31,6 @@ impl SsoProfile {
         self.session.as_deref().or(self.start_url.as_deref())
     }
 
-    /// The state of the cached login; `None` without a home directory.
-    pub fn login_state(&self) -> Option<LoginState> {
-        Some(state(&home_dir()?, self.cache_key()?))
-    }
-
     /// The command that renews the login: `eks-token login --profile P`, which finds
     /// the profile's `sso-session` as the AWS CLI does.
     pub fn login_command(&self) -> String {
@@ -140,17 +135,18 @@ impl CachedLogin {
         parse_time(&self.expires_at)
     }
 
+    /// When its client registration expires.
+    pub fn registration_expires(&self) -> Option<DateTime<Utc>> {
+        self.registration_expires_at.as_deref().and_then(parse_time)
+    }
+
     /// Whether it can be refreshed at `now` without a browser: a refresh token and a
     /// client registration that has not expired.
     pub fn refreshable(&self, now: DateTime<Utc>) -> bool {
         self.client_id.is_some()
             && self.client_secret.is_some()
             && self.refresh_token.is_some()
-            && self
-                .registration_expires_at
-                .as_deref()
-                .and_then(parse_time)
-                .is_some_and(|r| r > now)
+            && self.registration_expires().is_some_and(|r| r > now)
     }
 
     /// Remembers its tokens and client secret (see [`crate::secrets`]).
@@ -179,6 +175,13 @@ pub struct CachedRegistration {
     /// Present for authorization-code registrations only.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub grant_types: Option<Vec<String>>,
+}
+
+impl CachedRegistration {
+    /// When the client secret expires.
+    pub fn expires(&self) -> Option<DateTime<Utc>> {
+        parse_time(&self.expires_at)
+    }
 }
 
 /// The time format of the SSO cache files.

@@ -489,17 +489,18 @@ async fn refresh(
 ) -> Result<(), Refresh> {
     let still_valid = login.expires().is_some_and(|t| t > Utc::now());
     let failed = |error: LoginError| Refresh::Failed { error, still_valid };
-    let (Some(id), Some(secret), Some(refresh_token)) = (
+    let (Some(id), Some(secret), Some(refresh_token), Some(expires_at)) = (
         login.client_id.clone(),
         login.client_secret.clone(),
         login.refresh_token.clone(),
+        login.registration_expires(),
     ) else {
         return Err(Refresh::Rejected("no refresh token".into()));
     };
     let client = Client {
         id,
         secret,
-        expires_at: Utc::now(),
+        expires_at,
     };
     let oidc = Oidc::new(aws, &target.region).await;
     let grant = Grant::Refresh {

@@ -153,13 +153,13 @@ impl<'a> Oidc<'a> {
         );
         if let Some(cached) = read_registration(home, &name)
             && cached.grant_types.is_some() == auth_code
-            && let Ok(expires_at) = DateTime::parse_from_rfc3339(&cached.expires_at)
-            && expires_at.with_timezone(&Utc) - now > EXPIRY_WINDOW
+            && let Some(expires_at) = cached.expires()
+            && expires_at - now > EXPIRY_WINDOW
         {
             return Ok(Client {
                 id: cached.client_id,
                 secret: cached.client_secret,
-                expires_at: expires_at.with_timezone(&Utc),
+                expires_at,
             });
         }
         let scopes = match (&target.scopes, auth_code) {
