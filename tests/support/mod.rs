@@ -13,6 +13,7 @@ mod keys;
 mod kubeconfig;
 mod peers;
 mod runner;
+mod sso;
 
 #[allow(unused_imports)]
-pub use self::{keys::*, kubeconfig::*, peers::*, runner::*};
+pub use self::{keys::*, kubeconfig::*, peers::*, runner::*, sso::*};

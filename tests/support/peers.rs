@@ -175,6 +175,28 @@ pub fn check_token(token: &str, cluster: &str, secret: &str) -> Result<Value, St
 
 /// `GET url` over plain HTTP/1.0 on loopback, returning the body (test peers only).
 pub fn http_get(url: &str) -> String {
+    http_ok("GET", url, &[], "")
+}
+
+/// `POST url` with a JSON `body`, returning the answer's body (test peers only).
+pub fn http_post(url: &str, body: &str) -> String {
+    http_ok("POST", url, &[("Content-Type", "application/json")], body)
+}
+
+fn http_ok(method: &str, url: &str, headers: &[(&str, &str)], body: &str) -> String {
+    let (status, answer) = http_request(method, url, headers, body);
+    assert_eq!(status, 200, "{method} {url}: {answer}");
+    answer
+}
+
+/// One HTTP/1.0 request on loopback with `headers` and `body`: the status and the body
+/// of the answer (test peers only).
+pub fn http_request(
+    method: &str,
+    url: &str,
+    headers: &[(&str, &str)],
+    body: &str,
+) -> (u16, String) {
     use std::io::{Read, Write};
     let rest = url.strip_prefix("http://").expect("http URL");
     let (authority, path) = rest
@@ -184,15 +206,23 @@ pub fn http_get(url: &str) -> String {
     stream
         .set_read_timeout(Some(Duration::from_secs(10)))
         .unwrap();
-    write!(stream, "GET {path} HTTP/1.0\r\nHost: {authority}\r\n\r\n").unwrap();
+    let mut request = format!(
+        "{method} {path} HTTP/1.0\r\nHost: {authority}\r\nContent-Length: {}\r\n",
+        body.len()
+    );
+    for (name, value) in headers {
+        request.push_str(&format!("{name}: {value}\r\n"));
+    }
+    write!(stream, "{request}\r\n{body}").unwrap();
     let mut response = String::new();
     stream.read_to_string(&mut response).unwrap();
-    let (head, body) = response.split_once("\r\n\r\n").expect("HTTP response");
-    assert!(
-        head.starts_with("HTTP/1.") && head.contains(" 200 "),
-        "GET {url}: {head}"
-    );
-    body.to_owned()
+    let (head, answer) = response.split_once("\r\n\r\n").expect("HTTP response");
+    let status = head
+        .strip_prefix("HTTP/1.")
+        .and_then(|h| h.get(2..5))
+        .and_then(|code| code.parse().ok())
+        .unwrap_or_else(|| panic!("{method} {url}: not an HTTP status line: {head}"));
+    (status, answer.to_owned())
 }
 
 /// The role session moto issued `access_key_id` for (`sts.AssumedRole[]` in its data dump).

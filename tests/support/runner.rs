@@ -86,6 +86,118 @@ impl Sandbox {
     pub fn run(&self, args: &[&str]) -> Run {
         run_command(self.command(args))
     }
+
+    /// Starts the binary with `args` in the background, to talk to it while it runs.
+    pub fn spawn(&self, args: &[&str]) -> Spawned {
+        Spawned::start(self.command(args))
+    }
+}
+
+/// A run in the background whose stderr the test reads line by line as it comes; killed
+/// if the test ends first.
+pub struct Spawned {
+    child: std::process::Child,
+    start: Instant,
+    lines: std::sync::mpsc::Receiver<String>,
+    stderr: Vec<String>,
+    stdout: std::sync::mpsc::Receiver<String>,
+}
+
+impl Spawned {
+    pub fn start(mut cmd: Command) -> Self {
+        use std::io::{BufRead, BufReader, Read};
+        let start = Instant::now();
+        let mut child = cmd
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start eks-token");
+        let (send, lines) = std::sync::mpsc::channel();
+        let stderr = BufReader::new(child.stderr.take().unwrap());
+        std::thread::spawn(move || {
+            for line in stderr.lines().map_while(Result::ok) {
+                if send.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        let mut out = child.stdout.take().unwrap();
+        let (send, stdout) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let mut text = String::new();
+            let _ = out.read_to_string(&mut text);
+            let _ = send.send(text);
+        });
+        Self {
+            child,
+            start,
+            lines,
+            stderr: Vec::new(),
+            stdout,
+        }
+    }
+
+    /// Waits (up to `limit`) for a stderr line that `wanted` accepts, and returns it.
+    pub fn stderr_line(&mut self, limit: Duration, wanted: impl Fn(&str) -> bool) -> String {
+        let deadline = Instant::now() + limit;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.lines.recv_timeout(left) {
+                Ok(line) => {
+                    self.stderr.push(line.clone());
+                    if wanted(&line) {
+                        return line;
+                    }
+                }
+                Err(_) => panic!(
+                    "no such stderr line within {limit:?}; stderr so far: {:?}",
+                    self.stderr
+                ),
+            }
+        }
+    }
+
+    /// Waits (up to `limit`, else kills it and fails) for the run to end.
+    pub fn finish(mut self, limit: Duration) -> Run {
+        let status = loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                break status;
+            }
+            if self.start.elapsed() > limit {
+                let _ = self.child.kill();
+                panic!("still running after {limit:?}; stderr: {:?}", self.stderr);
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        let elapsed = self.start.elapsed();
+        // The pipes reach EOF once the process and anything it left holding them are gone.
+        let eof = Instant::now() + Duration::from_secs(10);
+        let left = || eof.saturating_duration_since(Instant::now());
+        let stdout = self
+            .stdout
+            .recv_timeout(left())
+            .expect("stdout still open 10 s after the run ended: a child of it holds it");
+        while let Ok(line) = self.lines.recv_timeout(left()) {
+            self.stderr.push(line);
+        }
+        let mut stderr = self.stderr.join("\n");
+        if !stderr.is_empty() {
+            stderr.push('\n');
+        }
+        Run {
+            code: status.code().unwrap_or(-1),
+            stdout,
+            stderr,
+            elapsed,
+        }
+    }
+}
+
+impl Drop for Spawned {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
 }
 
 /// Runs a command built with [`Sandbox::command`] (for arguments or environment values
