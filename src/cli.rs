@@ -8,6 +8,7 @@ use std::time::Duration;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::credentials::{Options, RoleOptions};
+use crate::login::{self, Mode};
 use crate::network::Limits;
 
 /// `--timeout` is capped: past an hour the problem is not patience.
@@ -47,6 +48,49 @@ pub enum OtherCommand {
     Kubeconfig(KubeconfigArgs),
     /// Check what kubectl's plugin will see: credentials, region, SSO login, kubeconfig user.
     Doctor(DoctorArgs),
+    /// Log in to IAM Identity Center (SSO) as `aws sso login` does, into the same cache.
+    Login(LoginArgs),
+    /// Log out of every cached IAM Identity Center login and drop the tokens made with them.
+    Logout(LogoutArgs),
+}
+
+/// `eks-token login`.
+#[derive(Debug, Args)]
+pub struct LoginArgs {
+    /// Profile whose SSO login to renew [default: AWS_PROFILE, else default].
+    #[arg(long, value_name = "PROFILE", conflicts_with = "sso_session")]
+    pub profile: Option<String>,
+
+    /// Log in to this [sso-session NAME] of ~/.aws/config directly.
+    #[arg(long, value_name = "NAME")]
+    pub sso_session: Option<String>,
+
+    /// Use the device code flow (a code to confirm, on any device) instead of the browser callback.
+    #[arg(long)]
+    pub use_device_code: bool,
+
+    /// Print the sign-in URL instead of opening a browser.
+    #[arg(long)]
+    pub no_browser: bool,
+
+    /// Give up on the sign-in after this many seconds.
+    #[arg(long, value_name = "SECONDS", default_value = "300", value_parser = parse_timeout)]
+    pub login_timeout: Duration,
+
+    /// Give up on each call to AWS after this many seconds.
+    #[arg(long, value_name = "SECONDS", default_value = "10", value_parser = parse_timeout)]
+    pub timeout: Duration,
+}
+
+/// `eks-token logout`.
+#[derive(Debug, Args)]
+pub struct LogoutArgs {
+    #[command(flatten)]
+    pub cache_location: CacheLocation,
+
+    /// Give up on each call to AWS after this many seconds.
+    #[arg(long, value_name = "SECONDS", default_value = "10", value_parser = parse_timeout)]
+    pub timeout: Duration,
 }
 
 /// `eks-token cache …`.
@@ -168,6 +212,14 @@ pub struct AwsArgs {
     /// Give up on AWS (STS, SSO, credential endpoints, credential_process) after this many seconds; connections time out after 3.
     #[arg(long, value_name = "SECONDS", default_value = "10", value_parser = parse_timeout)]
     pub timeout: Duration,
+
+    /// When an expired IAM Identity Center login may be renewed by itself: auto (when a person is at a terminal), browser (also without one), never.
+    #[arg(long, value_enum, value_name = "WHEN", env = "EKS_TOKEN_LOGIN", default_value_t = Mode::Auto)]
+    pub login: Mode,
+
+    /// Give up on such a login (and on waiting for another run's) after this many seconds.
+    #[arg(long, value_name = "SECONDS", default_value = "300", value_parser = parse_timeout)]
+    pub login_timeout: Duration,
 }
 
 /// A positive number of seconds, fractions allowed (`2.5`).
@@ -182,6 +234,21 @@ fn parse_timeout(text: &str) -> Result<Duration, String> {
 }
 
 impl AwsArgs {
+    /// When this run may log in by itself; the caller knows `exec_interactive` and the
+    /// lock directory.
+    pub fn login_policy(
+        &self,
+        exec_interactive: Option<bool>,
+        lock_dir: Option<PathBuf>,
+    ) -> login::Policy {
+        login::Policy {
+            mode: self.login,
+            timeout: self.login_timeout,
+            exec_interactive,
+            lock_dir,
+        }
+    }
+
     /// The credential options these flags describe.
     pub fn options(&self) -> Options {
         Options {

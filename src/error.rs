@@ -7,6 +7,7 @@ use crate::credentials::CredentialsError;
 use crate::eks_cluster::ClusterError;
 use crate::identity::UnmappableArn;
 use crate::kubeconfig::KubeconfigError;
+use crate::login::LoginError;
 use crate::message;
 use crate::sts_endpoint::NoDualStack;
 use crate::token::{InvalidClusterId, TokenError};
@@ -23,6 +24,9 @@ pub enum Error {
     /// No usable credentials.
     #[error(transparent)]
     Credentials(#[from] CredentialsError),
+    /// An IAM Identity Center login could not be had.
+    #[error(transparent)]
+    Login(#[from] LoginError),
     /// Signing failed.
     #[error(transparent)]
     Token(#[from] TokenError),
@@ -65,8 +69,9 @@ impl Error {
             ),
             Self::Endpoint(_) => Some("unset AWS_USE_DUALSTACK_ENDPOINT (or use_dualstack_endpoint in the profile)".into()),
             Self::Credentials(e) => e.hint(),
+            Self::Login(e) => e.hint(),
             Self::Token(TokenError::CredentialsExpired(_)) => Some(
-                "refresh the credentials (`aws sso login`, or a new `aws-vault exec` session)"
+                "refresh the credentials (`eks-token login`, or a new `aws-vault exec` session)"
                     .into(),
             ),
             Self::Cache(e) => e.hint(),

@@ -15,6 +15,7 @@ pub mod exec_plugin;
 pub mod identity;
 pub mod kubeconfig;
 pub mod log;
+pub mod login;
 pub mod message;
 pub mod network;
 pub mod secrets;
@@ -49,6 +50,8 @@ pub fn run(command: &OtherCommand) -> Result<String, Error> {
         OtherCommand::Cache(c) => command::cache::run(c, chrono::Utc::now()),
         OtherCommand::Whoami(args) => command::whoami::run(args),
         OtherCommand::Kubeconfig(args) => command::kubeconfig::run(args),
+        OtherCommand::Login(args) => command::login::run(args),
+        OtherCommand::Logout(args) => command::logout::run(args),
         OtherCommand::Doctor(args) => {
             // The report is the output even when it lists problems.
             let (report, result) = command::doctor::run(args);

@@ -30,6 +30,21 @@ pub fn note(message: &str) {
     let _ = writeln!(io::stderr(), "eks-token: note: {}", for_stderr(message));
 }
 
+/// Writes `eks-token: …` to stderr: what a login asks of the person, and its outcome.
+pub fn say(message: &str) {
+    let _ = writeln!(io::stderr(), "eks-token: {}", for_stderr(message));
+}
+
+/// Writes `eks-token: …` and, on its own line to copy, `url`.
+pub fn prompt(message: &str, url: &str) {
+    let _ = writeln!(
+        io::stderr(),
+        "eks-token: {}\n  {}",
+        for_stderr(message),
+        for_stderr(url)
+    );
+}
+
 /// A message as the writers print it: no secret this run knows, one line.
 fn for_stderr(message: &str) -> String {
     single_line(&secrets::redact(message))

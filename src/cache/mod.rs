@@ -309,10 +309,27 @@ impl Cache {
 
     /// Removes the entries for `cluster` (all when `None`), returning how many.
     pub fn clear(&self, cluster: Option<&str>) -> Result<usize, CacheError> {
+        self.remove_entries(|d| cluster.is_none_or(|c| d.is_some_and(|d| d.cluster == c)))
+    }
+
+    /// Removes the entries made with one of `profiles` (after their SSO logout),
+    /// returning how many.
+    pub fn clear_profiles(&self, profiles: &[String]) -> Result<usize, CacheError> {
+        self.remove_entries(|d| {
+            d.and_then(|d| d.profile.as_ref())
+                .is_some_and(|p| profiles.contains(p))
+        })
+    }
+
+    /// Removes the entries `matches` picks by their description (`None` for an entry
+    /// of another format), returning how many.
+    fn remove_entries(
+        &self,
+        matches: impl Fn(Option<&Description>) -> bool,
+    ) -> Result<usize, CacheError> {
         let mut removed = 0;
         for (key, entry) in self.files()?.entries {
-            let matches = cluster.is_none_or(|c| entry.is_some_and(|e| e.description.cluster == c));
-            if matches && self.remove_entry(&key)? {
+            if matches(entry.as_ref().map(|e| &e.description)) && self.remove_entry(&key)? {
                 removed += 1;
             }
         }

@@ -6,7 +6,6 @@ use std::path::{Path, PathBuf};
 
 use crate::aws_files::home_dir;
 use crate::cli::{KubeconfigAction, KubeconfigArgs, KubeconfigFileArgs};
-use crate::credentials::AwsConfig;
 use crate::eks_cluster;
 use crate::error::Error;
 use crate::exec_credential::ApiVersion;
@@ -52,7 +51,7 @@ fn update(args: &KubeconfigArgs) -> Result<String, Error> {
     // Like `aws eks update-kubeconfig`, DescribeCluster runs with the base credentials;
     // --role-arn is for the token only.
     let (setup, cluster) = network::block_on(async {
-        let setup = AwsConfig::load(&options, deadline).await?;
+        let setup = super::aws_config(&args.aws, deadline).await?;
         let (credentials, source) = setup.base_credentials().await?;
         let cluster = eks_cluster::describe(&setup, credentials, source, name.as_str()).await?;
         Ok::<_, Error>((setup, cluster))

@@ -11,6 +11,7 @@ use crate::credentials::{AwsConfig, Options, Source};
 use crate::error::Error;
 use crate::exec_credential::{ExecCredential, ExecRequest};
 use crate::log;
+use crate::login::{self, Ensured};
 use crate::message;
 use crate::network::{self, Deadline};
 use crate::sts_endpoint::StsEndpoint;
@@ -25,6 +26,8 @@ pub struct TokenRun {
     /// AWS call share it.
     deadline: Deadline,
     token_only: bool,
+    /// When an expired SSO login may be renewed by itself.
+    login: login::Policy,
     /// `None` when the cache is off (`--no-cache`) or unusable (a warning was shown).
     cache_dir: Option<PathBuf>,
     key: CacheKey,
@@ -60,12 +63,17 @@ impl TokenRun {
             dir
         };
         let key = CacheKey::of(&cluster, &KeyInputs::capture(&options));
+        let exec_interactive = exec_info
+            .filter(|info| !info.is_empty())
+            .map(|_| request.interactive);
+        let login = args.aws.login_policy(exec_interactive, cache_dir.clone());
         Ok(Self {
             cluster,
             request,
             options,
             deadline,
             token_only: args.token_only,
+            login,
             cache_dir,
             key,
         })
@@ -106,9 +114,19 @@ impl TokenRun {
         }
     }
 
-    /// The slow path: credentials, signing, and a cache write under the per-key lock so
-    /// concurrent cold starts make one AWS call.
-    pub fn mint(mut self) -> Result<String, Error> {
+    /// The slow path: the SSO login made usable (refreshed, or renewed by a person), then
+    /// credentials, signing, and a cache write under the per-key lock so concurrent cold
+    /// starts make one AWS call.
+    pub fn mint(self) -> Result<String, Error> {
+        network::block_on(self.mint_in_runtime()).map_err(Error::Runtime)?
+    }
+
+    async fn mint_in_runtime(mut self) -> Result<String, Error> {
+        let aws = AwsConfig::load(&self.options, self.deadline).await?;
+        if login::ensure(&aws, &self.login).await? == Ensured::LoggedIn {
+            // A person took their time: what is left is the network's.
+            self.deadline = Deadline::start(self.options.limits);
+        }
         let cache = match self.cache_dir.as_deref().map(Cache::create) {
             Some(Ok(cache)) => Some(cache),
             Some(Err(e)) => {
@@ -140,7 +158,7 @@ impl TokenRun {
                 return Ok(self.render(&hit.token));
             }
         }
-        let (token, description) = self.fresh_token()?;
+        let (token, description) = self.fresh_token(&aws).await?;
         if let Some(cache) = &cache {
             match cache.store(&self.key, &token, &description) {
                 Ok(()) => log::debug(format_args!("cache: stored in {}", cache.dir().display())),
@@ -153,13 +171,8 @@ impl TokenRun {
     }
 
     /// Resolves credentials and signs a new token.
-    fn fresh_token(&self) -> Result<(Token, Description), Error> {
-        let (aws, resolved) = network::block_on(async {
-            let aws = AwsConfig::load(&self.options, self.deadline).await?;
-            let resolved = aws.resolve(self.options.role.as_ref()).await?;
-            Ok::<_, Error>((aws, resolved))
-        })
-        .map_err(Error::Runtime)??;
+    async fn fresh_token(&self, aws: &AwsConfig) -> Result<(Token, Description), Error> {
+        let resolved = aws.resolve(self.options.role.as_ref()).await?;
         aws.note_fallback_region("signing for");
         let endpoint = StsEndpoint::regional(&aws.region, aws.variant)?;
         let token = token::mint(&resolved.credentials, &endpoint, &self.cluster, Utc::now())?;

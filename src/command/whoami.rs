@@ -4,7 +4,7 @@
 use serde::Serialize;
 
 use crate::cli::{WhoamiArgs, WhoamiFormat};
-use crate::credentials::{AwsConfig, Caller};
+use crate::credentials::Caller;
 use crate::error::Error;
 use crate::identity::{Kind, Principal};
 use crate::message::{self, shell_quote};
@@ -23,7 +23,7 @@ pub fn run(args: &WhoamiArgs) -> Result<String, Error> {
     let deadline = Deadline::start(options.limits);
     let cluster = args.cluster_id.as_deref().map(ClusterId::new).transpose()?;
     let (aws, caller) = network::block_on(async {
-        let aws = AwsConfig::load(&options, deadline).await?;
+        let aws = super::aws_config(&args.aws, deadline).await?;
         let resolved = aws.resolve(options.role.as_ref()).await?;
         let caller = aws.caller_identity(&resolved).await?;
         Ok::<_, Error>((aws, caller))

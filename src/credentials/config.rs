@@ -184,17 +184,31 @@ impl AwsConfig {
     /// (`AWS_ENDPOINT_URL_STS`) apply here, never to the token; timeouts and retries are
     /// this run's.
     pub async fn sdk_config(&self, credentials: Credentials) -> aws_config::SdkConfig {
-        let limits = self.network.limits();
-        let mut loader = aws_config::defaults(BehaviorVersion::latest())
-            .region(aws_types::region::Region::new(self.region.to_string()))
+        self.sdk_loader(&self.region.to_string())
             .credentials_provider(SharedCredentialsProvider::new(credentials))
+            .load()
+            .await
+    }
+
+    /// An SDK configuration for the IAM Identity Center calls a login makes, which are
+    /// not signed, in the login's `region` (`AWS_ENDPOINT_URL_SSO_OIDC` and
+    /// `AWS_ENDPOINT_URL_SSO` apply).
+    pub async fn unsigned_sdk_config(&self, region: &str) -> aws_config::SdkConfig {
+        self.sdk_loader(region).no_credentials().load().await
+    }
+
+    fn sdk_loader(&self, region: &str) -> aws_config::ConfigLoader {
+        let limits = self.network.limits();
+        let loader = aws_config::defaults(BehaviorVersion::latest())
+            .region(aws_types::region::Region::new(region.to_owned()))
             .http_client(self.network.http_client())
             .timeout_config(limits.timeout_config())
             .retry_config(limits.retry_config());
         if self.profiles.get_profile(&self.profile).is_some() {
-            loader = loader.profile_name(&self.profile);
+            loader.profile_name(&self.profile)
+        } else {
+            loader
         }
-        loader.load().await
     }
 
     /// A failed call, described with what the network saw.

@@ -57,6 +57,12 @@ pub enum CredentialsError {
     /// A region from the environment or a profile is not a region name.
     #[error(transparent)]
     Region(#[from] InvalidRegion),
+    /// `--sso-session` names a section the config files do not have.
+    #[error("sso-session {name:?} not found in the AWS config files")]
+    UnknownSsoSession { name: String, known: Vec<String> },
+    /// An `[sso-session]` section without a setting a login needs.
+    #[error("sso-session {name} has no {missing}")]
+    SsoSessionConfig { name: String, missing: String },
     /// An IAM Identity Center profile whose cached login is missing, expired or rejected.
     #[error("the SSO login for profile {} is missing or expired ({detail})", .sso.profile)]
     SsoLogin { sso: SsoProfile, detail: String },
@@ -288,6 +294,15 @@ impl CredentialsError {
                     a_few(profiles)
                 )
             }),
+            Self::UnknownSsoSession { known, .. } if known.is_empty() => Some(
+                "no sso-session is configured; create one with `aws configure sso-session`".into(),
+            ),
+            Self::UnknownSsoSession { known, .. } => {
+                Some(format!("sso-sessions that exist: {}", a_few(known)))
+            }
+            Self::SsoSessionConfig { name, missing } => Some(format!(
+                "add {missing} to the [sso-session {name}] section of ~/.aws/config (`aws configure sso-session`)"
+            )),
             Self::UnknownProfile { known, .. } if known.is_empty() => {
                 Some("no profiles are configured; create one with `aws configure --profile <name>`".into())
             }

@@ -15,7 +15,7 @@ mod options;
 pub mod process;
 mod profile;
 mod region;
-mod sso;
+pub mod sso;
 mod sts;
 
 use std::fmt;
@@ -26,7 +26,7 @@ pub use config::AwsConfig;
 pub use error::{CallError, CredentialsError, KeyPart, KeysOrigin};
 pub use options::{Options, RoleOptions};
 pub use region::{RegionOrigin, env_flag, named_region};
-pub use sso::{LoginState, SsoProfile};
+pub use sso::{LoginState, SsoProfile, SsoTarget};
 pub use sts::Caller;
 
 /// Which source answered.

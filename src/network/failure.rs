@@ -10,6 +10,10 @@ use std::fmt;
 use aws_runtime::retries::classifiers::THROTTLING_ERRORS;
 use aws_sdk_eks::operation::describe_cluster::DescribeClusterError;
 use aws_sdk_sso::operation::get_role_credentials::GetRoleCredentialsError;
+use aws_sdk_sso::operation::logout::LogoutError;
+use aws_sdk_ssooidc::operation::create_token::CreateTokenError;
+use aws_sdk_ssooidc::operation::register_client::RegisterClientError;
+use aws_sdk_ssooidc::operation::start_device_authorization::StartDeviceAuthorizationError;
 use aws_sdk_sts::error::ProvideErrorMetadata;
 use aws_sdk_sts::operation::assume_role::AssumeRoleError;
 use aws_sdk_sts::operation::assume_role_with_web_identity::AssumeRoleWithWebIdentityError;
@@ -136,7 +140,11 @@ pub fn classify(err: &(dyn StdError + 'static), last_endpoint: Option<String>) -
             .or_else(|| sdk::<AssumeRoleWithWebIdentityError>(e, &last_endpoint))
             .or_else(|| sdk::<GetCallerIdentityError>(e, &last_endpoint))
             .or_else(|| sdk::<DescribeClusterError>(e, &last_endpoint))
-            .or_else(|| sdk::<GetRoleCredentialsError>(e, &last_endpoint));
+            .or_else(|| sdk::<GetRoleCredentialsError>(e, &last_endpoint))
+            .or_else(|| sdk::<LogoutError>(e, &last_endpoint))
+            .or_else(|| sdk::<RegisterClientError>(e, &last_endpoint))
+            .or_else(|| sdk::<StartDeviceAuthorizationError>(e, &last_endpoint))
+            .or_else(|| sdk::<CreateTokenError>(e, &last_endpoint));
         if let Some(failure) = typed {
             return failure;
         }

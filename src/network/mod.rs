@@ -129,8 +129,6 @@ impl Deadline {
 #[derive(Clone)]
 pub struct Network {
     limits: Limits,
-    /// The command's deadline.
-    deadline: tokio::time::Instant,
     state: Arc<Mutex<State>>,
     connectors: Arc<Mutex<Vec<(Settings, SharedHttpConnector)>>>,
 }
@@ -145,8 +143,10 @@ impl fmt::Debug for Network {
 
 type Settings = (Option<Duration>, Option<Duration>);
 
-#[derive(Debug, Default)]
+#[derive(Debug)]
 struct State {
+    /// The command's deadline (shared by every clone; [`Network::restart`] moves it).
+    deadline: tokio::time::Instant,
     /// What the command is doing, for the deadline message.
     step: Option<String>,
     /// Endpoints of requests sent and not yet answered, oldest first.
@@ -174,8 +174,13 @@ impl Network {
     pub fn new(deadline: Deadline) -> Self {
         Self {
             limits: deadline.limits,
-            deadline: deadline.at.into(),
-            state: Arc::default(),
+            state: Arc::new(Mutex::new(State {
+                deadline: deadline.at.into(),
+                step: None,
+                in_flight: Vec::new(),
+                last: None,
+                last_outcome: None,
+            })),
             connectors: Arc::default(),
         }
     }
@@ -205,12 +210,21 @@ impl Network {
     /// `work` is not started (a timeout polls its future before its timer, and work that
     /// blocks, such as the SDK reading a config file, would then run to the end).
     pub async fn within<T>(&self, work: impl Future<Output = T>) -> Result<T, TimedOut> {
-        if tokio::time::Instant::now() >= self.deadline {
+        let deadline = self.lock().deadline;
+        if tokio::time::Instant::now() >= deadline {
             return Err(self.timed_out());
         }
-        tokio::time::timeout_at(self.deadline, work)
+        tokio::time::timeout_at(deadline, work)
             .await
             .map_err(|_| self.timed_out())
+    }
+
+    /// Starts the deadline again, as long as the first: for a run that waited on a
+    /// person (a login) and goes on talking to AWS, and for each call of a login.
+    pub fn restart(&self) -> Deadline {
+        let deadline = Deadline::start(self.limits);
+        self.lock().deadline = deadline.at.into();
+        deadline
     }
 
     fn timed_out(&self) -> TimedOut {
