@@ -362,7 +362,7 @@ fn sso_portal_faults() {
         "the SSO login for profile dev is missing or expired (UnauthorizedException: Session token not found or invalid)",
     );
     assert!(
-        run.hint().contains("aws sso login --profile dev"),
+        run.hint().contains("eks-token login --profile dev"),
         "{}",
         run.hint()
     );
@@ -841,7 +841,13 @@ fn sso_oidc_create_token_faults_while_polling_a_device_code() {
         };
         // The first poll comes after the 1 s interval.
         let limit = Duration::from_secs(1) + DEADLINE + MARGIN;
-        assert_sso_oidc_error(&run, "CreateToken", &words, limit);
+        let prompt = ["http://127.0.0.1:9/device?user_code=FALT-CODE".to_owned()];
+        assert_sso_oidc_error(
+            &run.without_prompt_urls(&prompt),
+            "CreateToken",
+            &words,
+            limit,
+        );
         assert!(!support::sso_login_path(&s, support::LEGACY_START_URL).exists());
     }
 }

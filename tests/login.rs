@@ -32,6 +32,12 @@ fn login(s: &Sandbox, args: &[&str]) -> Run {
 }
 
 fn parse_expires_at(text: &str) -> DateTime<Utc> {
+    // (chrono would also read unpadded fields)
+    assert_eq!(
+        text.len(),
+        "2030-01-01T00:00:00Z".len(),
+        "expiresAt {text:?}"
+    );
     NaiveDateTime::parse_from_str(text, EXPIRES_AT)
         .unwrap_or_else(|e| panic!("expiresAt {text:?} is not {EXPIRES_AT}: {e}"))
         .and_utc()
@@ -338,6 +344,21 @@ fn device_code_login_waits_out_pending_and_slow_down() {
         at(2) - at(1)
     );
     assert_login_file(&s, SESSION, START_URL);
+
+    // The AWS CLI caches both flows' registrations under one name: the device flow's has
+    // no authorization_code grant, so the next browser login registers anew.
+    let run = login(&s, &["--profile", "sso"]);
+    assert_logged_in(&run, START_URL, "sso-session corp", TimeDelta::hours(1));
+    assert_eq!(fake.succeeded("RegisterClient"), 2);
+    let login = assert_login_file(&s, SESSION, START_URL);
+    let name = registration_cache_name(START_URL, Some(&[SCOPES]), Some(SESSION));
+    let registration = assert_registration_file(&s, &name, &login);
+    assert!(
+        registration["grantTypes"]
+            .as_array()
+            .is_some_and(|g| g.contains(&json!("authorization_code"))),
+        "{registration}"
+    );
 }
 
 #[test]
@@ -378,7 +399,8 @@ fn a_denied_or_expired_device_code_fails_without_writing_a_login() {
         let mut s = sso_sandbox(&fake);
         s.env("EKS_TOKEN_TEST_BROWSER", "ignore");
         let run = login(&s, &["--profile", "legacy"]);
-        run.assert_error(1, word);
+        run.without_prompt_urls(&browser_opens(&s))
+            .assert_error(1, word);
         run.assert_within(Duration::from_secs(5));
         assert!(!sso_login_path(&s, LEGACY_START_URL).exists(), "{poll}");
         // One poll, answered with the error: no more.
@@ -431,7 +453,8 @@ fn a_denial_in_the_browser_fails_with_denied_and_writes_no_login() {
     let mut s = sso_sandbox(&fake);
     s.env("EKS_TOKEN_TEST_BROWSER", "deny");
     let run = login(&s, &["--profile", "sso"]);
-    run.assert_error(1, "denied");
+    run.without_prompt_urls(&browser_opens(&s))
+        .assert_error(1, "denied");
     run.assert_within(Duration::from_secs(10));
     assert_eq!(browser_opens(&s).len(), 1);
     assert_eq!(fake.succeeded("AuthorizeDeny"), 1);
@@ -445,7 +468,8 @@ fn an_ignored_browser_tab_times_out_at_the_login_timeout() {
     let mut s = sso_sandbox(&fake);
     s.env("EKS_TOKEN_TEST_BROWSER", "ignore");
     let run = s.run(&["login", "--profile", "sso", "--login-timeout", "2"]);
-    run.assert_error(1, "timed out");
+    run.without_prompt_urls(&browser_opens(&s))
+        .assert_error(1, "timed out");
     assert!(run.elapsed >= Duration::from_secs(2), "{:?}", run.elapsed);
     run.assert_within(Duration::from_secs(2) + MARGIN);
     assert_eq!(browser_opens(&s).len(), 1);

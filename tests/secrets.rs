@@ -869,3 +869,26 @@ fn logins_their_refresh_and_logout_show_no_sso_secret() {
     assert_eq!(run.code, 0, "{}", run.stderr);
     assert_eq!(fake.succeeded("Logout"), 2);
 }
+
+#[test]
+fn the_verifier_check_finds_a_verifier_anywhere_in_a_line() {
+    // RFC 7636 Appendix B's pair.
+    let verifier = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
+    let challenge = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM";
+    assert!(holds_verifier(
+        &format!("debug: code_verifier={verifier}&x"),
+        challenge
+    ));
+    assert!(holds_verifier(
+        &format!("debug: v.{verifier}.tail"),
+        challenge
+    ));
+    assert!(!holds_verifier(
+        &format!("debug: {}", &verifier[1..]),
+        challenge
+    ));
+    assert!(!holds_verifier(
+        &format!("code_challenge={challenge}"),
+        challenge
+    ));
+}

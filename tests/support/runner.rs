@@ -260,6 +260,26 @@ impl Run {
         }
     }
 
+    /// This run with the login prompt's URL lines (`  URL`, each on a line of its own so it
+    /// can be copied) set aside, so [`Run::assert_error`] can check the rest.
+    pub fn without_prompt_urls(&self, urls: &[String]) -> Run {
+        let stderr: Vec<&str> = self
+            .stderr
+            .lines()
+            .filter(|line| {
+                !urls
+                    .iter()
+                    .any(|url| line.strip_prefix("  ") == Some(url.as_str()))
+            })
+            .collect();
+        Run {
+            code: self.code,
+            stdout: self.stdout.clone(),
+            stderr: stderr.iter().map(|l| format!("{l}\n")).collect(),
+            elapsed: self.elapsed,
+        }
+    }
+
     /// The `eks-token: error: …` line.
     pub fn error_line(&self) -> &str {
         self.stderr
