@@ -331,9 +331,9 @@ fn sso_logins_missing_expired_and_unrefreshable() {
         1,
         "the SSO login for profile admin is missing or expired (no cached login)",
     );
-    assert!(
-        run.hint()
-            .starts_with("run `aws sso login --sso-session corp`")
+    assert_eq!(
+        run.hint(),
+        "run `eks-token login --profile admin`; there is no terminal to log in from; --login browser logs in without one"
     );
 
     sso_login(&s, -10, false);
@@ -351,9 +351,9 @@ fn sso_logins_missing_expired_and_unrefreshable() {
     sso_login(&s, -10, true);
     let run = s.run(&["token", "-i", "c", "--profile", "admin", "--no-cache"]);
     run.assert_error(1, "and could not be refreshed");
-    assert!(
-        run.hint()
-            .starts_with("run `aws sso login --sso-session corp`")
+    assert_eq!(
+        run.hint(),
+        "run `eks-token login --profile admin`; there is no terminal to log in from; --login browser logs in without one"
     );
     assert!(!run.stderr.contains("oldAccessToken"), "{}", run.stderr);
 }

@@ -337,7 +337,10 @@ fn sso_legacy_profile_and_expired_login() {
     // …but a new one needs a new login.
     let run = s.run(&["token", "-i", "c", "--profile", "dev", "--no-cache"]);
     run.assert_error(1, "SSO login for profile dev");
-    assert_eq!(run.hint(), "run `aws sso login --profile dev`");
+    assert_eq!(
+        run.hint(),
+        "run `eks-token login --profile dev`; there is no terminal to log in from; --login browser logs in without one"
+    );
     assert!(!run.stderr.contains("ssoAccessTokenSentinel"));
 }
 

@@ -195,7 +195,11 @@ fn an_expired_sso_login_is_reported_with_the_login_command() {
     assert_eq!(line(&run, "sso login"), "expired at 2024-01-02 03:04:05Z");
     assert_eq!(
         continuation(&run, "sso login"),
-        ["sso-session corp; log in with `aws sso login --sso-session corp`"]
+        [
+            "sso-session corp; no refresh token: a browser login when it expires",
+            "not renewed by itself: there is no terminal to log in from; --login browser logs in without one",
+            "log in with `eks-token login --profile prod-admin`"
+        ]
     );
     assert_eq!(line(&run, "region"), "eu-west-1 (profile prod-admin)");
     assert_eq!(
@@ -209,7 +213,9 @@ fn an_expired_sso_login_is_reported_with_the_login_command() {
     );
     assert_eq!(
         fix.as_deref(),
-        Some("run `aws sso login --sso-session corp` (or `aws sso login --profile prod-admin`)")
+        Some(
+            "run `eks-token login --profile prod-admin`; there is no terminal to log in from; --login browser logs in without one"
+        )
     );
     assert!(!run.stdout.contains("ssoTokenSentinel"));
 

@@ -7,36 +7,16 @@
 mod support;
 
 use serde_json::Value;
-use support::{Process, Run, Sandbox, http_get, python, repo_file, run_command};
-
-/// The fake's request log: `(op, error, grant)` for each request.
-fn requests(fake: &Process) -> Vec<(String, Option<String>, Option<String>)> {
-    let log: Value =
-        serde_json::from_str(&http_get(&format!("{}/fake/requests", fake.url()))).unwrap();
-    log.as_array()
-        .expect("a JSON list")
-        .iter()
-        .map(|e| {
-            let field = |name: &str| e[name].as_str().map(str::to_owned);
-            (field("op").expect("op"), field("error"), field("grant"))
-        })
-        .collect()
-}
-
-fn count(log: &[(String, Option<String>, Option<String>)], op: &str, error: Option<&str>) -> usize {
-    log.iter()
-        .filter(|(o, e, _)| o == op && e.as_deref() == error)
-        .count()
-}
+use support::{
+    FakeSso, Run, Sandbox, browser_opens, count_requests, create_tokens, open_in_browser, python,
+    repo_file, run_command,
+};
 
 #[test]
 fn botocore_reads_the_fake_as_the_real_service() {
     let sandbox = Sandbox::new();
     let log_file = sandbox.path("fake-sso.log");
-    let fake = Process::peer(
-        "tests/peers/fake_sso.py",
-        &["--log", &log_file.display().to_string()],
-    );
+    let fake = FakeSso::with_args(&["--log", &log_file.display().to_string()]);
     let work = sandbox.path("check");
     std::fs::create_dir_all(&work).unwrap();
     let script = repo_file("tests/peers/sso_client_check.py");
@@ -67,39 +47,50 @@ fn botocore_reads_the_fake_as_the_real_service() {
         "same account and role"
     );
 
-    let log = requests(&fake);
-    assert_eq!(count(&log, "RegisterClient", None), 3);
-    assert_eq!(count(&log, "StartDeviceAuthorization", None), 3);
-    assert_eq!(count(&log, "Authorize", None), 5);
-    assert_eq!(count(&log, "AuthorizeApprove", None), 4);
-    assert_eq!(count(&log, "AuthorizeDeny", None), 1);
-    assert_eq!(count(&log, "DeviceApprove", None), 1);
-    assert_eq!(count(&log, "DeviceDeny", None), 1);
+    let log = fake.requests();
+    assert_eq!(count_requests(&log, "RegisterClient", None), 3);
+    assert_eq!(count_requests(&log, "StartDeviceAuthorization", None), 3);
+    assert_eq!(count_requests(&log, "Authorize", None), 5);
+    assert_eq!(count_requests(&log, "AuthorizeApprove", None), 4);
+    assert_eq!(count_requests(&log, "AuthorizeDeny", None), 1);
+    assert_eq!(count_requests(&log, "DeviceApprove", None), 1);
+    assert_eq!(count_requests(&log, "DeviceDeny", None), 1);
     for error in [
         "AuthorizationPendingException",
         "SlowDownException",
         "InvalidClientException",
     ] {
-        assert_eq!(count(&log, "CreateToken", Some(error)), 1, "{error}");
+        assert_eq!(
+            count_requests(&log, "CreateToken", Some(error)),
+            1,
+            "{error}"
+        );
     }
-    assert_eq!(count(&log, "CreateToken", Some("AccessDeniedException")), 2);
-    assert_eq!(count(&log, "CreateToken", Some("ExpiredTokenException")), 2);
-    // Device code reused, refresh token reused, and three authorization code refusals.
-    assert_eq!(count(&log, "CreateToken", Some("InvalidGrantException")), 5);
-    // GetRoleCredentials: two by hand, one by botocore's credential provider, one by the
-    // AWS CLI.
-    assert_eq!(count(&log, "GetRoleCredentials", None), 4);
     assert_eq!(
-        count(&log, "GetRoleCredentials", Some("UnauthorizedException")),
+        count_requests(&log, "CreateToken", Some("AccessDeniedException")),
         2
     );
-    assert_eq!(count(&log, "Logout", None), 2);
+    assert_eq!(
+        count_requests(&log, "CreateToken", Some("ExpiredTokenException")),
+        2
+    );
+    // Device code reused, refresh token reused, and three authorization code refusals.
+    assert_eq!(
+        count_requests(&log, "CreateToken", Some("InvalidGrantException")),
+        5
+    );
+    // GetRoleCredentials: two by hand, one by botocore's credential provider, one by the
+    // AWS CLI.
+    assert_eq!(count_requests(&log, "GetRoleCredentials", None), 4);
+    assert_eq!(
+        count_requests(&log, "GetRoleCredentials", Some("UnauthorizedException")),
+        2
+    );
+    assert_eq!(count_requests(&log, "Logout", None), 2);
     // botocore's provider refreshed the expired cached token with the refresh_token grant.
-    let refreshes = log
+    let refreshes = create_tokens(&log, "refresh_token")
         .iter()
-        .filter(|(op, e, g)| {
-            op == "CreateToken" && e.is_none() && g.as_deref() == Some("refresh_token")
-        })
+        .filter(|r| r.error.is_none())
         .count();
     assert_eq!(refreshes, 2, "one by hand, one by the SSO token provider");
 
@@ -120,16 +111,9 @@ fn botocore_reads_the_fake_as_the_real_service() {
 #[test]
 fn the_test_browser_records_each_open_and_prints_nothing() {
     let sandbox = Sandbox::new();
-    let fake = Process::peer("tests/peers/fake_sso.py", &[]);
-    let log = sandbox.path("browser.log");
-    let browser = repo_file("tests/peers/test_browser.py");
-    let open = |url: &str, mode: &str| {
-        // Run as `$BROWSER` runs it: the script itself, with the sandbox PATH's python3.
-        let mut cmd = sandbox.command_of(&browser, &[url]);
-        cmd.env("EKS_TOKEN_TEST_BROWSER", mode)
-            .env("EKS_TOKEN_TEST_BROWSER_LOG", &log);
-        run_command(cmd)
-    };
+    let fake = FakeSso::start(&serde_json::json!({}));
+    // Run as `$BROWSER` runs it: the script itself, with the sandbox PATH's python3.
+    let open = |url: &str, mode: &str| open_in_browser(&sandbox, url, mode, "browser.log");
     // /authorize without its parameters: the fake answers 400, the browser fails on stderr.
     let missing = open(&format!("{}/authorize", fake.url()), "approve");
     assert_eq!(missing.code, 1, "{}", missing.stderr);
@@ -143,22 +127,23 @@ fn the_test_browser_records_each_open_and_prints_nothing() {
     let ignored = open(&format!("{}/device?user_code=X", fake.url()), "ignore");
     assert_eq!(ignored.code, 0, "{}", ignored.stderr);
     assert!(ignored.stdout.is_empty() && ignored.stderr.is_empty());
-    let opened = std::fs::read_to_string(&log).unwrap();
     assert_eq!(
-        opened.lines().collect::<Vec<_>>(),
+        browser_opens(&sandbox),
         [
             format!("{}/authorize", fake.url()),
             format!("{}/device?user_code=X", fake.url())
         ]
     );
-    let log = requests(&fake);
+    let log = fake.requests();
     assert_eq!(log.len(), 1, "only the first open fetched a page: {log:?}");
+    let first = &log[0];
     assert_eq!(
-        log[0],
         (
-            "Authorize".to_owned(),
-            Some("InvalidRequestException".to_owned()),
-            None
-        )
+            first.op.as_str(),
+            first.error.as_deref(),
+            first.grant.as_deref()
+        ),
+        ("Authorize", Some("InvalidRequestException"), None)
     );
+    assert_eq!(first.status, 400);
 }

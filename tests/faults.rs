@@ -763,14 +763,15 @@ fn sso_oidc_register_client_faults() {
         let run = s.run(&[
             "login",
             "--profile",
-            "sso",
+            support::SSO_PROFILE,
             "--no-browser",
             "--timeout",
             "2",
             "--login-timeout",
             "20",
         ]);
-        assert_eq!(support::sso_cache_files(&s), Vec::<String>::new());
+        let files = support::sso_cache_files(&s);
+        assert!(files.is_empty(), "{:?}", files.keys());
         run
     };
     let refused = format!("http://127.0.0.1:{}", closed_port());
@@ -824,7 +825,7 @@ fn sso_oidc_create_token_faults_while_polling_a_device_code() {
         let run = s.run(&[
             "login",
             "--profile",
-            "legacy",
+            support::SSO_LEGACY_PROFILE,
             "--no-browser",
             "--timeout",
             "2",
@@ -848,7 +849,7 @@ fn sso_oidc_create_token_faults_while_polling_a_device_code() {
             &words,
             limit,
         );
-        assert!(!support::sso_login_path(&s, support::LEGACY_START_URL).exists());
+        assert!(!support::sso_login_path(&s, support::SSO_LEGACY_START_URL).exists());
     }
 }
 
@@ -857,24 +858,24 @@ fn sso_oidc_create_token_faults_while_refreshing_a_login() {
     // An sso-session login that expired a minute ago, with all a refresh needs.
     let token = |url: &str| {
         let s = support::sso_sandbox_at(url);
-        let login = json!({"startUrl": support::START_URL, "region": "eu-west-1",
+        let login = json!({"startUrl": support::SSO_START_URL, "region": support::SSO_REGION,
             "accessToken": "expiredAccessToken", "expiresAt": utc_in(-chrono::TimeDelta::minutes(1)),
             "clientId": "client", "clientSecret": "clientSecret", "refreshToken": "refreshToken",
             "registrationExpiresAt": utc_in(chrono::TimeDelta::days(80))});
-        write_sso_login(&s, support::SESSION, &login);
+        write_sso_login(&s, support::SSO_SESSION, &login);
         let run = s.run(&[
             "token",
             "-i",
             "c",
             "--profile",
-            "sso",
+            support::SSO_PROFILE,
             "--login",
             "never",
             "--timeout",
             "2",
         ]);
         assert_eq!(
-            support::read_sso_login(&s, support::SESSION),
+            support::read_sso_login(&s, support::SSO_SESSION),
             login,
             "left as it was"
         );

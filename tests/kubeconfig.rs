@@ -564,13 +564,19 @@ fn an_expired_sso_login_gets_the_login_hint() {
         "--kubeconfig",
         kubeconfig.to_str().unwrap(),
     ];
-    let login_hint = "run `aws sso login --sso-session corp` (or `aws sso login --profile dev`)";
+    let login_hint = "run `eks-token login --profile dev`";
 
     // The login expired before the run: found before any call.
     cached(-5);
     let run = s.run(&args);
     run.assert_error(1, "the SSO login for profile dev is missing or expired");
-    assert_eq!(run.hint(), login_hint);
+    // No terminal here, so no login by itself.
+    assert_eq!(
+        run.hint(),
+        format!(
+            "{login_hint}; there is no terminal to log in from; --login browser logs in without one"
+        )
+    );
     assert_eq!(eks.requests(), 0);
 
     // EKS says the role credentials the login gave have expired.

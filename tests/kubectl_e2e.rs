@@ -4,7 +4,9 @@
 
 mod support;
 
-use support::{AK, BIN, FakeEks, NO_PODS, Process, SK, Sandbox, env_creds, kubectl_get_pods};
+use support::{
+    AK, FakeEks, NO_PODS, Process, SK, Sandbox, env_creds, kubectl_get_pods, write_exec_kubeconfig,
+};
 
 const CLUSTER: &str = "e2e-cluster";
 
@@ -12,47 +14,11 @@ fn fake_eks(s: &Sandbox, moto: Option<&Process>) -> FakeEks {
     support::fake_eks(s, CLUSTER, &serde_json::json!({ AK: SK }), moto)
 }
 
-/// A kubeconfig whose user runs eks-token with `args`, as the README shows it.
+/// A kubeconfig whose user runs eks-token with `args`; `interactiveMode: Never` where the
+/// exec apiVersion requires one.
 fn kubeconfig(s: &Sandbox, api: &FakeEks, api_version: &str, args: &[&str]) -> std::path::PathBuf {
-    let interactive = if api_version.ends_with("/v1") {
-        "\n      interactiveMode: Never"
-    } else {
-        ""
-    };
-    let args = args
-        .iter()
-        .map(|a| format!("\"{a}\""))
-        .collect::<Vec<_>>()
-        .join(", ");
-    s.write(
-        ".kube/config",
-        &format!(
-            "apiVersion: v1
-kind: Config
-clusters:
-- name: fake
-  cluster:
-    server: https://127.0.0.1:{port}
-    certificate-authority: {ca}
-users:
-- name: eks
-  user:
-    exec:
-      apiVersion: {api_version}
-      command: {bin}
-      args: [{args}]{interactive}
-contexts:
-- name: fake
-  context:
-    cluster: fake
-    user: eks
-current-context: fake
-",
-            port = api.server.port,
-            ca = api.ca.display(),
-            bin = BIN
-        ),
-    )
+    let mode = api_version.ends_with("/v1").then_some("Never");
+    write_exec_kubeconfig(s, api, api_version, mode, args)
 }
 
 #[test]

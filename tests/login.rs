@@ -10,11 +10,13 @@ use std::time::Duration;
 use chrono::{DateTime, NaiveDateTime, TimeDelta, Utc};
 use serde_json::{Value, json};
 use support::{
-    DEVICE_GRANT, FakeSso, LEGACY_START_URL, ROLE_AK, ROLE_SK, Run, SCOPES, SESSION, SSO_ACCOUNT,
-    SSO_REGION, SSO_ROLE, START_URL, Sandbox, aws_cli, botocore_credentials, browser_opens,
-    file_mode, http_request, moto_iam_user, open_in_browser, read_sso_login,
-    registration_cache_name, sso_cache_files, sso_cache_name, sso_login_path, sso_sandbox, utc_in,
-    verify_token, write_sso_login,
+    DEVICE_GRANT, FakeSso, Run, SSO_ACCOUNT, SSO_LEGACY_PROFILE, SSO_LEGACY_START_URL, SSO_PROFILE,
+    SSO_REGION, SSO_ROLE, SSO_SCOPES, SSO_SESSION, SSO_START_URL, Sandbox,
+    assert_registration_file, assert_sso_login_file, aws_cli, botocore_credentials, browser_opens,
+    count_requests, create_tokens, file_mode, http_request, moto_iam_user, open_in_browser,
+    parse_expires_at, read_sso_login, sso_cache_files, sso_cache_name, sso_login_path,
+    sso_registration_name, sso_role_credentials, sso_sandbox, utc_in, verify_token,
+    write_sso_login,
 };
 
 /// Bounds every login that should succeed (the fake and the test browser answer in
@@ -22,25 +24,10 @@ use support::{
 const LOGIN_TIMEOUT: &str = "30";
 /// Slack past a deadline for process start-up and exit on a loaded machine.
 const MARGIN: Duration = Duration::from_millis(1500);
-/// How the AWS CLI writes `expiresAt`.
-const EXPIRES_AT: &str = "%Y-%m-%dT%H:%M:%SZ";
-
 fn login(s: &Sandbox, args: &[&str]) -> Run {
     let mut all = vec!["login", "--login-timeout", LOGIN_TIMEOUT, "--timeout", "5"];
     all.extend_from_slice(args);
     s.run(&all)
-}
-
-fn parse_expires_at(text: &str) -> DateTime<Utc> {
-    // (chrono would also read unpadded fields)
-    assert_eq!(
-        text.len(),
-        "2030-01-01T00:00:00Z".len(),
-        "expiresAt {text:?}"
-    );
-    NaiveDateTime::parse_from_str(text, EXPIRES_AT)
-        .unwrap_or_else(|e| panic!("expiresAt {text:?} is not {EXPIRES_AT}: {e}"))
-        .and_utc()
 }
 
 /// Checks that stdout is exactly the success line
@@ -85,56 +72,6 @@ fn assert_logged_in(run: &Run, start_url: &str, what: &str, lifetime: TimeDelta)
     until
 }
 
-/// Checks the cached login for `key` as the AWS CLI v2 writes it and returns it.
-fn assert_login_file(s: &Sandbox, key: &str, start_url: &str) -> Value {
-    let path = sso_login_path(s, key);
-    assert_eq!(file_mode(&path), 0o600, "{}", path.display());
-    let login = read_sso_login(s, key);
-    assert_eq!(login["startUrl"], start_url, "{login}");
-    assert_eq!(login["region"], SSO_REGION, "{login}");
-    for field in ["accessToken", "clientId", "clientSecret"] {
-        assert!(
-            login[field].as_str().is_some_and(|v| !v.is_empty()),
-            "{field} missing in {login}"
-        );
-    }
-    parse_expires_at(login["expiresAt"].as_str().expect("expiresAt"));
-    let registration = login["registrationExpiresAt"]
-        .as_str()
-        .expect("registrationExpiresAt");
-    let registration = DateTime::parse_from_rfc3339(registration)
-        .unwrap_or_else(|e| panic!("registrationExpiresAt {registration:?}: {e}"));
-    // The fake registers clients for 90 days.
-    let days = (registration.with_timezone(&Utc) - Utc::now()).num_days();
-    assert!((89..=90).contains(&days), "registration for {days} days");
-    login
-}
-
-/// Checks the client registration file `name` against the login that uses it and
-/// returns it.
-fn assert_registration_file(s: &Sandbox, name: &str, login: &Value) -> Value {
-    let path = s.path(&format!(".aws/sso/cache/{name}"));
-    assert!(
-        path.exists(),
-        "no registration file {name}; the cache holds {:?}",
-        sso_cache_files(s)
-    );
-    assert_eq!(file_mode(&path), 0o600);
-    let registration: Value =
-        serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
-    assert_eq!(
-        registration["clientId"], login["clientId"],
-        "{registration}"
-    );
-    assert_eq!(registration["clientSecret"], login["clientSecret"]);
-    let expires = registration["expiresAt"].as_str().expect("expiresAt");
-    let expires = DateTime::parse_from_rfc3339(expires)
-        .unwrap_or_else(|e| panic!("registration expiresAt {expires:?}: {e}"));
-    let days = (expires.with_timezone(&Utc) - Utc::now()).num_days();
-    assert!((89..=90).contains(&days), "registration for {days} days");
-    registration
-}
-
 /// The query parameters of `url`.
 fn query(url: &str) -> Vec<(String, String)> {
     url::Url::parse(url)
@@ -160,7 +97,7 @@ fn assert_authorize_url(fake: &FakeSso, url: &str) {
     );
     assert_eq!(param(url, "response_type"), "code");
     assert_eq!(param(url, "code_challenge_method"), "S256");
-    assert_eq!(param(url, "scopes"), SCOPES);
+    assert_eq!(param(url, "scopes"), SSO_SCOPES.join(" "));
     assert!(!param(url, "state").is_empty());
     let redirect = param(url, "redirect_uri");
     let port = redirect
@@ -200,11 +137,11 @@ fn authorization_code_login_writes_the_files_the_aws_cli_writes() {
     .unwrap();
     s.env("BROWSER", browser.display().to_string());
 
-    let run = login(&s, &["--profile", "sso"]);
+    let run = login(&s, &["--profile", SSO_PROFILE]);
     let until = assert_logged_in(
         &run,
-        START_URL,
-        &format!("sso-session {SESSION}"),
+        SSO_START_URL,
+        &format!("sso-session {SSO_SESSION}"),
         TimeDelta::hours(8),
     );
     let opens = browser_opens(&s);
@@ -224,11 +161,12 @@ fn authorization_code_login_writes_the_files_the_aws_cli_writes() {
             "CreateToken"
         ]
     );
-    let token = &fake.create_tokens("authorization_code");
+    let log = fake.requests();
+    let token = create_tokens(&log, "authorization_code");
     assert_eq!(token.len(), 1);
-    assert!(token[0].get("error").is_none(), "{}", token[0]);
+    assert!(token[0].error.is_none(), "{:?}", token[0]);
 
-    let first = assert_login_file(&s, SESSION, START_URL);
+    let first = assert_sso_login_file(&s, SSO_SESSION, SSO_START_URL);
     assert!(
         first["refreshToken"]
             .as_str()
@@ -238,27 +176,35 @@ fn authorization_code_login_writes_the_files_the_aws_cli_writes() {
         parse_expires_at(first["expiresAt"].as_str().unwrap()),
         until
     );
-    let registration_name = registration_cache_name(START_URL, Some(&[SCOPES]), Some(SESSION));
+    let registration_name = sso_registration_name(
+        SSO_START_URL,
+        SSO_REGION,
+        Some(SSO_SCOPES),
+        Some(SSO_SESSION),
+    );
     let registration = assert_registration_file(&s, &registration_name, &first);
-    assert_eq!(registration["scopes"], json!([SCOPES]));
+    assert_eq!(registration["scopes"], json!(SSO_SCOPES));
     let grants = registration["grantTypes"].as_array().expect("grantTypes");
     for grant in ["authorization_code", "refresh_token"] {
         assert!(grants.contains(&json!(grant)), "{registration}");
     }
     // Those two files and nothing else (no temporary file left behind).
     let mut expected = vec![
-        format!("{}.json", sso_cache_name(SESSION)),
-        registration_name,
+        format!("{}.json", sso_cache_name(SSO_SESSION)),
+        format!("{registration_name}.json"),
     ];
     expected.sort();
-    assert_eq!(sso_cache_files(&s), expected);
+    assert_eq!(
+        sso_cache_files(&s).into_keys().collect::<Vec<_>>(),
+        expected
+    );
 
     // Logging in again reuses the cached registration, and names the session directly.
-    let again = login(&s, &["--sso-session", SESSION]);
+    let again = login(&s, &["--sso-session", SSO_SESSION]);
     assert_logged_in(
         &again,
-        START_URL,
-        &format!("sso-session {SESSION}"),
+        SSO_START_URL,
+        &format!("sso-session {SSO_SESSION}"),
         TimeDelta::hours(8),
     );
     assert_eq!(
@@ -273,10 +219,13 @@ fn authorization_code_login_writes_the_files_the_aws_cli_writes() {
             "CreateToken"
         ]
     );
-    let second = assert_login_file(&s, SESSION, START_URL);
+    let second = assert_sso_login_file(&s, SSO_SESSION, SSO_START_URL);
     assert_ne!(second["accessToken"], first["accessToken"]);
     assert_eq!(second["clientId"], first["clientId"]);
-    assert_eq!(sso_cache_files(&s), expected);
+    assert_eq!(
+        sso_cache_files(&s).into_keys().collect::<Vec<_>>(),
+        expected
+    );
 }
 
 #[test]
@@ -285,11 +234,11 @@ fn device_code_login_waits_out_pending_and_slow_down() {
         "device_polls": ["authorization_pending", "slow_down"], "interval": 1
     }));
     let s = sso_sandbox(&fake);
-    let run = login(&s, &["--profile", "sso", "--use-device-code"]);
+    let run = login(&s, &["--profile", SSO_PROFILE, "--use-device-code"]);
     assert_logged_in(
         &run,
-        START_URL,
-        &format!("sso-session {SESSION}"),
+        SSO_START_URL,
+        &format!("sso-session {SSO_SESSION}"),
         TimeDelta::hours(1),
     );
     let opens = browser_opens(&s);
@@ -313,10 +262,11 @@ fn device_code_login_waits_out_pending_and_slow_down() {
         "{ops:?}"
     );
     assert!(!ops.iter().any(|op| op.starts_with("Authorize")), "{ops:?}");
-    let polls = fake.create_tokens(DEVICE_GRANT);
+    let log = fake.requests();
+    let polls = create_tokens(&log, DEVICE_GRANT);
     let errors: Vec<&str> = polls
         .iter()
-        .map(|p| p["error"].as_str().unwrap_or("none"))
+        .map(|p| p.error.as_deref().unwrap_or("none"))
         .collect();
     assert_eq!(
         errors[..2],
@@ -331,7 +281,7 @@ fn device_code_login_waits_out_pending_and_slow_down() {
             .all(|e| *e == "AuthorizationPendingException"),
         "{errors:?}"
     );
-    let at = |i: usize| polls[i]["time"].as_f64().unwrap();
+    let at = |i: usize| polls[i].time;
     // The interval (1 s), then after slow_down the interval plus 5 s (RFC 8628 3.5).
     assert!(
         at(1) - at(0) >= 0.95,
@@ -343,15 +293,25 @@ fn device_code_login_waits_out_pending_and_slow_down() {
         "poll after slow_down after {:.2}s",
         at(2) - at(1)
     );
-    assert_login_file(&s, SESSION, START_URL);
+    assert_sso_login_file(&s, SSO_SESSION, SSO_START_URL);
 
     // The AWS CLI caches both flows' registrations under one name: the device flow's has
     // no authorization_code grant, so the next browser login registers anew.
-    let run = login(&s, &["--profile", "sso"]);
-    assert_logged_in(&run, START_URL, "sso-session corp", TimeDelta::hours(1));
-    assert_eq!(fake.succeeded("RegisterClient"), 2);
-    let login = assert_login_file(&s, SESSION, START_URL);
-    let name = registration_cache_name(START_URL, Some(&[SCOPES]), Some(SESSION));
+    let run = login(&s, &["--profile", SSO_PROFILE]);
+    assert_logged_in(
+        &run,
+        SSO_START_URL,
+        &format!("sso-session {SSO_SESSION}"),
+        TimeDelta::hours(1),
+    );
+    assert_eq!(count_requests(&fake.requests(), "RegisterClient", None), 2);
+    let login = assert_sso_login_file(&s, SSO_SESSION, SSO_START_URL);
+    let name = sso_registration_name(
+        SSO_START_URL,
+        SSO_REGION,
+        Some(SSO_SCOPES),
+        Some(SSO_SESSION),
+    );
     let registration = assert_registration_file(&s, &name, &login);
     assert!(
         registration["grantTypes"]
@@ -365,11 +325,11 @@ fn device_code_login_waits_out_pending_and_slow_down() {
 fn a_legacy_profile_logs_in_with_the_device_code() {
     let fake = FakeSso::start(&json!({}));
     let s = sso_sandbox(&fake);
-    let run = login(&s, &["--profile", "legacy"]);
+    let run = login(&s, &["--profile", SSO_LEGACY_PROFILE]);
     assert_logged_in(
         &run,
-        LEGACY_START_URL,
-        "profile legacy",
+        SSO_LEGACY_START_URL,
+        &format!("profile {SSO_LEGACY_PROFILE}"),
         TimeDelta::hours(1),
     );
     let ops = fake.ops();
@@ -378,18 +338,29 @@ fn a_legacy_profile_logs_in_with_the_device_code() {
         ["RegisterClient", "StartDeviceAuthorization"],
         "{ops:?}"
     );
-    assert_eq!(fake.succeeded("DeviceApprove"), 1, "{ops:?}");
-    assert_eq!(fake.succeeded("CreateToken"), 1, "{ops:?}");
+    assert_eq!(
+        count_requests(&fake.requests(), "DeviceApprove", None),
+        1,
+        "{ops:?}"
+    );
+    assert_eq!(
+        count_requests(&fake.requests(), "CreateToken", None),
+        1,
+        "{ops:?}"
+    );
     // Keyed by the start URL; the registration by the start URL without session or scopes.
-    let login = assert_login_file(&s, LEGACY_START_URL, LEGACY_START_URL);
-    let registration_name = registration_cache_name(LEGACY_START_URL, None, None);
+    let login = assert_sso_login_file(&s, SSO_LEGACY_START_URL, SSO_LEGACY_START_URL);
+    let registration_name = sso_registration_name(SSO_LEGACY_START_URL, SSO_REGION, None, None);
     assert_registration_file(&s, &registration_name, &login);
     let mut expected = vec![
-        format!("{}.json", sso_cache_name(LEGACY_START_URL)),
-        registration_name,
+        format!("{}.json", sso_cache_name(SSO_LEGACY_START_URL)),
+        format!("{registration_name}.json"),
     ];
     expected.sort();
-    assert_eq!(sso_cache_files(&s), expected);
+    assert_eq!(
+        sso_cache_files(&s).into_keys().collect::<Vec<_>>(),
+        expected
+    );
 }
 
 #[test]
@@ -398,13 +369,14 @@ fn a_denied_or_expired_device_code_fails_without_writing_a_login() {
         let fake = FakeSso::start(&json!({"device_polls": [poll]}));
         let mut s = sso_sandbox(&fake);
         s.env("EKS_TOKEN_TEST_BROWSER", "ignore");
-        let run = login(&s, &["--profile", "legacy"]);
+        let run = login(&s, &["--profile", SSO_LEGACY_PROFILE]);
         run.without_prompt_urls(&browser_opens(&s))
             .assert_error(1, word);
         run.assert_within(Duration::from_secs(5));
-        assert!(!sso_login_path(&s, LEGACY_START_URL).exists(), "{poll}");
+        assert!(!sso_login_path(&s, SSO_LEGACY_START_URL).exists(), "{poll}");
         // One poll, answered with the error: no more.
-        assert_eq!(fake.create_tokens(DEVICE_GRANT).len(), 1, "{poll}");
+        let log = fake.requests();
+        assert_eq!(create_tokens(&log, DEVICE_GRANT).len(), 1, "{poll}");
     }
 }
 
@@ -413,13 +385,19 @@ fn no_browser_prints_the_url_and_the_printed_url_works() {
     let fake = FakeSso::start(&json!({}));
     let s = sso_sandbox(&fake);
     for (profile, page, key, start_url, what) in [
-        ("sso", "/authorize?", SESSION, START_URL, "sso-session corp"),
         (
-            "legacy",
+            SSO_PROFILE,
+            "/authorize?",
+            SSO_SESSION,
+            SSO_START_URL,
+            format!("sso-session {SSO_SESSION}"),
+        ),
+        (
+            SSO_LEGACY_PROFILE,
             "/device?user_code=",
-            LEGACY_START_URL,
-            LEGACY_START_URL,
-            "profile legacy",
+            SSO_LEGACY_START_URL,
+            SSO_LEGACY_START_URL,
+            format!("profile {SSO_LEGACY_PROFILE}"),
         ),
     ] {
         let mut running = s.spawn(&[
@@ -437,8 +415,8 @@ fn no_browser_prints_the_url_and_the_printed_url_works() {
         let browser = open_in_browser(&s, &url, "approve", "manual-browser.log");
         assert_eq!(browser.code, 0, "the printed URL: {}", browser.stderr);
         let run = running.finish(Duration::from_secs(20));
-        assert_logged_in(&run, start_url, what, TimeDelta::hours(1));
-        assert_login_file(&s, key, start_url);
+        assert_logged_in(&run, start_url, &what, TimeDelta::hours(1));
+        assert_sso_login_file(&s, key, start_url);
     }
     assert_eq!(
         browser_opens(&s),
@@ -452,14 +430,14 @@ fn a_denial_in_the_browser_fails_with_denied_and_writes_no_login() {
     let fake = FakeSso::start(&json!({}));
     let mut s = sso_sandbox(&fake);
     s.env("EKS_TOKEN_TEST_BROWSER", "deny");
-    let run = login(&s, &["--profile", "sso"]);
+    let run = login(&s, &["--profile", SSO_PROFILE]);
     run.without_prompt_urls(&browser_opens(&s))
         .assert_error(1, "denied");
     run.assert_within(Duration::from_secs(10));
     assert_eq!(browser_opens(&s).len(), 1);
-    assert_eq!(fake.succeeded("AuthorizeDeny"), 1);
-    assert!(fake.create_tokens("authorization_code").is_empty());
-    assert!(!sso_login_path(&s, SESSION).exists());
+    assert_eq!(count_requests(&fake.requests(), "AuthorizeDeny", None), 1);
+    assert!(create_tokens(&fake.requests(), "authorization_code").is_empty());
+    assert!(!sso_login_path(&s, SSO_SESSION).exists());
 }
 
 #[test]
@@ -467,14 +445,14 @@ fn an_ignored_browser_tab_times_out_at_the_login_timeout() {
     let fake = FakeSso::start(&json!({}));
     let mut s = sso_sandbox(&fake);
     s.env("EKS_TOKEN_TEST_BROWSER", "ignore");
-    let run = s.run(&["login", "--profile", "sso", "--login-timeout", "2"]);
+    let run = s.run(&["login", "--profile", SSO_PROFILE, "--login-timeout", "2"]);
     run.without_prompt_urls(&browser_opens(&s))
         .assert_error(1, "timed out");
     assert!(run.elapsed >= Duration::from_secs(2), "{:?}", run.elapsed);
     run.assert_within(Duration::from_secs(2) + MARGIN);
     assert_eq!(browser_opens(&s).len(), 1);
-    assert!(fake.create_tokens("authorization_code").is_empty());
-    assert!(!sso_login_path(&s, SESSION).exists());
+    assert!(create_tokens(&fake.requests(), "authorization_code").is_empty());
+    assert!(!sso_login_path(&s, SSO_SESSION).exists());
 }
 
 #[test]
@@ -491,18 +469,19 @@ fn a_profile_without_sso_is_refused() {
     assert!(browser_opens(&s).is_empty());
 }
 
-/// The SSO login of profile `sso` expires `delta` from now, as far as the file says.
+/// The SSO login of [`SSO_SESSION`] expires `delta` from now, as far as the file says.
 fn rewrite_expires_at(s: &Sandbox, delta: TimeDelta) -> Value {
-    let mut login = read_sso_login(s, SESSION);
+    let mut login = read_sso_login(s, SSO_SESSION);
     login["expiresAt"] = json!(utc_in(delta));
-    write_sso_login(s, SESSION, &login);
+    write_sso_login(s, SSO_SESSION, &login);
     login
 }
 
+/// How many refreshes `fake` answered.
 fn refreshes(fake: &FakeSso) -> usize {
-    fake.create_tokens("refresh_token")
+    create_tokens(&fake.requests(), "refresh_token")
         .iter()
-        .filter(|e| e.get("error").is_none())
+        .filter(|r| r.error.is_none())
         .count()
 }
 
@@ -519,9 +498,9 @@ fn botocore_uses_eks_tokens_login_and_eks_token_uses_botocores_refresh() {
     let alice = "arn:aws:iam::123456789012:user/alice";
 
     assert_logged_in(
-        &login(&s, &["--profile", "sso"]),
-        START_URL,
-        "sso-session corp",
+        &login(&s, &["--profile", SSO_PROFILE]),
+        SSO_START_URL,
+        &format!("sso-session {SSO_SESSION}"),
         TimeDelta::hours(1),
     );
     let logged_in = fake.requests().len();
@@ -532,7 +511,7 @@ fn botocore_uses_eks_tokens_login_and_eks_token_uses_botocores_refresh() {
             "sts",
             "get-caller-identity",
             "--profile",
-            "sso",
+            SSO_PROFILE,
             "--output",
             "json",
         ],
@@ -541,14 +520,14 @@ fn botocore_uses_eks_tokens_login_and_eks_token_uses_botocores_refresh() {
     let identity: Value = serde_json::from_str(&cli.stdout).unwrap();
     assert_eq!(identity["Arn"], alice);
     assert_eq!(
-        botocore_credentials(&s, "sso")["access_key"],
+        botocore_credentials(&s, SSO_PROFILE)["access_key"],
         alice_ak.as_str()
     );
     let after_cli = fake.requests();
     assert!(
         after_cli[logged_in..]
             .iter()
-            .all(|e| e["op"] == "GetRoleCredentials" && e.get("error").is_none()),
+            .all(|r| r.op == "GetRoleCredentials" && r.error.is_none()),
         "{:?}",
         &after_cli[logged_in..]
     );
@@ -557,32 +536,40 @@ fn botocore_uses_eks_tokens_login_and_eks_token_uses_botocores_refresh() {
     fake.expire();
     let before = rewrite_expires_at(&s, -TimeDelta::minutes(1));
     assert_eq!(
-        botocore_credentials(&s, "sso")["access_key"],
+        botocore_credentials(&s, SSO_PROFILE)["access_key"],
         alice_ak.as_str()
     );
     assert_eq!(refreshes(&fake), 1);
-    let refreshed = read_sso_login(&s, SESSION);
+    let refreshed = read_sso_login(&s, SSO_SESSION);
     assert_ne!(refreshed["accessToken"], before["accessToken"]);
     assert_ne!(refreshed["refreshToken"], before["refreshToken"]);
 
     // eks-token takes botocore's refreshed login as it is: no login, no second refresh.
     let requests = fake.requests().len();
-    let run = s.run(&["token", "-i", "c", "--profile", "sso", "--timeout", "5"]);
+    let run = s.run(&[
+        "token",
+        "-i",
+        "c",
+        "--profile",
+        SSO_PROFILE,
+        "--timeout",
+        "5",
+    ]);
     let verdict = verify_token(&run.token(), "c", &alice_sk);
     assert_eq!(verdict["access_key_id"], alice_ak.as_str());
-    let whoami = s.run(&["whoami", "--profile", "sso", "--timeout", "5"]);
+    let whoami = s.run(&["whoami", "--profile", SSO_PROFILE, "--timeout", "5"]);
     assert_eq!(whoami.code, 0, "{}", whoami.stderr);
     assert!(whoami.stdout.contains(alice), "{}", whoami.stdout);
     let log = fake.requests();
     assert_eq!(
-        log[requests..].iter().map(|e| &e["op"]).collect::<Vec<_>>(),
+        log[requests..].iter().map(|r| &r.op).collect::<Vec<_>>(),
         ["GetRoleCredentials", "GetRoleCredentials"],
         "{:?}",
         &log[requests..]
     );
-    assert!(log[requests..].iter().all(|e| e.get("error").is_none()));
+    assert!(log[requests..].iter().all(|r| r.error.is_none()));
     assert_eq!(
-        read_sso_login(&s, SESSION),
+        read_sso_login(&s, SSO_SESSION),
         refreshed,
         "eks-token left the file alone"
     );
@@ -592,8 +579,9 @@ fn botocore_uses_eks_tokens_login_and_eks_token_uses_botocores_refresh() {
 #[test]
 fn eks_token_refreshes_a_login_close_to_expiry_and_botocore_uses_it() {
     let fake = FakeSso::start(&json!({}));
+    let (role_ak, role_sk, _) = sso_role_credentials(SSO_ACCOUNT, SSO_ROLE);
     let s = sso_sandbox(&fake);
-    assert_eq!(login(&s, &["--profile", "sso"]).code, 0);
+    assert_eq!(login(&s, &["--profile", SSO_PROFILE]).code, 0);
     // Ten minutes left (under the 15-minute refresh window) and a refresh token.
     let before = rewrite_expires_at(&s, TimeDelta::minutes(10));
     let run = s.run(&[
@@ -601,16 +589,16 @@ fn eks_token_refreshes_a_login_close_to_expiry_and_botocore_uses_it() {
         "-i",
         "c",
         "--profile",
-        "sso",
+        SSO_PROFILE,
         "--no-cache",
         "--timeout",
         "5",
     ]);
-    let verdict = verify_token(&run.token(), "c", ROLE_SK);
-    assert_eq!(verdict["access_key_id"], ROLE_AK);
+    let verdict = verify_token(&run.token(), "c", &role_sk);
+    assert_eq!(verdict["access_key_id"], role_ak.as_str());
     assert_eq!(refreshes(&fake), 1);
-    let after = assert_login_file(&s, SESSION, START_URL);
-    assert_eq!(file_mode(&sso_login_path(&s, SESSION)), 0o600);
+    let after = assert_sso_login_file(&s, SSO_SESSION, SSO_START_URL);
+    assert_eq!(file_mode(&sso_login_path(&s, SSO_SESSION)), 0o600);
     assert_ne!(after["accessToken"], before["accessToken"]);
     assert_ne!(after["refreshToken"], before["refreshToken"]);
     let left = parse_expires_at(after["expiresAt"].as_str().unwrap()) - Utc::now();
@@ -628,20 +616,23 @@ fn eks_token_refreshes_a_login_close_to_expiry_and_botocore_uses_it() {
         assert_eq!(after[field], before[field], "{field} kept");
     }
     // botocore takes the refreshed login without refreshing again; so does eks-token.
-    assert_eq!(botocore_credentials(&s, "sso")["access_key"], ROLE_AK);
+    assert_eq!(
+        botocore_credentials(&s, SSO_PROFILE)["access_key"],
+        role_ak.as_str()
+    );
     let run = s.run(&[
         "token",
         "-i",
         "c",
         "--profile",
-        "sso",
+        SSO_PROFILE,
         "--no-cache",
         "--timeout",
         "5",
     ]);
-    verify_token(&run.token(), "c", ROLE_SK);
+    verify_token(&run.token(), "c", &role_sk);
     assert_eq!(refreshes(&fake), 1);
-    assert_eq!(fake.succeeded("RegisterClient"), 1);
+    assert_eq!(count_requests(&fake.requests(), "RegisterClient", None), 1);
     assert_eq!(browser_opens(&s).len(), 1);
 }
 
@@ -657,13 +648,13 @@ fn logout_ends_the_login_and_removes_what_was_derived_from_it() {
             support::SK
         ),
     );
-    assert_eq!(login(&s, &["--profile", "sso"]).code, 0);
-    let token = read_sso_login(&s, SESSION)["accessToken"]
+    assert_eq!(login(&s, &["--profile", SSO_PROFILE]).code, 0);
+    let token = read_sso_login(&s, SSO_SESSION)["accessToken"]
         .as_str()
         .unwrap()
         .to_owned();
     // Two tokens derived from the login, one that is not.
-    for (cluster, profile) in [("c1", "sso"), ("c2", "sso"), ("c3", "keys")] {
+    for (cluster, profile) in [("c1", SSO_PROFILE), ("c2", SSO_PROFILE), ("c3", "keys")] {
         let run = s.run(&[
             "token",
             "-i",
@@ -681,10 +672,10 @@ fn logout_ends_the_login_and_removes_what_was_derived_from_it() {
     assert_eq!(run.code, 0, "{}", run.stderr);
     assert_eq!(
         run.stdout,
-        format!("Logged out of {START_URL}.\nRemoved 2 cached tokens.\n")
+        format!("Logged out of {SSO_START_URL}.\nRemoved 2 cached tokens.\n")
     );
-    assert_eq!(fake.succeeded("Logout"), 1);
-    assert!(!sso_login_path(&s, SESSION).exists());
+    assert_eq!(count_requests(&fake.requests(), "Logout", None), 1);
+    assert!(!sso_login_path(&s, SSO_SESSION).exists());
     let list = s.run(&["cache", "list", "--output", "json"]);
     let left: Value = serde_json::from_str(&list.stdout).unwrap();
     let left: Vec<&Value> = left
@@ -709,5 +700,5 @@ fn logout_ends_the_login_and_removes_what_was_derived_from_it() {
     let again = s.run(&["logout", "--timeout", "5"]);
     assert_eq!(again.code, 0, "{}", again.stderr);
     assert_eq!(again.stdout, "No IAM Identity Center logins are cached.\n");
-    assert_eq!(fake.succeeded("Logout"), 1);
+    assert_eq!(count_requests(&fake.requests(), "Logout", None), 1);
 }

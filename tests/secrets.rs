@@ -13,8 +13,10 @@ use std::path::{Path, PathBuf};
 
 use serde_json::{Value, json};
 use support::{
-    FakeSso, Process, ROLE_SK, Run, SESSION, Sandbox, browser_opens, closed_port, read_sso_login,
-    sso_sandbox, utc_in, verify_token, write_json, write_sso_login,
+    FakeSso, Process, Run, SSO_ACCOUNT, SSO_LEGACY_PROFILE, SSO_PROFILE, SSO_ROLE, SSO_SESSION,
+    Sandbox, browser_opens, closed_port, count_requests, create_tokens, read_sso_login,
+    sso_cache_files, sso_role_credentials, sso_sandbox, utc_in, verify_token, write_json,
+    write_sso_login,
 };
 
 const ACCOUNT: &str = "123456789012";
@@ -686,24 +688,22 @@ fn a_secret_across_the_cut_of_a_credential_process_message_is_not_half_shown() {
 }
 
 /// The start of each kind of secret `tests/peers/fake_sso.py` issues: access and refresh
-/// tokens, client secrets, authorization codes, device codes. None may be shown, whatever
-/// its value.
+/// tokens, client secrets, authorization codes, device codes, role secret access keys.
+/// None may be shown, whatever its value.
 const FAKE_SSO_SECRET_PREFIXES: &[&str] = &[
     "sso-at-",
     "sso-rt-",
     "fake-secret-",
     "fake-code-",
     "fake-device-",
+    "sso-secret-",
 ];
 
 /// The tokens and client secrets in the files of `~/.aws/sso/cache` (logins and client
 /// registrations).
 fn sso_cache_secrets(s: &Sandbox) -> Vec<String> {
-    if !s.path(SSO_CACHE).exists() {
-        return Vec::new();
-    }
     let mut found = Vec::new();
-    for contents in snapshot(&s.path(SSO_CACHE)).values() {
+    for contents in sso_cache_files(s).values() {
         let Ok(file) = serde_json::from_slice::<Value>(contents) else {
             continue;
         };
@@ -810,7 +810,7 @@ fn logins_their_refresh_and_logout_show_no_sso_secret() {
         secrets: Vec::new(),
     };
     // The authorization code flow (code, verifier) and the device flow (device code).
-    for profile in ["sso", "legacy"] {
+    for profile in [SSO_PROFILE, SSO_LEGACY_PROFILE] {
         let args = ["login", "--profile", profile, "--login-timeout", "30"];
         let run = run_login_checked(&mut w, &[], &args);
         assert_eq!(run.code, 0, "{}", run.stderr);
@@ -821,22 +821,24 @@ fn logins_their_refresh_and_logout_show_no_sso_secret() {
         "-i",
         "c",
         "--profile",
-        "sso",
+        SSO_PROFILE,
         "--verbose",
         "--no-cache",
         "--timeout",
         "5",
     ];
     let expiring = |w: &LoginWorld| {
-        let mut login = read_sso_login(&w.sandbox, SESSION);
+        let mut login = read_sso_login(&w.sandbox, SSO_SESSION);
         login["expiresAt"] = json!(utc_in(chrono::TimeDelta::minutes(10)));
-        write_sso_login(&w.sandbox, SESSION, &login);
+        write_sso_login(&w.sandbox, SSO_SESSION, &login);
     };
     // A refresh sends the refresh token and the client secret, and writes new tokens.
     expiring(&w);
     let run = run_login_checked(&mut w, &[], &token);
-    verify_token(&run.token(), "c", ROLE_SK);
-    assert_eq!(fake.create_tokens("refresh_token").len(), 1, "refreshed");
+    let (_, role_secret, _) = sso_role_credentials(SSO_ACCOUNT, SSO_ROLE);
+    verify_token(&run.token(), "c", &role_secret);
+    let log = fake.requests();
+    assert_eq!(create_tokens(&log, "refresh_token").len(), 1, "refreshed");
 
     // SSO-OIDC echoes each request back (its body holds the secrets) in its error.
     let echo = Process::faults(&json!([{"echo": true}]));
@@ -855,7 +857,7 @@ fn logins_their_refresh_and_logout_show_no_sso_secret() {
         &[
             "login",
             "--profile",
-            "legacy",
+            SSO_LEGACY_PROFILE,
             "--timeout",
             "5",
             "--login-timeout",
@@ -867,7 +869,7 @@ fn logins_their_refresh_and_logout_show_no_sso_secret() {
 
     let run = run_login_checked(&mut w, &[], &["logout", "--timeout", "5"]);
     assert_eq!(run.code, 0, "{}", run.stderr);
-    assert_eq!(fake.succeeded("Logout"), 2);
+    assert_eq!(count_requests(&fake.requests(), "Logout", None), 2);
 }
 
 #[test]

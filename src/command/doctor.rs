@@ -4,6 +4,7 @@
 
 use std::borrow::Cow;
 use std::ffi::OsString;
+use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::Duration;
@@ -11,21 +12,23 @@ use std::time::Duration;
 use aws_runtime::env_config::file::{EnvConfigFileKind, EnvConfigFiles};
 use aws_types::os_shim_internal::{Env, Fs};
 use chrono::{DateTime, Utc};
-use clap::Parser;
+use clap::{Parser, ValueEnum};
 use serde::{Deserialize, Serialize};
 use tokio::io::AsyncReadExt;
 
 use crate::aws_files::{self, home_dir};
 use crate::cache::{self, Cache, CacheKey, KeyInputs};
 use crate::cli::{self, AwsOnly, Cli, Command, DoctorArgs, TokenArgs};
-use crate::credentials::{AwsConfig, LoginState, Options, RegionOrigin, Source};
+use crate::credentials::{AwsConfig, LoginState, Options, RegionOrigin, Source, sso};
 use crate::error::Error;
+use crate::exec_credential::ExecRequest;
 use crate::exec_plugin::{self, Plugin};
 use crate::identity::Principal;
 use crate::kubeconfig::{
     self, ExecApiVersion, ExecConfig, InteractiveMode, Kubeconfig, KubeconfigError, UnreadableExec,
 };
 use crate::log;
+use crate::login;
 use crate::message::{self, a_few, shell_quote, stamp, time_left};
 use crate::network::{self, Deadline, Limits};
 use crate::sts_endpoint::StsEndpoint;
@@ -144,6 +147,9 @@ struct Plan {
     user: String,
     token: Option<TokenArgs>,
     env: Vec<(String, String)>,
+    /// `spec.interactive` kubectl would send from here: `interactiveMode` Always, or
+    /// IfAvailable (v1beta1's default) with stdin a terminal.
+    interactive: bool,
 }
 
 /// Exec `env` variables doctor applies from any kubeconfig: they choose among the user's
@@ -203,11 +209,23 @@ fn check(args: &DoctorArgs, report: &mut Report) -> Result<(), Error> {
         ),
         None => {}
     }
+    let token_aws = match &plan {
+        Some(Plan {
+            token: Some(token), ..
+        }) => &token.aws,
+        _ => &args.aws,
+    };
+    let lock_dir = match &cache {
+        CacheUse::Off => None,
+        CacheUse::In(dir) => cache::default_dir(dir.as_deref()),
+    };
+    let login = token_aws.login_policy(plan.as_ref().map(|p| p.interactive), lock_dir);
     let checks = AwsChecks {
         cluster: cluster.and_then(Result::ok),
         options,
         cache,
         live,
+        login,
     };
     // Without an exec env to apply, the plugin would see this process's environment.
     if env.is_empty() {
@@ -225,6 +243,8 @@ struct AwsChecks {
     cache: CacheUse,
     /// Resolve the credentials and call AWS; else only what the config files say.
     live: bool,
+    /// Whether an expired SSO login may be renewed by itself, as the plugin would decide.
+    login: login::Policy,
 }
 
 /// The token cache as the plugin's arguments set it.
@@ -246,8 +266,7 @@ const MAX_CHILD_REPORT: u64 = 1024 * 1024;
 impl AwsChecks {
     /// Runs the checks in this process, with its environment.
     fn run(&self, deadline: Deadline, report: &mut Report) -> Result<(), Error> {
-        network::block_on(check_aws(&self.options, deadline, self.live, report))
-            .map_err(Error::Runtime)?;
+        network::block_on(check_aws(self, deadline, report)).map_err(Error::Runtime)?;
         if let Some(id) = &self.cluster {
             let line = match &self.cache {
                 CacheUse::Off => {
@@ -287,12 +306,25 @@ impl AwsChecks {
         let failed = |why: String| (format!("the credential checks did not run: {why}"), None);
         let exe = std::env::current_exe()
             .map_err(|e| failed(format!("cannot find eks-token's own binary: {e}")))?;
-        let mut child = tokio::process::Command::new(&exe)
+        let interactive = self.login.exec_interactive == Some(true);
+        let mut command = tokio::process::Command::new(&exe);
+        if let Some(interactive) = self.login.exec_interactive {
+            command.env(
+                "KUBERNETES_EXEC_INFO",
+                format!(r#"{{"apiVersion":"client.authentication.k8s.io/v1","spec":{{"interactive":{interactive}}}}}"#),
+            );
+        }
+        let mut child = command
             .args(self.child_args(deadline.left()))
             .envs(env.iter().map(|(name, value)| (name, value)))
             // Debug lines as this run has them, whatever the exec env says.
             .env_remove(log::ENV)
-            .stdin(Stdio::null())
+            // kubectl gives the plugin stdin only when interactive.
+            .stdin(if interactive {
+                Stdio::inherit()
+            } else {
+                Stdio::null()
+            })
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .kill_on_drop(true)
@@ -307,7 +339,15 @@ impl AwsChecks {
             }
             (out, child.wait().await)
         };
-        let Ok((out, status)) = tokio::time::timeout(deadline.left() + CHILD_GRACE, finished).await
+        // A person logging in in the child has the login's time on top.
+        let login = login::person_present(
+            self.login.mode,
+            self.login.exec_interactive,
+            login::has_terminal(),
+        )
+        .map_or(Duration::ZERO, |()| self.login.timeout);
+        let Ok((out, status)) =
+            tokio::time::timeout(deadline.left() + login + CHILD_GRACE, finished).await
         else {
             return Err((
                 format!(
@@ -335,6 +375,8 @@ impl AwsChecks {
         // the `--timeout` given (`timed out after 10s`).
         let left = left.as_millis().div_ceil(10).max(1) as f64 / 100.0;
         let left = left.to_string();
+        let login = self.login.mode.to_possible_value();
+        let login_timeout = self.login.timeout.as_secs_f64().to_string();
         let flags = [
             ("profile", options.profile.as_deref()),
             ("region", options.region.as_deref()),
@@ -343,6 +385,8 @@ impl AwsChecks {
             ("external-id", role.and_then(|r| r.external_id.as_deref())),
             ("cluster-id", self.cluster.as_ref().map(ClusterId::as_str)),
             ("timeout", Some(left.as_str())),
+            ("login", login.as_ref().map(|v| v.get_name())),
+            ("login-timeout", Some(login_timeout.as_str())),
         ];
         let mut args: Vec<OsString> = vec!["doctor".into(), "--aws-only".into(), what.into()];
         // `--name=value`: a value may start with `-`.
@@ -378,6 +422,13 @@ fn aws_only(args: &DoctorArgs, what: AwsOnly) -> (String, Result<(), Error>) {
         Ok(cluster) => cluster,
         Err(e) => return (String::new(), Err(e.into())),
     };
+    // Set by the parent as kubectl sets it.
+    let exec_interactive = std::env::var_os("KUBERNETES_EXEC_INFO")
+        .filter(|info| !info.is_empty())
+        .map(|info| ExecRequest::from_env_value(Some(&info)).interactive);
+    let lock_dir = (!args.no_cache)
+        .then(|| cache::default_dir(args.cache_dir.as_deref()))
+        .flatten();
     let checks = AwsChecks {
         cluster,
         options: args.aws.options(),
@@ -387,6 +438,7 @@ fn aws_only(args: &DoctorArgs, what: AwsOnly) -> (String, Result<(), Error>) {
             CacheUse::In(args.cache_dir.clone())
         },
         live: what == AwsOnly::Live,
+        login: args.aws.login_policy(exec_interactive, lock_dir),
     };
     let mut report = Report::default();
     if let Err(e) = checks.run(deadline, &mut report) {
@@ -492,6 +544,7 @@ fn check_exec(
                 user: user.to_owned(),
                 token: None,
                 env: Vec::new(),
+                interactive: false,
             };
         }
     };
@@ -531,10 +584,16 @@ fn check_exec(
         }
     }
 
+    let interactive = match &exec.interactive_mode {
+        Some(InteractiveMode::Never) => false,
+        Some(InteractiveMode::Always) => true,
+        _ => std::io::stdin().is_terminal(),
+    };
     let plan = |token| Plan {
         user: user.to_owned(),
         token,
         env: env.clone(),
+        interactive,
     };
     let plugin = Plugin::of_command(command);
     match plugin {
@@ -882,7 +941,8 @@ fn trust_command(args: &DoctorArgs) -> String {
 
 /// Credentials, region, STS host, SSO login and a live GetCallerIdentity; with `live`
 /// false, only what the config files say.
-async fn check_aws(options: &Options, deadline: Deadline, live: bool, report: &mut Report) {
+async fn check_aws(checks: &AwsChecks, deadline: Deadline, report: &mut Report) {
+    let (options, live) = (&checks.options, checks.live);
     let setup = match AwsConfig::load(options, deadline).await {
         Ok(s) => s,
         Err(e) => {
@@ -921,7 +981,18 @@ async fn check_aws(options: &Options, deadline: Deadline, live: bool, report: &m
         );
     }
 
-    check_sso(options, &setup, report);
+    // As the plugin would: refreshed, or renewed when a person is there.
+    let ensured = if live {
+        login::ensure(&setup, &checks.login).await
+    } else {
+        Ok(login::Ensured::Usable)
+    };
+    check_sso(&setup, &checks.login, report);
+    if let Err(e) = ensured {
+        report.line("credentials", why(options, Some(&setup), None));
+        report.problem(e.to_string(), e.hint());
+        return;
+    }
     if !live {
         let mut text = "not resolved (see the warnings)".to_owned();
         if setup.profile_names().contains(&setup.profile) {
@@ -958,7 +1029,7 @@ async fn check_aws(options: &Options, deadline: Deadline, live: bool, report: &m
         if expiry <= now {
             report.problem(
                 format!("the credentials expired at {}", stamp(expiry)),
-                Some("refresh them (`aws sso login`, or a new `aws-vault exec` session)".into()),
+                Some("refresh them (`eks-token login`, or a new `aws-vault exec` session)".into()),
             );
         } else {
             report.line(
@@ -985,35 +1056,61 @@ async fn check_aws(options: &Options, deadline: Deadline, live: bool, report: &m
     }
 }
 
-/// The SSO login of the profile in use: when it expires and the command that renews it.
-/// Whether an expired login is fatal is left to the credential chain (the SDK refreshes
-/// `sso_session` logins that still have a refresh token).
-fn check_sso(options: &Options, setup: &AwsConfig, report: &mut Report) {
-    if options.profile.is_none() && aws_files::env_var("AWS_ACCESS_KEY_ID").is_some() {
-        return;
-    }
-    let Some(sso) = setup.sso_profile(&setup.profile) else {
+/// The SSO login of the profile in use: when it expires, whether it can be refreshed
+/// without a browser, whether the plugin would log in again by itself here, and the
+/// command that renews it.
+fn check_sso(setup: &AwsConfig, policy: &login::Policy, report: &mut Report) {
+    let (Some(sso), Some(home)) = (setup.sso_profile_in_use(), aws_files::home_dir()) else {
         return;
     };
-    let Some(state) = sso.login_state() else {
+    let Some(key) = sso.cache_key() else {
         return;
+    };
+    let now = Utc::now();
+    let (state, refresh) = match sso::read_login(&home, key) {
+        Ok(login) => (
+            match login.expires() {
+                Some(t) if t > now => {
+                    format!("valid until {} (in {})", stamp(t), time_left(t - now))
+                }
+                Some(t) => format!("expired at {}", stamp(t)),
+                None => "the cached login is unreadable".into(),
+            },
+            match (&sso.session, login.refreshable(now)) {
+                (None, _) => "a legacy sso_start_url profile: never refreshed".to_owned(),
+                (Some(_), true) => format!(
+                    "refreshed without a browser until {}",
+                    login.registration_expires_at.as_deref().unwrap_or_default()
+                ),
+                (Some(_), false) => "no refresh token: a browser login when it expires".to_owned(),
+            },
+        ),
+        Err(LoginState::Missing) => (
+            "none cached (never logged in, or logged out)".to_owned(),
+            String::new(),
+        ),
+        Err(_) => ("the cached login is unreadable".to_owned(), String::new()),
     };
     let via = match &sso.session {
         Some(s) => format!("sso-session {s}"),
         None => format!("profile {}", sso.profile),
     };
-    let now = Utc::now();
-    let state = match state {
-        LoginState::ExpiresAt(t) if t > now => {
-            format!("valid until {} (in {})", stamp(t), time_left(t - now))
-        }
-        LoginState::ExpiresAt(t) => format!("expired at {}", stamp(t)),
-        LoginState::Missing => "none cached (never logged in, or logged out)".into(),
-        LoginState::Unreadable => "the cached login is unreadable".into(),
+    let via = if refresh.is_empty() {
+        via
+    } else {
+        format!("{via}; {refresh}")
     };
+    let renewal =
+        match login::person_present(policy.mode, policy.exec_interactive, login::has_terminal()) {
+            Ok(()) => "renewed by itself when needed: a person is at this terminal".to_owned(),
+            Err(why) => format!("not renewed by itself: {}", why.why()),
+        };
     report.line(
         "sso login",
-        format!("{state}\n{via}; log in with `{}`", sso.login_command()),
+        format!(
+            "{state}\n{via}\n{renewal}\nlog in with `{}`",
+            sso.login_command()
+        ),
     );
 }
 
@@ -1141,6 +1238,12 @@ mod tests {
     #[test]
     fn the_child_gets_the_checks_flags_and_the_time_left() {
         let checks = |role, cache: CacheUse, live| AwsChecks {
+            login: login::Policy {
+                mode: login::Mode::Never,
+                timeout: Duration::from_secs(42),
+                exec_interactive: None,
+                lock_dir: None,
+            },
             cluster: Some(ClusterId::new("prod").unwrap()),
             options: Options {
                 profile: Some("-dev".into()),
@@ -1180,6 +1283,8 @@ mod tests {
         assert_eq!(args.cache_dir, Some(PathBuf::from("/tmp/cache dir")));
         // Doctor spent 3 ms before: the child's messages still say 10s.
         assert_eq!(args.aws.timeout, Duration::from_secs(10));
+        assert_eq!(args.aws.login, login::Mode::Never);
+        assert_eq!(args.aws.login_timeout, Duration::from_secs(42));
         let options = args.aws.options();
         assert_eq!(options.profile.as_deref(), Some("-dev"));
         assert_eq!(options.region.as_deref(), Some("eu-west-1"));

@@ -66,7 +66,9 @@ impl TokenRun {
         let exec_interactive = exec_info
             .filter(|info| !info.is_empty())
             .map(|_| request.interactive);
-        let login = args.aws.login_policy(exec_interactive, cache_dir.clone());
+        // Runs agree on one login in the cache directory, also with --no-cache.
+        let lock_dir = cache::default_dir(args.cache_location.cache_dir.as_deref());
+        let login = args.aws.login_policy(exec_interactive, lock_dir);
         Ok(Self {
             cluster,
             request,

@@ -79,7 +79,7 @@ pub enum NoPerson {
 }
 
 impl NoPerson {
-    fn why(self) -> &'static str {
+    pub fn why(self) -> &'static str {
         match self {
             Self::Off => "logging in by itself is off (--login never)",
             Self::NotInteractive => {
@@ -381,16 +381,13 @@ pub async fn ensure(aws: &AwsConfig, policy: &Policy) -> Result<Ensured, LoginEr
     }
     let wait = policy.timeout + aws.network().limits().total;
     let (_lock, waited) = lock(policy.lock_dir.as_deref(), target.cache_key(), wait);
-    let need = if waited {
-        LoginNeed::of(
-            &home,
-            target.cache_key(),
-            target.session.is_some(),
-            Utc::now(),
-        )
-    } else {
-        need
-    };
+    // Read again under the lock: a run that held it may have just written a login.
+    let need = LoginNeed::of(
+        &home,
+        target.cache_key(),
+        target.session.is_some(),
+        Utc::now(),
+    );
     let detail = match need {
         LoginNeed::Nothing => return Ok(Ensured::Usable),
         LoginNeed::Refresh(login) => match refresh(aws, &home, &target, login).await {
@@ -421,7 +418,7 @@ pub async fn ensure(aws: &AwsConfig, policy: &Policy) -> Result<Ensured, LoginEr
         });
     }
     message::say(&format!(
-        "the IAM Identity Center login for profile {} is {detail}: logging in again",
+        "the IAM Identity Center login of profile {} must be renewed ({detail}): logging in",
         sso.profile
     ));
     let how = How {
@@ -519,7 +516,7 @@ async fn refresh(
                     | "UnauthorizedClientException"
                     | "AccessDeniedException"),
                 ) => Refresh::Rejected(format!(
-                    "expired at {} and its refresh was refused ({code})",
+                    "expired at {} and could not be refreshed ({code})",
                     login.expires().map_or_else(|| "?".into(), stamp)
                 )),
                 _ => failed(e),

@@ -7,6 +7,7 @@ use serde_json::Value;
 
 use super::peers::FakeEks;
 use super::runner::{BIN, Run, Sandbox, run_command};
+use super::terminal::{Stdout, run_in_terminal, terminal_command};
 
 /// What kubectl prints for an empty namespace it was allowed to list.
 pub const NO_PODS: &str = "No resources found in default namespace.";
@@ -74,12 +75,73 @@ pub fn point_clusters_at(kubeconfig: &Path, server: &str, ca_pem: &Path) {
     std::fs::write(kubeconfig, yaml_serde::to_string(&doc).unwrap()).unwrap();
 }
 
+/// `~/.kube/config` with one context on `api` whose user runs eks-token (the binary under
+/// test) with `args`, as the README shows it; `interactive_mode` is the exec block's
+/// `interactiveMode` (`client.authentication.k8s.io/v1` requires one).
+pub fn write_exec_kubeconfig(
+    sandbox: &Sandbox,
+    api: &FakeEks,
+    api_version: &str,
+    interactive_mode: Option<&str>,
+    args: &[&str],
+) -> PathBuf {
+    let interactive = interactive_mode
+        .map(|mode| format!("\n      interactiveMode: {mode}"))
+        .unwrap_or_default();
+    let args = args
+        .iter()
+        .map(|a| format!("\"{a}\""))
+        .collect::<Vec<_>>()
+        .join(", ");
+    sandbox.write(
+        ".kube/config",
+        &format!(
+            "apiVersion: v1
+kind: Config
+clusters:
+- name: fake
+  cluster:
+    server: https://127.0.0.1:{port}
+    certificate-authority: {ca}
+users:
+- name: eks
+  user:
+    exec:
+      apiVersion: {api_version}
+      command: {bin}
+      args: [{args}]{interactive}
+contexts:
+- name: fake
+  context:
+    cluster: fake
+    user: eks
+current-context: fake
+",
+            port = api.server.port,
+            ca = api.ca.display(),
+            bin = BIN
+        ),
+    )
+}
+
+/// `kubectl get pods`, bounded.
+const GET_PODS: [&str; 3] = ["get", "pods", "--request-timeout=20s"];
+
 /// Runs a kubectl version's `get pods` with `kubeconfig` and eks-token on PATH.
 pub fn kubectl_get_pods(sandbox: &Sandbox, version: &str, kubeconfig: &Path) -> Run {
-    let mut cmd = sandbox.command_of(kubectl(version), &["get", "pods", "--request-timeout=20s"]);
+    let mut cmd = sandbox.command_of(kubectl(version), &GET_PODS);
     cmd.env("KUBECONFIG", kubeconfig)
         .env("PATH", path_with_eks_token());
     run_command(cmd)
+}
+
+/// [`kubectl_get_pods`] as a person types it: on a terminal (`Run::stderr` is what the
+/// terminal showed, kubectl's stdout and stderr both).
+pub fn kubectl_get_pods_in_terminal(sandbox: &Sandbox, version: &str, kubeconfig: &Path) -> Run {
+    let mut cmd = terminal_command(sandbox, kubectl(version), &GET_PODS, Stdout::Terminal);
+    cmd.env("KUBECONFIG", kubeconfig)
+        .env("PATH", path_with_eks_token());
+    run_in_terminal(cmd)
 }
 
 /// `kubectl config ARGS --kubeconfig FILE` of a kubectl version: the file alone, no server.

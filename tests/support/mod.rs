@@ -1,5 +1,6 @@
 //! The one harness every integration test uses: run the real binary the way kubectl does
-//! (clean environment, no stdin, `KUBERNETES_EXEC_INFO`), and start the test peers.
+//! (clean environment, no stdin, `KUBERNETES_EXEC_INFO`) or as a person at a terminal
+//! does, and start the test peers.
 //!
 //! Peers come from the venv that `tests/run.sh` builds; a missing peer fails the test
 //! with the command that sets it up, it never skips.
@@ -14,6 +15,7 @@ mod kubeconfig;
 mod peers;
 mod runner;
 mod sso;
+mod terminal;
 
 #[allow(unused_imports)]
-pub use self::{keys::*, kubeconfig::*, peers::*, runner::*, sso::*};
+pub use self::{keys::*, kubeconfig::*, peers::*, runner::*, sso::*, terminal::*};

@@ -178,11 +178,15 @@ pub fn http_get(url: &str) -> String {
     http_ok("GET", url, &[], "")
 }
 
-/// `POST url` with a JSON `body`, returning the answer's body (test peers only).
-pub fn http_post(url: &str, body: &str) -> String {
-    http_ok("POST", url, &[("Content-Type", "application/json")], body)
+/// `POST url` with a JSON body over plain HTTP/1.0 on loopback, returning the JSON
+/// answer (test peers only).
+pub fn http_post_json(url: &str, body: &Value) -> Value {
+    let headers = [("Content-Type", "application/json")];
+    let answer = http_ok("POST", url, &headers, &body.to_string());
+    serde_json::from_str(&answer).unwrap_or_else(|_| panic!("POST {url}: not JSON: {answer}"))
 }
 
+/// [`http_request`] whose answer must be 200: its body.
 fn http_ok(method: &str, url: &str, headers: &[(&str, &str)], body: &str) -> String {
     let (status, answer) = http_request(method, url, headers, body);
     assert_eq!(status, 200, "{method} {url}: {answer}");

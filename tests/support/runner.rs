@@ -13,6 +13,9 @@ pub const BIN: &str = env!("CARGO_BIN_EXE_eks-token");
 
 /// Exec info as kubectl sends it for each exec apiVersion.
 pub const EXEC_INFO_V1: &str = r#"{"kind":"ExecCredential","apiVersion":"client.authentication.k8s.io/v1","spec":{"interactive":false}}"#;
+/// Exec info as kubectl sends it when a person is there (`interactiveMode: IfAvailable`
+/// and stdin a terminal), and as kube-rs sends it for `IfAvailable` even without one.
+pub const EXEC_INFO_V1_INTERACTIVE: &str = r#"{"kind":"ExecCredential","apiVersion":"client.authentication.k8s.io/v1","spec":{"interactive":true}}"#;
 pub const EXEC_INFO_V1BETA1: &str = r#"{"kind":"ExecCredential","apiVersion":"client.authentication.k8s.io/v1beta1","spec":{"interactive":false}}"#;
 
 /// A private HOME with its own `~/.aws`, and the environment the binary runs with.
@@ -309,6 +312,13 @@ impl Run {
 /// Writes `value` as JSON to a temp file that lives as long as the sandbox.
 pub fn write_json(sandbox: &Sandbox, relative: &str, value: &Value) -> PathBuf {
     sandbox.write(relative, &value.to_string())
+}
+
+/// The JSON in the file at `path`.
+pub fn read_json(path: &Path) -> Value {
+    let text = std::fs::read_to_string(path)
+        .unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{} is not JSON: {e}", path.display()))
 }
 
 /// The permission bits of `path` (`0o600` for a private file).

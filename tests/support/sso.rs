@@ -1,102 +1,127 @@
 //! IAM Identity Center in the tests: the fake (`tests/peers/fake_sso.py`) and what it saw,
 //! the test browser behind `$BROWSER`, a sandbox whose profiles log in through them, the
-//! files the AWS CLI v2 keeps a login in, and botocore reading those files.
+//! files the AWS CLI v2 keeps a login in (and a login made by hand as a second tool would
+//! make it), and botocore reading those files.
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
-use std::process::Command;
 
+use chrono::{DateTime, NaiveDateTime, TimeDelta, Utc};
+use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::keys::sso_cache_name;
-use super::peers::{Process, http_get, http_post, python, repo_file};
-use super::runner::{Run, Sandbox, run_command};
+use super::keys::{sha1_hex, sso_cache_name, utc_in};
+use super::peers::{Process, http_get, http_post_json, python, repo_file};
+use super::runner::{Run, Sandbox, file_mode, read_json, run_command};
 
-/// The `sso-session` of profile `sso`, and its start URL.
-pub const SESSION: &str = "corp";
-pub const START_URL: &str = "https://corp.awsapps.com/start";
-/// The start URL of the legacy profile `legacy` (`sso_start_url` in the profile).
-pub const LEGACY_START_URL: &str = "https://legacy.awsapps.com/start";
+/// The `[sso-session]` of profile [`SSO_PROFILE`], and what it says.
+pub const SSO_SESSION: &str = "corp";
+pub const SSO_START_URL: &str = "https://d-9067c0ffee.awsapps.com/start";
 pub const SSO_REGION: &str = "eu-west-1";
-pub const SCOPES: &str = "sso:account:access";
-/// The account and role both profiles use, and the role credentials the fake gives for it.
+pub const SSO_SCOPES: &[&str] = &["sso:account:access"];
+/// The profile on [`SSO_SESSION`].
+pub const SSO_PROFILE: &str = "corp-admin";
+/// The legacy profile (`sso_start_url` in the profile itself), and its start URL.
+pub const SSO_LEGACY_PROFILE: &str = "legacy";
+pub const SSO_LEGACY_START_URL: &str = "https://legacy.awsapps.com/start";
+/// The account and role both profiles ask the portal for.
 pub const SSO_ACCOUNT: &str = "111122223333";
 pub const SSO_ROLE: &str = "Admin";
-pub const ROLE_AK: &str = "ASIAFAKESSOROLE00001";
-pub const ROLE_SK: &str = "fakeSsoRoleSecret/0123456789";
+
+/// The device code grant type (RFC 8628).
+pub const DEVICE_GRANT: &str = "urn:ietf:params:oauth:grant-type:device_code";
+
+/// The role credentials the fake hands out for `account` and `role` when its plan has no
+/// `roles` (its docstring): access key id, secret, session token.
+pub fn sso_role_credentials(account: &str, role: &str) -> (String, String, String) {
+    let key = format!(
+        "ASIA{}",
+        sha1_hex(&format!("{account}/{role}"))[..16].to_uppercase()
+    );
+    (
+        key,
+        format!("sso-secret-{account}-{role}"),
+        format!("sso-session-{account}-{role}"),
+    )
+}
 
 /// A running `tests/peers/fake_sso.py`.
 pub struct FakeSso {
     pub server: Process,
 }
 
+/// One request in the fake's log (its docstring names the fields).
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+pub struct SsoRequest {
+    /// When it came (epoch seconds).
+    pub time: f64,
+    pub op: String,
+    pub status: u16,
+    /// The error code it answered with, if any.
+    pub error: Option<String>,
+    /// CreateToken's grant type.
+    pub grant: Option<String>,
+}
+
 impl FakeSso {
-    /// The fake following `plan`; without `roles` in it, the one role of [`sso_sandbox`]'s
-    /// profiles gets [`ROLE_AK`] / [`ROLE_SK`].
+    /// The fake following `plan` (without `roles`: see [`sso_role_credentials`]).
     pub fn start(plan: &Value) -> Self {
-        let mut plan = plan.clone();
-        if plan.get("roles").is_none() {
-            plan["roles"] = json!([{"account_id": SSO_ACCOUNT, "role_name": SSO_ROLE,
-                "access_key_id": ROLE_AK, "secret_access_key": ROLE_SK,
-                "session_token": "fake-sso-role-session"}]);
+        Self::with_args(&["--plan", &plan.to_string()])
+    }
+
+    /// The fake started with its command-line `args` (`--plan JSON`, `--log FILE`).
+    pub fn with_args(args: &[&str]) -> Self {
+        Self {
+            server: Process::peer("tests/peers/fake_sso.py", args),
         }
-        let server = Process::peer("tests/peers/fake_sso.py", &["--plan", &plan.to_string()]);
-        Self { server }
     }
 
     pub fn url(&self) -> String {
         self.server.url()
     }
 
-    /// Its request log, oldest first: `{"time", "op", "status", "error"?, "grant"?}`.
-    pub fn requests(&self) -> Vec<Value> {
-        let log: Value =
-            serde_json::from_str(&http_get(&format!("{}/fake/requests", self.url()))).unwrap();
-        log.as_array().expect("a JSON list").clone()
+    /// Its request log, oldest first (`GET /fake/requests`).
+    pub fn requests(&self) -> Vec<SsoRequest> {
+        let log = http_get(&format!("{}/fake/requests", self.url()));
+        serde_json::from_str(&log).unwrap_or_else(|e| panic!("the fake's log: {e}: {log}"))
     }
 
     /// The operations it served, in order.
     pub fn ops(&self) -> Vec<String> {
-        self.requests()
-            .iter()
-            .map(|e| e["op"].as_str().expect("op").to_owned())
-            .collect()
-    }
-
-    /// How many `op` requests it answered without an error.
-    pub fn succeeded(&self, op: &str) -> usize {
-        self.requests()
-            .iter()
-            .filter(|e| e["op"] == op && e.get("error").is_none())
-            .count()
-    }
-
-    /// The CreateToken requests with `grant` (`authorization_code`, `refresh_token`, or
-    /// the device code grant's URN).
-    pub fn create_tokens(&self, grant: &str) -> Vec<Value> {
-        self.requests()
-            .into_iter()
-            .filter(|e| e["op"] == "CreateToken" && e["grant"] == grant)
-            .collect()
+        self.requests().into_iter().map(|r| r.op).collect()
     }
 
     /// Merges `plan` into its plan (and restarts the scripted device polls).
     pub fn plan(&self, plan: &Value) {
-        http_post(&format!("{}/fake/plan", self.url()), &plan.to_string());
+        http_post_json(&format!("{}/fake/plan", self.url()), plan);
     }
 
     /// Every access token it issued so far expires now.
     pub fn expire(&self) {
-        http_post(&format!("{}/fake/expire", self.url()), "{}");
+        http_post_json(&format!("{}/fake/expire", self.url()), &json!({}));
     }
 }
 
-/// The device code grant type.
-pub const DEVICE_GRANT: &str = "urn:ietf:params:oauth:grant-type:device_code";
+/// How many requests in `log` were `op` answered with `error` (`None`: succeeded).
+pub fn count_requests(log: &[SsoRequest], op: &str, error: Option<&str>) -> usize {
+    log.iter()
+        .filter(|r| r.op == op && r.error.as_deref() == error)
+        .count()
+}
 
-/// A sandbox whose profiles log in through `fake`: `sso` (sso-session [`SESSION`], with
-/// `sso_registration_scopes`) and `legacy` (`sso_start_url` in the profile), both for
-/// [`SSO_ACCOUNT`]/[`SSO_ROLE`]; `$BROWSER` is the test browser, which appends each URL it
-/// is given to [`browser_opens`]'s log.
+/// The CreateToken requests in `log` with `grant` (`authorization_code`, `refresh_token`,
+/// or [`DEVICE_GRANT`]), answered or refused.
+pub fn create_tokens<'a>(log: &'a [SsoRequest], grant: &str) -> Vec<&'a SsoRequest> {
+    log.iter()
+        .filter(|r| r.op == "CreateToken" && r.grant.as_deref() == Some(grant))
+        .collect()
+}
+
+/// A sandbox whose profiles log in through `fake`: [`SSO_PROFILE`] (sso-session
+/// [`SSO_SESSION`], with `sso_registration_scopes`) and [`SSO_LEGACY_PROFILE`]
+/// (`sso_start_url` in the profile), both for [`SSO_ACCOUNT`]/[`SSO_ROLE`]; `$BROWSER` is
+/// the test browser, which appends each URL it is given to [`browser_opens`]'s log. No
+/// login is cached.
 pub fn sso_sandbox(fake: &FakeSso) -> Sandbox {
     sso_sandbox_at(&fake.url())
 }
@@ -108,12 +133,14 @@ pub fn sso_sandbox_at(url: &str) -> Sandbox {
     s.write(
         ".aws/config",
         &format!(
-            "[profile sso]\nsso_session = {SESSION}\nsso_account_id = {SSO_ACCOUNT}\n\
+            "[profile {SSO_PROFILE}]\nsso_session = {SSO_SESSION}\nsso_account_id = {SSO_ACCOUNT}\n\
              sso_role_name = {SSO_ROLE}\nregion = {SSO_REGION}\n\n\
-             [sso-session {SESSION}]\nsso_start_url = {START_URL}\nsso_region = {SSO_REGION}\n\
-             sso_registration_scopes = {SCOPES}\n\n\
-             [profile legacy]\nsso_start_url = {LEGACY_START_URL}\nsso_region = {SSO_REGION}\n\
-             sso_account_id = {SSO_ACCOUNT}\nsso_role_name = {SSO_ROLE}\nregion = {SSO_REGION}\n"
+             [sso-session {SSO_SESSION}]\nsso_start_url = {SSO_START_URL}\n\
+             sso_region = {SSO_REGION}\nsso_registration_scopes = {scopes}\n\n\
+             [profile {SSO_LEGACY_PROFILE}]\nsso_start_url = {SSO_LEGACY_START_URL}\n\
+             sso_region = {SSO_REGION}\nsso_account_id = {SSO_ACCOUNT}\n\
+             sso_role_name = {SSO_ROLE}\nregion = {SSO_REGION}\n",
+            scopes = SSO_SCOPES.join(",")
         ),
     );
     let browser_log = s.path("browser.log").display().to_string();
@@ -138,8 +165,9 @@ pub fn browser_opens(s: &Sandbox) -> Vec<String> {
         .collect()
 }
 
-/// Opens `url` in the test browser (as a person would a URL they were shown), with
-/// `EKS_TOKEN_TEST_BROWSER` = `mode`; the browser's log goes to `log` under HOME.
+/// Opens `url` in the test browser (as a person would a URL they were shown, or as
+/// `$BROWSER` is run: the script itself), with `EKS_TOKEN_TEST_BROWSER` = `mode`; the
+/// browser's log goes to `log` under HOME.
 pub fn open_in_browser(s: &Sandbox, url: &str, mode: &str, log: &str) -> Run {
     let mut cmd = s.command_of(repo_file("tests/peers/test_browser.py"), &[url]);
     cmd.env("EKS_TOKEN_TEST_BROWSER", mode)
@@ -155,52 +183,126 @@ pub fn sso_login_path(s: &Sandbox, key: &str) -> PathBuf {
 
 /// The cached SSO login for `key`.
 pub fn read_sso_login(s: &Sandbox, key: &str) -> Value {
-    let path = sso_login_path(s, key);
-    let text = std::fs::read_to_string(&path)
-        .unwrap_or_else(|e| panic!("no SSO login at {}: {e}", path.display()));
-    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+    read_json(&sso_login_path(s, key))
 }
 
-/// The names of the files in `~/.aws/sso/cache`, sorted.
-pub fn sso_cache_files(s: &Sandbox) -> Vec<String> {
-    let mut names: Vec<String> = std::fs::read_dir(s.path(".aws/sso/cache"))
-        .map(|dir| {
-            dir.flatten()
-                .map(|e| e.file_name().to_string_lossy().into_owned())
-                .collect()
-        })
-        .unwrap_or_default();
-    names.sort();
-    names
+/// The files in `~/.aws/sso/cache` by name, with their contents.
+pub fn sso_cache_files(s: &Sandbox) -> BTreeMap<String, Vec<u8>> {
+    let Ok(dir) = std::fs::read_dir(s.path(".aws/sso/cache")) else {
+        return BTreeMap::new();
+    };
+    dir.map(|e| {
+        let e = e.unwrap();
+        let name = e.file_name().to_string_lossy().into_owned();
+        (name, std::fs::read(e.path()).unwrap())
+    })
+    .collect()
 }
 
-/// The file name the AWS CLI v2 gives a client registration (`<sha1>.json`): the SHA-1 of
-/// `json.dumps({"tool": "botocore", "startUrl", "region", "scopes", "session_name"},
-/// sort_keys=True)`, computed by Python's own `json` (botocore's
-/// `BaseSSOTokenFetcher._registration_cache_key`).
-pub fn registration_cache_name(
-    start_url: &str,
-    scopes: Option<&[&str]>,
-    session: Option<&str>,
-) -> String {
-    let args = json!({"tool": "botocore", "startUrl": start_url, "region": SSO_REGION,
-        "scopes": scopes, "session_name": session});
-    let out = Command::new(python())
-        .args([
-            "-c",
-            "import hashlib, json, sys\n\
-             args = json.loads(sys.argv[1])\n\
-             print(hashlib.sha1(json.dumps(args, sort_keys=True).encode('utf-8')).hexdigest())",
-            &args.to_string(),
-        ])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+/// A time as the AWS CLI writes `expiresAt` (`2030-01-01T00:00:00Z`, every field padded).
+pub fn parse_expires_at(text: &str) -> DateTime<Utc> {
+    const FORMAT: &str = "%Y-%m-%dT%H:%M:%SZ";
+    // (chrono would also read unpadded fields)
+    assert_eq!(
+        text.len(),
+        "2030-01-01T00:00:00Z".len(),
+        "expiresAt {text:?}"
     );
-    format!("{}.json", String::from_utf8(out.stdout).unwrap().trim())
+    NaiveDateTime::parse_from_str(text, FORMAT)
+        .unwrap_or_else(|e| panic!("expiresAt {text:?} is not {FORMAT}: {e}"))
+        .and_utc()
+}
+
+/// Checks the cached login for `key` as the AWS CLI v2 writes it (0600, `startUrl`,
+/// region, tokens, both expiry times; the fake registers clients for 90 days) and returns
+/// it.
+pub fn assert_sso_login_file(s: &Sandbox, key: &str, start_url: &str) -> Value {
+    let path = sso_login_path(s, key);
+    assert!(path.exists(), "no SSO login at {}", path.display());
+    assert_eq!(file_mode(&path), 0o600, "{}", path.display());
+    let login = read_json(&path);
+    assert_eq!(login["startUrl"], start_url, "{login}");
+    assert_eq!(login["region"], SSO_REGION, "{login}");
+    for field in ["accessToken", "clientId", "clientSecret"] {
+        assert!(
+            login[field].as_str().is_some_and(|v| !v.is_empty()),
+            "{field} missing in {login}"
+        );
+    }
+    parse_expires_at(login["expiresAt"].as_str().expect("expiresAt"));
+    let registration = login["registrationExpiresAt"]
+        .as_str()
+        .expect("registrationExpiresAt");
+    let registration = DateTime::parse_from_rfc3339(registration)
+        .unwrap_or_else(|e| panic!("registrationExpiresAt {registration:?}: {e}"));
+    let days = (registration.with_timezone(&Utc) - Utc::now()).num_days();
+    assert!((89..=90).contains(&days), "registration for {days} days");
+    login
+}
+
+/// Checks the client registration the AWS CLI caches as `name` (see
+/// [`super::keys::sso_registration_name`]) against the login that uses it, and returns it.
+pub fn assert_registration_file(s: &Sandbox, name: &str, login: &Value) -> Value {
+    let path = s.path(&format!(".aws/sso/cache/{name}.json"));
+    assert!(
+        path.exists(),
+        "no client registration where botocore looks ({name}.json); the cache holds {:?}",
+        sso_cache_files(s).keys()
+    );
+    assert_eq!(file_mode(&path), 0o600, "{}", path.display());
+    let registration = read_json(&path);
+    assert_eq!(
+        registration["clientId"], login["clientId"],
+        "{registration}"
+    );
+    assert_eq!(registration["clientSecret"], login["clientSecret"]);
+    let expires = registration["expiresAt"].as_str().expect("expiresAt");
+    let expires = DateTime::parse_from_rfc3339(expires)
+        .unwrap_or_else(|e| panic!("registration expiresAt {expires:?}: {e}"));
+    let days = (expires.with_timezone(&Utc) - Utc::now()).num_days();
+    assert!((89..=90).contains(&days), "registration for {days} days");
+    registration
+}
+
+/// A live login from `fake` for [`SSO_START_URL`], made by hand through the device flow
+/// (RegisterClient, StartDeviceAuthorization, the approval page, CreateToken), in the form
+/// the AWS CLI caches it.
+pub fn sso_device_login(fake: &FakeSso) -> Value {
+    let url = fake.url();
+    let client = http_post_json(
+        &format!("{url}/client/register"),
+        &json!({"clientName": "by-hand", "clientType": "public", "scopes": SSO_SCOPES,
+                "grantTypes": [DEVICE_GRANT, "refresh_token"]}),
+    );
+    let (id, secret) = (&client["clientId"], &client["clientSecret"]);
+    let device = http_post_json(
+        &format!("{url}/device_authorization"),
+        &json!({"clientId": id, "clientSecret": secret, "startUrl": SSO_START_URL}),
+    );
+    let user_code = device["userCode"].as_str().expect("userCode");
+    http_get(&format!("{url}/device/approve?user_code={user_code}"));
+    let token = http_post_json(
+        &format!("{url}/token"),
+        &json!({"clientId": id, "clientSecret": secret, "grantType": DEVICE_GRANT,
+                "deviceCode": device["deviceCode"]}),
+    );
+    let registration_ends = DateTime::from_timestamp(
+        client["clientSecretExpiresAt"]
+            .as_i64()
+            .expect("clientSecretExpiresAt"),
+        0,
+    )
+    .unwrap();
+    json!({
+        "startUrl": SSO_START_URL,
+        "region": SSO_REGION,
+        "accessToken": token["accessToken"],
+        "expiresAt": utc_in(TimeDelta::seconds(token["expiresIn"].as_i64().expect("expiresIn"))),
+        "clientId": id,
+        "clientSecret": secret,
+        "registrationExpiresAt": registration_ends.format("%Y-%m-%dT%H:%M:%SZ").to_string(),
+        "refreshToken": token["refreshToken"],
+    })
 }
 
 /// The credentials botocore (the library under the AWS CLI) resolves for `profile` in
