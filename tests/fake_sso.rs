@@ -8,17 +8,15 @@ mod support;
 
 use serde_json::Value;
 use support::{
-    Process, Run, Sandbox, SsoRequest, count_requests, python, repo_file, run_command, sso_requests,
+    FakeSso, Run, Sandbox, browser_opens, count_requests, create_tokens, open_in_browser, python,
+    repo_file, run_command,
 };
 
 #[test]
 fn botocore_reads_the_fake_as_the_real_service() {
     let sandbox = Sandbox::new();
     let log_file = sandbox.path("fake-sso.log");
-    let fake = Process::peer(
-        "tests/peers/fake_sso.py",
-        &["--log", &log_file.display().to_string()],
-    );
+    let fake = FakeSso::with_args(&["--log", &log_file.display().to_string()]);
     let work = sandbox.path("check");
     std::fs::create_dir_all(&work).unwrap();
     let script = repo_file("tests/peers/sso_client_check.py");
@@ -49,7 +47,7 @@ fn botocore_reads_the_fake_as_the_real_service() {
         "same account and role"
     );
 
-    let log = sso_requests(&fake);
+    let log = fake.requests();
     assert_eq!(count_requests(&log, "RegisterClient", None), 3);
     assert_eq!(count_requests(&log, "StartDeviceAuthorization", None), 3);
     assert_eq!(count_requests(&log, "Authorize", None), 5);
@@ -90,13 +88,9 @@ fn botocore_reads_the_fake_as_the_real_service() {
     );
     assert_eq!(count_requests(&log, "Logout", None), 2);
     // botocore's provider refreshed the expired cached token with the refresh_token grant.
-    let refreshes = log
+    let refreshes = create_tokens(&log, "refresh_token")
         .iter()
-        .filter(|r| {
-            r.op == "CreateToken"
-                && r.error.is_none()
-                && r.grant.as_deref() == Some("refresh_token")
-        })
+        .filter(|r| r.error.is_none())
         .count();
     assert_eq!(refreshes, 2, "one by hand, one by the SSO token provider");
 
@@ -117,16 +111,9 @@ fn botocore_reads_the_fake_as_the_real_service() {
 #[test]
 fn the_test_browser_records_each_open_and_prints_nothing() {
     let sandbox = Sandbox::new();
-    let fake = Process::peer("tests/peers/fake_sso.py", &[]);
-    let log = sandbox.path("browser.log");
-    let browser = repo_file("tests/peers/test_browser.py");
-    let open = |url: &str, mode: &str| {
-        // Run as `$BROWSER` runs it: the script itself, with the sandbox PATH's python3.
-        let mut cmd = sandbox.command_of(&browser, &[url]);
-        cmd.env("EKS_TOKEN_TEST_BROWSER", mode)
-            .env("EKS_TOKEN_TEST_BROWSER_LOG", &log);
-        run_command(cmd)
-    };
+    let fake = FakeSso::start(&serde_json::json!({}));
+    // Run as `$BROWSER` runs it: the script itself, with the sandbox PATH's python3.
+    let open = |url: &str, mode: &str| open_in_browser(&sandbox, url, mode, "browser.log");
     // /authorize without its parameters: the fake answers 400, the browser fails on stderr.
     let missing = open(&format!("{}/authorize", fake.url()), "approve");
     assert_eq!(missing.code, 1, "{}", missing.stderr);
@@ -140,22 +127,23 @@ fn the_test_browser_records_each_open_and_prints_nothing() {
     let ignored = open(&format!("{}/device?user_code=X", fake.url()), "ignore");
     assert_eq!(ignored.code, 0, "{}", ignored.stderr);
     assert!(ignored.stdout.is_empty() && ignored.stderr.is_empty());
-    let opened = std::fs::read_to_string(&log).unwrap();
     assert_eq!(
-        opened.lines().collect::<Vec<_>>(),
+        browser_opens(&sandbox),
         [
             format!("{}/authorize", fake.url()),
             format!("{}/device?user_code=X", fake.url())
         ]
     );
-    let log = sso_requests(&fake);
+    let log = fake.requests();
     assert_eq!(log.len(), 1, "only the first open fetched a page: {log:?}");
+    let first = &log[0];
     assert_eq!(
-        log[0],
-        SsoRequest {
-            op: "Authorize".to_owned(),
-            error: Some("InvalidRequestException".to_owned()),
-            grant: None
-        }
+        (
+            first.op.as_str(),
+            first.error.as_deref(),
+            first.grant.as_deref()
+        ),
+        ("Authorize", Some("InvalidRequestException"), None)
     );
+    assert_eq!(first.status, 400);
 }

@@ -720,3 +720,177 @@ fn huge_config_and_token_files_are_refused_before_they_are_read() {
     let peak = children_peak_rss_kib();
     assert!(peak < 50 * 1024, "a child peaked at {peak} KiB");
 }
+
+/// The faults an SSO-OIDC call meets (besides a refused connection), each with what its
+/// error says: a server that goes quiet (kernel-accepted only, or read and never
+/// answered), one failing with 5xx, one answering JSON cut off after `"field": `.
+fn sso_oidc_faults(field: &str) -> Vec<(Process, Vec<String>)> {
+    let mut faults = Vec::new();
+    let silent = Process::peer("tests/peers/stub_server.py", &["--hang"]);
+    let reads = Process::faults(&json!([{"hang": true}]));
+    for stub in [silent, reads] {
+        let words = vec!["timed out after 2s".to_owned(), stub.url()];
+        faults.push((stub, words));
+    }
+    let failing = Process::faults(&json!([{"status": 503, "body": "Service Unavailable"}]));
+    let words = vec![failing.url(), "HTTP 503".to_owned()];
+    faults.push((failing, words));
+    let cut = Process::faults(&json!([{"status": 200, "content_type": "application/json",
+        "body": format!("{{\"{field}\": ")}]));
+    let words = vec![format!(
+        "the answer from {} is not what AWS sends",
+        cut.url()
+    )];
+    faults.push((cut, words));
+    faults
+}
+
+/// Checks a failed SSO-OIDC call: one error line naming the operation and `words`, exit 1,
+/// nothing on stdout, ended within `limit`.
+fn assert_sso_oidc_error(run: &Run, operation: &str, words: &[String], limit: Duration) {
+    run.assert_error(1, operation);
+    let error = error_line(run);
+    for word in words {
+        assert!(error.contains(word.as_str()), "{error:?} lacks {word:?}");
+    }
+    run.assert_within(limit);
+}
+
+#[test]
+fn sso_oidc_register_client_faults() {
+    let login = |url: &str| {
+        let s = support::sso_sandbox_at(url);
+        let run = s.run(&[
+            "login",
+            "--profile",
+            support::SSO_PROFILE,
+            "--no-browser",
+            "--timeout",
+            "2",
+            "--login-timeout",
+            "20",
+        ]);
+        let files = support::sso_cache_files(&s);
+        assert!(files.is_empty(), "{:?}", files.keys());
+        run
+    };
+    let refused = format!("http://127.0.0.1:{}", closed_port());
+    let words = [refused.clone(), "connection refused".to_owned()];
+    assert_sso_oidc_error(
+        &login(&refused),
+        "RegisterClient",
+        &words,
+        Duration::from_secs(1),
+    );
+    for (stub, words) in sso_oidc_faults("clientId") {
+        let run = login(&stub.url());
+        assert_sso_oidc_error(&run, "RegisterClient", &words, DEADLINE + MARGIN);
+    }
+    // Well-formed JSON without the registration in it.
+    let empty = Process::faults(&json!([{"status": 200, "content_type": "application/json",
+        "body": "{}"}]));
+    assert_sso_oidc_error(&login(&empty.url()), "RegisterClient", &[], DEADLINE);
+}
+
+#[test]
+fn sso_oidc_create_token_faults_while_polling_a_device_code() {
+    // SSO-OIDC registers the client and starts the device authorization, then fails.
+    let now = chrono::Utc::now().timestamp();
+    let answer = |body: Value| {
+        json!({"status": 200, "content_type": "application/json",
+        "body": body.to_string()})
+    };
+    let before = [
+        answer(
+            json!({"clientId": "fault-client", "clientSecret": "fault-client-secret",
+            "clientIdIssuedAt": now, "clientSecretExpiresAt": now + 90 * 86400}),
+        ),
+        answer(
+            json!({"deviceCode": "fault-device", "userCode": "FALT-CODE",
+            "verificationUri": "http://127.0.0.1:9/device",
+            "verificationUriComplete": "http://127.0.0.1:9/device?user_code=FALT-CODE",
+            "expiresIn": 600, "interval": 1}),
+        ),
+    ];
+    let steps = [
+        json!({"hang": true}),
+        json!({"status": 503, "body": "Service Unavailable"}),
+        json!({"status": 200, "content_type": "application/json", "body": "{\"accessToken\": "}),
+    ];
+    for step in steps {
+        let mut plan = before.to_vec();
+        plan.push(step.clone());
+        let stub = Process::faults(&Value::Array(plan));
+        let s = support::sso_sandbox_at(&stub.url());
+        let run = s.run(&[
+            "login",
+            "--profile",
+            support::SSO_LEGACY_PROFILE,
+            "--no-browser",
+            "--timeout",
+            "2",
+            "--login-timeout",
+            "20",
+        ]);
+        let words = match step.get("status").and_then(Value::as_u64) {
+            None => vec!["timed out after 2s".to_owned(), stub.url()],
+            Some(503) => vec![stub.url(), "HTTP 503".to_owned()],
+            Some(_) => vec![format!(
+                "the answer from {} is not what AWS sends",
+                stub.url()
+            )],
+        };
+        // The first poll comes after the 1 s interval.
+        let limit = Duration::from_secs(1) + DEADLINE + MARGIN;
+        let prompt = ["http://127.0.0.1:9/device?user_code=FALT-CODE".to_owned()];
+        assert_sso_oidc_error(
+            &run.without_prompt_urls(&prompt),
+            "CreateToken",
+            &words,
+            limit,
+        );
+        assert!(!support::sso_login_path(&s, support::SSO_LEGACY_START_URL).exists());
+    }
+}
+
+#[test]
+fn sso_oidc_create_token_faults_while_refreshing_a_login() {
+    // An sso-session login that expired a minute ago, with all a refresh needs.
+    let token = |url: &str| {
+        let s = support::sso_sandbox_at(url);
+        let login = json!({"startUrl": support::SSO_START_URL, "region": support::SSO_REGION,
+            "accessToken": "expiredAccessToken", "expiresAt": utc_in(-chrono::TimeDelta::minutes(1)),
+            "clientId": "client", "clientSecret": "clientSecret", "refreshToken": "refreshToken",
+            "registrationExpiresAt": utc_in(chrono::TimeDelta::days(80))});
+        write_sso_login(&s, support::SSO_SESSION, &login);
+        let run = s.run(&[
+            "token",
+            "-i",
+            "c",
+            "--profile",
+            support::SSO_PROFILE,
+            "--login",
+            "never",
+            "--timeout",
+            "2",
+        ]);
+        assert_eq!(
+            support::read_sso_login(&s, support::SSO_SESSION),
+            login,
+            "left as it was"
+        );
+        run
+    };
+    let refused = format!("http://127.0.0.1:{}", closed_port());
+    let words = [refused.clone(), "connection refused".to_owned()];
+    assert_sso_oidc_error(
+        &token(&refused),
+        "CreateToken",
+        &words,
+        Duration::from_secs(1),
+    );
+    for (stub, words) in sso_oidc_faults("accessToken") {
+        let run = token(&stub.url());
+        assert_sso_oidc_error(&run, "CreateToken", &words, DEADLINE + MARGIN);
+    }
+}

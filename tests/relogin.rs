@@ -6,19 +6,19 @@
 
 mod support;
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Barrier;
 use std::time::Duration;
 
-use chrono::{DateTime, NaiveDateTime, TimeDelta, Utc};
+use chrono::{TimeDelta, Utc};
 use serde_json::{Value, json};
 use support::{
-    BIN, EXEC_INFO_V1, EXEC_INFO_V1_INTERACTIVE, FakeEks, NO_PODS, Process, Run, SSO_ACCOUNT,
+    BIN, EXEC_INFO_V1, EXEC_INFO_V1_INTERACTIVE, FakeEks, FakeSso, NO_PODS, Run, SSO_ACCOUNT,
     SSO_PROFILE, SSO_REGION, SSO_ROLE, SSO_SCOPES, SSO_SESSION, SSO_START_URL, Sandbox, Stdout,
-    browser_opens, count_requests, file_mode, kubectl_get_pods, kubectl_get_pods_in_terminal,
-    run_command, run_in_terminal, sso_device_login, sso_login_path, sso_registration_name,
-    sso_requests, sso_role_credentials, sso_sandbox, terminal_command, utc_in, verify_token,
-    write_exec_kubeconfig, write_sso_login,
+    assert_registration_file, assert_sso_login_file, browser_opens, count_requests, create_tokens,
+    kubectl_get_pods, kubectl_get_pods_in_terminal, parse_expires_at, run_command, run_in_terminal,
+    sso_cache_files, sso_device_login, sso_registration_name, sso_role_credentials, sso_sandbox,
+    terminal_command, utc_in, verify_token, write_exec_kubeconfig, write_sso_login,
 };
 
 const CLUSTER: &str = "relogin-cluster";
@@ -31,7 +31,7 @@ const EXPIRED_TOKEN: &str = "expiredSsoAccessTokenSentinel";
 /// The fake IAM Identity Center, an SSO sandbox on it, and fake EKS knowing the role
 /// credentials the fake hands out.
 struct Setup {
-    sso: Process,
+    sso: FakeSso,
     s: Sandbox,
     api: FakeEks,
     /// Who fake EKS says the role credentials are.
@@ -48,7 +48,7 @@ enum Login {
 }
 
 fn setup(login: Login) -> Setup {
-    let sso = Process::peer("tests/peers/fake_sso.py", &[]);
+    let sso = FakeSso::start(&json!({}));
     let s = sso_sandbox(&sso);
     let (key, secret, session) = sso_role_credentials(SSO_ACCOUNT, SSO_ROLE);
     let secrets = json!({ &key: {"secret_access_key": secret, "session_token": session} });
@@ -129,49 +129,21 @@ fn assert_no_person(run: &Run, case: &str) {
     assert!(!run.stderr.contains(EXPIRED_TOKEN), "{case}: token printed");
 }
 
-/// Reads a JSON file.
-fn read_json(path: &Path) -> Value {
-    let text = std::fs::read_to_string(path)
-        .unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
-    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{} is not JSON: {e}", path.display()))
-}
-
-/// `field` of `value`, a time as the AWS CLI writes `expiresAt` (`2030-01-01T00:00:00Z`).
-fn aws_cli_time(value: &Value, field: &str) -> DateTime<Utc> {
-    let text = value[field]
-        .as_str()
-        .unwrap_or_else(|| panic!("no {field} in {value}"));
-    NaiveDateTime::parse_from_str(text, "%Y-%m-%dT%H:%M:%SZ")
-        .unwrap_or_else(|e| panic!("{field} {text:?} is not %Y-%m-%dT%H:%M:%SZ: {e}"))
-        .and_utc()
-}
-
 /// Asserts the login eks-token wrote is what the AWS CLI v2 writes after `aws sso login`
-/// for the sso-session: the token file and the client registration, both 0600, and that
-/// none of its secrets were shown on `terminal`. Returns the token file.
+/// for the sso-session: the token file and the client registration for the authorization
+/// code grant, and that none of its secrets were shown on `terminal`. Returns the token
+/// file.
 fn assert_aws_cli_login(s: &Sandbox, terminal: &str) -> Value {
-    let path = sso_login_path(s);
-    assert_eq!(file_mode(&path), 0o600, "{}", path.display());
-    let login = read_json(&path);
-    assert_eq!(login["startUrl"], SSO_START_URL);
-    assert_eq!(login["region"], SSO_REGION);
-    assert!(aws_cli_time(&login, "expiresAt") > Utc::now(), "{login}");
-    let registration_ends = login["registrationExpiresAt"]
-        .as_str()
-        .expect("registrationExpiresAt");
-    assert!(
-        DateTime::parse_from_rfc3339(registration_ends).expect("registrationExpiresAt")
-            > Utc::now()
-    );
-    for field in ["accessToken", "clientId", "clientSecret", "refreshToken"] {
+    let login = assert_sso_login_file(s, SSO_SESSION, SSO_START_URL);
+    let expires = parse_expires_at(login["expiresAt"].as_str().expect("expiresAt"));
+    assert!(expires > Utc::now(), "{login}");
+    for field in ["accessToken", "clientSecret", "refreshToken"] {
         let value = login[field].as_str().unwrap_or_default();
         assert!(!value.is_empty(), "no {field} in the login");
-        if field != "clientId" {
-            assert!(
-                !terminal.contains(value),
-                "the {field} was shown on the terminal"
-            );
-        }
+        assert!(
+            !terminal.contains(value),
+            "the {field} was shown on the terminal"
+        );
     }
     let name = sso_registration_name(
         SSO_START_URL,
@@ -179,17 +151,7 @@ fn assert_aws_cli_login(s: &Sandbox, terminal: &str) -> Value {
         Some(SSO_SCOPES),
         Some(SSO_SESSION),
     );
-    let path = s.path(&format!(".aws/sso/cache/{name}.json"));
-    assert!(
-        path.exists(),
-        "no client registration where botocore looks: {}",
-        path.display()
-    );
-    assert_eq!(file_mode(&path), 0o600, "{}", path.display());
-    let registration = read_json(&path);
-    assert_eq!(registration["clientId"], login["clientId"]);
-    assert_eq!(registration["clientSecret"], login["clientSecret"]);
-    assert!(registration["expiresAt"].is_string(), "{registration}");
+    let registration = assert_registration_file(s, &name, &login);
     assert_eq!(registration["scopes"], json!(SSO_SCOPES));
     let grants = registration["grantTypes"].as_array().expect("grantTypes");
     assert!(
@@ -197,24 +159,6 @@ fn assert_aws_cli_login(s: &Sandbox, terminal: &str) -> Value {
         "{registration}"
     );
     login
-}
-
-/// The files in the SSO cache directory with their contents.
-fn sso_cache_files(s: &Sandbox) -> Vec<(String, Vec<u8>)> {
-    let Ok(dir) = std::fs::read_dir(s.path(".aws/sso/cache")) else {
-        return Vec::new();
-    };
-    let mut files: Vec<_> = dir
-        .map(|e| {
-            let e = e.unwrap();
-            (
-                e.file_name().to_string_lossy().into_owned(),
-                std::fs::read(e.path()).unwrap(),
-            )
-        })
-        .collect();
-    files.sort();
-    files
 }
 
 /// The runs below on a terminal really have one (else the cases without a person would
@@ -250,7 +194,7 @@ fn with_a_live_login_kubectl_needs_no_browser() {
     let s = &setup.s;
     let login = write_sso_login(s, SSO_SESSION, &sso_device_login(&setup.sso));
     let before = std::fs::read(&login).unwrap();
-    let by_hand = sso_requests(&setup.sso).len();
+    let by_hand = setup.sso.requests().len();
     let config = setup.kubeconfig("IfAvailable");
 
     let piped = kubectl_get_pods(s, "1.33", &config);
@@ -265,7 +209,7 @@ fn with_a_live_login_kubectl_needs_no_browser() {
         "fake EKS saw no role credentials"
     );
     assert!(browser_opens(s).is_empty(), "{:?}", browser_opens(s));
-    let log = sso_requests(&setup.sso);
+    let log = setup.sso.requests();
     assert!(
         log[by_hand..]
             .iter()
@@ -311,7 +255,7 @@ fn kubectl_on_a_terminal_logs_in_once_and_gets_pods() {
             );
         }
 
-        let log = sso_requests(&setup.sso);
+        let log = setup.sso.requests();
         assert_eq!(
             count_requests(&log, "Authorize", None),
             1,
@@ -322,10 +266,7 @@ fn kubectl_on_a_terminal_logs_in_once_and_gets_pods() {
             1,
             "{login:?}"
         );
-        let code_grants: Vec<_> = log
-            .iter()
-            .filter(|r| r.op == "CreateToken" && r.grant.as_deref() == Some("authorization_code"))
-            .collect();
+        let code_grants = create_tokens(&log, "authorization_code");
         assert_eq!(code_grants.len(), 1, "{login:?}: {log:?}");
         assert_eq!(code_grants[0].error, None, "{login:?}");
         assert!(
@@ -360,13 +301,10 @@ fn eight_kubectl_runs_at_once_share_one_login() {
         assert_eq!(run.code, 0, "run {i}: {}", run.stderr);
         assert!(run.stderr.contains(NO_PODS), "run {i}: {}", run.stderr);
     }
-    let log = sso_requests(&setup.sso);
+    let log = setup.sso.requests();
     let authorize = log.iter().filter(|r| r.op == "Authorize").count();
     assert_eq!(authorize, 1, "authorization requests: {log:?}");
-    let code_grants = log
-        .iter()
-        .filter(|r| r.op == "CreateToken" && r.grant.as_deref() == Some("authorization_code"))
-        .count();
+    let code_grants = create_tokens(&log, "authorization_code").len();
     assert_eq!(code_grants, 1, "{log:?}");
     assert_eq!(
         browser_opens(&setup.s).len(),
@@ -429,7 +367,7 @@ fn without_a_person_it_fails_at_once_with_the_hint() {
     );
 
     assert_eq!(
-        sso_requests(&setup.sso),
+        setup.sso.requests(),
         [],
         "IAM Identity Center saw a request"
     );
@@ -448,7 +386,7 @@ fn interactive_exec_info_without_a_terminal_does_not_log_in() {
     );
     assert_no_person(&token_piped(s, None, &[]), "no exec info, pipes");
     assert_eq!(
-        sso_requests(&setup.sso),
+        setup.sso.requests(),
         [],
         "IAM Identity Center saw a request"
     );
@@ -474,7 +412,7 @@ fn login_browser_logs_in_without_a_terminal() {
         let verdict = verify_token(&run.token(), CLUSTER, &secret);
         assert_eq!(verdict["session_token"], session, "{case}");
         assert_eq!(browser_opens(s).len(), 1, "{case}");
-        let log = sso_requests(&setup.sso);
+        let log = setup.sso.requests();
         assert_eq!(
             count_requests(&log, "AuthorizeApprove", None),
             1,
@@ -506,30 +444,25 @@ fn denied_in_the_browser_then_approved_on_the_next_run() {
         .collect();
     assert_eq!(errors.len(), 1, "{}", denied.stderr);
     assert!(errors[0].contains("denied"), "{}", errors[0]);
-    let log = sso_requests(&setup.sso);
+    let log = setup.sso.requests();
     assert_eq!(count_requests(&log, "AuthorizeDeny", None), 1, "{log:?}");
     assert!(!log.iter().any(|r| r.op == "CreateToken"), "{log:?}");
     // The login file is untouched; only the client registration (reusable, as botocore
     // keeps it) may have been added.
-    let registration = format!(
-        "{}.json",
-        sso_registration_name(
-            SSO_START_URL,
-            SSO_REGION,
-            Some(SSO_SCOPES),
-            Some(SSO_SESSION)
-        )
+    let registration = sso_registration_name(
+        SSO_START_URL,
+        SSO_REGION,
+        Some(SSO_SCOPES),
+        Some(SSO_SESSION),
     );
-    let after: Vec<_> = sso_cache_files(s)
-        .into_iter()
-        .filter(|(name, _)| *name != registration)
-        .collect();
+    let mut after = sso_cache_files(s);
+    after.remove(&format!("{registration}.json"));
     assert_eq!(after, before, "the SSO cache changed");
 
     let approved = token_in_terminal(s, Some(EXEC_INFO_V1_INTERACTIVE), &[]);
     let (_, secret, _) = sso_role_credentials(SSO_ACCOUNT, SSO_ROLE);
     verify_token(&approved.token(), CLUSTER, &secret);
-    let log = sso_requests(&setup.sso);
+    let log = setup.sso.requests();
     assert_eq!(count_requests(&log, "Authorize", None), 2, "{log:?}");
     assert_eq!(count_requests(&log, "AuthorizeApprove", None), 1, "{log:?}");
     assert_eq!(browser_opens(s).len(), 2);

@@ -3,6 +3,8 @@
 //! file the run created or changed (HOME and TMPDIR are the sandbox's).
 //!
 //! The bearer token itself goes to stdout (and, with the cache, to its 0600 entry) only.
+//! An SSO login's secrets (access and refresh tokens, client secret) belong in the SSO
+//! cache only; the authorization code and PKCE verifier nowhere at all.
 
 mod support;
 
@@ -11,7 +13,10 @@ use std::path::{Path, PathBuf};
 
 use serde_json::{Value, json};
 use support::{
-    Process, Run, Sandbox, closed_port, utc_in, verify_token, write_json, write_sso_login,
+    FakeSso, Process, Run, SSO_ACCOUNT, SSO_LEGACY_PROFILE, SSO_PROFILE, SSO_ROLE, SSO_SESSION,
+    Sandbox, browser_opens, closed_port, count_requests, create_tokens, read_sso_login,
+    sso_cache_files, sso_role_credentials, sso_sandbox, utc_in, verify_token, write_json,
+    write_sso_login,
 };
 
 const ACCOUNT: &str = "123456789012";
@@ -40,6 +45,9 @@ const CONTAINER_SECRET: &str = "SENTINELcontainerSecret0012";
 const WEB_IDENTITY: &str = "SENTINELwebIdentityJwt0013";
 const STS_SECRET: &str = "SENTINELstsIssuedSecret0014";
 const STS_SESSION: &str = "SENTINELstsIssuedSession0015";
+/// What SSO-OIDC answers a refresh of the `corp` login with.
+const SSO_REFRESHED_TOKEN: &str = "SENTINELssoRefreshedToken0016";
+const SSO_NEW_REFRESH: &str = "SENTINELssoNewRefreshToken0017";
 
 const SENTINELS: &[&str] = &[
     ENV_SECRET,
@@ -57,7 +65,12 @@ const SENTINELS: &[&str] = &[
     WEB_IDENTITY,
     STS_SECRET,
     STS_SESSION,
+    SSO_REFRESHED_TOKEN,
+    SSO_NEW_REFRESH,
 ];
+
+/// Where the AWS CLI keeps SSO logins, under HOME.
+const SSO_CACHE: &str = ".aws/sso/cache";
 
 /// Every regular file under `root`, with its contents.
 fn snapshot(root: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
@@ -92,9 +105,12 @@ fn world(sts_plan: Value) -> World {
         &s,
         "stub.json",
         &json!({
-            "sso": {"access_token": SSO_TOKEN, "roles": [{"account_id": ACCOUNT,
+            "sso": {"access_token": [SSO_TOKEN, SSO_REFRESHED_TOKEN], "roles": [{"account_id": ACCOUNT,
                 "role_name": "Admin", "access_key_id": SSO_ROLE_AK,
                 "secret_access_key": SSO_ROLE_SECRET, "session_token": SSO_ROLE_SECRET}]},
+            "sso_oidc": {"client_id": "client", "client_secret": SSO_CLIENT_SECRET,
+                "refresh_token": SSO_REFRESH, "access_token": SSO_REFRESHED_TOKEN,
+                "new_refresh_token": SSO_NEW_REFRESH},
             "container": {"authorization": CONTAINER_AUTH, "access_key_id": CONTAINER_AK,
                 "secret_access_key": CONTAINER_SECRET, "token": CONTAINER_SECRET},
         }),
@@ -198,7 +214,9 @@ fn run_checked(world: &World, env: &[(&str, String)], args: &[&str]) -> Run {
         "{label}: token on stderr"
     );
     for (path, contents) in snapshot(s.home.path()) {
-        if before.get(&path) == Some(&contents) {
+        // The SSO cache is the one place an SSO login's secrets belong (a refresh writes
+        // them back there).
+        if before.get(&path) == Some(&contents) || path.starts_with(s.path(SSO_CACHE)) {
             continue;
         }
         let text = String::from_utf8_lossy(&contents);
@@ -293,6 +311,24 @@ fn verbose_success_paths_print_no_secret() {
         (CONTAINER_AK, CONTAINER_SECRET),
     );
     check_succeeds(&w, &web_identity_env(&w), &with(&[]), assumed);
+
+    // Ten minutes left: eks-token refreshes the login through SSO-OIDC (sending the
+    // refresh token and client secret, writing the new tokens back) and shows none of them.
+    let mut login = read_sso_login(&w.sandbox, "corp");
+    login["expiresAt"] = json!(utc_in(chrono::TimeDelta::minutes(10)));
+    write_sso_login(&w.sandbox, "corp", &login);
+    check_succeeds(
+        &w,
+        &[],
+        &with(&["--profile", "sso", "--no-cache"]),
+        (SSO_ROLE_AK, SSO_ROLE_SECRET),
+    );
+    let refreshed = read_sso_login(&w.sandbox, "corp");
+    assert_eq!(
+        refreshed["accessToken"], SSO_REFRESHED_TOKEN,
+        "not refreshed"
+    );
+    assert_eq!(refreshed["refreshToken"], SSO_NEW_REFRESH);
 }
 
 #[test]
@@ -649,4 +685,212 @@ fn a_secret_across_the_cut_of_a_credential_process_message_is_not_half_shown() {
     );
     assert!(!run.stderr.contains(&ENV_SECRET[..10]), "{}", run.stderr);
     assert!(run.stderr.contains("[redacted]"), "{}", run.stderr);
+}
+
+/// The start of each kind of secret `tests/peers/fake_sso.py` issues: access and refresh
+/// tokens, client secrets, authorization codes, device codes, role secret access keys.
+/// None may be shown, whatever its value.
+const FAKE_SSO_SECRET_PREFIXES: &[&str] = &[
+    "sso-at-",
+    "sso-rt-",
+    "fake-secret-",
+    "fake-code-",
+    "fake-device-",
+    "sso-secret-",
+];
+
+/// The tokens and client secrets in the files of `~/.aws/sso/cache` (logins and client
+/// registrations).
+fn sso_cache_secrets(s: &Sandbox) -> Vec<String> {
+    let mut found = Vec::new();
+    for contents in sso_cache_files(s).values() {
+        let Ok(file) = serde_json::from_slice::<Value>(contents) else {
+            continue;
+        };
+        for field in ["accessToken", "refreshToken", "clientSecret"] {
+            if let Some(secret) = file[field].as_str() {
+                found.push(secret.to_owned());
+            }
+        }
+    }
+    found
+}
+
+/// Whether `text` holds the PKCE verifier of `challenge`: a run of 43 to 128 unreserved
+/// characters whose unpadded base64url SHA-256 is the challenge (RFC 7636 4.1, 4.2).
+fn holds_verifier(text: &str, challenge: &str) -> bool {
+    use base64::Engine;
+    use sha2::Digest;
+    let s256 =
+        |v: &str| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(sha2::Sha256::digest(v));
+    let unreserved = |c: char| c.is_ascii_alphanumeric() || "-._~".contains(c);
+    text.split(|c| !unreserved(c))
+        .filter(|word| word.len() >= 43)
+        .any(|word| {
+            (0..=word.len() - 43).any(|start| {
+                (start + 43..=word.len().min(start + 128))
+                    .any(|end| s256(&word[start..end]) == challenge)
+            })
+        })
+}
+
+/// A sandbox logging in through the fake IAM Identity Center, and every secret its SSO
+/// cache has held so far.
+struct LoginWorld {
+    sandbox: Sandbox,
+    secrets: Vec<String>,
+}
+
+/// Runs `args` with `env` and debug lines on, then checks that no SSO secret (any the SSO
+/// cache has held, any value of the fake's kinds, the PKCE verifier of any authorization
+/// the browser was sent to) is on stdout, stderr or in a new or changed file outside the
+/// SSO cache.
+fn run_login_checked(w: &mut LoginWorld, env: &[(&str, String)], args: &[&str]) -> Run {
+    let s = &w.sandbox;
+    let before = snapshot(s.home.path());
+    let mut cmd = s.command(args);
+    cmd.env("EKS_TOKEN_LOG", "debug");
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let run = support::run_command(cmd);
+    let label = label(env, args);
+    assert!(
+        run.stderr.contains("eks-token: debug: "),
+        "{label}: no debug lines: {}",
+        run.stderr
+    );
+    w.secrets.extend(sso_cache_secrets(s));
+    let challenges: Vec<String> = browser_opens(s)
+        .iter()
+        .filter_map(|url| {
+            url::Url::parse(url)
+                .ok()?
+                .query_pairs()
+                .find_map(|(k, v)| (k == "code_challenge").then(|| v.into_owned()))
+        })
+        .collect();
+    let check = |text: &str, place: &str| {
+        let secrets = w.secrets.iter().map(String::as_str);
+        for secret in secrets.chain(FAKE_SSO_SECRET_PREFIXES.iter().copied()) {
+            assert!(
+                !text.contains(secret),
+                "{label}: {secret} in {place}:\n{text}"
+            );
+        }
+        for challenge in &challenges {
+            assert!(
+                !holds_verifier(text, challenge),
+                "{label}: the PKCE verifier in {place}:\n{text}"
+            );
+        }
+    };
+    check(&run.stderr, "stderr");
+    check(&run.stdout, "stdout");
+    for (path, contents) in snapshot(s.home.path()) {
+        if before.get(&path) == Some(&contents) || path.starts_with(s.path(SSO_CACHE)) {
+            continue;
+        }
+        check(
+            &String::from_utf8_lossy(&contents),
+            &path.display().to_string(),
+        );
+    }
+    run
+}
+
+#[test]
+fn logins_their_refresh_and_logout_show_no_sso_secret() {
+    let fake = FakeSso::start(&json!({}));
+    let mut s = sso_sandbox(&fake);
+    std::fs::create_dir(s.path("tmp")).unwrap();
+    s.env("TMPDIR", s.path("tmp").display().to_string());
+    let mut w = LoginWorld {
+        sandbox: s,
+        secrets: Vec::new(),
+    };
+    // The authorization code flow (code, verifier) and the device flow (device code).
+    for profile in [SSO_PROFILE, SSO_LEGACY_PROFILE] {
+        let args = ["login", "--profile", profile, "--login-timeout", "30"];
+        let run = run_login_checked(&mut w, &[], &args);
+        assert_eq!(run.code, 0, "{}", run.stderr);
+    }
+    assert_eq!(browser_opens(&w.sandbox).len(), 2);
+    let token = [
+        "token",
+        "-i",
+        "c",
+        "--profile",
+        SSO_PROFILE,
+        "--verbose",
+        "--no-cache",
+        "--timeout",
+        "5",
+    ];
+    let expiring = |w: &LoginWorld| {
+        let mut login = read_sso_login(&w.sandbox, SSO_SESSION);
+        login["expiresAt"] = json!(utc_in(chrono::TimeDelta::minutes(10)));
+        write_sso_login(&w.sandbox, SSO_SESSION, &login);
+    };
+    // A refresh sends the refresh token and the client secret, and writes new tokens.
+    expiring(&w);
+    let run = run_login_checked(&mut w, &[], &token);
+    let (_, role_secret, _) = sso_role_credentials(SSO_ACCOUNT, SSO_ROLE);
+    verify_token(&run.token(), "c", &role_secret);
+    let log = fake.requests();
+    assert_eq!(create_tokens(&log, "refresh_token").len(), 1, "refreshed");
+
+    // SSO-OIDC echoes each request back (its body holds the secrets) in its error.
+    let echo = Process::faults(&json!([{"echo": true}]));
+    let env = [("AWS_ENDPOINT_URL_SSO_OIDC", echo.url())];
+    expiring(&w);
+    run_login_checked(&mut w, &env, &token);
+    assert_eq!(
+        echo.requests(),
+        1,
+        "the refresh went to the echoing endpoint"
+    );
+    // The legacy login's cached registration: StartDeviceAuthorization sends its secret.
+    let run = run_login_checked(
+        &mut w,
+        &env,
+        &[
+            "login",
+            "--profile",
+            SSO_LEGACY_PROFILE,
+            "--timeout",
+            "5",
+            "--login-timeout",
+            "10",
+        ],
+    );
+    run.assert_error(1, "EchoedRequest");
+    assert!(run.stderr.contains("[redacted]"), "{}", run.stderr);
+
+    let run = run_login_checked(&mut w, &[], &["logout", "--timeout", "5"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(count_requests(&fake.requests(), "Logout", None), 2);
+}
+
+#[test]
+fn the_verifier_check_finds_a_verifier_anywhere_in_a_line() {
+    // RFC 7636 Appendix B's pair.
+    let verifier = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
+    let challenge = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM";
+    assert!(holds_verifier(
+        &format!("debug: code_verifier={verifier}&x"),
+        challenge
+    ));
+    assert!(holds_verifier(
+        &format!("debug: v.{verifier}.tail"),
+        challenge
+    ));
+    assert!(!holds_verifier(
+        &format!("debug: {}", &verifier[1..]),
+        challenge
+    ));
+    assert!(!holds_verifier(
+        &format!("code_challenge={challenge}"),
+        challenge
+    ));
 }

@@ -19,8 +19,9 @@ step serves every request after that. A step is one of:
 - {"echo": true}: an error that echoes the whole request (request line, body, headers),
   as a proxy or a careless server does, in the form the request's protocol reads: an STS
   error document (POST with `Action=`), a restJson1 error (`x-amzn-errortype`, for the
-  SSO portal and SSO-OIDC), else a container-credentials error object (HTTP 200
-  `{"Code", "Message"}`). The error code is always `EchoedRequest`.
+  SSO portal and SSO-OIDC's RegisterClient, StartDeviceAuthorization and CreateToken),
+  else a container-credentials error object (HTTP 200 `{"Code", "Message"}`). The error
+  code is always `EchoedRequest`.
 - {"hang": true}: read the request and never answer.
 - {"endless": true, "status": 200, "content_length": N}
   answer with this status and a body that never ends (until the client hangs up, or
@@ -51,6 +52,8 @@ FOREVER = threading.Event()
 # An endless body stops after this long even if the client keeps reading.
 ENDLESS_FOR = 60
 CHUNK = b"x" * 65536
+# SSO-OIDC's operations (RegisterClient, StartDeviceAuthorization, CreateToken): restJson1.
+SSO_OIDC_PATHS = ("/client/register", "/device_authorization", "/token")
 
 
 class Server(ThreadingHTTPServer):
@@ -156,7 +159,7 @@ class Handler(BaseHTTPRequestHandler):
         path = urlsplit(self.path).path
         if self.command == "POST" and b"Action=" in body:
             self.send(400, sts_error("EchoedRequest", escape(request)), "text/xml")
-        elif path.startswith("/federation/") or path == "/token":
+        elif path.startswith("/federation/") or path in SSO_OIDC_PATHS:
             error = {"error": "invalid_request", "error_description": request, "message": request}
             self.send(400, json.dumps(error), "application/json",
                       {"x-amzn-errortype": "EchoedRequest"})

@@ -53,15 +53,10 @@ pub fn utc_in(delta: TimeDelta) -> String {
 
 /// SHA-1 hex of `text`, computed by Python's hashlib.
 pub fn sha1_hex(text: &str) -> String {
-    let out = Command::new(python())
-        .args([
-            "-c",
-            "import hashlib,sys;print(hashlib.sha1(sys.argv[1].encode()).hexdigest())",
-            text,
-        ])
-        .output()
-        .unwrap();
-    String::from_utf8(out.stdout).unwrap().trim().to_owned()
+    python_line(
+        "import hashlib,sys;print(hashlib.sha1(sys.argv[1].encode()).hexdigest())",
+        text,
+    )
 }
 
 /// The AWS CLI's SSO cache file name for `key` (`~/.aws/sso/cache/<sha1>.json`).
@@ -69,9 +64,11 @@ pub fn sso_cache_name(key: &str) -> String {
     sha1_hex(key)
 }
 
-/// The name botocore gives the client registration it caches beside a login: the SHA-1 of
-/// `json.dumps({"tool": "botocore", "startUrl", "region", "scopes", "session_name"},
-/// sort_keys=True)`, computed by Python's json (`scopes` and `session` null when absent).
+/// The name botocore gives the client registration it caches beside a login
+/// (`~/.aws/sso/cache/<name>.json`): the SHA-1 of `json.dumps({"tool": "botocore",
+/// "startUrl", "region", "scopes", "session_name"}, sort_keys=True)`, computed by Python's
+/// json (`scopes` and `session` null when absent; botocore's
+/// `BaseSSOTokenFetcher._registration_cache_key`).
 pub fn sso_registration_name(
     start_url: &str,
     region: &str,
@@ -80,16 +77,25 @@ pub fn sso_registration_name(
 ) -> String {
     let args = serde_json::json!({"startUrl": start_url, "region": region, "scopes": scopes,
                                   "session_name": session});
+    python_line(
+        "import hashlib,json,sys\n\
+         args = dict(json.loads(sys.argv[1]), tool='botocore')\n\
+         print(hashlib.sha1(json.dumps(args, sort_keys=True).encode()).hexdigest())",
+        &args.to_string(),
+    )
+}
+
+/// The one line the Python `code` prints for `arg`.
+fn python_line(code: &str, arg: &str) -> String {
     let out = Command::new(python())
-        .args([
-            "-c",
-            "import hashlib,json,sys\n\
-             args = dict(json.loads(sys.argv[1]), tool='botocore')\n\
-             print(hashlib.sha1(json.dumps(args, sort_keys=True).encode()).hexdigest())",
-            &args.to_string(),
-        ])
+        .args(["-c", code, arg])
         .output()
         .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     String::from_utf8(out.stdout).unwrap().trim().to_owned()
 }
 

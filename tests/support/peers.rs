@@ -175,18 +175,32 @@ pub fn check_token(token: &str, cluster: &str, secret: &str) -> Result<Value, St
 
 /// `GET url` over plain HTTP/1.0 on loopback, returning the body (test peers only).
 pub fn http_get(url: &str) -> String {
-    http_exchange("GET", url, None)
+    http_ok("GET", url, &[], "")
 }
 
 /// `POST url` with a JSON body over plain HTTP/1.0 on loopback, returning the JSON
 /// answer (test peers only).
 pub fn http_post_json(url: &str, body: &Value) -> Value {
-    let answer = http_exchange("POST", url, Some(&body.to_string()));
+    let headers = [("Content-Type", "application/json")];
+    let answer = http_ok("POST", url, &headers, &body.to_string());
     serde_json::from_str(&answer).unwrap_or_else(|_| panic!("POST {url}: not JSON: {answer}"))
 }
 
-/// One request and its answer, which must be 200.
-fn http_exchange(method: &str, url: &str, body: Option<&str>) -> String {
+/// [`http_request`] whose answer must be 200: its body.
+fn http_ok(method: &str, url: &str, headers: &[(&str, &str)], body: &str) -> String {
+    let (status, answer) = http_request(method, url, headers, body);
+    assert_eq!(status, 200, "{method} {url}: {answer}");
+    answer
+}
+
+/// One HTTP/1.0 request on loopback with `headers` and `body`: the status and the body
+/// of the answer (test peers only).
+pub fn http_request(
+    method: &str,
+    url: &str,
+    headers: &[(&str, &str)],
+    body: &str,
+) -> (u16, String) {
     use std::io::{Read, Write};
     let rest = url.strip_prefix("http://").expect("http URL");
     let (authority, path) = rest
@@ -196,26 +210,23 @@ fn http_exchange(method: &str, url: &str, body: Option<&str>) -> String {
     stream
         .set_read_timeout(Some(Duration::from_secs(10)))
         .unwrap();
-    let headers = body.map_or(String::new(), |b| {
-        format!(
-            "Content-Type: application/json\r\nContent-Length: {}\r\n",
-            b.len()
-        )
-    });
-    write!(
-        stream,
-        "{method} {path} HTTP/1.0\r\nHost: {authority}\r\n{headers}\r\n{}",
-        body.unwrap_or_default()
-    )
-    .unwrap();
+    let mut request = format!(
+        "{method} {path} HTTP/1.0\r\nHost: {authority}\r\nContent-Length: {}\r\n",
+        body.len()
+    );
+    for (name, value) in headers {
+        request.push_str(&format!("{name}: {value}\r\n"));
+    }
+    write!(stream, "{request}\r\n{body}").unwrap();
     let mut response = String::new();
     stream.read_to_string(&mut response).unwrap();
-    let (head, body) = response.split_once("\r\n\r\n").expect("HTTP response");
-    assert!(
-        head.starts_with("HTTP/1.") && head.contains(" 200 "),
-        "{method} {url}: {head}"
-    );
-    body.to_owned()
+    let (head, answer) = response.split_once("\r\n\r\n").expect("HTTP response");
+    let status = head
+        .strip_prefix("HTTP/1.")
+        .and_then(|h| h.get(2..5))
+        .and_then(|code| code.parse().ok())
+        .unwrap_or_else(|| panic!("{method} {url}: not an HTTP status line: {head}"));
+    (status, answer.to_owned())
 }
 
 /// The role session moto issued `access_key_id` for (`sts.AssumedRole[]` in its data dump).

@@ -89,6 +89,118 @@ impl Sandbox {
     pub fn run(&self, args: &[&str]) -> Run {
         run_command(self.command(args))
     }
+
+    /// Starts the binary with `args` in the background, to talk to it while it runs.
+    pub fn spawn(&self, args: &[&str]) -> Spawned {
+        Spawned::start(self.command(args))
+    }
+}
+
+/// A run in the background whose stderr the test reads line by line as it comes; killed
+/// if the test ends first.
+pub struct Spawned {
+    child: std::process::Child,
+    start: Instant,
+    lines: std::sync::mpsc::Receiver<String>,
+    stderr: Vec<String>,
+    stdout: std::sync::mpsc::Receiver<String>,
+}
+
+impl Spawned {
+    pub fn start(mut cmd: Command) -> Self {
+        use std::io::{BufRead, BufReader, Read};
+        let start = Instant::now();
+        let mut child = cmd
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start eks-token");
+        let (send, lines) = std::sync::mpsc::channel();
+        let stderr = BufReader::new(child.stderr.take().unwrap());
+        std::thread::spawn(move || {
+            for line in stderr.lines().map_while(Result::ok) {
+                if send.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        let mut out = child.stdout.take().unwrap();
+        let (send, stdout) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let mut text = String::new();
+            let _ = out.read_to_string(&mut text);
+            let _ = send.send(text);
+        });
+        Self {
+            child,
+            start,
+            lines,
+            stderr: Vec::new(),
+            stdout,
+        }
+    }
+
+    /// Waits (up to `limit`) for a stderr line that `wanted` accepts, and returns it.
+    pub fn stderr_line(&mut self, limit: Duration, wanted: impl Fn(&str) -> bool) -> String {
+        let deadline = Instant::now() + limit;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.lines.recv_timeout(left) {
+                Ok(line) => {
+                    self.stderr.push(line.clone());
+                    if wanted(&line) {
+                        return line;
+                    }
+                }
+                Err(_) => panic!(
+                    "no such stderr line within {limit:?}; stderr so far: {:?}",
+                    self.stderr
+                ),
+            }
+        }
+    }
+
+    /// Waits (up to `limit`, else kills it and fails) for the run to end.
+    pub fn finish(mut self, limit: Duration) -> Run {
+        let status = loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                break status;
+            }
+            if self.start.elapsed() > limit {
+                let _ = self.child.kill();
+                panic!("still running after {limit:?}; stderr: {:?}", self.stderr);
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        let elapsed = self.start.elapsed();
+        // The pipes reach EOF once the process and anything it left holding them are gone.
+        let eof = Instant::now() + Duration::from_secs(10);
+        let left = || eof.saturating_duration_since(Instant::now());
+        let stdout = self
+            .stdout
+            .recv_timeout(left())
+            .expect("stdout still open 10 s after the run ended: a child of it holds it");
+        while let Ok(line) = self.lines.recv_timeout(left()) {
+            self.stderr.push(line);
+        }
+        let mut stderr = self.stderr.join("\n");
+        if !stderr.is_empty() {
+            stderr.push('\n');
+        }
+        Run {
+            code: status.code().unwrap_or(-1),
+            stdout,
+            stderr,
+            elapsed,
+        }
+    }
+}
+
+impl Drop for Spawned {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
 }
 
 /// Runs a command built with [`Sandbox::command`] (for arguments or environment values
@@ -151,6 +263,26 @@ impl Run {
         }
     }
 
+    /// This run with the login prompt's URL lines (`  URL`, each on a line of its own so it
+    /// can be copied) set aside, so [`Run::assert_error`] can check the rest.
+    pub fn without_prompt_urls(&self, urls: &[String]) -> Run {
+        let stderr: Vec<&str> = self
+            .stderr
+            .lines()
+            .filter(|line| {
+                !urls
+                    .iter()
+                    .any(|url| line.strip_prefix("  ") == Some(url.as_str()))
+            })
+            .collect();
+        Run {
+            code: self.code,
+            stdout: self.stdout.clone(),
+            stderr: stderr.iter().map(|l| format!("{l}\n")).collect(),
+            elapsed: self.elapsed,
+        }
+    }
+
     /// The `eks-token: error: …` line.
     pub fn error_line(&self) -> &str {
         self.stderr
@@ -180,6 +312,13 @@ impl Run {
 /// Writes `value` as JSON to a temp file that lives as long as the sandbox.
 pub fn write_json(sandbox: &Sandbox, relative: &str, value: &Value) -> PathBuf {
     sandbox.write(relative, &value.to_string())
+}
+
+/// The JSON in the file at `path`.
+pub fn read_json(path: &Path) -> Value {
+    let text = std::fs::read_to_string(path)
+        .unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{} is not JSON: {e}", path.display()))
 }
 
 /// The permission bits of `path` (`0o600` for a private file).
