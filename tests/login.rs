@@ -455,6 +455,31 @@ fn an_ignored_browser_tab_times_out_at_the_login_timeout() {
     assert!(!sso_login_path(&s, SSO_SESSION).exists());
 }
 
+/// Ctrl-C while the person has not signed in yet: one error line, nothing written.
+#[test]
+fn ctrl_c_cancels_a_login_cleanly() {
+    let fake = FakeSso::start(&json!({}));
+    let mut s = sso_sandbox(&fake);
+    s.env("EKS_TOKEN_TEST_BROWSER", "ignore");
+    let mut running = s.spawn(&["login", "--profile", SSO_PROFILE, "--login-timeout", "30"]);
+    // The prompt's URL line comes once the listener is up and the browser was started.
+    running.stderr_line(Duration::from_secs(10), |l| l.contains("/authorize?"));
+    let pid = running.pid();
+    // SAFETY: kill(2) on the child's own pid.
+    assert_eq!(unsafe { libc::kill(pid as i32, libc::SIGINT) }, 0);
+    let run = running.finish(Duration::from_secs(5));
+    run.without_prompt_urls(&browser_opens(&s)).assert_error(
+        1,
+        "cancelled: the login for sso-session corp was interrupted",
+    );
+    assert_eq!(
+        run.hint(),
+        format!("run `eks-token login --profile {SSO_PROFILE}` to try again")
+    );
+    assert!(create_tokens(&fake.requests(), "authorization_code").is_empty());
+    assert!(!sso_login_path(&s, SSO_SESSION).exists());
+}
+
 #[test]
 fn a_profile_without_sso_is_refused() {
     let fake = FakeSso::start(&json!({}));

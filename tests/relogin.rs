@@ -468,3 +468,47 @@ fn denied_in_the_browser_then_approved_on_the_next_run() {
     assert_eq!(browser_opens(s).len(), 2);
     assert_aws_cli_login(s, &approved.stderr);
 }
+
+/// `doctor` checks a context as kubectl would run it: with `interactiveMode: Never` it
+/// says the login is not renewed by itself and why, and asks nothing of IAM Identity
+/// Center; in a terminal with `IfAvailable` its live check logs in again, once, as the
+/// plugin would.
+#[test]
+fn doctor_checks_the_login_as_kubectl_would_run_the_plugin() {
+    let setup = setup(Login::Expired);
+    let kubeconfig = setup.kubeconfig("Never");
+    let mut cmd = setup.s.command(&["doctor"]);
+    cmd.env("KUBECONFIG", &kubeconfig);
+    let run = run_command(cmd);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert!(
+        run.stdout.contains(
+            "not renewed by itself: kubectl logs in by itself only with interactiveMode IfAvailable (or Always) in a terminal"
+        ),
+        "{}",
+        run.stdout
+    );
+    assert!(setup.sso.ops().is_empty(), "{:?}", setup.sso.ops());
+    assert!(browser_opens(&setup.s).is_empty());
+
+    let kubeconfig = setup.kubeconfig("IfAvailable");
+    let mut cmd = terminal_command(&setup.s, BIN, &["doctor"], Stdout::Pipe);
+    cmd.env("KUBECONFIG", &kubeconfig);
+    let run = run_in_terminal(cmd);
+    assert_eq!(browser_opens(&setup.s).len(), 1, "{}", run.stderr);
+    assert_eq!(count_requests(&setup.sso.requests(), "Authorize", None), 1);
+    assert_sso_login_file(&setup.s, SSO_SESSION, SSO_START_URL);
+    let sso_line = run
+        .stdout
+        .lines()
+        .find(|l| l.starts_with("sso login"))
+        .unwrap_or_else(|| panic!("no sso login line: {}", run.stdout));
+    assert!(sso_line.contains("valid until"), "{}", run.stdout);
+    assert!(
+        run.stdout
+            .contains("renewed by itself when needed: a person is at this terminal"),
+        "{}",
+        run.stdout
+    );
+    assert!(!run.stdout.contains(EXPIRED_TOKEN) && !run.stderr.contains(EXPIRED_TOKEN));
+}

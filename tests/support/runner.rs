@@ -140,6 +140,11 @@ impl Spawned {
         }
     }
 
+    /// The process id, to signal it.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// Waits (up to `limit`) for a stderr line that `wanted` accepts, and returns it.
     pub fn stderr_line(&mut self, limit: Duration, wanted: impl Fn(&str) -> bool) -> String {
         let deadline = Instant::now() + limit;
