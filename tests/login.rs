@@ -427,40 +427,46 @@ fn no_browser_prints_the_url_and_the_printed_url_works() {
 
 #[test]
 fn a_denial_in_the_browser_fails_with_denied_and_writes_no_login() {
-    let fake = FakeSso::start(&json!({}));
-    let mut s = sso_sandbox(&fake);
-    s.env("EKS_TOKEN_TEST_BROWSER", "deny");
+    let (fake, s) = with_browser("deny");
     let run = login(&s, &["--profile", SSO_PROFILE]);
     run.without_prompt_urls(&browser_opens(&s))
         .assert_error(1, "denied");
     run.assert_within(Duration::from_secs(10));
-    assert_eq!(browser_opens(&s).len(), 1);
     assert_eq!(count_requests(&fake.requests(), "AuthorizeDeny", None), 1);
+    assert_no_login(&fake, &s);
+}
+
+/// The SSO sandbox with its test browser acting as `mode` (approve, deny, ignore).
+fn with_browser(mode: &str) -> (FakeSso, Sandbox) {
+    let fake = FakeSso::start(&json!({}));
+    let mut s = sso_sandbox(&fake);
+    s.env("EKS_TOKEN_TEST_BROWSER", mode);
+    (fake, s)
+}
+
+/// A login that did not finish: the browser was opened once, no code was exchanged and
+/// no login was written.
+fn assert_no_login(fake: &FakeSso, s: &Sandbox) {
+    assert_eq!(browser_opens(s).len(), 1);
     assert!(create_tokens(&fake.requests(), "authorization_code").is_empty());
-    assert!(!sso_login_path(&s, SSO_SESSION).exists());
+    assert!(!sso_login_path(s, SSO_SESSION).exists());
 }
 
 #[test]
 fn an_ignored_browser_tab_times_out_at_the_login_timeout() {
-    let fake = FakeSso::start(&json!({}));
-    let mut s = sso_sandbox(&fake);
-    s.env("EKS_TOKEN_TEST_BROWSER", "ignore");
+    let (fake, s) = with_browser("ignore");
     let run = s.run(&["login", "--profile", SSO_PROFILE, "--login-timeout", "2"]);
     run.without_prompt_urls(&browser_opens(&s))
         .assert_error(1, "timed out");
     assert!(run.elapsed >= Duration::from_secs(2), "{:?}", run.elapsed);
     run.assert_within(Duration::from_secs(2) + MARGIN);
-    assert_eq!(browser_opens(&s).len(), 1);
-    assert!(create_tokens(&fake.requests(), "authorization_code").is_empty());
-    assert!(!sso_login_path(&s, SSO_SESSION).exists());
+    assert_no_login(&fake, &s);
 }
 
 /// Ctrl-C while the person has not signed in yet: one error line, nothing written.
 #[test]
 fn ctrl_c_cancels_a_login_cleanly() {
-    let fake = FakeSso::start(&json!({}));
-    let mut s = sso_sandbox(&fake);
-    s.env("EKS_TOKEN_TEST_BROWSER", "ignore");
+    let (fake, s) = with_browser("ignore");
     let mut running = s.spawn(&["login", "--profile", SSO_PROFILE, "--login-timeout", "30"]);
     // The prompt's URL line comes once the listener is up and the browser was started.
     running.stderr_line(Duration::from_secs(10), |l| l.contains("/authorize?"));
@@ -476,8 +482,7 @@ fn ctrl_c_cancels_a_login_cleanly() {
         run.hint(),
         format!("run `eks-token login --profile {SSO_PROFILE}` to try again")
     );
-    assert!(create_tokens(&fake.requests(), "authorization_code").is_empty());
-    assert!(!sso_login_path(&s, SSO_SESSION).exists());
+    assert_no_login(&fake, &s);
 }
 
 #[test]
@@ -609,16 +614,19 @@ fn eks_token_refreshes_a_login_close_to_expiry_and_botocore_uses_it() {
     assert_eq!(login(&s, &["--profile", SSO_PROFILE]).code, 0);
     // Ten minutes left (under the 15-minute refresh window) and a refresh token.
     let before = rewrite_expires_at(&s, TimeDelta::minutes(10));
-    let run = s.run(&[
-        "token",
-        "-i",
-        "c",
-        "--profile",
-        SSO_PROFILE,
-        "--no-cache",
-        "--timeout",
-        "5",
-    ]);
+    let token = || {
+        s.run(&[
+            "token",
+            "-i",
+            "c",
+            "--profile",
+            SSO_PROFILE,
+            "--no-cache",
+            "--timeout",
+            "5",
+        ])
+    };
+    let run = token();
     let verdict = verify_token(&run.token(), "c", &role_sk);
     assert_eq!(verdict["access_key_id"], role_ak.as_str());
     assert_eq!(refreshes(&fake), 1);
@@ -645,16 +653,7 @@ fn eks_token_refreshes_a_login_close_to_expiry_and_botocore_uses_it() {
         botocore_credentials(&s, SSO_PROFILE)["access_key"],
         role_ak.as_str()
     );
-    let run = s.run(&[
-        "token",
-        "-i",
-        "c",
-        "--profile",
-        SSO_PROFILE,
-        "--no-cache",
-        "--timeout",
-        "5",
-    ]);
+    let run = token();
     verify_token(&run.token(), "c", &role_sk);
     assert_eq!(refreshes(&fake), 1);
     assert_eq!(count_requests(&fake.requests(), "RegisterClient", None), 1);
