@@ -52,6 +52,181 @@ pub enum OtherCommand {
     Login(LoginArgs),
     /// Log out of every cached IAM Identity Center login and drop the tokens made with them.
     Logout(LogoutArgs),
+    /// Print an ExecCredential with an OIDC ID token (kubelogin's `get-token`, same flags).
+    Oidc(Box<OidcCommand>),
+}
+
+/// `eks-token oidc`: kubelogin's `get-token` (also reached as `oidc-login get-token` and
+/// `get-token`, so a kubelogin kubeconfig switches by changing only `command:`), or
+/// `setup`.
+#[derive(Debug, Args)]
+#[command(args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
+pub struct OidcCommand {
+    #[command(subcommand)]
+    pub setup: Option<OidcSetup>,
+    #[command(flatten)]
+    pub args: OidcArgs,
+}
+
+/// `eks-token oidc setup`.
+#[derive(Debug, Subcommand)]
+pub enum OidcSetup {
+    /// Log in once and print the ID token's claims, the kubeconfig user, an RBAC binding for its groups and the cluster-side command (never the token).
+    Setup(OidcArgs),
+}
+
+/// The OIDC provider and how to log in to it: kubelogin's flags, with its spellings.
+#[derive(Debug, Args, Clone)]
+pub struct OidcArgs {
+    /// Issuer URL of the OpenID provider.
+    #[arg(long, value_name = "URL", required = true)]
+    pub oidc_issuer_url: Option<String>,
+
+    /// Client ID at the provider (the audience of the ID token).
+    #[arg(long, value_name = "ID", required = true)]
+    pub oidc_client_id: Option<String>,
+
+    /// Client secret, for confidential clients.
+    #[arg(long, value_name = "SECRET")]
+    pub oidc_client_secret: Option<String>,
+
+    /// Scope to ask for besides openid (repeatable, or comma-separated).
+    #[arg(long = "oidc-extra-scope", value_name = "SCOPE", value_delimiter = ',')]
+    pub oidc_extra_scopes: Vec<String>,
+
+    /// Print the access token instead of the ID token.
+    #[arg(long)]
+    pub oidc_use_access_token: bool,
+
+    /// PKCE: auto (S256 when the provider supports it), S256, or no.
+    #[arg(long, value_enum, value_name = "METHOD", default_value_t = PkceMethod::Auto)]
+    pub oidc_pkce_method: PkceMethod,
+
+    /// Force PKCE (kubelogin's older spelling of --oidc-pkce-method=S256).
+    #[arg(long)]
+    pub oidc_use_pkce: bool,
+
+    /// Redirect URI sent to the provider [default: http://localhost:PORT of the listen address].
+    #[arg(long, value_name = "URL")]
+    pub oidc_redirect_url: Option<String>,
+
+    /// How to log in: auto (authcode), authcode, authcode-keyboard, device-code.
+    #[arg(long, value_enum, value_name = "GRANT", default_value_t = GrantType::Auto)]
+    pub grant_type: GrantType,
+
+    /// Address for the browser callback, tried in order [default: 127.0.0.1:8000, 127.0.0.1:18000].
+    #[arg(
+        long = "listen-address",
+        value_name = "HOST:PORT",
+        value_delimiter = ','
+    )]
+    pub listen_addresses: Vec<String>,
+
+    /// CA certificate file for the provider's TLS (repeatable).
+    #[arg(
+        long = "certificate-authority",
+        value_name = "FILE",
+        value_delimiter = ','
+    )]
+    pub certificate_authorities: Vec<PathBuf>,
+
+    /// CA certificate for the provider's TLS, base64 PEM (repeatable).
+    #[arg(
+        long = "certificate-authority-data",
+        value_name = "BASE64",
+        value_delimiter = ','
+    )]
+    pub certificate_authority_data: Vec<String>,
+
+    /// Token cache directory [default: EKS_TOKEN_CACHE_DIR, $KUBECACHEDIR/eks-token, ~/.kube/cache/eks-token, then /oidc].
+    #[arg(long, value_name = "DIR")]
+    pub token_cache_dir: Option<PathBuf>,
+
+    /// Log in or refresh even when the cached ID token is still valid.
+    #[arg(long)]
+    pub force_refresh: bool,
+
+    /// Print the URL instead of opening a browser.
+    #[arg(long)]
+    pub skip_open_browser: bool,
+
+    /// Command that opens the browser, given the URL [default: BROWSER, then xdg-open / open / start].
+    #[arg(long, value_name = "COMMAND")]
+    pub browser_command: Option<String>,
+
+    /// Give up on the sign-in after this many seconds (kubelogin's spelling of --login-timeout).
+    #[arg(long, value_name = "SECONDS", hide = true)]
+    pub authentication_timeout_sec: Option<u64>,
+
+    /// When to log in without being asked: auto (a person at a terminal), browser, never.
+    #[arg(long, value_enum, value_name = "WHEN", env = "EKS_TOKEN_LOGIN", default_value_t = Mode::Auto)]
+    pub login: Mode,
+
+    /// Give up on the sign-in (and on waiting for another run's) after this many seconds.
+    #[arg(long, value_name = "SECONDS", default_value = "300", value_parser = parse_timeout)]
+    pub login_timeout: Duration,
+
+    /// Give up on each call to the provider after this many seconds.
+    #[arg(long, value_name = "SECONDS", default_value = "10", value_parser = parse_timeout)]
+    pub timeout: Duration,
+
+    #[command(flatten)]
+    pub unsupported: KubeloginUnsupported,
+}
+
+/// kubelogin flags eks-token does not take: each is a usage error naming it, never
+/// silently dropped.
+#[derive(Debug, Args, Clone)]
+pub struct KubeloginUnsupported {
+    #[arg(long, hide = true, num_args = 0..=1, default_missing_value = "", value_parser = unsupported("eks-token never skips TLS verification; pass the provider's CA with --certificate-authority"))]
+    insecure_skip_tls_verify: Option<String>,
+    #[arg(long, hide = true, value_parser = unsupported("the callback is served over plain HTTP on loopback"))]
+    local_server_cert: Option<String>,
+    #[arg(long, hide = true, value_parser = unsupported("the callback is served over plain HTTP on loopback"))]
+    local_server_key: Option<String>,
+    #[arg(long, hide = true, value_parser = unsupported("not supported"))]
+    open_url_after_authentication: Option<String>,
+    #[arg(long, hide = true, value_parser = unsupported("not supported"))]
+    oidc_auth_request_extra_params: Option<String>,
+    #[arg(long, hide = true, value_parser = unsupported("the password grant is not supported; use the browser (authcode) or --grant-type device-code"))]
+    username: Option<String>,
+    #[arg(long, hide = true, value_parser = unsupported("the password grant is not supported; use the browser (authcode) or --grant-type device-code"))]
+    password: Option<String>,
+    #[arg(long, hide = true, num_args = 0..=1, default_missing_value = "", value_parser = unsupported("tokens are cached on disk in a private directory"))]
+    force_keyring: Option<String>,
+    #[arg(long, hide = true, num_args = 0..=1, default_missing_value = "", value_parser = unsupported("tokens are always cached on disk"))]
+    no_keyring: Option<String>,
+    #[arg(long, hide = true, value_parser = unsupported("tokens are cached on disk in a private directory"))]
+    token_cache_storage: Option<String>,
+    #[arg(long, hide = true, value_parser = unsupported("use --listen-address 127.0.0.1:PORT"))]
+    listen_port: Option<String>,
+}
+
+/// A value parser for a kubelogin flag eks-token refuses, saying why.
+fn unsupported(why: &'static str) -> impl Fn(&str) -> Result<String, String> + Clone {
+    move |_| {
+        Err(format!(
+            "kubelogin's flag is not supported by eks-token: {why}"
+        ))
+    }
+}
+
+/// `--oidc-pkce-method`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum PkceMethod {
+    Auto,
+    #[value(name = "S256")]
+    S256,
+    No,
+}
+
+/// `--grant-type`, kubelogin's values eks-token serves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum GrantType {
+    Auto,
+    Authcode,
+    AuthcodeKeyboard,
+    DeviceCode,
 }
 
 /// `eks-token login`.
@@ -410,9 +585,19 @@ pub enum AwsOnly {
 }
 
 /// Rewrites the AWS CLI's `… eks get-token …` (as `aws eks update-kubeconfig` writes it,
-/// global options first) into `token …`, keeping every other argument in order.
+/// global options first) into `token …`, and kubelogin's `oidc-login get-token …` /
+/// `get-token …` (and `setup`) into `oidc …`, keeping every other argument in order.
 pub fn normalize(args: impl IntoIterator<Item = OsString>) -> Vec<OsString> {
     let mut args: Vec<OsString> = args.into_iter().collect();
+    // kubectl's plugin name first (`kubectl oidc-login get-token`), then kubelogin's own.
+    if args.get(1).is_some_and(|a| a == "oidc-login") {
+        args.remove(1);
+    }
+    match args.get(1).and_then(|a| a.to_str()) {
+        Some("get-token") => args[1] = "oidc".into(),
+        Some("setup") => args.insert(1, "oidc".into()),
+        _ => {}
+    }
     let at =
         (1..args.len().saturating_sub(1)).find(|&i| args[i] == "eks" && args[i + 1] == "get-token");
     if let Some(i) = at {

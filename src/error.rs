@@ -9,6 +9,7 @@ use crate::identity::UnmappableArn;
 use crate::kubeconfig::KubeconfigError;
 use crate::login::LoginError;
 use crate::message;
+use crate::oidc::OidcError;
 use crate::sts_endpoint::NoDualStack;
 use crate::token::{InvalidClusterId, TokenError};
 
@@ -27,6 +28,9 @@ pub enum Error {
     /// An IAM Identity Center login could not be had.
     #[error(transparent)]
     Login(#[from] LoginError),
+    /// No OIDC token could be had.
+    #[error(transparent)]
+    Oidc(#[from] OidcError),
     /// Signing failed.
     #[error(transparent)]
     Token(#[from] TokenError),
@@ -70,6 +74,7 @@ impl Error {
             Self::Endpoint(_) => Some("unset AWS_USE_DUALSTACK_ENDPOINT (or use_dualstack_endpoint in the profile)".into()),
             Self::Credentials(e) => e.hint(),
             Self::Login(e) => e.hint(),
+            Self::Oidc(e) => e.hint(),
             Self::Token(TokenError::CredentialsExpired(_)) => Some(
                 "refresh the credentials (`eks-token login`, or a new `aws-vault exec` session)"
                     .into(),

@@ -18,6 +18,7 @@ pub mod log;
 pub mod login;
 pub mod message;
 pub mod network;
+pub mod oidc;
 pub mod secrets;
 pub mod store;
 pub mod sts_endpoint;
@@ -52,6 +53,7 @@ pub fn run(command: &OtherCommand) -> Result<String, Error> {
         OtherCommand::Kubeconfig(args) => command::kubeconfig::run(args),
         OtherCommand::Login(args) => command::login::run(args),
         OtherCommand::Logout(args) => command::logout::run(args),
+        OtherCommand::Oidc(command) => command::oidc::run(command),
         OtherCommand::Doctor(args) => {
             // The report is the output even when it lists problems.
             let (report, result) = command::doctor::run(args);

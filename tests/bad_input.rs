@@ -410,7 +410,7 @@ fn usage_errors_exit_2_with_one_line_and_the_usage() {
         (&["token", "-i", "c", "--timeout", "soon"], "--timeout"),
         (&["token", "-i", "c", "-s", "name"], "--role-arn"),
         (&["token"], "--cluster-id"),
-        (&["get-token"], "get-token"),
+        (&["get-token"], "--oidc-issuer-url"),
         (
             &[
                 "eks",

@@ -5,6 +5,7 @@ pub mod doctor;
 pub mod kubeconfig;
 pub mod login;
 pub mod logout;
+pub mod oidc;
 pub mod token;
 pub mod whoami;
 

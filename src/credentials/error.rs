@@ -6,7 +6,7 @@ use std::fmt;
 use super::Source;
 use super::process::ProcessError;
 use super::sso::SsoProfile;
-use crate::message::{a_few, seconds};
+use crate::message::a_few;
 use crate::network::TimedOut;
 use crate::network::failure::{Code, Failure};
 use crate::sts_endpoint::{InvalidRegion, is_aws_host};
@@ -76,7 +76,7 @@ pub enum CredentialsError {
     #[error(transparent)]
     Call(Box<CallError>),
     /// The deadline passed before the credentials were in hand.
-    #[error("{}", timed_out_message(.0))]
+    #[error("{0}")]
     TimedOut(TimedOut),
     /// `AWS_ACCESS_KEY_ID` without `AWS_SECRET_ACCESS_KEY`.
     #[error("AWS_ACCESS_KEY_ID is set but AWS_SECRET_ACCESS_KEY is not")]
@@ -265,18 +265,6 @@ fn expired_hint(signer: Option<&Source>) -> String {
     }
 }
 
-fn timed_out_message(t: &TimedOut) -> String {
-    let step = t.step.as_deref().unwrap_or("getting AWS credentials");
-    let after = seconds(t.after);
-    match (&t.waiting_for, &t.last_answer) {
-        (Some(endpoint), _) => {
-            format!("timed out after {after}: {step}: no answer from {endpoint}")
-        }
-        (None, Some(last)) => format!("timed out after {after}: {step} (retrying: {last})"),
-        (None, None) => format!("timed out after {after}: {step}"),
-    }
-}
-
 impl CredentialsError {
     /// What the user can do about it.
     pub fn hint(&self) -> Option<String> {
@@ -373,8 +361,6 @@ impl CredentialsError {
 
 #[cfg(test)]
 mod tests {
-    use std::time::Duration;
-
     use super::*;
 
     #[test]
@@ -393,28 +379,6 @@ mod tests {
         assert!(
             unreachable_hint("http://127.0.0.1:9")
                 .starts_with("http://127.0.0.1:9 is not an AWS address")
-        );
-    }
-
-    #[test]
-    fn deadline_messages_say_what_was_pending() {
-        let t = |waiting_for: Option<&str>, last_answer: Option<&str>| TimedOut {
-            after: Duration::from_secs(2),
-            step: Some("STS AssumeRole of r".into()),
-            waiting_for: waiting_for.map(Into::into),
-            last_answer: last_answer.map(Into::into),
-        };
-        assert_eq!(
-            timed_out_message(&t(Some("http://h:1"), None)),
-            "timed out after 2s: STS AssumeRole of r: no answer from http://h:1"
-        );
-        assert_eq!(
-            timed_out_message(&t(None, Some("http://h:1 answered HTTP 503"))),
-            "timed out after 2s: STS AssumeRole of r (retrying: http://h:1 answered HTTP 503)"
-        );
-        assert_eq!(
-            timed_out_message(&t(None, None)),
-            "timed out after 2s: STS AssumeRole of r"
         );
     }
 }

@@ -7,7 +7,7 @@ use std::path::Path;
 
 use chrono::Utc;
 
-use super::loopback::{CallbackError, Listener};
+use super::loopback::{CallbackError, Listener, SSO_PATH};
 use super::pkce::{self, Pkce};
 use super::service::{Client, Grant, Oidc, Tokens};
 use super::{LoginError, show_and_open};
@@ -19,7 +19,7 @@ pub async fn run(
     target: &SsoTarget,
     open_browser: bool,
 ) -> Result<(Client, Tokens), LoginError> {
-    let listener = Listener::bind().await.map_err(LoginError::Listen)?;
+    let listener = Listener::bind(SSO_PATH).await.map_err(LoginError::Listen)?;
     let redirect_uri = listener.redirect_uri();
     let client = oidc.client(home, target, true, Utc::now()).await?;
     let pkce = Pkce::new().map_err(LoginError::Random)?;
@@ -45,6 +45,7 @@ pub async fn run(
         ),
         url.as_str(),
         open_browser,
+        None,
     );
     let code = listener.callback(&state).await.map_err(|e| match e {
         CallbackError::Refused { error, description } if error == "access_denied" => {

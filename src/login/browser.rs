@@ -5,11 +5,15 @@
 
 use std::process::{Command, Stdio};
 
-/// Starts the browser at `url` without waiting for it; `Err` says why none could be
-/// started (the caller has printed the URL already).
-pub fn open(url: &str) -> Result<(), String> {
+/// Starts the browser at `url` without waiting for it: `command` when given (kubelogin's
+/// `--browser-command`), else as the platform does. `Err` says why none could be started
+/// (the caller has printed the URL already).
+pub fn open(url: &str, command: Option<&str>) -> Result<(), String> {
     let mut tried = Vec::new();
-    for argv in commands(std::env::var("BROWSER").ok().as_deref(), url) {
+    let browser = command
+        .map(str::to_owned)
+        .or_else(|| std::env::var("BROWSER").ok());
+    for argv in commands(browser.as_deref(), url) {
         let Some((program, args)) = argv.split_first() else {
             continue;
         };

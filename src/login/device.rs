@@ -37,6 +37,7 @@ pub async fn run(
         ),
         url,
         open_browser,
+        None,
     );
     let mut interval = u64::try_from(device.interval)
         .ok()

@@ -1,5 +1,6 @@
 //! The loopback listener of the authorization code flow (RFC 8252 7.3): 127.0.0.1 on a
-//! free port, `/oauth/callback`, exactly one callback whose `state` is this login's,
+//! free port and `/oauth/callback` for IAM Identity Center, the listen addresses and `/`
+//! for OIDC providers (as kubelogin); exactly one callback whose `state` is this login's,
 //! answered with a short page for the browser, then closed.
 
 use std::io;
@@ -8,8 +9,8 @@ use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
-/// The path registered and sent as the redirect URI, as the AWS CLI's.
-const PATH: &str = "/oauth/callback";
+/// The path IAM Identity Center's redirect URI has, as the AWS CLI's.
+pub const SSO_PATH: &str = "/oauth/callback";
 
 /// A request head bigger than this is not a browser's callback.
 const MAX_REQUEST: usize = 16 * 1024;
@@ -38,19 +39,43 @@ pub enum CallbackError {
 pub struct Listener {
     listener: TcpListener,
     port: u16,
+    path: String,
 }
 
 impl Listener {
-    /// Listens on 127.0.0.1, on a port the system picks.
-    pub async fn bind() -> io::Result<Self> {
-        let listener = TcpListener::bind(("127.0.0.1", 0)).await?;
-        let port = listener.local_addr()?.port();
-        Ok(Self { listener, port })
+    /// Listens on 127.0.0.1, on a port the system picks, for `path`.
+    pub async fn bind(path: &str) -> io::Result<Self> {
+        Self::bind_first(&["127.0.0.1:0".to_owned()], path).await
     }
 
-    /// `http://127.0.0.1:PORT/oauth/callback`.
+    /// Listens on the first of `addresses` (`HOST:PORT`) that is free, for `path`; the
+    /// error is the last address's.
+    pub async fn bind_first(addresses: &[String], path: &str) -> io::Result<Self> {
+        let mut last = io::Error::new(io::ErrorKind::InvalidInput, "no listen address");
+        for address in addresses {
+            match TcpListener::bind(address.as_str()).await {
+                Ok(listener) => {
+                    let port = listener.local_addr()?.port();
+                    return Ok(Self {
+                        listener,
+                        port,
+                        path: path.to_owned(),
+                    });
+                }
+                Err(e) => last = io::Error::new(e.kind(), format!("{address}: {e}")),
+            }
+        }
+        Err(last)
+    }
+
+    /// The port it listens on.
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// `http://127.0.0.1:PORT/PATH`.
     pub fn redirect_uri(&self) -> String {
-        format!("http://127.0.0.1:{}{PATH}", self.port)
+        format!("http://127.0.0.1:{}{}", self.port, self.path)
     }
 
     /// Waits for the callback (the caller bounds the wait) and returns its code. Other
@@ -63,7 +88,7 @@ impl Listener {
             else {
                 continue;
             };
-            match answer(&target, state) {
+            match answer(&target, &self.path, state) {
                 None => respond(&mut stream, "404 Not Found", "Not found", "").await,
                 Some(result) => {
                     let (status, title, text) = match &result {
@@ -92,9 +117,9 @@ impl Listener {
 }
 
 /// What a request for `target` means: `None` for a path that is not the callback.
-fn answer(target: &str, state: &str) -> Option<Result<String, CallbackError>> {
+fn answer(target: &str, path: &str, state: &str) -> Option<Result<String, CallbackError>> {
     let url = url::Url::parse(&format!("http://127.0.0.1{target}")).ok()?;
-    if url.path() != PATH {
+    if url.path() != path {
         return None;
     }
     let query = |name: &str| {
@@ -162,23 +187,24 @@ mod tests {
 
     #[test]
     fn only_the_callback_with_this_state_is_taken() {
-        assert!(answer("/favicon.ico", "s").is_none());
+        assert!(answer("/favicon.ico", SSO_PATH, "s").is_none());
         assert!(matches!(
-            answer("/oauth/callback?code=c&state=other", "s"),
+            answer("/oauth/callback?code=c&state=other", SSO_PATH, "s"),
             Some(Err(CallbackError::StateMismatch))
         ));
         assert!(matches!(
-            answer("/oauth/callback?code=c", "s"),
+            answer("/oauth/callback?code=c", SSO_PATH, "s"),
             Some(Err(CallbackError::StateMismatch))
         ));
         assert_eq!(
-            answer("/oauth/callback?code=c%2B1&state=s", "s")
+            answer("/oauth/callback?code=c%2B1&state=s", SSO_PATH, "s")
                 .unwrap()
                 .unwrap(),
             "c+1"
         );
         match answer(
             "/oauth/callback?error=access_denied&error_description=no%20way&state=s",
+            SSO_PATH,
             "s",
         ) {
             Some(Err(e @ CallbackError::Refused { .. })) => {
@@ -187,7 +213,7 @@ mod tests {
             other => panic!("{other:?}"),
         }
         assert!(matches!(
-            answer("/oauth/callback?state=s", "s"),
+            answer("/oauth/callback?state=s", SSO_PATH, "s"),
             Some(Err(CallbackError::NoCode))
         ));
     }

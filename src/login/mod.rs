@@ -12,10 +12,10 @@
 //! `pkce` makes the random values.
 
 mod authcode;
-mod browser;
+pub mod browser;
 mod device;
-mod loopback;
-mod pkce;
+pub mod loopback;
+pub mod pkce;
 mod service;
 
 use std::future::Future;
@@ -276,7 +276,7 @@ pub async fn log_in(aws: &AwsConfig, target: &SsoTarget, how: How) -> Result<Log
 }
 
 /// `work`'s output, or `None` on Ctrl-C (SIGINT) first.
-async fn until_interrupted<T>(work: impl Future<Output = T>) -> Option<T> {
+pub async fn until_interrupted<T>(work: impl Future<Output = T>) -> Option<T> {
     let mut work = pin!(work);
     let mut interrupted = pin!(tokio::signal::ctrl_c());
     std::future::poll_fn(|cx| {
@@ -327,10 +327,11 @@ fn write_error(home: &Path, target: &SsoTarget, source: std::io::Error) -> Login
     }
 }
 
-/// Shows where to log in on stderr, and opens the browser there unless told not to.
-fn show_and_open(prompt: &str, url: &str, open_browser: bool) {
+/// Shows where to log in on stderr, and opens the browser there unless told not to
+/// (`browser_command` replaces the platform's way).
+pub fn show_and_open(prompt: &str, url: &str, open_browser: bool, browser_command: Option<&str>) {
     message::prompt(prompt, url);
-    if open_browser && let Err(why) = browser::open(url) {
+    if open_browser && let Err(why) = browser::open(url, browser_command) {
         message::note(&format!("could not open a browser ({why})"));
     }
 }

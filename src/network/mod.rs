@@ -170,6 +170,25 @@ pub struct TimedOut {
     pub last_answer: Option<String>,
 }
 
+impl fmt::Display for TimedOut {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let step = self.step.as_deref().unwrap_or("getting AWS credentials");
+        let after = message::seconds(self.after);
+        match (&self.waiting_for, &self.last_answer) {
+            (Some(endpoint), _) => {
+                write!(
+                    f,
+                    "timed out after {after}: {step}: no answer from {endpoint}"
+                )
+            }
+            (None, Some(last)) => write!(f, "timed out after {after}: {step} (retrying: {last})"),
+            (None, None) => write!(f, "timed out after {after}: {step}"),
+        }
+    }
+}
+
+impl std::error::Error for TimedOut {}
+
 impl Network {
     pub fn new(deadline: Deadline) -> Self {
         Self {
@@ -271,7 +290,7 @@ impl HttpClient for Network {
         if let Some((_, c)) = connectors.iter().find(|(k, _)| *k == key) {
             return c.clone();
         }
-        let inner = sdk_connector(key, components.sleep_impl(), None);
+        let inner = sdk_connector(key, components.sleep_impl(), None, None);
         let connector = SharedHttpConnector::new(Recording {
             inner: SharedHttpConnector::new(inner),
             state: self.state.clone(),
@@ -281,12 +300,82 @@ impl HttpClient for Network {
     }
 }
 
+/// An answer from a service that is not AWS ([`Network::send`]).
+pub struct Answer {
+    pub status: u16,
+    pub body: Vec<u8>,
+}
+
+/// Why [`Network::send`] got no answer.
+#[derive(Debug, thiserror::Error)]
+pub enum SendError {
+    #[error(transparent)]
+    TimedOut(#[from] TimedOut),
+    /// Unreachable, refused, a TLS certificate not trusted, a dropped connection, an
+    /// answer too large.
+    #[error("{0}")]
+    Failed(String),
+    /// A CA certificate given to trust is not PEM.
+    #[error("the CA certificates given are not usable: {0}")]
+    Trust(String),
+}
+
+impl Network {
+    /// Sends `request` to a service that is not AWS (an OpenID provider) as AWS calls go:
+    /// the same connect timeout, proxy settings, endpoint record and bounded answer,
+    /// within the command's deadline, no retries. `trust` adds CA certificates (PEM) to
+    /// the system's.
+    pub async fn send(&self, request: HttpRequest, trust: &[Vec<u8>]) -> Result<Answer, SendError> {
+        let mut store = tls::TrustStore::default();
+        for pem in trust {
+            store.add_pem_certificate(pem.clone());
+        }
+        let context = tls::TlsContext::builder()
+            .with_trust_store(store)
+            .build()
+            .map_err(|e| SendError::Trust(one_line(&e)))?;
+        let settings = (
+            Some(self.limits.connect),
+            Some(self.limits.total + BACKSTOP),
+        );
+        let connector = Recording {
+            inner: SharedHttpConnector::new(sdk_connector(
+                settings,
+                aws_smithy_async::rt::sleep::default_async_sleep(),
+                None,
+                Some(context),
+            )),
+            state: self.state.clone(),
+        };
+        let endpoint = endpoint_of(request.uri());
+        match self.within(connector.call(request)).await? {
+            Ok(response) => Ok(Answer {
+                status: response.status().as_u16(),
+                body: response.body().bytes().unwrap_or_default().to_vec(),
+            }),
+            Err(e) => Err(SendError::Failed(
+                match chain(&e).find_map(|e| {
+                    e.downcast_ref::<ConnectFailed>()
+                        .map(ToString::to_string)
+                        .or_else(|| e.downcast_ref::<TooLarge>().map(ToString::to_string))
+                }) {
+                    Some(why) => why,
+                    None if e.is_timeout() => format!("no answer from {endpoint}"),
+                    None => format!("{endpoint}: {}", one_line(&e)),
+                },
+            )),
+        }
+    }
+}
+
 /// The SDK's HTTP client with our timeouts, the proxy settings of the environment and
-/// rustls; `resolver` replaces the system's name lookup (for tests).
+/// rustls; `resolver` replaces the system's name lookup (for tests); `tls` replaces the
+/// system's trust (for OpenID providers with their own CA).
 fn sdk_connector(
     (connect, read): Settings,
     sleep: Option<SharedAsyncSleep>,
     resolver: Option<SharedDnsResolver>,
+    tls: Option<tls::TlsContext>,
 ) -> aws_smithy_http_client::Connector {
     let mut asked = HttpConnectorSettings::builder();
     asked.set_connect_timeout(connect).set_read_timeout(read);
@@ -294,7 +383,10 @@ fn sdk_connector(
         .connector_settings(asked.build())
         .proxy_config(ProxyConfig::from_env());
     builder.set_sleep_impl(sleep);
-    let builder = builder.tls_provider(tls::Provider::Rustls(CryptoMode::AwsLc));
+    let mut builder = builder.tls_provider(tls::Provider::Rustls(CryptoMode::AwsLc));
+    if let Some(context) = tls {
+        builder = builder.tls_context(context);
+    }
     match resolver {
         Some(resolver) => builder.build_with_resolver(resolver),
         None => builder.build(),
@@ -585,7 +677,7 @@ mod tests {
                 Some(Duration::from_millis(50)),
                 Some(Duration::from_secs(5)),
             );
-            let connector = sdk_connector(settings, None, Some(resolver));
+            let connector = sdk_connector(settings, None, Some(resolver), None);
             let request = HttpRequest::get("http://eks-token.invalid/").unwrap();
             let err = runtime
                 .block_on(async { connector.call(request).await })
@@ -611,5 +703,27 @@ mod tests {
             Duration::from_secs(1)
         );
         assert_eq!(Limits::default().connect, CONNECT_TIMEOUT);
+    }
+
+    #[test]
+    fn deadline_messages_say_what_was_pending() {
+        let t = |waiting_for: Option<&str>, last_answer: Option<&str>| TimedOut {
+            after: Duration::from_secs(2),
+            step: Some("STS AssumeRole of r".into()),
+            waiting_for: waiting_for.map(Into::into),
+            last_answer: last_answer.map(Into::into),
+        };
+        assert_eq!(
+            t(Some("http://h:1"), None).to_string(),
+            "timed out after 2s: STS AssumeRole of r: no answer from http://h:1"
+        );
+        assert_eq!(
+            t(None, Some("http://h:1 answered HTTP 503")).to_string(),
+            "timed out after 2s: STS AssumeRole of r (retrying: http://h:1 answered HTTP 503)"
+        );
+        assert_eq!(
+            t(None, None).to_string(),
+            "timed out after 2s: STS AssumeRole of r"
+        );
     }
 }
