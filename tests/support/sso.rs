@@ -8,7 +8,7 @@ use chrono::TimeDelta;
 use serde_json::{Value, json};
 
 use super::keys::{sha1_hex, utc_in};
-use super::peers::{Process, http_get, http_post_json, repo_file};
+use super::peers::{Process, http_get, http_post_json, use_test_browser};
 use super::runner::Sandbox;
 
 /// The `[sso-session]` the SSO sandbox's profile uses, and what it says.
@@ -76,7 +76,7 @@ pub fn sso_role_credentials(account: &str, role: &str) -> (String, String, Strin
 /// A sandbox whose profile [`SSO_PROFILE`] gets its credentials through the
 /// `[sso-session corp]` from `fake` (`AWS_ENDPOINT_URL_SSO_OIDC` and
 /// `AWS_ENDPOINT_URL_SSO`), with `tests/peers/test_browser.py` as `$BROWSER` logging each
-/// open (see [`browser_opens`]). No login is cached.
+/// open (see `browser_opens`). No login is cached.
 pub fn sso_sandbox(fake: &Process) -> Sandbox {
     let mut s = Sandbox::new();
     s.write(
@@ -89,29 +89,10 @@ pub fn sso_sandbox(fake: &Process) -> Sandbox {
             SSO_SCOPES.join(",")
         ),
     );
-    let browser_log = s.path("browser.log");
     s.env("AWS_ENDPOINT_URL_SSO_OIDC", fake.url())
-        .env("AWS_ENDPOINT_URL_SSO", fake.url())
-        .env(
-            "BROWSER",
-            repo_file("tests/peers/test_browser.py")
-                .display()
-                .to_string(),
-        )
-        .env(
-            "EKS_TOKEN_TEST_BROWSER_LOG",
-            browser_log.display().to_string(),
-        );
+        .env("AWS_ENDPOINT_URL_SSO", fake.url());
+    use_test_browser(&mut s);
     s
-}
-
-/// The URLs the test browser of an [`sso_sandbox`] was opened at, in order.
-pub fn browser_opens(s: &Sandbox) -> Vec<String> {
-    std::fs::read_to_string(s.path("browser.log"))
-        .unwrap_or_default()
-        .lines()
-        .map(str::to_owned)
-        .collect()
 }
 
 /// Where the AWS CLI caches the login of [`SSO_SESSION`].
