@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# The one test command: sets up the Python test peers (moto, botocore, awscli) in .venv,
+# The one test command: sets up the Python test peers (moto, botocore, awscli, PyJWT, Authlib)
+# in .venv and the OpenID Provider (npm oidc-provider) in tests/peers/oidc/node_modules,
 # checks that the kubectl versions the end-to-end tests drive are present, runs every test.
 # A missing tool is a failure, never a skip.
 set -euo pipefail
@@ -18,6 +19,19 @@ if [ ! -x .venv/bin/python ] || [ "$(cat .venv/.requirements 2>/dev/null)" != "$
   echo "$want" > .venv/.requirements
 fi
 export EKS_TOKEN_TEST_PYTHON="$PWD/.venv/bin/python"
+
+# The OpenID Provider (npm oidc-provider), from its lockfile.
+command -v node >/dev/null && command -v npm >/dev/null \
+  || fail "node and npm not found: install Node.js 20+ and npm (Debian: apt-get install nodejs npm)"
+node -e 'process.exit(Number(process.versions.node.split(".")[0]) >= 20 ? 0 : 1)' \
+  || fail "Node.js $(node --version) is too old for tests/peers/oidc: install Node.js 20+"
+oidc=tests/peers/oidc
+want=$(sha256sum "$oidc/package-lock.json" | cut -d' ' -f1)
+if [ "$(cat "$oidc/node_modules/.lockfile" 2>/dev/null)" != "$want" ]; then
+  echo "tests/run.sh: installing the OpenID Provider into $oidc/node_modules" >&2
+  (cd "$oidc" && npm ci --no-audit --no-fund --loglevel=error) || fail "npm ci failed in $oidc"
+  echo "$want" > "$oidc/node_modules/.lockfile"
+fi
 
 for v in 1.27 1.28 1.29 1.30 1.31 1.32 1.33; do
   [ -x "/usr/lib/google-cloud-sdk/bin/kubectl.$v" ] || fail "kubectl $v missing at /usr/lib/google-cloud-sdk/bin/kubectl.$v"

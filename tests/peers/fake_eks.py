@@ -1,6 +1,9 @@
 """HTTPS fake EKS API server: authenticates EKS bearer tokens, serves `kubectl get pods`.
 
     python fake_eks.py --cluster-id C --secrets FILE --cert-dir DIR [--moto URL] [--log FILE]
+        [--oidc-issuer URL --oidc-client-id ID [--oidc-ca FILE] [--oidc-username-claim C]
+         [--oidc-groups-claim C] [--oidc-username-prefix P] [--oidc-groups-prefix P]
+         [--allowed-group G ...]]
 
 - Generates a throwaway CA and a server certificate for 127.0.0.1/localhost at start-up
   and writes DIR/ca.pem (use it as the kubeconfig's certificate-authority); the server
@@ -14,23 +17,35 @@
   `arn:aws:iam::123456789012:user/<access key id>`); or else from moto's
   `GET {URL}/moto-api/data.json` (`sts.AssumedRole[]`; identity: the assumed-role ARN).
   When the credentials' session token is known, the token must carry that same one.
+- OIDC (with --oidc-issuer; --secrets may then be omitted): a bearer token that is not an
+  EKS token (`k8s-aws-v1.` prefix) is an ID token, checked as the Kubernetes OIDC
+  authenticator that EKS runs checks it: discovery (`URL/.well-known/openid-configuration`,
+  whose `issuer` must be URL; fetched at the first such request and kept, over HTTPS trusting
+  --oidc-ca), the RS256 signature against the `jwks_uri` keys (PyJWT's PyJWKClient: kept 5
+  minutes, fetched again for an unknown `kid`), `iss` = URL, `aud` holding --oidc-client-id,
+  `exp` (no leeway). Username: the --oidc-username-claim (default `email`; for `email`, an
+  `email_verified` that is present must be true), prefixed by --oidc-username-prefix, whose
+  default is `URL#` for any other claim and nothing for `email` (`-`: no prefix). Groups: the
+  --oidc-groups-claim (default `groups`, a string or a list), each prefixed by
+  --oidc-groups-prefix. With --allowed-group (repeatable), an OIDC user in none of those
+  groups may read discovery but gets 403 Forbidden for pods, as RBAC would answer; EKS-token
+  identities are not restricted.
 - Unauthorized: HTTP 401 with a Kubernetes Status (reason Unauthorized).
 - Authorized: legacy discovery (`/version`, `/api`, `/apis`, `/api/v1`; aggregated
   discovery requests get the legacy JSON with `Content-Type: application/json`, which
   client-go treats as "not aggregated"), and empty pod lists for
   `/api/v1/namespaces/<ns>/pods` and `/api/v1/pods` (a meta.k8s.io Table when the Accept
   header asks for one, else a PodList). Anything else: 404 Status.
-- `GET /_stats` (no auth): {"authorized": N, "unauthorized": N, "identities": {ARN: N}}.
+- `GET /_stats` (no auth): {"authorized": N, "unauthorized": N, "forbidden": N,
+  "identities": {ARN or username: N}} (403s count as forbidden, not under identities).
 - --log FILE: one JSON line per request: time, method, path, status, and `identity`
-  (ARN) or `error` (reason). Tokens are never logged.
+  (ARN or OIDC username; OIDC adds `groups`) or `error` (reason), both for a 403. Tokens
+  are never logged.
 """
 
 import argparse
 import collections
-import datetime
-import ipaddress
 import json
-import os
 import ssl
 import sys
 import threading
@@ -39,17 +54,27 @@ import urllib.request
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import urlsplit
 
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+import jwt
 
 import tokencheck
+from certs import make_certs
 from serving import append_log, respond, serve_until_stdin_closes
 
 USER_ARN = "arn:aws:iam::123456789012:user/{}"
 UNAUTHORIZED = {"kind": "Status", "apiVersion": "v1", "status": "Failure",
                 "message": "Unauthorized", "reason": "Unauthorized", "code": 401}
+EKS_TOKEN_PREFIX = "k8s-aws-v1."
+
+
+def forbidden(user, path):
+    """The Status RBAC answers a user who may not list pods at `path`."""
+    parts = path.strip("/").split("/")
+    scope = f'in the namespace "{parts[3]}"' if len(parts) == 5 else "at the cluster scope"
+    return {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
+            "message": f'pods is forbidden: User "{user}" cannot list resource "pods" in API group "" {scope}',
+            "reason": "Forbidden", "details": {"kind": "pods"}, "code": 403}
+
+
 NOT_FOUND = {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
              "message": "the server could not find the requested resource", "reason": "NotFound",
              "code": 404}
@@ -67,47 +92,61 @@ POD_TABLE = {"kind": "Table", "apiVersion": "meta.k8s.io/v1", "metadata": {"reso
              "rows": []}
 
 
-def make_certs(cert_dir):
-    """Write ca.pem, server.pem, server-key.pem; return the server cert and key paths."""
-    now = datetime.datetime.now(datetime.timezone.utc)
+class OidcAuthenticator:
+    """The Kubernetes OIDC authenticator's checks (k8s.io/apiserver plugin/pkg/authenticator/
+    token/oidc) for one issuer and client id."""
 
-    def cert(subject, issuer, key, signing_key, extensions):
-        builder = (x509.CertificateBuilder().subject_name(subject).issuer_name(issuer)
-                   .public_key(key.public_key()).serial_number(x509.random_serial_number())
-                   .not_valid_before(now - datetime.timedelta(hours=1))
-                   .not_valid_after(now + datetime.timedelta(days=7)))
-        for ext, critical in extensions:
-            builder = builder.add_extension(ext, critical=critical)
-        return builder.sign(signing_key, hashes.SHA256())
+    def __init__(self, args):
+        self.args = args
+        self.ssl_context = ssl.create_default_context(cafile=args.oidc_ca) if args.oidc_ca else None
+        self.lock = threading.Lock()
+        self.jwks = None
+        prefix = args.oidc_username_prefix
+        if prefix is None:
+            prefix = "" if args.oidc_username_claim == "email" else args.oidc_issuer + "#"
+        self.username_prefix = "" if prefix == "-" else prefix
 
-    ca_key = ec.generate_private_key(ec.SECP256R1())
-    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "fake-eks test CA")])
-    ca = cert(ca_name, ca_name, ca_key, ca_key, [
-        (x509.BasicConstraints(ca=True, path_length=0), True),
-        (x509.KeyUsage(digital_signature=True, key_cert_sign=True, crl_sign=True,
-                       content_commitment=False, key_encipherment=False, data_encipherment=False,
-                       key_agreement=False, encipher_only=False, decipher_only=False), True),
-        (x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key()), False),
-    ])
-    key = ec.generate_private_key(ec.SECP256R1())
-    server = cert(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")]), ca_name, key, ca_key, [
-        (x509.BasicConstraints(ca=False, path_length=None), True),
-        (x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), False),
-        (x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1")),
-                                      x509.DNSName("localhost")]), False),
-        (x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), False),
-    ])
-    os.makedirs(cert_dir, exist_ok=True)
-    paths = {name: os.path.join(cert_dir, name) for name in ("ca.pem", "server.pem", "server-key.pem")}
-    with open(paths["ca.pem"], "wb") as f:
-        f.write(ca.public_bytes(serialization.Encoding.PEM))
-    with open(paths["server.pem"], "wb") as f:
-        f.write(server.public_bytes(serialization.Encoding.PEM))
-    fd = os.open(paths["server-key.pem"], os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "wb") as f:
-        f.write(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                  serialization.NoEncryption()))
-    return paths["server.pem"], paths["server-key.pem"]
+    def keys(self):
+        """PyJWT's JWKS client for the issuer's `jwks_uri`, from discovery (kept once found)."""
+        with self.lock:
+            if self.jwks is None:
+                url = self.args.oidc_issuer.rstrip("/") + "/.well-known/openid-configuration"
+                try:
+                    with urllib.request.urlopen(url, timeout=5, context=self.ssl_context) as r:
+                        discovery = json.load(r)
+                except (OSError, ValueError) as e:
+                    raise tokencheck.TokenError(f"oidc: discovery failed: {e}") from None
+                if discovery.get("issuer") != self.args.oidc_issuer:
+                    raise tokencheck.TokenError(
+                        f"oidc: issuer did not match the issuer returned by provider: "
+                        f"{discovery.get('issuer')!r}")
+                self.jwks = jwt.PyJWKClient(discovery["jwks_uri"], timeout=5,
+                                            ssl_context=self.ssl_context)
+            return self.jwks
+
+    def authenticate(self, token):
+        """(username, groups) for an ID token; raises TokenError."""
+        try:
+            key = self.keys().get_signing_key_from_jwt(token)
+            claims = jwt.decode(token, key.key, algorithms=["RS256"],
+                                audience=self.args.oidc_client_id, issuer=self.args.oidc_issuer,
+                                options={"require": ["iss", "aud", "exp"]})
+        except jwt.PyJWKClientError as e:
+            raise tokencheck.TokenError(f"oidc: {e}") from None
+        except jwt.InvalidTokenError as e:
+            raise tokencheck.TokenError(f"oidc: {type(e).__name__}: {e}") from None
+        name = self.args.oidc_username_claim
+        username = claims.get(name)
+        if not isinstance(username, str) or not username:
+            raise tokencheck.TokenError(f"oidc: claim {name} not present")
+        if name == "email" and "email_verified" in claims and claims["email_verified"] is not True:
+            raise tokencheck.TokenError("oidc: email not verified")
+        groups = claims.get(self.args.oidc_groups_claim, [])
+        if isinstance(groups, str):
+            groups = [groups]
+        if not isinstance(groups, list) or not all(isinstance(g, str) for g in groups):
+            raise tokencheck.TokenError(f"oidc: claim {self.args.oidc_groups_claim} is not a string list")
+        return self.username_prefix + username, [self.args.oidc_groups_prefix + g for g in groups]
 
 
 class FakeEks(ThreadingHTTPServer):
@@ -118,7 +157,9 @@ class FakeEks(ThreadingHTTPServer):
         self.args = args
         self.ssl_context = ssl_context
         self.lock = threading.Lock()
-        self.stats = {"authorized": 0, "unauthorized": 0, "identities": collections.Counter()}
+        self.stats = {"authorized": 0, "unauthorized": 0, "forbidden": 0,
+                      "identities": collections.Counter()}
+        self.oidc = OidcAuthenticator(args) if args.oidc_issuer else None
 
     def finish_request(self, request, client_address):
         # TLS handshake here, in the connection's own thread, not in the accept loop.
@@ -130,6 +171,8 @@ class FakeEks(ThreadingHTTPServer):
         print(f"fake_eks: {client_address}: {sys.exc_info()[1]!r}", file=sys.stderr)
 
     def lookup(self, access_key_id):
+        if not self.args.secrets:
+            return None
         """(secret, identity ARN, session token it was issued with or None), or None."""
         try:
             with open(self.args.secrets) as f:
@@ -151,10 +194,12 @@ class FakeEks(ThreadingHTTPServer):
         return None
 
     def authenticate(self, authorization):
-        """Identity ARN for the request's bearer token; raises TokenError."""
+        """(identity, OIDC groups or None) for the request's bearer token; raises TokenError."""
         scheme, _, token = (authorization or "").partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
             raise tokencheck.TokenError("no bearer token")
+        if self.oidc and not token.strip().startswith(EKS_TOKEN_PREFIX):
+            return self.oidc.authenticate(token.strip())
         found = {}
 
         def secret_for(access_key_id):
@@ -170,11 +215,13 @@ class FakeEks(ThreadingHTTPServer):
             # STS refuses temporary credentials without their own session token.
             raise tokencheck.TokenError(
                 "X-Amz-Security-Token is not the session token issued with this access key")
-        return arn
+        return arn, None
 
     def record(self, entry):
         with self.lock:
-            if "identity" in entry:
+            if entry.get("status") == 403:
+                self.stats["forbidden"] += 1
+            elif "identity" in entry:
                 self.stats["authorized"] += 1
                 self.stats["identities"][entry["identity"]] += 1
             else:
@@ -203,13 +250,20 @@ class Handler(BaseHTTPRequestHandler):
             return
         entry = {"time": round(time.time(), 3), "method": self.command, "path": self.path}
         try:
-            entry["identity"] = self.server.authenticate(self.headers.get("Authorization"))
+            entry["identity"], groups = self.server.authenticate(self.headers.get("Authorization"))
         except tokencheck.TokenError as e:
             entry.update(status=401, error=e.reason)
             self.server.record(entry)
             self.send_json(401, UNAUTHORIZED)
             return
+        if groups is not None:
+            entry["groups"] = groups
         status, body = self.route(path)
+        allowed = self.server.args.allowed_group
+        if status == 200 and groups is not None and allowed and path.endswith("/pods") \
+                and not set(groups) & set(allowed):
+            status, body = 403, forbidden(entry["identity"], path)
+            entry["error"] = f"forbidden: not in {' or '.join(allowed)}"
         entry["status"] = status
         self.server.record(entry)
         self.send_json(status, body)
@@ -239,11 +293,24 @@ class Handler(BaseHTTPRequestHandler):
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--cluster-id", required=True)
-    ap.add_argument("--secrets", required=True, help="JSON object access_key_id -> secret_access_key")
+    ap.add_argument("--secrets", help="JSON object access_key_id -> secret_access_key")
     ap.add_argument("--moto", help="moto server URL whose assumed-role credentials are also known")
     ap.add_argument("--cert-dir", required=True, help="where ca.pem (and the server cert/key) are written")
     ap.add_argument("--log", help="append one JSON line per request")
+    ap.add_argument("--oidc-issuer", help="accept ID tokens of this OpenID Provider")
+    ap.add_argument("--oidc-client-id", help="the audience ID tokens must carry")
+    ap.add_argument("--oidc-ca", help="CA certificate (PEM) to trust for the issuer's HTTPS")
+    ap.add_argument("--oidc-username-claim", default="email")
+    ap.add_argument("--oidc-groups-claim", default="groups")
+    ap.add_argument("--oidc-username-prefix")
+    ap.add_argument("--oidc-groups-prefix", default="")
+    ap.add_argument("--allowed-group", action="append", default=[],
+                    help="only OIDC users in one of these groups may list pods")
     args = ap.parse_args()
+    if args.oidc_issuer and not args.oidc_client_id:
+        ap.error("--oidc-issuer needs --oidc-client-id")
+    if not (args.secrets or args.oidc_issuer):
+        ap.error("--secrets or --oidc-issuer is required")
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.load_cert_chain(*make_certs(args.cert_dir))
     server = FakeEks(args, context)

@@ -124,6 +124,36 @@ current-context: fake
     )
 }
 
+/// `~/.kube/config` with one context on `api` whose user sends `token` as it is (a static
+/// `token:` user, no plugin).
+pub fn write_token_kubeconfig(sandbox: &Sandbox, api: &FakeEks, token: &str) -> PathBuf {
+    sandbox.write(
+        ".kube/config",
+        &format!(
+            "apiVersion: v1
+kind: Config
+clusters:
+- name: fake
+  cluster:
+    server: https://127.0.0.1:{port}
+    certificate-authority: {ca}
+users:
+- name: static
+  user:
+    token: {token}
+contexts:
+- name: fake
+  context:
+    cluster: fake
+    user: static
+current-context: fake
+",
+            port = api.server.port,
+            ca = api.ca.display(),
+        ),
+    )
+}
+
 /// `kubectl get pods`, bounded.
 const GET_PODS: [&str; 3] = ["get", "pods", "--request-timeout=20s"];
 

@@ -12,10 +12,11 @@
 
 mod keys;
 mod kubeconfig;
+mod oidc;
 mod peers;
 mod runner;
 mod sso;
 mod terminal;
 
 #[allow(unused_imports)]
-pub use self::{keys::*, kubeconfig::*, peers::*, runner::*, sso::*, terminal::*};
+pub use self::{keys::*, kubeconfig::*, oidc::*, peers::*, runner::*, sso::*, terminal::*};

@@ -60,23 +60,29 @@ impl Process {
         format!("http://127.0.0.1:{}", self.port)
     }
 
-    /// Starts a peer script that prints `{"port": N}` when ready and exits on stdin EOF.
+    /// Starts a Python peer script that prints `{"port": N}` when ready and exits on stdin EOF.
     pub fn peer(script: &str, args: &[&str]) -> Self {
-        let mut child = Command::new(python())
-            .arg(repo_file(script))
-            .args(args)
+        let mut cmd = Command::new(python());
+        cmd.arg(repo_file(script)).args(args);
+        Self::spawn_peer(cmd, script).0
+    }
+
+    /// Starts a peer (`cmd`, called `name` in failures) that prints one JSON line with its
+    /// `port` when ready and exits on stdin EOF; returns it and that line.
+    pub fn spawn_peer(mut cmd: Command, name: &str) -> (Self, Value) {
+        let mut child = cmd
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()
-            .unwrap_or_else(|e| panic!("cannot start {script}: {e}"));
+            .unwrap_or_else(|e| panic!("cannot start {name}: {e}"));
         let stdout = child.stdout.take().unwrap();
         let mut line = String::new();
         BufReader::new(stdout).read_line(&mut line).unwrap();
         let ready: Value = serde_json::from_str(&line)
-            .unwrap_or_else(|_| panic!("{script} did not report its port: {line:?}"));
+            .unwrap_or_else(|_| panic!("{name} did not report its port: {line:?}"));
         let port = ready["port"].as_u64().expect("port") as u16;
-        Self { child, port }
+        (Self { child, port }, ready)
     }
 
     /// Starts `moto_server` on a free loopback port and waits until it answers.
@@ -117,7 +123,8 @@ impl Process {
     }
 }
 
-fn free_port() -> u16 {
+/// A loopback port free right now (for a listener the test tells a program to open).
+pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
@@ -326,15 +333,32 @@ impl FakeEks {
             .collect()
     }
 
-    /// How many requests it authorized as `identity` (an ARN).
+    /// How many requests it authorized as `identity` (an ARN, or an OIDC username).
     pub fn requests_by(&self, identity: &str) -> usize {
         self.logged()
             .iter()
-            .filter(|entry| entry["identity"] == identity)
+            .filter(|entry| entry["identity"] == identity && entry["error"].is_null())
             .count()
     }
 
-    /// Why it rejected each request it did not authorize, in order.
+    /// The groups of each request it authenticated as OIDC user `identity`, in order.
+    pub fn groups_of(&self, identity: &str) -> Vec<Vec<String>> {
+        self.logged()
+            .iter()
+            .filter(|entry| entry["identity"] == identity)
+            .map(|entry| {
+                entry["groups"]
+                    .as_array()
+                    .expect("an OIDC request logs its groups")
+                    .iter()
+                    .map(|g| g.as_str().unwrap().to_owned())
+                    .collect()
+            })
+            .collect()
+    }
+
+    /// Why it rejected each request it did not authorize (401, or 403 for an OIDC user
+    /// outside the allowed groups), in order.
     pub fn rejections(&self) -> Vec<String> {
         self.logged()
             .iter()
@@ -352,22 +376,26 @@ pub fn fake_eks(
     moto: Option<&Process>,
 ) -> FakeEks {
     let secrets = sandbox.write("fake-eks/secrets.json", &secrets.to_string());
+    let mut args = vec!["--secrets".to_owned(), secrets.display().to_string()];
+    if let Some(m) = moto {
+        args.extend(["--moto".to_owned(), m.url()]);
+    }
+    start_fake_eks(sandbox, cluster, args)
+}
+
+/// `tests/peers/fake_eks.py` for `cluster` with `args` besides its log and certificates.
+pub fn start_fake_eks(sandbox: &Sandbox, cluster: &str, mut args: Vec<String>) -> FakeEks {
     let certs = sandbox.path("fake-eks/certs");
     std::fs::create_dir_all(&certs).unwrap();
     let log = sandbox.path("fake-eks/requests.log");
-    let mut args = vec![
+    args.extend([
         "--log".to_owned(),
         log.display().to_string(),
         "--cluster-id".to_owned(),
         cluster.to_owned(),
-        "--secrets".to_owned(),
-        secrets.display().to_string(),
         "--cert-dir".to_owned(),
         certs.display().to_string(),
-    ];
-    if let Some(m) = moto {
-        args.extend(["--moto".to_owned(), m.url()]);
-    }
+    ]);
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     let server = Process::peer("tests/peers/fake_eks.py", &args);
     FakeEks {
@@ -375,4 +403,26 @@ pub fn fake_eks(
         ca: certs.join("ca.pem"),
         log,
     }
+}
+
+/// `tests/peers/test_browser.py`, for `$BROWSER` or `--browser-command`.
+pub fn test_browser() -> PathBuf {
+    repo_file("tests/peers/test_browser.py")
+}
+
+/// Makes the test browser the sandbox's `$BROWSER`, logging each open (see
+/// [`browser_opens`]); its mode (`EKS_TOKEN_TEST_BROWSER`) is left to the test.
+pub fn use_test_browser(s: &mut Sandbox) {
+    let log = s.path("browser.log");
+    s.env("BROWSER", test_browser().display().to_string())
+        .env("EKS_TOKEN_TEST_BROWSER_LOG", log.display().to_string());
+}
+
+/// The URLs the test browser of a sandbox ([`use_test_browser`]) was opened at, in order.
+pub fn browser_opens(s: &Sandbox) -> Vec<String> {
+    std::fs::read_to_string(s.path("browser.log"))
+        .unwrap_or_default()
+        .lines()
+        .map(str::to_owned)
+        .collect()
 }

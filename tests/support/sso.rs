@@ -11,7 +11,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::keys::{sha1_hex, sso_cache_name, utc_in};
-use super::peers::{Process, http_get, http_post_json, python, repo_file};
+use super::peers::{Process, http_get, http_post_json, python, repo_file, use_test_browser};
 use super::runner::{Run, Sandbox, file_mode, read_json, run_command};
 
 /// The `[sso-session]` of profile [`SSO_PROFILE`], and what it says.
@@ -143,26 +143,10 @@ pub fn sso_sandbox_at(url: &str) -> Sandbox {
             scopes = SSO_SCOPES.join(",")
         ),
     );
-    let browser_log = s.path("browser.log").display().to_string();
     s.env("AWS_ENDPOINT_URL_SSO", url)
-        .env("AWS_ENDPOINT_URL_SSO_OIDC", url)
-        .env(
-            "BROWSER",
-            repo_file("tests/peers/test_browser.py")
-                .display()
-                .to_string(),
-        )
-        .env("EKS_TOKEN_TEST_BROWSER_LOG", browser_log);
+        .env("AWS_ENDPOINT_URL_SSO_OIDC", url);
+    use_test_browser(&mut s);
     s
-}
-
-/// The URLs the test browser of [`sso_sandbox`] was opened at, in order.
-pub fn browser_opens(s: &Sandbox) -> Vec<String> {
-    std::fs::read_to_string(s.path("browser.log"))
-        .unwrap_or_default()
-        .lines()
-        .map(str::to_owned)
-        .collect()
 }
 
 /// Opens `url` in the test browser (as a person would a URL they were shown, or as
