@@ -16,6 +16,7 @@ import time
 FLOOR = "/bin/true"
 HIT = "eks-token hit"
 MISS = "eks-token miss (--no-cache)"
+OIDC_HIT = "eks-token oidc hit"
 GKE = "gke-gcloud-auth-plugin hit"
 PR_SET_CHILD_SUBREAPER = 36
 
@@ -112,7 +113,7 @@ def report(hyperfine_json, rss_json, targets):
         print(table_line(row, widths))
     if not targets:
         return
-    hit, miss, gke = (results[n]["median"] for n in (HIT, MISS, GKE))
+    hit, miss, oidc, gke = (results[n]["median"] for n in (HIT, MISS, OIDC_HIT, GKE))
     checks = [
         ("cache hit ≤ 1.5× /bin/true (medians)", f"{hit / floor:.2f}×", hit <= 1.5 * floor),
         (
@@ -121,6 +122,7 @@ def report(hyperfine_json, rss_json, targets):
             gke >= 5 * hit,
         ),
         ("miss with env credentials ≤ 5 ms (median)", f"{ms(miss):.2f} ms", ms(miss) <= 5),
+        ("oidc cache hit ≤ 1.5× /bin/true (medians)", f"{oidc / floor:.2f}×", oidc <= 1.5 * floor),
         ("peak RSS on a hit ≤ 5 MiB", f"{peaks[HIT] / 1024:.2f} MiB", peaks[HIT] <= 5 * 1024),
     ]
     print()

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Start-up benchmark: eks-token's cache hit and miss beside `aws eks get-token`,
-# gke-gcloud-auth-plugin answering from its own cache, and /bin/true, in one hyperfine run.
+# gke-gcloud-auth-plugin answering from its own cache, and /bin/true, in one hyperfine run;
+# and `eks-token oidc` answering from its cache (after one real login to the test OpenID
+# Provider, tests/peers/oidc, which is stopped before the timed runs).
 #   benches/startup.sh                print machine, build, the table and PASS/FAIL per target
 #   benches/startup.sh --link-modes   also build a default dynamic PIE eks-token (slow) and
 #                                     compare its cache hit with the static non-PIE build
@@ -48,6 +50,11 @@ if [ ! -x .venv/bin/aws ]; then
     sha256sum tests/requirements.txt | cut -d' ' -f1 > .venv/.requirements || fail "cannot build .venv (see above)"
 fi
 py=$PWD/.venv/bin/python aws=$PWD/.venv/bin/aws
+command -v node >/dev/null || fail "node not found (Node 20+): the OIDC cache hit needs the test OpenID Provider"
+if [ ! -d tests/peers/oidc/node_modules/oidc-provider ]; then
+  echo "benches/startup.sh: installing the test OpenID Provider (npm ci, as tests/run.sh does)" >&2
+  (cd tests/peers/oidc && npm ci --silent >&2) || fail "npm ci in tests/peers/oidc failed (see above)"
+fi
 
 # --- builds ------------------------------------------------------------------------------
 if commit=$(git rev-parse --short HEAD 2>/dev/null); then
@@ -107,14 +114,30 @@ chmod 0600 "$home/.kube/config" "$home/.kube/gke_gcloud_auth_plugin_cache"
 in_bench_env "$gke" | grep -q "\"token\": \"$gke_token\"" ||
   fail "gke-gcloud-auth-plugin did not answer from the prepared cache (its cache format may have changed)"
 
+# One real OIDC login (the test browser signs in as a person would), then the provider
+# stops: every timed `oidc` run must be a hit.
+oidc_port=$("$py" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+oidc_config=$(printf '{"clients":[{"client_id":"eks","redirect_uris":["http://localhost:%s"]}],"accounts":[{"sub":"alice","email":"alice@example.com","groups":["eks-admins"]}]}' "$oidc_port")
+coproc PROVIDER { exec node tests/peers/oidc/provider.mjs --config "$oidc_config" 2>/dev/null; }
+read -r -t 20 ready <&"${PROVIDER[0]}" || fail "the test OpenID Provider did not start"
+issuer=$("$py" -c 'import json, sys; print(json.loads(sys.argv[1])["issuer"])' "$ready")
+oidc_args=(oidc "--oidc-issuer-url=$issuer" --oidc-client-id=eks --oidc-extra-scope=email,offline_access
+  "--listen-address=127.0.0.1:$oidc_port")
+in_bench_env BROWSER="$PWD/tests/peers/test_browser.py" EKS_TOKEN_TEST_BROWSER_LOGIN=alice \
+  EKS_TOKEN_LOGIN=browser "$bin" "${oidc_args[@]}" >/dev/null || fail "the OIDC login for the benchmark failed"
+exec {PROVIDER[1]}>&-
+wait "$PROVIDER_PID" 2>/dev/null || true
+in_bench_env "$bin" "${oidc_args[@]}" >/dev/null || fail "eks-token oidc did not answer from its cache"
+
 cache_state() { (cd "$home/.kube" && find . -type f ! -name '*.lock' -print0 | sort -z | xargs -0 sha256sum); }
 before=$(cache_state)
 
 # --- measure -----------------------------------------------------------------------------
 q() { printf '%q' "$1"; }
 hit_cmd="$(q "$bin") ${eks_args[*]}"
-names=("/bin/true" "eks-token hit" "eks-token miss (--no-cache)" "gke-gcloud-auth-plugin hit" "aws eks get-token")
-cmds=(/bin/true "$hit_cmd" "$hit_cmd --no-cache" "$(q "$gke")" "$(q "$aws") eks get-token --cluster-name $cluster --region $region")
+oidc_cmd="$(q "$bin") $(for a in "${oidc_args[@]}"; do q "$a"; printf ' '; done)"
+names=("/bin/true" "eks-token hit" "eks-token miss (--no-cache)" "eks-token oidc hit" "gke-gcloud-auth-plugin hit" "aws eks get-token")
+cmds=(/bin/true "$hit_cmd" "$hit_cmd --no-cache" "$oidc_cmd" "$(q "$gke")" "$(q "$aws") eks get-token --cluster-name $cluster --region $region")
 
 # bench NAME: peak RSS and hyperfine over the names/cmds arrays, exports under $scratch/NAME.*
 bench() {

@@ -3,7 +3,9 @@
 
 use chrono::Utc;
 
-use crate::cli::{OidcArgs, OidcCommand, OidcSetup};
+use clap::ValueEnum;
+
+use crate::cli::{GrantType, OidcArgs, OidcCommand, OidcSetup};
 use crate::error::Error;
 use crate::exec_credential::{ExecCredential, ExecRequest};
 use crate::message::{self, shell_quote};
@@ -74,6 +76,26 @@ fn setup_text(args: &OidcArgs, settings: &Settings, entry: &Entry) -> String {
     }
     for scope in &args.oidc_extra_scopes {
         exec_args.push(format!("--oidc-extra-scope={scope}"));
+    }
+    // The flags that change how this login was made, as given.
+    for address in &args.listen_addresses {
+        exec_args.push(format!("--listen-address={address}"));
+    }
+    if args.grant_type != GrantType::Auto {
+        let grant = args
+            .grant_type
+            .to_possible_value()
+            .map(|v| v.get_name().to_owned());
+        exec_args.push(format!("--grant-type={}", grant.unwrap_or_default()));
+    }
+    for ca in &args.certificate_authorities {
+        exec_args.push(format!("--certificate-authority={}", ca.display()));
+    }
+    for data in &args.certificate_authority_data {
+        exec_args.push(format!("--certificate-authority-data={data}"));
+    }
+    if args.oidc_use_access_token {
+        exec_args.push("--oidc-use-access-token".to_owned());
     }
     out.push_str("\n## The kubeconfig user (kubectl config set-credentials)\n\n");
     out.push_str(&format!(
