@@ -38,7 +38,7 @@ const OOB_REDIRECT: &str = "urn:ietf:wg:oauth:2.0:oob";
 /// Why no OIDC token could be had.
 #[derive(Debug, thiserror::Error)]
 pub enum OidcError {
-    #[error("{0}")]
+    #[error("the OIDC provider: {0}")]
     Network(SendError),
     #[error("the OIDC discovery of {issuer} failed: {why}")]
     Discovery { issuer: String, why: String },
@@ -267,12 +267,22 @@ pub async fn token(settings: &Settings, key: &Key) -> Result<Entry, OidcError> {
         log::debug(format_args!("oidc: cache hit in {}", cache.dir().display()));
         return cached.ok_or(OidcError::NoCacheDir);
     }
+    let refresh_token = cached.as_ref().and_then(|e| e.refresh_token.clone());
+    let mut detail = match &cached {
+        None => "no cached token".to_owned(),
+        Some(_) if refresh_token.is_none() => {
+            "the cached token expired and there is no refresh token".to_owned()
+        }
+        Some(_) => String::new(),
+    };
+    // Without a refresh token only a login helps: say so before asking the provider.
+    if refresh_token.is_none() {
+        check_person(settings, &detail, waited)?;
+    }
     let network = Network::new(Deadline::start(settings.limits));
     let trust = settings.trust()?;
     let provider = Provider::discover(&network, &settings.issuer, &trust).await?;
-    let mut detail = "no cached token".to_owned();
-    if let Some(refresh_token) = cached.as_ref().and_then(|e| e.refresh_token.clone()) {
-        network.restart();
+    if let Some(refresh_token) = refresh_token {
         match refresh(&provider, settings, &refresh_token).await {
             Ok(entry) => {
                 let entry = finish(entry, key, Some(refresh_token));
@@ -283,28 +293,10 @@ pub async fn token(settings: &Settings, key: &Key) -> Result<Entry, OidcError> {
             Err(OidcError::Refused { error, .. }) => {
                 log::debug(format_args!("oidc: the refresh was refused ({error})"));
                 detail = format!("the refresh token was refused: {}", bounded(&error.error));
+                check_person(settings, &detail, waited)?;
             }
             Err(e) => return Err(e),
         }
-    } else if cached.is_some() {
-        detail = "the cached token expired and there is no refresh token".into();
-    }
-    if waited {
-        return Err(OidcError::Incomplete {
-            issuer: settings.issuer.clone(),
-        });
-    }
-    let present = login::person_present(
-        settings.login.mode,
-        settings.login.exec_interactive,
-        login::has_terminal(),
-    );
-    if let Err(why) = present {
-        return Err(OidcError::NoPerson {
-            issuer: settings.issuer.clone(),
-            detail,
-            why,
-        });
     }
     let work = log_in(&provider, &network, settings);
     let entry = match until_interrupted_or(settings, work).await {
@@ -325,6 +317,26 @@ pub async fn token(settings: &Settings, key: &Key) -> Result<Entry, OidcError> {
     cache.write(key, &entry)?;
     drop(lock);
     Ok(entry)
+}
+
+/// Whether this run may log in: a person is there, and it is not a run that waited for
+/// another's login, which failed (each waiting run would start its own).
+fn check_person(settings: &Settings, detail: &str, waited: bool) -> Result<(), OidcError> {
+    if waited {
+        return Err(OidcError::Incomplete {
+            issuer: settings.issuer.clone(),
+        });
+    }
+    login::person_present(
+        settings.login.mode,
+        settings.login.exec_interactive,
+        login::has_terminal(),
+    )
+    .map_err(|why| OidcError::NoPerson {
+        issuer: settings.issuer.clone(),
+        detail: detail.to_owned(),
+        why,
+    })
 }
 
 /// The work within the login timeout; `None` on Ctrl-C.
