@@ -123,8 +123,10 @@ read -r -t 20 ready <&"${PROVIDER[0]}" || fail "the test OpenID Provider did not
 issuer=$("$py" -c 'import json, sys; print(json.loads(sys.argv[1])["issuer"])' "$ready")
 oidc_args=(oidc "--oidc-issuer-url=$issuer" --oidc-client-id=eks --oidc-extra-scope=email,offline_access
   "--listen-address=127.0.0.1:$oidc_port")
-in_bench_env BROWSER="$PWD/tests/peers/test_browser.py" EKS_TOKEN_TEST_BROWSER_LOGIN=alice \
-  EKS_TOKEN_LOGIN=browser "$bin" "${oidc_args[@]}" >/dev/null || fail "the OIDC login for the benchmark failed"
+# The bench's PATH is empty: the test browser is started by the venv's Python.
+in_bench_env BROWSER="$py $PWD/tests/peers/test_browser.py" EKS_TOKEN_TEST_BROWSER_LOGIN=alice \
+  EKS_TOKEN_LOGIN=browser "$bin" "${oidc_args[@]}" --login-timeout 30 >/dev/null 2>"$scratch/oidc-login.err" ||
+  { cat "$scratch/oidc-login.err" >&2; fail "the OIDC login for the benchmark failed (above)"; }
 exec {PROVIDER[1]}>&-
 wait "$PROVIDER_PID" 2>/dev/null || true
 in_bench_env "$bin" "${oidc_args[@]}" >/dev/null || fail "eks-token oidc did not answer from its cache"
