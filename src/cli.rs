@@ -138,7 +138,7 @@ pub struct OidcArgs {
     )]
     pub certificate_authority_data: Vec<String>,
 
-    /// Token cache directory [default: EKS_TOKEN_CACHE_DIR, $KUBECACHEDIR/eks-token, ~/.kube/cache/eks-token, then /oidc].
+    /// OIDC token cache directory [default: $KUBECACHEDIR/eks-token-oidc, else ~/.kube/cache/eks-token-oidc].
     #[arg(long, value_name = "DIR")]
     pub token_cache_dir: Option<PathBuf>,
 

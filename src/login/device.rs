@@ -39,45 +39,69 @@ pub async fn run(
         open_browser,
         None,
     );
-    let mut interval = u64::try_from(device.interval)
-        .ok()
-        .filter(|&i| i > 0)
-        .unwrap_or(DEFAULT_INTERVAL);
-    // The caller's timeout bounds the loop too; the device code's own life ends it here.
-    let give_up = tokio::time::Instant::now()
-        + Duration::from_secs(u64::try_from(device.expires_in).unwrap_or(0).max(1));
-    loop {
+    let expired = || LoginError::DeviceCodeExpired {
+        what: target.label(),
+        command: target.login_command(),
+    };
+    poll(device.interval, device.expires_in, expired, async || {
         let grant = Grant::Device {
             device_code: &device.device_code,
         };
         let err = match oidc.token(&client, grant, target).await {
-            Ok(tokens) => return Ok((client, tokens)),
+            Ok(tokens) => return Polled::Done(tokens),
             Err(err) => err,
         };
         match service_code(&err) {
-            Some("AuthorizationPendingException") => {}
-            Some("SlowDownException") => interval += SLOW_DOWN,
-            Some("AccessDeniedException") => {
-                return Err(LoginError::Denied {
-                    what: target.label(),
-                    detail: "access_denied".into(),
-                    command: target.login_command(),
-                });
-            }
-            Some("ExpiredTokenException") => {
-                return Err(LoginError::DeviceCodeExpired {
-                    what: target.label(),
-                    command: target.login_command(),
-                });
-            }
-            _ => return Err(err),
+            Some("AuthorizationPendingException") => Polled::Pending,
+            Some("SlowDownException") => Polled::SlowDown,
+            Some("AccessDeniedException") => Polled::Failed(LoginError::Denied {
+                what: target.label(),
+                detail: "access_denied".into(),
+                command: target.login_command(),
+            }),
+            Some("ExpiredTokenException") => Polled::Failed(expired()),
+            _ => Polled::Failed(err),
+        }
+    })
+    .await
+    .map(|tokens| (client, tokens))
+}
+
+/// One poll of the token endpoint (RFC 8628 3.5).
+pub enum Polled<T, E> {
+    Done(T),
+    /// `authorization_pending`: ask again after the interval.
+    Pending,
+    /// `slow_down`: ask again, 5 s slower from now on.
+    SlowDown,
+    Failed(E),
+}
+
+/// Polls with `attempt` every `interval` seconds (5 when the answer gave none) until it is
+/// done or fails, or the device code's `expires_in` seconds have passed (`expired`). The
+/// caller's timeout bounds it too.
+pub async fn poll<T, E>(
+    interval: i64,
+    expires_in: i64,
+    expired: impl Fn() -> E,
+    mut attempt: impl AsyncFnMut() -> Polled<T, E>,
+) -> Result<T, E> {
+    let mut interval = u64::try_from(interval)
+        .ok()
+        .filter(|&i| i > 0)
+        .unwrap_or(DEFAULT_INTERVAL);
+    let give_up = tokio::time::Instant::now()
+        + Duration::from_secs(u64::try_from(expires_in).unwrap_or(0).max(1));
+    loop {
+        match attempt().await {
+            Polled::Done(done) => return Ok(done),
+            Polled::Pending => {}
+            Polled::SlowDown => interval += SLOW_DOWN,
+            Polled::Failed(e) => return Err(e),
         }
         let next = tokio::time::Instant::now() + Duration::from_secs(interval);
         if next >= give_up {
-            return Err(LoginError::DeviceCodeExpired {
-                what: target.label(),
-                command: target.login_command(),
-            });
+            return Err(expired());
         }
         tokio::time::sleep_until(next).await;
     }

@@ -13,7 +13,7 @@
 
 mod authcode;
 pub mod browser;
-mod device;
+pub mod device;
 pub mod loopback;
 pub mod pkce;
 mod service;

@@ -19,6 +19,7 @@ use chrono::{DateTime, TimeDelta, Utc};
 
 use crate::cli::{GrantType, OidcArgs, PkceMethod};
 use crate::log;
+use crate::login::device::{Polled, poll};
 use crate::login::loopback::{CallbackError, Listener};
 use crate::login::pkce::{self, Pkce};
 use crate::login::{self, NoPerson, show_and_open};
@@ -569,35 +570,38 @@ async fn device_code(
         settings.open_browser,
         settings.browser_command.as_deref(),
     );
-    let mut interval = device.interval.filter(|&i| i > 0).unwrap_or(5) as u64;
-    let give_up = tokio::time::Instant::now()
-        + Duration::from_secs(u64::try_from(device.expires_in).unwrap_or(0).max(1));
     let form = [
         ("grant_type", "urn:ietf:params:oauth:grant-type:device_code"),
         ("device_code", device.device_code.as_str()),
     ];
-    loop {
-        let next = tokio::time::Instant::now() + Duration::from_secs(interval);
-        if next >= give_up {
-            return Err(OidcError::DeviceCodeExpired { issuer });
-        }
-        tokio::time::sleep_until(next).await;
-        network.restart();
-        match provider.token(&settings.client, &form).await {
-            Ok(tokens) => return checked(provider, settings, tokens, None).await,
-            Err(TokenFailure::Refused(e)) => match e.error.as_str() {
-                "authorization_pending" => {}
-                "slow_down" => interval += 5,
-                "access_denied" => return Err(OidcError::Denied { issuer, error: e }),
-                "expired_token" => return Err(OidcError::DeviceCodeExpired { issuer }),
-                _ => {
-                    return Err(OidcError::Refused {
+    let expired = || OidcError::DeviceCodeExpired {
+        issuer: issuer.clone(),
+    };
+    let tokens = poll(
+        device.interval.unwrap_or(0),
+        device.expires_in,
+        expired,
+        async || {
+            network.restart();
+            match provider.token(&settings.client, &form).await {
+                Ok(tokens) => Polled::Done(tokens),
+                Err(TokenFailure::Refused(e)) => match e.error.as_str() {
+                    "authorization_pending" => Polled::Pending,
+                    "slow_down" => Polled::SlowDown,
+                    "access_denied" => Polled::Failed(OidcError::Denied {
+                        issuer: issuer.clone(),
+                        error: e,
+                    }),
+                    "expired_token" => Polled::Failed(expired()),
+                    _ => Polled::Failed(OidcError::Refused {
                         what: "the device code",
                         error: e,
-                    });
-                }
-            },
-            Err(TokenFailure::Failed(e)) => return Err(e),
-        }
-    }
+                    }),
+                },
+                Err(TokenFailure::Failed(e)) => Polled::Failed(e),
+            }
+        },
+    )
+    .await?;
+    checked(provider, settings, tokens, None).await
 }
