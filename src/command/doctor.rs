@@ -863,20 +863,22 @@ fn check_oidc(
             } else {
                 "an ID token"
             };
-            let state = if entry.fresh(now) {
+            let when = if entry.fresh(now) {
                 format!(
-                    "{what} valid until {} (in {}) in {}",
+                    "valid until {} (in {})",
                     stamp(entry.expires_at),
-                    time_left(entry.expires_at - now),
-                    dir.display()
+                    time_left(entry.expires_at - now)
+                )
+            } else if entry.expires_at > now {
+                format!(
+                    "that expires at {}: under {} left, so not served",
+                    stamp(entry.expires_at),
+                    time_left(oidc::cache::MIN_REMAINING)
                 )
             } else {
-                format!(
-                    "{what} that expired at {} in {}",
-                    stamp(entry.expires_at),
-                    dir.display()
-                )
+                format!("that expired at {}", stamp(entry.expires_at))
             };
+            let state = format!("{what} {when} in {}", dir.display());
             let refresh = if entry.refresh_token.is_some() {
                 "a refresh token: renewed without a browser when it expires"
             } else if settings.scopes.iter().any(|s| s == "offline_access") {
@@ -888,8 +890,7 @@ fn check_oidc(
             if !entry.fresh(now) && entry.refresh_token.is_none() {
                 cannot_log_in(
                     format!(
-                        "user {user}: the cached OIDC login expired at {} and has no refresh token",
-                        stamp(entry.expires_at)
+                        "user {user}: the cached OIDC token is not served any more ({what} {when}) and there is no refresh token"
                     ),
                     report,
                 );
