@@ -46,7 +46,7 @@ pub enum OtherCommand {
     Whoami(WhoamiArgs),
     /// Add or update an EKS cluster in the kubeconfig, with a user that runs eks-token.
     Kubeconfig(KubeconfigArgs),
-    /// Check what kubectl's plugin will see: credentials, region, SSO login, kubeconfig user.
+    /// Check what kubectl's plugin will see: credentials, region, SSO login, kubeconfig user; for OIDC users the provider and the cached login.
     Doctor(DoctorArgs),
     /// Log in to IAM Identity Center (SSO) as `aws sso login` does, into the same cache.
     Login(LoginArgs),
