@@ -46,7 +46,7 @@ pub enum OtherCommand {
     Whoami(WhoamiArgs),
     /// Add or update an EKS cluster in the kubeconfig, with a user that runs eks-token.
     Kubeconfig(KubeconfigArgs),
-    /// Check what kubectl's plugin will see: credentials, region, SSO login, kubeconfig user.
+    /// Check what kubectl's plugin will see: credentials, region, SSO login, kubeconfig user; for OIDC users the provider and the cached login.
     Doctor(DoctorArgs),
     /// Log in to IAM Identity Center (SSO) as `aws sso login` does, into the same cache.
     Login(LoginArgs),
@@ -509,9 +509,22 @@ pub struct KubeconfigArgs {
     #[command(flatten)]
     pub aws: AwsArgs,
 
-    /// Name for the context and user [default: the cluster ARN, as the AWS CLI names them].
+    /// Name for the context and user [default: the cluster ARN, as the AWS CLI names them; oidc@ARN with --oidc].
     #[arg(long, value_name = "NAME")]
     pub alias: Option<String>,
+
+    /// Write a user that signs in through the OpenID provider associated with the cluster (`eks-token oidc`), not IAM.
+    #[arg(long, conflicts_with_all = ["role_arn", "session_name", "external_id", "forward_session_name"])]
+    pub oidc: bool,
+
+    /// With --oidc: a scope to ask the provider for besides openid (repeatable) [default: email, profile, offline_access].
+    #[arg(
+        long = "oidc-extra-scope",
+        value_name = "SCOPE",
+        value_delimiter = ',',
+        requires = "oidc"
+    )]
+    pub oidc_extra_scopes: Vec<String>,
 
     #[command(flatten)]
     pub file: KubeconfigFileArgs,
@@ -520,7 +533,7 @@ pub struct KubeconfigArgs {
 /// `eks-token kubeconfig` subcommands.
 #[derive(Debug, Subcommand)]
 pub enum KubeconfigAction {
-    /// Rewrite users that run `aws eks get-token` or `aws-iam-authenticator token` to run eks-token.
+    /// Rewrite users that run `aws eks get-token`, `aws-iam-authenticator token` or kubelogin's `get-token` to run eks-token.
     Migrate(KubeconfigFileArgs),
 }
 
@@ -700,6 +713,40 @@ mod tests {
         };
         assert!(matches!(k.action, Some(KubeconfigAction::Migrate(ref f)) if f.dry_run));
         assert!(parse(&["eks-token", "kubeconfig", "migrate", "--cluster-name", "x"]).is_err());
+    }
+
+    #[test]
+    fn kubeconfig_oidc_takes_scopes_and_no_role() {
+        let Command::Other(OtherCommand::Kubeconfig(k)) = parse(&[
+            "eks-token",
+            "kubeconfig",
+            "--name",
+            "prod",
+            "--oidc",
+            "--oidc-extra-scope",
+            "email,groups",
+            "--oidc-extra-scope=offline_access",
+        ])
+        .unwrap()
+        .command
+        else {
+            panic!("not kubeconfig");
+        };
+        assert!(k.oidc);
+        assert_eq!(k.oidc_extra_scopes, ["email", "groups", "offline_access"]);
+        let oidc = ["eks-token", "kubeconfig", "--name", "prod", "--oidc"];
+        assert!(parse(&[&oidc[..], &["--role-arn", "arn:aws:iam::1:role/r"]].concat()).is_err());
+        assert!(
+            parse(&[
+                "eks-token",
+                "kubeconfig",
+                "--name",
+                "p",
+                "--oidc-extra-scope",
+                "x"
+            ])
+            .is_err()
+        );
     }
 
     #[test]

@@ -1,10 +1,19 @@
-//! What a kubeconfig needs to know about a cluster, from EKS DescribeCluster.
+//! What a kubeconfig needs to know about a cluster, from EKS DescribeCluster, and the
+//! OpenID provider associated with it (ListIdentityProviderConfigs,
+//! DescribeIdentityProviderConfig).
 
 use aws_credential_types::Credentials;
+use aws_sdk_eks::error::SdkError;
 use aws_sdk_eks::operation::describe_cluster::DescribeClusterError;
+use aws_sdk_eks::types::IdentityProviderConfig;
+use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
 
 use crate::credentials::{AwsConfig, CallError, CredentialsError, Source};
+use crate::message::shell_quote;
 use crate::network::failure::Code;
+
+/// The identity provider type EKS calls OpenID Connect.
+const OIDC: &str = "oidc";
 
 /// The public facts a kubeconfig holds about a cluster.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -21,15 +30,39 @@ pub struct ClusterInfo {
     pub certificate_authority_data: String,
 }
 
+/// The OpenID provider a cluster trusts (`aws eks associate-identity-provider-config
+/// --oidc …`): what `eks-token oidc` needs, and how the cluster reads the token.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct IdentityProvider {
+    /// The configuration's name in EKS.
+    pub name: String,
+    pub issuer_url: String,
+    pub client_id: String,
+    /// The claim the cluster takes the user name from (EKS's default `sub`).
+    pub username_claim: Option<String>,
+    pub username_prefix: Option<String>,
+    /// The claim the cluster takes the groups from (none: no groups).
+    pub groups_claim: Option<String>,
+    pub groups_prefix: Option<String>,
+    /// `CREATING`, `ACTIVE`, `DELETING`: the cluster takes its tokens once `ACTIVE`.
+    pub status: String,
+}
+
 /// Why DescribeCluster gave nothing usable.
 #[derive(Debug, thiserror::Error)]
 pub enum ClusterError {
     /// No cluster of that name in that region.
     #[error("cluster {name:?} not found in {region}")]
     NotFound { name: String, region: String },
-    /// EKS refused the caller (`AccessDeniedException`).
-    #[error(transparent)]
-    Denied(Box<CallError>),
+    /// EKS refused the caller (`AccessDeniedException`) the call `action`.
+    #[error("{call}")]
+    Denied {
+        action: &'static str,
+        call: Box<CallError>,
+    },
+    /// The cluster has no OpenID provider associated with it.
+    #[error("cluster {name:?} in {region} has no OIDC identity provider associated with it")]
+    NoIdentityProvider { name: String, region: String },
     /// Any other failure, read as every AWS call's (an expired or unknown key, no
     /// answer, throttling, the deadline, an answer that is not EKS's).
     #[error(transparent)]
@@ -50,9 +83,13 @@ impl ClusterError {
             Self::NotFound { region, .. } => Some(format!(
                 "check the name and --region: `aws eks list-clusters --region {region}` lists the clusters there"
             )),
-            Self::Denied(_) => Some(
-                "check that the identity (`eks-token whoami`) may call eks:DescribeCluster".into(),
-            ),
+            Self::Denied { action, .. } => Some(format!(
+                "check that the identity (`eks-token whoami`) may call eks:{action}"
+            )),
+            Self::NoIdentityProvider { name, region } => Some(format!(
+                "associate the provider with the cluster (it takes 20 to 40 minutes): `aws eks associate-identity-provider-config --cluster-name {} --region {region} --oidc identityProviderConfigName=NAME,issuerUrl=ISSUER_URL,clientId=CLIENT_ID,usernameClaim=email,groupsClaim=groups` (`eks-token oidc setup` prints it with your provider's values)",
+                shell_quote(name)
+            )),
             Self::NotReady { .. } => {
                 Some("wait until the cluster is ACTIVE, then run this again".into())
             }
@@ -92,18 +129,7 @@ pub async fn describe(
                     region: region.to_owned(),
                 };
             }
-            // The same reading as every other call: an SSO profile's expired login gets
-            // the login hint, an endpoint that does not answer the network hint.
-            let sso = match &source {
-                Source::Profile(p) => aws.sso_profile(p),
-                _ => None,
-            };
-            match aws.call_error(what, Some(source), sso, &e) {
-                CredentialsError::Call(call) if call.failure.code() == Some(Code::AccessDenied) => {
-                    ClusterError::Denied(call)
-                }
-                other => other.into(),
-            }
+            failed(aws, &source, "DescribeCluster", what, &e)
         })?;
     let cluster = out.cluster.ok_or_else(|| ClusterError::NotFound {
         name: name.to_owned(),
@@ -137,6 +163,119 @@ pub async fn describe(
         endpoint: endpoint.to_owned(),
         certificate_authority_data: ca.to_owned(),
     })
+}
+
+/// What an EKS call's failure means: read as every other call's (an SSO profile's expired
+/// login gets the login hint, an endpoint that does not answer the network hint), an
+/// `AccessDeniedException` naming the IAM `action` to allow.
+fn failed<E>(
+    aws: &AwsConfig,
+    source: &Source,
+    action: &'static str,
+    what: String,
+    e: &SdkError<E, HttpResponse>,
+) -> ClusterError
+where
+    E: std::error::Error + Send + Sync + 'static,
+{
+    let sso = match source {
+        Source::Profile(p) => aws.sso_profile(p),
+        _ => None,
+    };
+    match aws.call_error(what, Some(source.clone()), sso, e) {
+        CredentialsError::Call(call) if call.failure.code() == Some(Code::AccessDenied) => {
+            ClusterError::Denied { action, call }
+        }
+        other => other.into(),
+    }
+}
+
+/// The OpenID provider associated with cluster `name`: ListIdentityProviderConfigs for
+/// its `oidc` configuration (EKS allows one per cluster), then
+/// DescribeIdentityProviderConfig, signed with `credentials` from `source` within the
+/// command's deadline.
+pub async fn identity_provider(
+    aws: &AwsConfig,
+    credentials: Credentials,
+    source: Source,
+    name: &str,
+) -> Result<IdentityProvider, ClusterError> {
+    let region = aws.region.as_str();
+    let none = || ClusterError::NoIdentityProvider {
+        name: name.to_owned(),
+        region: region.to_owned(),
+    };
+    let network = aws.network();
+    let sdk = aws.sdk_config(credentials).await;
+    let client = aws_sdk_eks::Client::new(&sdk);
+
+    let what = format!("EKS ListIdentityProviderConfigs of {name} in {region}");
+    network.step(what.clone());
+    let listed = network
+        .within(
+            client
+                .list_identity_provider_configs()
+                .cluster_name(name)
+                .send(),
+        )
+        .await
+        .map_err(CredentialsError::TimedOut)?
+        .map_err(|e| failed(aws, &source, "ListIdentityProviderConfigs", what, &e))?;
+    let config = listed
+        .identity_provider_configs()
+        .iter()
+        .find(|c| c.r#type() == OIDC)
+        .ok_or_else(none)?;
+
+    let what = format!(
+        "EKS DescribeIdentityProviderConfig {} of {name} in {region}",
+        config.name()
+    );
+    network.step(what.clone());
+    let config = IdentityProviderConfig::builder()
+        .r#type(OIDC)
+        .name(config.name())
+        .build()
+        .map_err(|e| aws.call_error(what.clone(), None, None, &e))?;
+    let described = network
+        .within(
+            client
+                .describe_identity_provider_config()
+                .cluster_name(name)
+                .identity_provider_config(config)
+                .send(),
+        )
+        .await
+        .map_err(CredentialsError::TimedOut)?
+        .map_err(|e| {
+            // Gone between the two calls: as if there were none.
+            if e.as_service_error()
+                .is_some_and(|s| s.is_resource_not_found_exception())
+            {
+                return none();
+            }
+            failed(aws, &source, "DescribeIdentityProviderConfig", what, &e)
+        })?;
+    let oidc = described
+        .identity_provider_config()
+        .and_then(|c| c.oidc())
+        .ok_or_else(none)?;
+    let text = |v: Option<&str>| v.filter(|v| !v.is_empty()).map(str::to_owned);
+    match (text(oidc.issuer_url()), text(oidc.client_id())) {
+        (Some(issuer_url), Some(client_id)) => Ok(IdentityProvider {
+            name: text(oidc.identity_provider_config_name()).unwrap_or_default(),
+            issuer_url,
+            client_id,
+            username_claim: text(oidc.username_claim()),
+            username_prefix: text(oidc.username_prefix()),
+            groups_claim: text(oidc.groups_claim()),
+            groups_prefix: text(oidc.groups_prefix()),
+            status: oidc
+                .status()
+                .map_or_else(|| "unknown".to_owned(), |s| s.as_str().to_owned()),
+        }),
+        _ => Err(none()),
+    }
 }
 
 /// The id a token for this cluster is signed for: local clusters on Outposts are known to

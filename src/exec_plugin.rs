@@ -1,7 +1,17 @@
 //! The exec plugins a kubeconfig user may run for EKS — eks-token, `aws eks get-token`,
-//! `aws-iam-authenticator token` — and the eks-token arguments that do the same thing.
+//! `aws-iam-authenticator token`, kubelogin's `get-token` — and the eks-token arguments
+//! that do the same thing.
 
+use std::ffi::OsString;
 use std::path::Path;
+
+use clap::Parser;
+use clap::error::{ContextKind, ContextValue, ErrorKind};
+
+use crate::cli::{self, Cli, Command, OtherCommand};
+
+/// kubelogin's flags whose value is a secret: shown as `(hidden)` in what eks-token prints.
+const SECRET_FLAGS: [&str; 2] = ["--oidc-client-secret", "--password"];
 
 /// Who a kubeconfig `exec.command` runs, by its file name.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -10,6 +20,10 @@ pub enum Plugin {
     /// The AWS CLI: a Python start-up per kubectl call.
     AwsCli,
     AwsIamAuthenticator,
+    /// kubelogin as a kubectl plugin: `kubectl oidc-login get-token …`.
+    KubectlOidcLogin,
+    /// kubelogin itself: `kubelogin get-token …` (krew installs it as `kubectl-oidc_login`).
+    Kubelogin,
 }
 
 impl Plugin {
@@ -24,6 +38,8 @@ impl Plugin {
             "eks-token" => Some(Self::EksToken),
             "aws" => Some(Self::AwsCli),
             "aws-iam-authenticator" => Some(Self::AwsIamAuthenticator),
+            "kubectl" => Some(Self::KubectlOidcLogin),
+            "kubelogin" | "kubectl-oidc_login" => Some(Self::Kubelogin),
             _ => None,
         }
     }
@@ -34,6 +50,34 @@ impl Plugin {
             Self::EksToken => "eks-token token",
             Self::AwsCli => "aws eks get-token",
             Self::AwsIamAuthenticator => "aws-iam-authenticator token",
+            Self::KubectlOidcLogin => "kubectl oidc-login get-token",
+            Self::Kubelogin => "kubelogin get-token",
+        }
+    }
+
+    /// Whether it signs in through an OpenID provider (kubelogin) rather than IAM.
+    pub fn is_oidc(self) -> bool {
+        matches!(self, Self::KubectlOidcLogin | Self::Kubelogin)
+    }
+}
+
+/// What a peer's arguments ask for, as eks-token will do it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum PeerRequest {
+    /// An EKS token (`aws eks get-token`, `aws-iam-authenticator token`).
+    Token(TokenRequest),
+    /// An OIDC ID token (kubelogin's `get-token`): `eks-token oidc` with the same flags.
+    Oidc(Vec<String>),
+}
+
+impl PeerRequest {
+    /// The `eks-token` arguments for the same request.
+    pub fn eks_token_args(&self) -> Vec<String> {
+        match self {
+            Self::Token(request) => request.eks_token_args(),
+            Self::Oidc(flags) => std::iter::once("oidc".to_owned())
+                .chain(flags.iter().cloned())
+                .collect(),
         }
     }
 }
@@ -75,14 +119,127 @@ impl TokenRequest {
     }
 }
 
-/// Reads a peer's arguments. `Ok(None)`: the command is not an EKS token command at all
-/// (`aws sts …`); `Err`: it is one, with an argument we do not translate.
-pub fn parse_peer(plugin: Plugin, args: &[String]) -> Result<Option<TokenRequest>, String> {
+/// Reads a peer's arguments. `Ok(None)`: the command is not a token command at all
+/// (`aws sts …`, `kubectl get …`); `Err`: it is one, with an argument we do not translate
+/// (the reason names the argument, never a value).
+pub fn parse_peer(plugin: Plugin, args: &[String]) -> Result<Option<PeerRequest>, String> {
+    let token = |r: Result<Option<TokenRequest>, String>| r.map(|r| r.map(PeerRequest::Token));
     match plugin {
         Plugin::EksToken => Ok(None),
-        Plugin::AwsCli => parse_aws_cli(args),
-        Plugin::AwsIamAuthenticator => parse_authenticator(args),
+        Plugin::AwsCli => token(parse_aws_cli(args)),
+        Plugin::AwsIamAuthenticator => token(parse_authenticator(args)),
+        Plugin::KubectlOidcLogin => match args.split_first() {
+            Some((first, rest)) if first == "oidc-login" => parse_kubelogin(rest),
+            _ => Ok(None),
+        },
+        Plugin::Kubelogin => parse_kubelogin(args),
     }
+}
+
+/// The `eks-token oidc` arguments for a provider, in kubelogin's `--flag=value` spelling
+/// (what `kubeconfig --oidc` and `oidc setup` write).
+pub fn oidc_args(
+    issuer: &str,
+    client_id: &str,
+    client_secret: Option<&str>,
+    extra_scopes: &[String],
+) -> Vec<String> {
+    let mut args = vec![
+        "oidc".to_owned(),
+        format!("--oidc-issuer-url={issuer}"),
+        format!("--oidc-client-id={client_id}"),
+    ];
+    if let Some(secret) = client_secret {
+        args.push(format!("--oidc-client-secret={secret}"));
+    }
+    args.extend(
+        extra_scopes
+            .iter()
+            .map(|s| format!("--oidc-extra-scope={s}")),
+    );
+    args
+}
+
+/// Arguments as eks-token shows them: the values of kubelogin's secret flags
+/// (`--oidc-client-secret`, `--password`) hidden, in both spellings.
+pub fn shown_args(args: &[String]) -> Vec<String> {
+    let mut shown = Vec::with_capacity(args.len());
+    let mut hide_next = false;
+    for arg in args {
+        if std::mem::take(&mut hide_next) {
+            shown.push("(hidden)".to_owned());
+            continue;
+        }
+        match arg.split_once('=') {
+            Some((flag, _)) if SECRET_FLAGS.contains(&flag) => {
+                shown.push(format!("{flag}=(hidden)"));
+            }
+            _ => {
+                hide_next = SECRET_FLAGS.contains(&arg.as_str());
+                shown.push(arg.clone());
+            }
+        }
+    }
+    shown
+}
+
+/// `get-token FLAGS…`: kept as they are when `eks-token oidc` takes every one of them
+/// (the very parser it runs with decides, so the flags it refuses are listed once, in
+/// `cli.rs`); else why not, naming the flag.
+fn parse_kubelogin(args: &[String]) -> Result<Option<PeerRequest>, String> {
+    let Some((first, flags)) = args.split_first() else {
+        return Ok(None);
+    };
+    if first != "get-token" {
+        return Ok(None);
+    }
+    let argv = ["eks-token", "oidc"]
+        .into_iter()
+        .map(OsString::from)
+        .chain(flags.iter().map(OsString::from));
+    match Cli::try_parse_from(cli::normalize(argv)) {
+        Ok(Cli {
+            command: Command::Other(OtherCommand::Oidc(oidc)),
+            ..
+        }) if oidc.setup.is_none() => Ok(Some(PeerRequest::Oidc(flags.to_vec()))),
+        Ok(_) => Err("not a get-token command eks-token takes".into()),
+        Err(e) => Err(refusal(&e)),
+    }
+}
+
+/// Why clap refused kubelogin's flags, naming the flag and never its value (it may be a
+/// password or a client secret).
+fn refusal(e: &clap::Error) -> String {
+    let arg = || match e.get(ContextKind::InvalidArg) {
+        Some(ContextValue::String(s)) => flag_name(s),
+        Some(ContextValue::Strings(v)) => v
+            .iter()
+            .map(|s| flag_name(s))
+            .collect::<Vec<_>>()
+            .join(", "),
+        _ => "an argument".to_owned(),
+    };
+    match e.kind() {
+        ErrorKind::ValueValidation => match std::error::Error::source(e) {
+            Some(why) => format!("{} ({why})", arg()),
+            None => format!("{}: not a value eks-token takes", arg()),
+        },
+        ErrorKind::InvalidValue => format!("{}: not a value eks-token takes", arg()),
+        ErrorKind::UnknownArgument => format!("unknown option {}", arg()),
+        ErrorKind::MissingRequiredArgument => format!("no {}", arg()),
+        ErrorKind::NoEquals
+        | ErrorKind::TooFewValues
+        | ErrorKind::TooManyValues
+        | ErrorKind::WrongNumberOfValues => {
+            format!("{}: the wrong number of values", arg())
+        }
+        _ => format!("{} is not an argument eks-token takes", arg()),
+    }
+}
+
+/// `--username <USERNAME>` → `--username`.
+fn flag_name(usage: &str) -> String {
+    usage.split([' ', '=']).next().unwrap_or(usage).to_owned()
 }
 
 /// One flag and its value, in `--flag value` or `--flag=value` form (`-iVALUE` too for
@@ -217,12 +374,26 @@ mod tests {
         args.iter().map(|s| (*s).to_owned()).collect()
     }
 
+    fn token(r: Result<Option<PeerRequest>, String>) -> Result<Option<TokenRequest>, String> {
+        r.map(|r| {
+            r.map(|r| match r {
+                PeerRequest::Token(t) => t,
+                other => panic!("not a token request: {other:?}"),
+            })
+        })
+    }
+
     fn aws(args: &[&str]) -> Result<Option<TokenRequest>, String> {
-        parse_peer(Plugin::AwsCli, &strings(args))
+        token(parse_peer(Plugin::AwsCli, &strings(args)))
     }
 
     fn authenticator(args: &[&str]) -> Result<Option<TokenRequest>, String> {
-        parse_peer(Plugin::AwsIamAuthenticator, &strings(args))
+        token(parse_peer(Plugin::AwsIamAuthenticator, &strings(args)))
+    }
+
+    /// kubelogin's `get-token` flags as eks-token args, or why not.
+    fn kubelogin(plugin: Plugin, args: &[&str]) -> Result<Option<Vec<String>>, String> {
+        parse_peer(plugin, &strings(args)).map(|r| r.map(|r| r.eks_token_args()))
     }
 
     #[test]
@@ -237,6 +408,15 @@ mod tests {
             Some(Plugin::AwsIamAuthenticator)
         );
         assert_eq!(Plugin::of_command("eks-token"), Some(Plugin::EksToken));
+        assert_eq!(
+            Plugin::of_command("/usr/local/bin/kubectl"),
+            Some(Plugin::KubectlOidcLogin)
+        );
+        assert_eq!(Plugin::of_command("kubelogin"), Some(Plugin::Kubelogin));
+        assert_eq!(
+            Plugin::of_command("kubectl-oidc_login"),
+            Some(Plugin::Kubelogin)
+        );
         assert_eq!(Plugin::of_command("gke-gcloud-auth-plugin"), None);
         assert_eq!(Plugin::of_command("awsx"), None);
     }
@@ -345,5 +525,122 @@ mod tests {
         assert!(authenticator(&["token", "-i", "c", "--token-only"]).is_err());
         assert!(authenticator(&["token"]).is_err());
         assert!(authenticator(&["token", "-i", "c", "extra"]).is_err());
+    }
+
+    #[test]
+    fn kubelogin_flags_are_kept_as_they_are() {
+        let flags = [
+            "--oidc-issuer-url=https://dev-1.okta.com/oauth2/default",
+            "--oidc-client-id",
+            "0oa1",
+            "--oidc-extra-scope=email",
+            "--oidc-extra-scope",
+            "offline_access,profile",
+            "--grant-type=authcode-keyboard",
+            "--listen-address=127.0.0.1:8000",
+            "--token-cache-dir=~/.kube/cache/oidc-login",
+            "--oidc-client-secret=s3cr3t-value",
+            "--skip-open-browser",
+        ];
+        let mut expected = strings(&["oidc"]);
+        expected.extend(strings(&flags));
+        let mut with_kubectl = vec!["oidc-login", "get-token"];
+        with_kubectl.extend(flags);
+        assert_eq!(
+            kubelogin(Plugin::KubectlOidcLogin, &with_kubectl),
+            Ok(Some(expected.clone()))
+        );
+        let mut own = vec!["get-token"];
+        own.extend(flags);
+        assert_eq!(kubelogin(Plugin::Kubelogin, &own), Ok(Some(expected)));
+        // Other kubectl and kubelogin commands are not token commands.
+        assert_eq!(
+            kubelogin(Plugin::KubectlOidcLogin, &["get", "pods"]),
+            Ok(None)
+        );
+        assert_eq!(
+            kubelogin(Plugin::KubectlOidcLogin, &["oidc-login", "setup"]),
+            Ok(None)
+        );
+        assert_eq!(kubelogin(Plugin::Kubelogin, &[]), Ok(None));
+    }
+
+    #[test]
+    fn kubelogin_flags_eks_token_refuses_are_named_never_their_values() {
+        let issuer = "--oidc-issuer-url=https://idp.example";
+        for (flag, reason) in [
+            (
+                vec!["--username=alice", "--password=hunter2-secret"],
+                "--username (kubelogin's flag is not supported by eks-token: the password grant",
+            ),
+            (
+                vec!["--password", "hunter2-secret"],
+                "--password (kubelogin's flag is not supported by eks-token: the password grant",
+            ),
+            (
+                vec!["--insecure-skip-tls-verify"],
+                "--insecure-skip-tls-verify (kubelogin's flag is not supported by eks-token: eks-token never skips TLS",
+            ),
+            (vec!["--force-keyring"], "--force-keyring (kubelogin's flag"),
+            (
+                vec!["--listen-port=8000"],
+                "--listen-port (kubelogin's flag",
+            ),
+            (
+                vec!["--grant-type=password"],
+                "--grant-type: not a value eks-token takes",
+            ),
+            (vec!["--no-such-flag"], "unknown option --no-such-flag"),
+        ] {
+            let mut args = vec!["get-token", issuer, "--oidc-client-id=c"];
+            args.extend(&flag);
+            let why = kubelogin(Plugin::Kubelogin, &args).unwrap_err();
+            assert!(why.starts_with(reason), "{flag:?}: {why}");
+            assert!(!why.contains("hunter2") && !why.contains("alice"), "{why}");
+        }
+        assert_eq!(
+            kubelogin(Plugin::Kubelogin, &["get-token", "--oidc-client-id=c"]),
+            Err("no --oidc-issuer-url".into())
+        );
+    }
+
+    #[test]
+    fn oidc_args_and_shown_args() {
+        let args = oidc_args(
+            "https://idp.example",
+            "eks",
+            None,
+            &["email".to_owned(), "offline_access".to_owned()],
+        );
+        assert_eq!(
+            args,
+            strings(&[
+                "oidc",
+                "--oidc-issuer-url=https://idp.example",
+                "--oidc-client-id=eks",
+                "--oidc-extra-scope=email",
+                "--oidc-extra-scope=offline_access",
+            ])
+        );
+        assert_eq!(
+            shown_args(&strings(&[
+                "oidc",
+                "--oidc-client-secret=abc",
+                "--oidc-client-secret",
+                "def",
+                "--password",
+                "ghi",
+                "--oidc-client-id=eks",
+            ])),
+            strings(&[
+                "oidc",
+                "--oidc-client-secret=(hidden)",
+                "--oidc-client-secret",
+                "(hidden)",
+                "--password",
+                "(hidden)",
+                "--oidc-client-id=eks",
+            ])
+        );
     }
 }

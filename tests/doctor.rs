@@ -1,7 +1,9 @@
 //! `eks-token doctor`: a healthy setup, an expired SSO login, a missing profile, a v1 exec
 //! block without `interactiveMode`, a slow peer whose command is missing — each problem
-//! with its fix, exit 1 exactly when something is broken; and a kubeconfig it only
-//! inspects, whose exec `env` it does not act on.
+//! with its fix, exit 1 exactly when something is broken; a kubeconfig it only inspects,
+//! whose exec `env` it does not act on; and OIDC users (`eks-token oidc`, kubelogin) after a
+//! real login to the OpenID Provider: its discovery (with the user's CA flags), the cached
+//! login and its claims — never a token — and what stops a login.
 
 mod support;
 
@@ -9,8 +11,10 @@ use std::path::{Path, PathBuf};
 
 use serde_json::{Value, json};
 use support::{
-    BIN, Process, Run, Sandbox, closed_port, http_get, kubectl, moto_cluster, moto_iam_user,
-    path_with_eks_token, repo_file, write_json, write_sso_login,
+    BIN, OIDC_CLIENT_ID, OIDC_EMAIL, OIDC_GROUP, OIDC_LOGIN, OIDC_OUTSIDER_GROUP, OidcProvider,
+    Process, Run, Sandbox, closed_port, free_port, http_get, kubectl, moto_cluster, moto_iam_user,
+    oidc_config, path_with_eks_token, read_json, repo_file, run_command, use_oidc_browser,
+    write_json, write_sso_login,
 };
 
 const REGION: &str = "eu-west-1";
@@ -760,4 +764,309 @@ fn nothing_in_src_changes_the_process_environment() {
     let mut found = Vec::new();
     scan(&repo_file("src"), &mut found);
     assert!(found.is_empty(), "{found:#?}");
+}
+
+/// `~/.kube/config` with one context whose user runs `command` with `args` (apiVersion v1,
+/// `interactiveMode: IfAvailable`); doctor never calls the cluster.
+fn oidc_kubeconfig(s: &Sandbox, command: &str, args: &[String]) -> PathBuf {
+    let args: Vec<String> = args.iter().map(|a| format!("'{a}'")).collect();
+    s.write(
+        ".kube/config",
+        &format!(
+            "apiVersion: v1\nkind: Config\nclusters:\n- name: c\n  cluster: {{server: 'https://127.0.0.1:9'}}\n\
+             users:\n- name: alice\n  user:\n    exec:\n      apiVersion: client.authentication.k8s.io/v1\n      \
+             command: {command}\n      args: [{}]\n      interactiveMode: IfAvailable\n\
+             contexts:\n- name: c\n  context: {{cluster: c, user: alice}}\ncurrent-context: c\n",
+            args.join(", ")
+        ),
+    )
+}
+
+/// The provider's flags for `eks-token oidc`, its callback on `port`, then `more`.
+fn oidc_flags(provider: &OidcProvider, port: u16, more: &[&str]) -> Vec<String> {
+    let mut flags = vec![
+        format!("--oidc-issuer-url={}", provider.issuer),
+        format!("--oidc-client-id={OIDC_CLIENT_ID}"),
+        format!("--listen-address=127.0.0.1:{port}"),
+    ];
+    flags.extend(more.iter().map(|f| (*f).to_owned()));
+    flags
+}
+
+/// Logs in as alice with the real `eks-token oidc FLAGS` through the test browser, as a
+/// person would (`--login browser`: no terminal here); returns the cache entry written.
+fn log_in(s: &mut Sandbox, provider: &OidcProvider, flags: &[String]) -> Value {
+    use_oidc_browser(s, provider, OIDC_LOGIN);
+    let mut args = vec!["oidc".to_owned()];
+    args.extend(flags.iter().cloned());
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let mut cmd = s.command(&args);
+    cmd.env("EKS_TOKEN_LOGIN", "browser");
+    let run = run_command(cmd);
+    assert_eq!(run.code, 0, "eks-token oidc: {}", run.stderr);
+    let dir = s.path(".kube/cache/eks-token-oidc");
+    let entries: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "json"))
+        .collect();
+    assert_eq!(entries.len(), 1, "{entries:?}");
+    let entry = read_json(&entries[0]);
+    assert_eq!(entry["token"], run.token().as_str());
+    entry
+}
+
+#[test]
+fn an_oidc_user_after_a_login_shows_the_provider_the_cache_and_the_claims() {
+    let port = free_port();
+    let mut s = Sandbox::new();
+    s.env("PATH", path_with_eks_token());
+    let provider = OidcProvider::start(&s, &oidc_config(&[format!("http://localhost:{port}")]));
+    let flags = oidc_flags(
+        &provider,
+        port,
+        &[
+            "--oidc-extra-scope=email",
+            "--oidc-extra-scope=offline_access",
+        ],
+    );
+    let entry = log_in(&mut s, &provider, &flags);
+    let mut args = vec!["oidc".to_owned()];
+    args.extend(flags.iter().cloned());
+    oidc_kubeconfig(&s, "eks-token", &args);
+    let discoveries = provider.count("discovery", None, None);
+
+    let run = s.run(&["doctor"]);
+    assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+    assert!(run.stderr.is_empty(), "{}", run.stderr);
+    assert_eq!(line(&run, "exec"), format!("eks-token {}", args.join(" ")));
+    assert_eq!(line(&run, "issuer"), provider.issuer);
+    assert_eq!(
+        line(&run, "client id"),
+        "eks (scopes openid email offline_access)"
+    );
+    assert_eq!(
+        line(&run, "discovery"),
+        format!("ok: the provider answers as {}", provider.issuer)
+    );
+    assert_eq!(
+        continuation(&run, "discovery"),
+        ["grants: authorization code (PKCE S256), device code"]
+    );
+    assert_eq!(provider.count("discovery", None, None), discoveries + 1);
+    let expires = entry["expires_at"].as_str().unwrap();
+    let expires = chrono::DateTime::parse_from_rfc3339(expires).unwrap();
+    let cache = line(&run, "cache");
+    let dir = s.path(".kube/cache/eks-token-oidc");
+    let shown = format!(
+        "an ID token valid until {} (in ",
+        expires.format("%Y-%m-%d %H:%M:%SZ")
+    );
+    assert!(cache.starts_with(&shown), "{cache}");
+    assert!(
+        cache.ends_with(&format!(") in {}", dir.display())),
+        "{cache}"
+    );
+    assert_eq!(
+        continuation(&run, "cache"),
+        ["a refresh token: renewed without a browser when it expires"]
+    );
+    assert_eq!(
+        line(&run, "username"),
+        format!("{OIDC_EMAIL} (email claim)")
+    );
+    assert_eq!(
+        line(&run, "groups"),
+        format!("{OIDC_GROUP}, {OIDC_OUTSIDER_GROUP}")
+    );
+    assert_eq!(
+        line(&run, "login"),
+        "not by itself: kubectl logs in by itself only with interactiveMode IfAvailable (or Always) in a terminal; GUI tools: --login browser"
+    );
+    assert!(
+        run.stdout.ends_with("ok: nothing is broken\n"),
+        "{}",
+        run.stdout
+    );
+    // No AWS check for an OIDC user.
+    assert!(!run.stdout.contains("credentials"), "{}", run.stdout);
+    // The claims, never the tokens.
+    for secret in ["token", "refresh_token"] {
+        let secret = entry[secret].as_str().unwrap();
+        assert!(!run.stdout.contains(secret) && !run.stderr.contains(secret));
+    }
+}
+
+#[test]
+fn a_kubelogin_user_whose_provider_is_unreachable_and_never_logged_in() {
+    let mut s = Sandbox::new();
+    // Only eks-token's own directory: no kubelogin to be found.
+    s.env(
+        "PATH",
+        Path::new(BIN).parent().unwrap().display().to_string(),
+    );
+    let issuer = format!("http://127.0.0.1:{}", closed_port());
+    let flags = [
+        "get-token".to_owned(),
+        format!("--oidc-issuer-url={issuer}"),
+        "--oidc-client-id=eks".to_owned(),
+        "--oidc-client-secret=doctorClientSecret-4242".to_owned(),
+        "--oidc-extra-scope=email".to_owned(),
+    ];
+    oidc_kubeconfig(&s, "kubelogin", &flags);
+    let run = s.run(&["doctor", "--timeout", "3"]);
+    assert_broken(&run, 3);
+    assert_eq!(
+        line(&run, "exec"),
+        format!(
+            "kubelogin get-token --oidc-issuer-url={issuer} --oidc-client-id=eks '--oidc-client-secret=(hidden)' --oidc-extra-scope=email"
+        )
+    );
+    assert!(!run.stdout.contains("doctorClientSecret"), "{}", run.stdout);
+    let found = problems(&run);
+    assert_eq!(
+        found[0],
+        (
+            "user alice: command \"kubelogin\" is not on PATH".to_owned(),
+            Some(
+                "install kubelogin, or run `eks-token kubeconfig migrate` to use eks-token instead"
+                    .to_owned()
+            )
+        )
+    );
+    assert!(
+        found[1]
+            .0
+            .starts_with(&format!("the OIDC discovery of {issuer} failed: ")),
+        "{found:?}"
+    );
+    assert!(found[1].0.contains("connection refused"), "{found:?}");
+    assert!(
+        found[1]
+            .1
+            .as_deref()
+            .unwrap_or_default()
+            .starts_with("check the issuer URL, the network"),
+        "{found:?}"
+    );
+    assert_eq!(
+        found[2],
+        (
+            "user alice: no OIDC login is cached, and kubectl's run would not log in: kubectl logs in by itself only with interactiveMode IfAvailable (or Always) in a terminal; GUI tools: --login browser".to_owned(),
+            Some(format!(
+                "log in once at a terminal: `eks-token oidc setup --oidc-issuer-url={issuer} --oidc-client-id=eks '--oidc-client-secret=(hidden)' --oidc-extra-scope=email`"
+            ))
+        )
+    );
+    assert_eq!(
+        warnings(&run),
+        [(
+            "user alice runs kubelogin get-token: a second plugin, when eks-token takes the same flags".to_owned(),
+            Some("`eks-token kubeconfig migrate` (every flag kept)".to_owned())
+        )]
+    );
+    assert_eq!(
+        line(&run, "cache"),
+        format!(
+            "no login cached in {}",
+            s.path(".kube/cache/eks-token-oidc").display()
+        )
+    );
+}
+
+#[test]
+fn an_oidc_login_that_expires_without_a_refresh_token_needs_a_person() {
+    let port = free_port();
+    let mut s = Sandbox::new();
+    s.env("PATH", path_with_eks_token());
+    let provider = OidcProvider::start(&s, &oidc_config(&[format!("http://localhost:{port}")]));
+    // Under the minute eks-token serves a token for, and no offline_access: no refresh token.
+    provider.set_ttl(&json!({"IdToken": 30}));
+    let flags = oidc_flags(&provider, port, &["--oidc-extra-scope=email"]);
+    let entry = log_in(&mut s, &provider, &flags);
+    assert!(entry["refresh_token"].is_null(), "{entry}");
+    let mut args = vec!["oidc".to_owned()];
+    args.extend(flags.iter().cloned());
+    oidc_kubeconfig(&s, "eks-token", &args);
+
+    let run = s.run(&["doctor"]);
+    assert_broken(&run, 1);
+    let expires = chrono::DateTime::parse_from_rfc3339(entry["expires_at"].as_str().unwrap())
+        .unwrap()
+        .format("%Y-%m-%d %H:%M:%SZ")
+        .to_string();
+    let dir = s.path(".kube/cache/eks-token-oidc");
+    let state = format!("an ID token that expires at {expires}: under 1m left, so not served");
+    assert_eq!(line(&run, "cache"), format!("{state} in {}", dir.display()));
+    assert_eq!(
+        continuation(&run, "cache"),
+        [
+            "no refresh token: a browser login when it expires (--oidc-extra-scope=offline_access asks for one)"
+        ]
+    );
+    let setup = format!("eks-token oidc setup {}", flags.join(" "));
+    assert_eq!(
+        problems(&run),
+        [(
+            format!(
+                "user alice: the cached OIDC token is not served any more ({state}) and there is no refresh token, and kubectl's run would not log in: kubectl logs in by itself only with interactiveMode IfAvailable (or Always) in a terminal; GUI tools: --login browser"
+            ),
+            Some(format!("log in once at a terminal: `{setup}`"))
+        )]
+    );
+    // The claims are still those of the last login.
+    assert_eq!(
+        line(&run, "username"),
+        format!("{OIDC_EMAIL} (email claim)")
+    );
+}
+
+#[test]
+fn an_https_provider_is_reached_with_the_users_ca_flag_only() {
+    let mut s = Sandbox::new();
+    s.env("PATH", path_with_eks_token());
+    let provider = OidcProvider::start_tls(&s, &oidc_config(&[]));
+    let ca = provider.ca.clone().unwrap();
+    let mut args = vec![
+        "oidc".to_owned(),
+        format!("--oidc-issuer-url={}", provider.issuer),
+        format!("--oidc-client-id={OIDC_CLIENT_ID}"),
+    ];
+    oidc_kubeconfig(&s, "eks-token", &args);
+    let run = s.run(&["doctor"]);
+    let found = problems(&run);
+    let tls = found
+        .iter()
+        .find(|(what, _)| {
+            what.starts_with(&format!("the OIDC discovery of {} failed", provider.issuer))
+        })
+        .unwrap_or_else(|| panic!("no discovery problem: {}", run.stdout));
+    assert_eq!(
+        tls.1.as_deref(),
+        Some(
+            "the provider's TLS certificate is not trusted: pass its CA with --certificate-authority FILE (or --certificate-authority-data)"
+        ),
+        "{}",
+        run.stdout
+    );
+
+    for flag in [format!("--certificate-authority={}", ca.display()), {
+        use base64::Engine;
+        let pem = std::fs::read(&ca).unwrap();
+        format!(
+            "--certificate-authority-data={}",
+            base64::engine::general_purpose::STANDARD.encode(pem)
+        )
+    }] {
+        args.push(flag.clone());
+        oidc_kubeconfig(&s, "eks-token", &args);
+        let run = s.run(&["doctor"]);
+        assert_eq!(
+            line(&run, "discovery"),
+            format!("ok: the provider answers as {}", provider.issuer),
+            "{flag}: {}",
+            run.stdout
+        );
+        args.pop();
+    }
 }

@@ -1,6 +1,9 @@
 //! `eks-token kubeconfig`: DescribeCluster on moto, the file it writes (empty HOME, an
 //! existing multi-cluster kubeconfig, twice in a row, --dry-run, several KUBECONFIG
-//! paths), then real kubectl reaching the fake EKS API server through the written user.
+//! paths), then real kubectl reaching the fake EKS API server through the written user;
+//! `--oidc`: the cluster's OIDC provider read from a stub of the EKS identity provider
+//! calls (proved faithful with botocore) and written as an `eks-token oidc` user kubectl
+//! reads, or a clear error when there is none.
 
 mod support;
 
@@ -9,9 +12,9 @@ use std::os::unix::fs::PermissionsExt;
 use serde_json::{Value, json};
 use support::{
     AK, DEV_AK, DEV_SK, Process, Sandbox, assert_kubectl_gets_pods_as, assert_kubectl_reads,
-    both_key_pairs, closed_port, comments_not_kept, env_creds, fake_eks, file_mode, kubectl_view,
-    moto_cluster, named, point_clusters_at, read_yaml, repo_file, sso_cache_name, strings,
-    write_json, write_profile_keys,
+    both_key_pairs, boto3, closed_port, comments_not_kept, env_creds, fake_eks, file_mode,
+    http_get, kubectl_view, moto_cluster, named, point_clusters_at, read_yaml, repo_file,
+    sso_cache_name, strings, write_json, write_profile_keys,
 };
 use yaml_serde::Value as Yaml;
 
@@ -624,4 +627,248 @@ fn a_run_that_keeps_the_context_says_what_it_changed() {
     // A context named for the cluster but pointing elsewhere is updated.
     let run = s.run(&["kubeconfig", "--cluster-name", "prod", "--alias", "staging"]);
     assert_eq!(run.stdout, format!("Updated context staging in {at}\n"));
+}
+
+/// The OIDC provider the tests associate with cluster `prod` (Okta's shape).
+const ISSUER: &str = "https://dev-123456.okta.com/oauth2/default";
+const CLIENT_ID: &str = "0oa1b2c3d4EKSkubectl";
+
+/// `tests/peers/stub_server.py` answering the EKS identity provider calls with
+/// `clusters` (name → its configs) and passing every other EKS call to moto, with the
+/// sandbox's EKS calls pointed at it; its config file can be rewritten between runs.
+fn identity_stub(s: &mut Sandbox, moto: &Process, eks: Value) -> (Process, std::path::PathBuf) {
+    let mut eks = eks;
+    eks["upstream"] = json!(moto.url());
+    let config = write_json(s, "stub.json", &json!({ "eks": eks }));
+    let stub = Process::peer(
+        "tests/peers/stub_server.py",
+        &["--config", config.to_str().unwrap()],
+    );
+    s.env("AWS_ENDPOINT_URL_EKS", stub.url());
+    (stub, config)
+}
+
+/// Requests the stub answered as EKS identity provider calls.
+fn identity_calls(stub: &Process) -> u64 {
+    let stats: Value = serde_json::from_str(&http_get(&format!("{}/_stats", stub.url()))).unwrap();
+    stats["eks"]["total"].as_u64().unwrap()
+}
+
+fn okta(status: Option<&str>) -> Value {
+    let mut config = json!({"identityProviderConfigName": "okta", "issuerUrl": ISSUER,
+        "clientId": CLIENT_ID, "usernameClaim": "email", "groupsClaim": "groups",
+        "groupsPrefix": "oidc:", "requiredClaims": {}, "tags": {}});
+    if let Some(status) = status {
+        config["status"] = json!(status);
+    }
+    config
+}
+
+#[test]
+fn the_identity_provider_stub_answers_as_botocore_reads_eks() {
+    let moto = Process::moto();
+    let cluster = moto_cluster(&moto, REGION, "prod");
+    let mut s = sandbox(&moto);
+    let (stub, _) = identity_stub(&mut s, &moto, json!({"clusters": {"prod": [okta(None)]}}));
+    let seen = boto3(
+        &stub,
+        REGION,
+        "eks = client('eks')\n\
+         listed = eks.list_identity_provider_configs(clusterName='prod')['identityProviderConfigs']\n\
+         described = eks.describe_identity_provider_config(clusterName='prod',\n    \
+             identityProviderConfig={'type': 'oidc', 'name': 'okta'})['identityProviderConfig']['oidc']\n\
+         errors = []\n\
+         for call in [lambda: eks.list_identity_provider_configs(clusterName='nope'),\n             \
+                      lambda: eks.describe_identity_provider_config(clusterName='prod',\n                 \
+                          identityProviderConfig={'type': 'oidc', 'name': 'other'})]:\n    \
+             try:\n        call()\n    \
+             except ClientError as e:\n        \
+                 errors.append([e.response['Error']['Code'], e.response['ResponseMetadata']['HTTPStatusCode']])\n\
+         arn = eks.describe_cluster(name='prod')['cluster']['arn']\n\
+         print(json.dumps({'listed': listed, 'described': described, 'errors': errors, 'arn': arn}))\n",
+    );
+    assert_eq!(seen["listed"], json!([{"type": "oidc", "name": "okta"}]));
+    let described = &seen["described"];
+    for (field, value) in [
+        ("identityProviderConfigName", "okta"),
+        ("clusterName", "prod"),
+        ("issuerUrl", ISSUER),
+        ("clientId", CLIENT_ID),
+        ("usernameClaim", "email"),
+        ("groupsClaim", "groups"),
+        ("groupsPrefix", "oidc:"),
+        ("status", "ACTIVE"),
+    ] {
+        assert_eq!(described[field], value, "{field}: {described}");
+    }
+    assert_eq!(
+        seen["errors"],
+        json!([
+            ["ResourceNotFoundException", 404],
+            ["ResourceNotFoundException", 404]
+        ])
+    );
+    // Other EKS calls reach moto through the stub.
+    assert_eq!(seen["arn"], cluster["arn"]);
+    assert_eq!(identity_calls(&stub), 4);
+}
+
+#[test]
+fn oidc_writes_a_user_for_the_clusters_identity_provider() {
+    let moto = Process::moto();
+    let cluster = moto_cluster(&moto, REGION, "prod");
+    let arn = cluster["arn"].as_str().unwrap();
+    let mut s = sandbox(&moto);
+    let (stub, _) = identity_stub(&mut s, &moto, json!({"clusters": {"prod": [okta(None)]}}));
+    // The IAM user first: the OIDC one comes beside it, not over it.
+    let iam = s.run(&["kubeconfig", "--cluster-name", "prod"]);
+    assert_eq!(iam.code, 0, "{}", iam.stderr);
+    assert_eq!(identity_calls(&stub), 0);
+
+    let path = s.path(".kube/config");
+    let run = s.run(&["kubeconfig", "--cluster-name", "prod", "--oidc"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let name = format!("oidc@{arn}");
+    assert_eq!(
+        run.stdout,
+        format!(
+            "Added new context {name} to {}\n\
+             OIDC provider okta: issuer {ISSUER}, client id {CLIENT_ID}\n\
+             the cluster takes the user name from claim email and the groups from claim groups (prefixed oidc:)\n",
+            path.display()
+        )
+    );
+    assert_eq!(
+        run.stderr,
+        format!(
+            "eks-token: note: previous kubeconfig saved as {}\n",
+            s.path(".kube/config.bak").display()
+        )
+    );
+    assert_eq!(identity_calls(&stub), 2);
+    let args = [
+        "oidc".to_owned(),
+        format!("--oidc-issuer-url={ISSUER}"),
+        format!("--oidc-client-id={CLIENT_ID}"),
+        "--oidc-extra-scope=email".to_owned(),
+        "--oidc-extra-scope=profile".to_owned(),
+        "--oidc-extra-scope=offline_access".to_owned(),
+    ];
+    let view = kubectl_view(&s, &path);
+    assert_eq!(view["current-context"], name.as_str());
+    assert_eq!(
+        entry(&view, "contexts", &name)["context"],
+        json!({"cluster": arn, "user": name})
+    );
+    assert_eq!(
+        entry(&view, "users", &name)["user"],
+        json!({"exec": {
+            "apiVersion": "client.authentication.k8s.io/v1",
+            "command": "eks-token",
+            "args": args,
+            "env": null,
+            "interactiveMode": "IfAvailable",
+            "provideClusterInfo": false,
+        }})
+    );
+    // The IAM user and its context are still there, unchanged.
+    let iam_user = &entry(&view, "users", arn)["user"]["exec"];
+    assert_eq!(iam_user["args"][0], "token");
+    assert_eq!(entry(&view, "contexts", arn)["context"]["user"], arn);
+    assert_eq!(view["clusters"].as_array().unwrap().len(), 1);
+
+    // Scopes of one's own, and a name: the default scopes are not added to them.
+    let run = s.run(&[
+        "kubeconfig",
+        "--cluster-name",
+        "prod",
+        "--oidc",
+        "--oidc-extra-scope",
+        "email,groups",
+        "--alias",
+        "okta-prod",
+    ]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let doc = read_yaml(&path);
+    let exec = &named(&doc, "users", "okta-prod")["user"]["exec"];
+    let mut with_groups = args[..3].to_vec();
+    with_groups.extend([
+        "--oidc-extra-scope=email".into(),
+        "--oidc-extra-scope=groups".into(),
+    ]);
+    assert_eq!(strings(&exec["args"]), with_groups);
+
+    // --dry-run prints the kubeconfig alone.
+    let dry = s.run(&[
+        "kubeconfig",
+        "--cluster-name",
+        "prod",
+        "--oidc",
+        "--dry-run",
+    ]);
+    assert_eq!(dry.code, 0, "{}", dry.stderr);
+    let printed: Yaml = yaml_serde::from_str(&dry.stdout).unwrap();
+    assert_eq!(
+        strings(&named(&printed, "users", &name)["user"]["exec"]["args"]),
+        args
+    );
+}
+
+#[test]
+fn oidc_without_an_associated_provider_says_so_with_the_command_that_adds_one() {
+    let moto = Process::moto();
+    let cluster = moto_cluster(&moto, REGION, "prod");
+    let mut s = sandbox(&moto);
+    let (stub, _) = identity_stub(&mut s, &moto, json!({"clusters": {"prod": []}}));
+    let args = ["kubeconfig", "--cluster-name", "prod", "--oidc"];
+    let run = s.run(&args);
+    run.assert_error(
+        1,
+        "cluster \"prod\" in eu-west-1 has no OIDC identity provider associated with it",
+    );
+    assert_eq!(
+        run.hint(),
+        "associate the provider with the cluster (it takes 20 to 40 minutes): \
+         `aws eks associate-identity-provider-config --cluster-name prod --region eu-west-1 --oidc \
+         identityProviderConfigName=NAME,issuerUrl=ISSUER_URL,clientId=CLIENT_ID,usernameClaim=email,groupsClaim=groups` \
+         (`eks-token oidc setup` prints it with your provider's values)"
+    );
+    assert!(!s.path(".kube").exists());
+
+    // Not allowed to look: the permission to ask for.
+    write_json(
+        &s,
+        "stub.json",
+        &json!({"eks": {"upstream": moto.url(), "denied": true}}),
+    );
+    let run = s.run(&args);
+    run.assert_error(
+        1,
+        "EKS ListIdentityProviderConfigs of prod in eu-west-1: access denied (AccessDeniedException: User is not authorized to perform: eks:ListIdentityProviderConfigs)",
+    );
+    assert_eq!(
+        run.hint(),
+        "check that the identity (`eks-token whoami`) may call eks:ListIdentityProviderConfigs"
+    );
+    assert!(!s.path(".kube").exists());
+
+    // Still being associated: written, with a warning that the cluster does not take its
+    // tokens yet.
+    write_json(
+        &s,
+        "stub.json",
+        &json!({"eks": {"upstream": moto.url(), "clusters": {"prod": [okta(Some("CREATING"))]}}}),
+    );
+    let run = s.run(&args);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(
+        run.stderr,
+        "eks-token: warning: the association of OIDC provider okta with prod is CREATING: the cluster takes its tokens once it is ACTIVE\n"
+    );
+    let name = format!("oidc@{}", cluster["arn"].as_str().unwrap());
+    assert_eq!(
+        read_yaml(&s.path(".kube/config"))["current-context"],
+        name.as_str()
+    );
+    assert_eq!(identity_calls(&stub), 4);
 }

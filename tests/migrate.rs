@@ -1,6 +1,9 @@
 //! `eks-token kubeconfig migrate` on kubeconfigs exactly as `aws eks update-kubeconfig`
 //! and the aws-iam-authenticator README write them (`fixtures/kubeconfigs/`, made by its
-//! `generate.py`), then real kubectl with the migrated file against the fake EKS server.
+//! `generate.py`), then real kubectl with the migrated file against the fake EKS server;
+//! and on kubelogin users as the Okta guide and `kubectl oidc-login setup` write them
+//! (hand-written fixtures): every flag kept, refused flags named and their users left
+//! alone, kubectl loading the result and, through a real OpenID Provider, listing pods.
 
 mod support;
 
@@ -9,9 +12,11 @@ use std::path::PathBuf;
 
 use serde_json::{Value, json};
 use support::{
-    AK, DEV_AK, Process, Sandbox, assert_kubectl_gets_pods_as, assert_kubectl_reads,
-    both_key_pairs, comments_not_kept, fake_eks, file_mode, kubectl_view, named, point_clusters_at,
-    read_yaml, repo_file, strings, write_profile_keys,
+    AK, DEV_AK, NO_PODS, OIDC_CLIENT_ID, OIDC_EMAIL, OIDC_GROUP, OIDC_LOGIN, OidcProvider, Process,
+    Sandbox, assert_kubectl_gets_pods_as, assert_kubectl_reads, both_key_pairs, comments_not_kept,
+    fake_eks, fake_eks_oidc, file_mode, free_port, kubectl_get_pods, kubectl_view, named,
+    oidc_config, point_clusters_at, read_yaml, repo_file, strings, use_oidc_browser,
+    write_profile_keys,
 };
 use yaml_serde::Value as Yaml;
 
@@ -469,4 +474,185 @@ fn every_short_string_reads_back_the_same_in_kubectl() {
         .collect();
     assert!(differ.is_empty(), "{} differ: {differ:?}", differ.len());
     assert_eq!(after, expected);
+}
+
+/// The Okta guide's provider and client in the kubelogin fixtures.
+const OKTA_ISSUER: &str = "https://dev-123456.okta.com/oauth2/default";
+const OKTA_CLIENT: &str = "0oa1b2c3d4EKSkubectl";
+
+/// kubectl's view of a kubeconfig with `user` changed as migrating a kubelogin user
+/// changes it: `eks-token oidc` with the flags after `get-token`, `interactiveMode` Never
+/// made IfAvailable.
+fn with_eks_token_oidc(view: &Value, user: &str) -> Value {
+    let exec = &view["users"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|u| u["name"] == user)
+        .unwrap_or_else(|| panic!("no user {user}"))["user"]["exec"];
+    let args: Vec<&str> = exec["args"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a.as_str().unwrap())
+        .collect();
+    let at = args
+        .iter()
+        .position(|a| *a == "get-token")
+        .expect("get-token");
+    let mut new_args = vec!["oidc"];
+    new_args.extend(&args[at + 1..]);
+    let never = exec["interactiveMode"] == "Never";
+    let mut view = with_eks_token(view, user, &new_args);
+    if never {
+        let entry = view["users"]
+            .as_array_mut()
+            .unwrap()
+            .iter_mut()
+            .find(|u| u["name"] == user)
+            .unwrap();
+        entry["user"]["exec"]["interactiveMode"] = json!("IfAvailable");
+    }
+    view
+}
+
+#[test]
+fn migrates_kubelogin_users_as_the_okta_guide_and_kubelogin_setup_write_them() {
+    let scopes = "--oidc-extra-scope=email --oidc-extra-scope=offline_access";
+    for (name, user, change) in [
+        (
+            "kubelogin-okta.yaml",
+            "oidc-user",
+            format!(
+                "oidc-user: kubectl oidc-login get-token → eks-token oidc --oidc-issuer-url={OKTA_ISSUER} --oidc-client-id={OKTA_CLIENT} {scopes} --oidc-extra-scope=profile --oidc-extra-scope=openid"
+            ),
+        ),
+        (
+            "kubelogin-setup.yaml",
+            "oidc",
+            format!(
+                "oidc: kubectl oidc-login get-token → eks-token oidc --oidc-issuer-url={OKTA_ISSUER} --oidc-client-id={OKTA_CLIENT} {scopes} (interactiveMode Never → IfAvailable, so a login can open the browser)"
+            ),
+        ),
+    ] {
+        let s = Sandbox::new();
+        let path = copy(&s, name);
+        let before = kubectl_view(&s, &path);
+        let run = s.run(&["kubeconfig", "migrate"]);
+        assert_eq!(run.code, 0, "{name}: {}", run.stderr);
+        let backup = s.path(".kube/config.bak");
+        assert_eq!(
+            run.stdout,
+            format!(
+                "migrated {change}\nwrote {} (previous file: {})\n",
+                path.display(),
+                backup.display()
+            ),
+            "{name}"
+        );
+        assert!(run.stderr.is_empty(), "{name}: {}", run.stderr);
+        assert_eq!(
+            std::fs::read(&backup).unwrap(),
+            std::fs::read(fixture(name)).unwrap()
+        );
+        // kubectl loads it and reads exactly the change: command, args, interactiveMode.
+        assert_eq!(
+            kubectl_view(&s, &path),
+            with_eks_token_oidc(&before, user),
+            "{name}"
+        );
+        let again = s.run(&["kubeconfig", "migrate"]);
+        assert_eq!(
+            again.stdout,
+            format!("nothing to migrate in {}\n", path.display())
+        );
+    }
+}
+
+#[test]
+fn kubelogin_users_with_flags_eks_token_refuses_are_left_as_they_are() {
+    let s = Sandbox::new();
+    let path = copy(&s, "kubelogin-mixed.yaml");
+    let before = kubectl_view(&s, &path);
+    let run = s.run(&["kubeconfig", "migrate"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let backup = s.path(".kube/config.bak");
+    // Every flag kept; the client secret's value never printed.
+    assert_eq!(
+        run.stdout,
+        format!(
+            "migrated keycloak: kubelogin get-token → eks-token oidc \
+             --oidc-issuer-url=https://keycloak.example.com/realms/eks --oidc-client-id=kubernetes \
+             '--oidc-client-secret=(hidden)' --oidc-extra-scope=email,groups --grant-type=device-code \
+             --certificate-authority=/etc/ssl/certs/keycloak-ca.pem \
+             --token-cache-dir=/home/alice/.kube/cache/oidc-login\n\
+             wrote {} (previous file: {})\n",
+            path.display(),
+            backup.display()
+        )
+    );
+    assert_eq!(
+        run.stderr,
+        "eks-token: note: left user ci-bot unchanged: --username (kubelogin's flag is not supported by eks-token: \
+         the password grant is not supported; use the browser (authcode) or --grant-type device-code)\n\
+         eks-token: note: left user lab unchanged: --insecure-skip-tls-verify (kubelogin's flag is not supported by \
+         eks-token: eks-token never skips TLS verification; pass the provider's CA with --certificate-authority)\n"
+    );
+    for secret in ["kubeloginClientSecret-7f3a9c", "kubeloginPassword-91b2"] {
+        assert!(!run.stdout.contains(secret) && !run.stderr.contains(secret));
+    }
+    // The migrated user is the only change kubectl sees.
+    assert_eq!(
+        kubectl_view(&s, &path),
+        with_eks_token_oidc(&before, "keycloak")
+    );
+}
+
+#[test]
+fn a_migrated_okta_guide_kubeconfig_lists_pods_through_a_real_openid_provider() {
+    let port = free_port();
+    let mut s = Sandbox::new();
+    let provider = OidcProvider::start(&s, &oidc_config(&[format!("http://localhost:{port}")]));
+    let api = fake_eks_oidc(&s, &provider, OIDC_CLIENT_ID, &[OIDC_GROUP]);
+    // Test-only: the guide's provider is Okta's; this one is local, and its callback port
+    // is one free here (kubelogin takes the flag too, so the file is still the guide's).
+    let guide = std::fs::read_to_string(fixture("kubelogin-okta.yaml")).unwrap();
+    let local = guide
+        .replace(OKTA_ISSUER, &provider.issuer)
+        .replace(OKTA_CLIENT, OIDC_CLIENT_ID)
+        .replace(
+            "      - --oidc-extra-scope=openid\n",
+            &format!(
+                "      - --oidc-extra-scope=openid\n      - --listen-address=127.0.0.1:{port}\n"
+            ),
+        );
+    assert_ne!(local, guide);
+    let path = s.write(".kube/config", &local);
+    let run = s.run(&["kubeconfig", "migrate"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    point_clusters_at(&path, &api.url(), &api.ca);
+    // kubectl runs the plugin without a terminal here: a browser login all the same.
+    use_oidc_browser(&mut s, &provider, OIDC_LOGIN);
+    s.env("EKS_TOKEN_LOGIN", "browser");
+    let first = kubectl_get_pods(&s, "1.33", &path);
+    assert_eq!(first.code, 0, "{}", first.stderr);
+    let shown: Vec<&str> = first.stderr.lines().collect();
+    assert_eq!(
+        shown.first().copied(),
+        Some(
+            format!(
+                "eks-token: log in to {} in the browser; if it does not open, visit:",
+                provider.issuer
+            )
+            .as_str()
+        ),
+        "{}",
+        first.stderr
+    );
+    assert_eq!(shown.last().copied(), Some(NO_PODS), "{}", first.stderr);
+    assert!(api.requests_by(OIDC_EMAIL) > 0);
+    // Then from the cache, for both kubectl versions: no sign-in, nothing on stderr.
+    assert_kubectl_gets_pods_as(&s, &api, &path, OIDC_EMAIL, "migrated kubelogin user");
+    assert_eq!(provider.logins(), 1);
+    assert_eq!(api.rejections(), Vec::<String>::new());
 }

@@ -1,6 +1,7 @@
 //! `eks-token doctor`: one screen on what kubectl's plugin will see — the kubeconfig
 //! user's exec block, which credential source wins and why, region and STS host, the SSO
-//! login, the token cache, and who AWS says the credentials are.
+//! login, the token cache, and who AWS says the credentials are; for an OIDC user
+//! (`eks-token oidc`, kubelogin), the provider's discovery, the cached login and its claims.
 
 use std::borrow::Cow;
 use std::ffi::OsString;
@@ -18,7 +19,9 @@ use tokio::io::AsyncReadExt;
 
 use crate::aws_files::{self, home_dir};
 use crate::cache::{self, Cache, CacheKey, KeyInputs};
-use crate::cli::{self, AwsOnly, Cli, Command, DoctorArgs, TokenArgs};
+use crate::cli::{
+    self, AwsOnly, Cli, Command, DoctorArgs, GrantType, OidcArgs, OtherCommand, TokenArgs,
+};
 use crate::credentials::{AwsConfig, LoginState, Options, RegionOrigin, Source, sso};
 use crate::error::Error;
 use crate::exec_credential::ExecRequest;
@@ -30,7 +33,8 @@ use crate::kubeconfig::{
 use crate::log;
 use crate::login;
 use crate::message::{self, a_few, shell_quote, stamp, time_left};
-use crate::network::{self, Deadline, Limits};
+use crate::network::{self, Deadline, Limits, Network};
+use crate::oidc::{self, OidcError, cache::OidcCache, id_token::Claims};
 use crate::sts_endpoint::StsEndpoint;
 use crate::token::ClusterId;
 
@@ -145,11 +149,24 @@ pub fn run(args: &DoctorArgs) -> (String, Result<(), Error>) {
 /// What the kubeconfig says the plugin is run with.
 struct Plan {
     user: String,
-    token: Option<TokenArgs>,
+    runs: Runs,
     env: Vec<(String, String)>,
     /// `spec.interactive` kubectl would send from here: `interactiveMode` Always, or
     /// IfAvailable (v1beta1's default) with stdin a terminal.
     interactive: bool,
+}
+
+/// What the user's plugin is run for, as eks-token reads its arguments.
+enum Runs {
+    /// `eks-token token`, or a peer's arguments for the same token.
+    Token(Box<TokenArgs>),
+    /// `eks-token oidc`, or kubelogin's `get-token` with the same flags: those read, and
+    /// the flags as written.
+    Oidc(Box<OidcArgs>, Vec<String>),
+    /// kubelogin's `get-token` with flags eks-token does not take: no check applies.
+    UnreadableOidc,
+    /// Nothing doctor reads: the AWS checks run with doctor's own flags.
+    Unknown,
 }
 
 /// Exec `env` variables doctor applies from any kubeconfig: they choose among the user's
@@ -178,9 +195,19 @@ fn check(args: &DoctorArgs, report: &mut Report) -> Result<(), Error> {
     } else {
         None
     };
+    match plan.as_ref().map(|p| &p.runs) {
+        Some(Runs::Oidc(oidc, flags)) => {
+            let plan = plan.as_ref().expect("matched above");
+            check_oidc(plan, oidc, flags, deadline, report);
+            return Ok(());
+        }
+        Some(Runs::UnreadableOidc) => return Ok(()),
+        _ => {}
+    }
     let (options, cluster, cache) = match &plan {
         Some(Plan {
-            token: Some(token), ..
+            runs: Runs::Token(token),
+            ..
         }) => (
             token.aws.options(),
             Some(token.cluster_id.clone()),
@@ -211,7 +238,8 @@ fn check(args: &DoctorArgs, report: &mut Report) -> Result<(), Error> {
     }
     let token_aws = match &plan {
         Some(Plan {
-            token: Some(token), ..
+            runs: Runs::Token(token),
+            ..
         }) => &token.aws,
         _ => &args.aws,
     };
@@ -542,7 +570,7 @@ fn check_exec(
             );
             return Plan {
                 user: user.to_owned(),
-                token: None,
+                runs: Runs::Unknown,
                 env: Vec::new(),
                 interactive: false,
             };
@@ -554,7 +582,11 @@ fn check_exec(
     let env = exec.env_pairs();
     let mode = exec.interactive_mode.as_ref().map(InteractiveMode::as_str);
     let mut shown = std::iter::once(shell_quote(command))
-        .chain(args.iter().map(|a| shell_quote(a)))
+        .chain(
+            exec_plugin::shown_args(&args)
+                .iter()
+                .map(|a| shell_quote(a)),
+        )
         .collect::<Vec<_>>()
         .join(" ");
     shown.push_str(&format!("\napiVersion {api}"));
@@ -589,9 +621,9 @@ fn check_exec(
         Some(InteractiveMode::Always) => true,
         _ => std::io::stdin().is_terminal(),
     };
-    let plan = |token| Plan {
+    let plan = |runs| Plan {
         user: user.to_owned(),
-        token,
+        runs,
         env: env.clone(),
         interactive,
     };
@@ -611,26 +643,53 @@ fn check_exec(
                 "`{MIGRATE}` (same cluster, role, region and profile)"
             )),
         ),
-        Some(Plugin::EksToken) | None => {}
+        Some(Plugin::EksToken | Plugin::KubectlOidcLogin | Plugin::Kubelogin) | None => {}
     }
-    let token_args = match plugin {
+    let not_ours = |report: &mut Report| {
+        report.warning(
+            format!("user {user} runs {command:?}, not an EKS token plugin; checking the credential flags instead"),
+            None,
+        );
+    };
+    let eks_token_args = match plugin {
         None => {
-            report.warning(
-                format!("user {user} runs {command:?}, not an EKS token plugin; checking the credential flags instead"),
-                None,
-            );
-            return plan(None);
+            not_ours(report);
+            return plan(Runs::Unknown);
         }
         Some(Plugin::EksToken) => args,
         Some(peer) => {
             match exec_plugin::parse_peer(peer, &args) {
-                Ok(Some(request)) => request.eks_token_args(),
+                Ok(Some(request)) => {
+                    if peer.is_oidc() {
+                        report.warning(
+                        format!("user {user} runs {}: a second plugin, when eks-token takes the same flags", peer.describe()),
+                        Some(format!("`{MIGRATE}` (every flag kept)")),
+                    );
+                    }
+                    request.eks_token_args()
+                }
+                // `kubectl` running something else than kubelogin.
+                Ok(None) if peer.is_oidc() => {
+                    not_ours(report);
+                    return plan(Runs::Unknown);
+                }
                 Ok(None) => {
                     report.problem(
                     format!("user {user}: `{command}` is not called for an EKS token"),
                     Some("run `eks-token kubeconfig --cluster-name NAME` to write a working user".into()),
                 );
-                    return plan(None);
+                    return plan(Runs::Unknown);
+                }
+                // kubelogin works without eks-token: nothing is broken, only not checked.
+                Err(reason) if peer.is_oidc() => {
+                    report.warning(
+                    format!(
+                        "user {user}: eks-token does not take these {} arguments, so they were not checked: {reason}",
+                        peer.describe()
+                    ),
+                    None,
+                );
+                    return plan(Runs::UnreadableOidc);
                 }
                 Err(reason) => {
                     report.problem(
@@ -640,24 +699,36 @@ fn check_exec(
                         ),
                         None,
                     );
-                    return plan(None);
+                    return plan(Runs::Unknown);
                 }
             }
         }
     };
-    let argv = std::iter::once(OsString::from("eks-token"))
-        .chain(token_args.into_iter().map(OsString::from));
-    let token = match Cli::try_parse_from(cli::normalize(argv)) {
+    let argv = cli::normalize(
+        std::iter::once(OsString::from("eks-token"))
+            .chain(eks_token_args.iter().map(OsString::from)),
+    );
+    let runs = match Cli::try_parse_from(&argv) {
         Ok(Cli {
             command: Command::Token(token),
             ..
-        }) => Some(token),
+        }) => Runs::Token(Box::new(token)),
+        Ok(Cli {
+            command: Command::Other(OtherCommand::Oidc(oidc)),
+            ..
+        }) if oidc.setup.is_none() => {
+            // After `eks-token oidc`, kubelogin's spellings normalized.
+            let flags = argv[2..].iter().map(|a| a.to_string_lossy().into_owned());
+            Runs::Oidc(Box::new(oidc.args), flags.collect())
+        }
         Ok(_) => {
             report.problem(
-                format!("user {user}: the exec args do not run `eks-token token`"),
+                format!(
+                    "user {user}: the exec args run neither `eks-token token` nor `eks-token oidc`"
+                ),
                 None,
             );
-            None
+            Runs::Unknown
         }
         Err(e) => {
             let message = e.render().to_string();
@@ -668,12 +739,203 @@ fn check_exec(
                 .trim_start_matches("error: ");
             report.problem(
                 format!("user {user}: the exec args are not valid: {first}"),
-                Some("see `eks-token token --help`".into()),
+                Some("see `eks-token token --help` (`eks-token oidc --help` for OIDC)".into()),
             );
-            None
+            Runs::Unknown
         }
     };
-    plan(token)
+    plan(runs)
+}
+
+/// An OIDC user, as `eks-token oidc` would find things: the provider's discovery
+/// (through `network/`, with the user's CA flags), the cached login (expiry, refresh token,
+/// never the token) and its username and groups claims, and whether a login could happen.
+fn check_oidc(
+    plan: &Plan,
+    args: &OidcArgs,
+    flags: &[String],
+    deadline: Deadline,
+    report: &mut Report,
+) {
+    let user = &plan.user;
+    let settings = oidc::Settings::new(args, Some(plan.interactive));
+    let key = settings.key();
+    report.line("issuer", &settings.issuer);
+    report.line(
+        "client id",
+        format!(
+            "{} (scopes {})",
+            settings.client.id,
+            settings.scopes.join(" ")
+        ),
+    );
+    if !plan.env.is_empty() {
+        let names: Vec<String> = plan.env.iter().map(|(n, _)| n.clone()).collect();
+        report.warning(
+            format!(
+                "the OIDC checks ran in doctor's environment, without the exec env of user {user} ({})",
+                a_few(&names)
+            ),
+            None,
+        );
+    }
+
+    let network = Network::new(deadline);
+    match network::block_on(oidc::discover(&settings, &network)) {
+        Err(e) => report.problem(format!("the OIDC checks did not run: {e}"), None),
+        Ok(Err(e)) => {
+            let what = match e {
+                OidcError::Discovery { .. } | OidcError::CaFile { .. } | OidcError::CaData => {
+                    e.to_string()
+                }
+                _ => format!("the OIDC discovery of {} failed: {e}", settings.issuer),
+            };
+            report.problem(what, e.hint());
+        }
+        Ok(Ok(metadata)) => {
+            let mut grants = vec![if metadata
+                .code_challenge_methods_supported
+                .iter()
+                .any(|m| m == "S256")
+            {
+                "authorization code (PKCE S256)"
+            } else {
+                "authorization code"
+            }];
+            if metadata.device_authorization_endpoint.is_some() {
+                grants.push("device code");
+            } else if settings.grant == GrantType::DeviceCode {
+                report.problem(
+                    format!("user {user}: --grant-type device-code, but the provider does not offer the device code grant"),
+                    Some("use --grant-type authcode (the browser), or allow the device code grant for the client at the provider".into()),
+                );
+            }
+            report.line(
+                "discovery",
+                format!(
+                    "ok: the provider answers as {}\ngrants: {}",
+                    settings.issuer,
+                    grants.join(", ")
+                ),
+            );
+        }
+    }
+
+    let person = login::person_present(
+        settings.login.mode,
+        settings.login.exec_interactive,
+        login::has_terminal(),
+    );
+    let setup = std::iter::once("eks-token oidc setup".to_owned())
+        .chain(
+            exec_plugin::shown_args(flags)
+                .iter()
+                .map(|a| shell_quote(a)),
+        )
+        .collect::<Vec<_>>()
+        .join(" ");
+    let cannot_log_in = |what: String, report: &mut Report| {
+        if let Err(why) = person {
+            report.problem(
+                format!("{what}, and kubectl's run would not log in: {}", why.why()),
+                Some(format!("log in once at a terminal: `{setup}`")),
+            );
+        }
+    };
+    let Some(dir) = settings.cache_dir.clone() else {
+        report.line("cache", "no home directory for the OIDC token cache");
+        return;
+    };
+    let entry = OidcCache::existing(&dir).and_then(|c| c.map_or(Ok(None), |c| c.read(&key)));
+    let now = Utc::now();
+    match entry {
+        Err(e) => {
+            let e = OidcError::Cache(e);
+            report.problem(e.to_string(), e.hint());
+        }
+        Ok(None) => {
+            report.line("cache", format!("no login cached in {}", dir.display()));
+            cannot_log_in(format!("user {user}: no OIDC login is cached"), report);
+        }
+        Ok(Some(entry)) => {
+            let what = if args.oidc_use_access_token {
+                "an access token"
+            } else {
+                "an ID token"
+            };
+            let when = if entry.fresh(now) {
+                format!(
+                    "valid until {} (in {})",
+                    stamp(entry.expires_at),
+                    time_left(entry.expires_at - now)
+                )
+            } else if entry.expires_at > now {
+                format!(
+                    "that expires at {}: under {} left, so not served",
+                    stamp(entry.expires_at),
+                    time_left(oidc::cache::MIN_REMAINING)
+                )
+            } else {
+                format!("that expired at {}", stamp(entry.expires_at))
+            };
+            let state = format!("{what} {when} in {}", dir.display());
+            let refresh = if entry.refresh_token.is_some() {
+                "a refresh token: renewed without a browser when it expires"
+            } else if settings.scopes.iter().any(|s| s == "offline_access") {
+                "no refresh token: a browser login when it expires"
+            } else {
+                "no refresh token: a browser login when it expires (--oidc-extra-scope=offline_access asks for one)"
+            };
+            report.line("cache", format!("{state}\n{refresh}"));
+            if !entry.fresh(now) && entry.refresh_token.is_none() {
+                cannot_log_in(
+                    format!(
+                        "user {user}: the cached OIDC token is not served any more ({what} {when}) and there is no refresh token"
+                    ),
+                    report,
+                );
+            }
+            check_claims(user, &settings, &entry.claims, report);
+        }
+    }
+    report.line(
+        "login",
+        match person {
+            Ok(()) => "a browser login when needed: a person is at this terminal".to_owned(),
+            Err(why) => format!("not by itself: {}", why.why()),
+        },
+    );
+}
+
+/// The username and groups claims of the cached token: what the cluster will see.
+fn check_claims(user: &str, settings: &oidc::Settings, claims: &Claims, report: &mut Report) {
+    match &claims.email {
+        Some(email) => report.line("username", format!("{email} (email claim)")),
+        None => {
+            report.line(
+                "username",
+                format!("{} (sub claim; no email claim)", claims.sub),
+            );
+            let fix = if settings.scopes.iter().any(|s| s == "email") {
+                "have the provider put the email claim in the ID token, or have the cluster take another username claim".to_owned()
+            } else {
+                format!("add --oidc-extra-scope=email to the exec args of user {user}")
+            };
+            report.warning(
+                "the cached ID token has no email claim: a cluster whose username claim is email refuses it",
+                Some(fix),
+            );
+        }
+    }
+    if claims.groups.is_empty() {
+        report.line("groups", "none");
+        report.warning(
+            "the cached ID token has no groups claim: RBAC bindings to groups do not apply to it",
+            Some("have the provider add a groups claim to the ID token (Dex adds it for --oidc-extra-scope=groups)".into()),
+        );
+    } else {
+        report.line("groups", claims.groups.join(", "));
+    }
 }
 
 /// An exec `env` value as the report shows it: secrets some kubeconfigs carry there

@@ -1,12 +1,14 @@
 //! `eks-token kubeconfig`: write a cluster, an eks-token user and a context from EKS
-//! DescribeCluster; `eks-token kubeconfig migrate`: switch AWS CLI and
-//! aws-iam-authenticator users to eks-token.
+//! DescribeCluster (with `--oidc`, a user for the cluster's OpenID provider); `eks-token
+//! kubeconfig migrate`: switch AWS CLI, aws-iam-authenticator and kubelogin users to
+//! eks-token.
 
 use std::path::{Path, PathBuf};
 
 use crate::aws_files::home_dir;
 use crate::cli::{KubeconfigAction, KubeconfigArgs, KubeconfigFileArgs};
-use crate::eks_cluster;
+use crate::credentials::AwsConfig;
+use crate::eks_cluster::{self, ClusterInfo, IdentityProvider};
 use crate::error::Error;
 use crate::exec_credential::ApiVersion;
 use crate::exec_plugin::{self, Plugin};
@@ -21,8 +23,19 @@ use crate::token::ClusterId;
 /// working when eks-token moves; kubectl looks it up on PATH.
 pub const COMMAND: &str = "eks-token";
 
-/// eks-token never prompts, so kubectl may run it with or without a terminal.
+/// eks-token never prompts, so kubectl may run it with or without a terminal; a login
+/// (SSO or OIDC) opens a browser only when kubectl says a person is there.
 pub const INTERACTIVE_MODE: InteractiveMode = InteractiveMode::IfAvailable;
+
+/// The scopes `kubeconfig --oidc` asks for besides `openid`: the `email` claim (the
+/// username claim EKS guides use), the profile, and a refresh token so a login lasts
+/// beyond the ID token. Not `groups`: Okta's and Entra ID's authorization servers refuse a
+/// scope they do not define (`invalid_scope`), which would stop every login, while
+/// providers that need it (Dex) are one `--oidc-extra-scope groups` away.
+pub const DEFAULT_OIDC_SCOPES: [&str; 3] = ["email", "profile", "offline_access"];
+
+/// The status of an identity provider association whose tokens the cluster takes.
+const ACTIVE: &str = "ACTIVE";
 
 /// Runs `kubeconfig` or `kubeconfig migrate` and returns what goes on stdout.
 pub fn run(args: &KubeconfigArgs) -> Result<String, Error> {
@@ -50,15 +63,47 @@ fn update(args: &KubeconfigArgs) -> Result<String, Error> {
     let existing = Kubeconfig::load(&path)?;
     // Like `aws eks update-kubeconfig`, DescribeCluster runs with the base credentials;
     // --role-arn is for the token only.
-    let (setup, cluster) = network::block_on(async {
+    let (setup, cluster, provider) = network::block_on(async {
         let setup = super::aws_config(&args.aws, deadline).await?;
         let (credentials, source) = setup.base_credentials().await?;
-        let cluster = eks_cluster::describe(&setup, credentials, source, name.as_str()).await?;
-        Ok::<_, Error>((setup, cluster))
+        let cluster =
+            eks_cluster::describe(&setup, credentials.clone(), source.clone(), name.as_str())
+                .await?;
+        let provider = if args.oidc {
+            Some(eks_cluster::identity_provider(&setup, credentials, source, name.as_str()).await?)
+        } else {
+            None
+        };
+        Ok::<_, Error>((setup, cluster, provider))
     })
     .map_err(Error::Runtime)??;
     setup.note_fallback_region("looked for the cluster in");
 
+    let (exec, default_name) = match &provider {
+        Some(provider) => (
+            oidc_exec(provider, &args.oidc_extra_scopes),
+            format!("oidc@{}", cluster.arn),
+        ),
+        None => (token_exec(args, &setup, &cluster), cluster.arn.clone()),
+    };
+    let entry_name = args.alias.clone().unwrap_or(default_name);
+    if let Some(provider) = provider.as_ref().filter(|p| p.status != ACTIVE) {
+        message::warn(&format!(
+            "the association of OIDC provider {} with {} is {}: the cluster takes its tokens once it is {ACTIVE}",
+            provider.name, cluster.name, provider.status
+        ));
+    }
+    let done = write_entries(args, &path, existing, &cluster, &exec, &entry_name)?;
+    Ok(match &provider {
+        // --dry-run prints the kubeconfig alone.
+        Some(provider) if !args.file.dry_run => format!("{done}{}", describe_provider(provider)),
+        _ => done,
+    })
+}
+
+/// The user that runs `eks-token token` for the cluster, as `aws eks update-kubeconfig`
+/// writes one for `aws eks get-token`.
+fn token_exec(args: &KubeconfigArgs, setup: &AwsConfig, cluster: &ClusterInfo) -> ExecConfig {
     let mut token_args = vec![
         "token".to_owned(),
         "--cluster-id".to_owned(),
@@ -88,16 +133,69 @@ fn update(args: &KubeconfigArgs) -> Result<String, Error> {
     } else {
         Vec::new()
     };
-    let exec = ExecConfig {
+    ExecConfig {
         api_version: Some(ApiVersion::V1.into()),
         command: COMMAND.into(),
         args: token_args,
         env,
         interactive_mode: Some(INTERACTIVE_MODE),
         ..ExecConfig::default()
-    };
+    }
+}
 
-    let entry_name = args.alias.clone().unwrap_or_else(|| cluster.arn.clone());
+/// The user that runs `eks-token oidc` for the cluster's provider: its issuer and client
+/// id, and `scopes` (else [`DEFAULT_OIDC_SCOPES`]). No AWS profile: the ID token is all
+/// the cluster takes from this user.
+fn oidc_exec(provider: &IdentityProvider, scopes: &[String]) -> ExecConfig {
+    let scopes: Vec<String> = if scopes.is_empty() {
+        DEFAULT_OIDC_SCOPES
+            .iter()
+            .map(|s| (*s).to_owned())
+            .collect()
+    } else {
+        scopes.to_vec()
+    };
+    ExecConfig {
+        api_version: Some(ApiVersion::V1.into()),
+        command: COMMAND.into(),
+        args: exec_plugin::oidc_args(&provider.issuer_url, &provider.client_id, None, &scopes),
+        interactive_mode: Some(INTERACTIVE_MODE),
+        ..ExecConfig::default()
+    }
+}
+
+/// What the cluster makes of the tokens, after the context line: where they come from and
+/// which claims name the user and the groups RBAC binds.
+fn describe_provider(p: &IdentityProvider) -> String {
+    let claim = |claim: &str, prefix: &Option<String>| match prefix {
+        Some(prefix) => format!("claim {claim} (prefixed {prefix})"),
+        None => format!("claim {claim}"),
+    };
+    // EKS's default username claim is `sub`.
+    let user = claim(
+        p.username_claim.as_deref().unwrap_or("sub"),
+        &p.username_prefix,
+    );
+    let groups = match &p.groups_claim {
+        Some(groups) => claim(groups, &p.groups_prefix),
+        None => "no claim (RBAC can bind users only)".to_owned(),
+    };
+    format!(
+        "OIDC provider {}: issuer {}, client id {}\nthe cluster takes the user name from {user} and the groups from {groups}\n",
+        p.name, p.issuer_url, p.client_id
+    )
+}
+
+/// Adds or updates the cluster, `exec` as user `entry_name` and a context of that name,
+/// and makes it current; returns what was done.
+fn write_entries(
+    args: &KubeconfigArgs,
+    path: &Path,
+    existing: Option<(Kubeconfig, String)>,
+    cluster: &ClusterInfo,
+    exec: &ExecConfig,
+    entry_name: &str,
+) -> Result<String, Error> {
     let before = existing.as_ref().map(|(k, _)| k.clone());
     let mut config = before.clone().unwrap_or_default();
     // Each step is compared with the document before it, for a message that says what
@@ -110,14 +208,14 @@ fn update(args: &KubeconfigArgs) -> Result<String, Error> {
     );
     let cluster_changed = config != untouched;
     let without_user = config.clone();
-    config.set_exec_user(&entry_name, &exec);
+    config.set_exec_user(entry_name, exec);
     let user_changed = config != without_user;
-    let change = config.set_context(&entry_name, &cluster.arn, &entry_name);
-    config.set_current_context(&entry_name);
+    let change = config.set_context(entry_name, &cluster.arn, entry_name);
+    config.set_current_context(entry_name);
     let yaml = config.to_yaml();
     let text = existing.as_ref().map(|(_, text)| text.as_str());
     if args.file.dry_run {
-        note_comments(&path, text, None);
+        note_comments(path, text, None);
         return Ok(yaml);
     }
     if before.as_ref() == Some(&config) {
@@ -126,14 +224,14 @@ fn update(args: &KubeconfigArgs) -> Result<String, Error> {
             path.display()
         ));
     }
-    let written = kubeconfig::write(&path, &yaml)?;
+    let written = kubeconfig::write(path, &yaml)?;
     if let Some(backup) = &written.backup {
         message::note(&format!(
             "previous kubeconfig saved as {}",
             backup.display()
         ));
     }
-    note_comments(&path, text, written.backup.as_deref());
+    note_comments(path, text, written.backup.as_deref());
     Ok(match change {
         Change::Added => format!("Added new context {entry_name} to {}\n", path.display()),
         Change::Updated => format!("Updated context {entry_name} in {}\n", path.display()),
@@ -207,8 +305,19 @@ fn migrate(file: &KubeconfigFileArgs) -> Result<String, Error> {
                 ExecProblem::UnknownApiVersion(_) | ExecProblem::UnknownInteractiveMode(_) => {}
             }
         }
+        // kubelogin opens a browser whatever kubectl says (its `setup` writes `Never`);
+        // eks-token logs in only when kubectl says a person is there.
+        if plugin.is_oidc() && before.interactive_mode == Some(InteractiveMode::Never) {
+            exec.interactive_mode = Some(INTERACTIVE_MODE);
+            also.push_str(
+                " (interactiveMode Never → IfAvailable, so a login can open the browser)",
+            );
+        }
         exec.update(&before, block);
-        let words: Vec<String> = new_args.iter().map(|a| shell_quote(a)).collect();
+        let words: Vec<String> = exec_plugin::shown_args(&new_args)
+            .iter()
+            .map(|a| shell_quote(a))
+            .collect();
         changes.push(format!(
             "{user}: {} → {COMMAND} {}{also}",
             plugin.describe(),

@@ -66,17 +66,12 @@ fn setup_text(args: &OidcArgs, settings: &Settings, entry: &Entry) -> String {
         },
         message::stamp(claims.expires_at())
     ));
-    let mut exec_args = vec![
-        "oidc".to_owned(),
-        format!("--oidc-issuer-url={}", settings.issuer),
-        format!("--oidc-client-id={}", settings.client.id),
-    ];
-    if args.oidc_client_secret.is_some() {
-        exec_args.push("--oidc-client-secret=CLIENT_SECRET".to_owned());
-    }
-    for scope in &args.oidc_extra_scopes {
-        exec_args.push(format!("--oidc-extra-scope={scope}"));
-    }
+    let mut exec_args = crate::exec_plugin::oidc_args(
+        &settings.issuer,
+        &settings.client.id,
+        args.oidc_client_secret.as_ref().map(|_| "CLIENT_SECRET"),
+        &args.oidc_extra_scopes,
+    );
     // The flags that change how this login was made, as given.
     for address in &args.listen_addresses {
         exec_args.push(format!("--listen-address={address}"));

@@ -9,6 +9,8 @@ use std::fmt;
 
 use aws_runtime::retries::classifiers::THROTTLING_ERRORS;
 use aws_sdk_eks::operation::describe_cluster::DescribeClusterError;
+use aws_sdk_eks::operation::describe_identity_provider_config::DescribeIdentityProviderConfigError;
+use aws_sdk_eks::operation::list_identity_provider_configs::ListIdentityProviderConfigsError;
 use aws_sdk_sso::operation::get_role_credentials::GetRoleCredentialsError;
 use aws_sdk_sso::operation::logout::LogoutError;
 use aws_sdk_ssooidc::operation::create_token::CreateTokenError;
@@ -140,6 +142,8 @@ pub fn classify(err: &(dyn StdError + 'static), last_endpoint: Option<String>) -
             .or_else(|| sdk::<AssumeRoleWithWebIdentityError>(e, &last_endpoint))
             .or_else(|| sdk::<GetCallerIdentityError>(e, &last_endpoint))
             .or_else(|| sdk::<DescribeClusterError>(e, &last_endpoint))
+            .or_else(|| sdk::<ListIdentityProviderConfigsError>(e, &last_endpoint))
+            .or_else(|| sdk::<DescribeIdentityProviderConfigError>(e, &last_endpoint))
             .or_else(|| sdk::<GetRoleCredentialsError>(e, &last_endpoint))
             .or_else(|| sdk::<LogoutError>(e, &last_endpoint))
             .or_else(|| sdk::<RegisterClientError>(e, &last_endpoint))

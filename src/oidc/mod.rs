@@ -233,6 +233,18 @@ impl Settings {
     }
 }
 
+/// The provider's discovery document, fetched as a login fetches it (the settings' CA
+/// certificates, through `network`): what `doctor` checks.
+pub async fn discover(
+    settings: &Settings,
+    network: &Network,
+) -> Result<provider::Metadata, OidcError> {
+    let trust = settings.trust()?;
+    Ok(Provider::discover(network, &settings.issuer, &trust)
+        .await?
+        .metadata)
+}
+
 /// The cached token for `settings`, when it can be served at `now`: the fast path, one
 /// file read.
 pub fn cached(settings: &Settings, key: &Key, now: DateTime<Utc>) -> Option<Entry> {

@@ -1,4 +1,4 @@
-"""Plain-HTTP stub for the AWS credential endpoints moto lacks (SSO portal, SSO-OIDC, container).
+"""Plain-HTTP stub for the AWS endpoints moto lacks (SSO portal, SSO-OIDC, container, EKS identity providers).
 
     python stub_server.py --config FILE [--log FILE] [--delay-ms N]
     python stub_server.py --hang
@@ -28,7 +28,21 @@ Endpoints (FILE is JSON, re-read on every request; a missing section denies ever
   (absent: no header). config "container": {"authorization", "access_key_id",
   "secret_access_key", "token", "expiration": RFC 3339 (default now + 1 h)}
   200 {"AccessKeyId", "SecretAccessKey", "Token", "Expiration"}; else 403.
-- `GET /_stats`: {"sso"|"sso_oidc"|"container"|"other": {"total", "ok", "denied"}}.
+- EKS identity provider configs, for AWS_ENDPOINT_URL_EKS=http://127.0.0.1:N (restJson1, as
+  botocore's `eks` model routes them):
+  `GET /clusters/NAME/identity-provider-configs` (ListIdentityProviderConfigs) →
+  200 {"identityProviderConfigs": [{"type", "name"}]};
+  `POST /clusters/NAME/identity-provider-configs/describe` JSON {"identityProviderConfig":
+  {"type", "name"}} (DescribeIdentityProviderConfig) → 200 {"identityProviderConfig":
+  {"oidc": {...}}}.
+  config "eks": {"clusters": {NAME: [{"identityProviderConfigName", "issuerUrl", "clientId",
+  "usernameClaim", "groupsClaim", … "status" (default ACTIVE)}]}, "denied": bool,
+  "upstream": URL}. Each config is an `oidc` one (the only type EKS has); `clusterName` and
+  `identityProviderConfigArn` are filled in. A cluster not in "clusters", or a config not in
+  its list: 404 ResourceNotFoundException; "denied": 403 AccessDeniedException (header
+  `x-amzn-errortype`, body {"message"}). Every other EKS request (DescribeCluster …) is
+  forwarded as it is to "upstream" (moto) and its answer relayed; without one, 404.
+- `GET /_stats`: {"sso"|"sso_oidc"|"container"|"eks"|"other": {"total", "ok", "denied"}}.
 
 --delay-ms N sleeps before answering each credential request (stampede tests).
 --log FILE appends one JSON line per request: time, endpoint, method, path, status (no
@@ -39,17 +53,25 @@ for timeout tests, e.g. as an IMDS endpoint.
 
 import argparse
 import json
+import re
 import socket
 import sys
 import threading
 import time
+import urllib.error
+import urllib.request
 from datetime import datetime, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, unquote, urlsplit
 
 from serving import append_log, respond, serve_until_stdin_closes
 
-ENDPOINTS = ("sso", "sso_oidc", "container", "other")
+ENDPOINTS = ("sso", "sso_oidc", "container", "eks", "other")
+# EKS's identity provider routes (botocore's eks model): List (GET) and Describe (POST).
+EKS_IDP = re.compile(r"^/clusters/([^/]+)/identity-provider-configs(/describe)?$")
+ACCOUNT = "123456789012"
+# Headers not relayed to or from the upstream: hop-by-hop, or set by the sender again.
+NOT_RELAYED = {"host", "content-length", "connection", "transfer-encoding", "keep-alive", "server", "date"}
 
 
 def rfc3339(epoch):
@@ -110,7 +132,7 @@ class Handler(BaseHTTPRequestHandler):
         elif url.path == "/creds":
             self.delay()
             self.container()
-        else:
+        elif not self.eks(b""):
             self.reply("other", 404, {"message": "not found"})
 
     def do_POST(self):
@@ -119,7 +141,7 @@ class Handler(BaseHTTPRequestHandler):
         if urlsplit(self.path).path == "/token":
             self.delay()
             self.sso_oidc(body)
-        else:
+        elif not self.eks(body):
             self.reply("other", 404, {"message": "not found"})
 
     def delay(self):
@@ -164,6 +186,67 @@ class Handler(BaseHTTPRequestHandler):
                 "refreshToken": cfg.get("new_refresh_token", cfg["refresh_token"]),
                 "tokenType": "Bearer",
             })
+
+    def eks(self, body):
+        """Serves a request for none of the other endpoints as EKS, when the config has an
+        "eks" section; False otherwise."""
+        cfg = self.server.config().get("eks")
+        if cfg is None:
+            return False
+        path = urlsplit(self.path).path
+        match = EKS_IDP.match(path)
+        if not match:
+            upstream = cfg.get("upstream")
+            if not upstream:
+                return False
+            self.forward(upstream, body)
+            return True
+        cluster, describe = unquote(match.group(1)), match.group(2)
+        configs = cfg.get("clusters", {}).get(cluster)
+        if cfg.get("denied"):
+            action = "DescribeIdentityProviderConfig" if describe else "ListIdentityProviderConfigs"
+            self.eks_error(403, "AccessDeniedException", f"User is not authorized to perform: eks:{action}")
+        elif configs is None:
+            self.eks_error(404, "ResourceNotFoundException", f"No cluster found for name: {cluster}.")
+        elif (self.command, describe) == ("GET", None):
+            self.reply("eks", 200, {"identityProviderConfigs": [
+                {"type": "oidc", "name": c["identityProviderConfigName"]} for c in configs]})
+        elif (self.command, describe) == ("POST", "/describe"):
+            try:
+                wanted = json.loads(body or b"{}").get("identityProviderConfig") or {}
+            except ValueError:
+                wanted = {}
+            found = next((c for c in configs if wanted.get("type") == "oidc"
+                          and c["identityProviderConfigName"] == wanted.get("name")), None)
+            if found is None:
+                self.eks_error(404, "ResourceNotFoundException",
+                               f"No identity provider config found for name: {wanted.get('name')}.")
+            else:
+                oidc = {"clusterName": cluster, "status": "ACTIVE",
+                        "identityProviderConfigArn": f"arn:aws:eks:us-west-2:{ACCOUNT}:identityproviderconfig/"
+                                                     f"{cluster}/oidc/{found['identityProviderConfigName']}/stub"}
+                oidc.update(found)
+                self.reply("eks", 200, {"identityProviderConfig": {"oidc": oidc}})
+        else:
+            self.eks_error(404, "ResourceNotFoundException", f"No route for {self.command} {path}.")
+        return True
+
+    def eks_error(self, status, code, message):
+        self.reply("eks", status, {"message": message}, [("x-amzn-errortype", code)])
+
+    def forward(self, upstream, body):
+        """Relays the request to `upstream` as it came (signature and all) and its answer back."""
+        headers = {k: v for k, v in self.headers.items() if k.lower() not in NOT_RELAYED}
+        request = urllib.request.Request(upstream.rstrip("/") + self.path, method=self.command,
+                                         data=body if self.command != "GET" else None, headers=headers)
+        try:
+            with urllib.request.urlopen(request, timeout=10) as answer:
+                status, got, data = answer.status, answer.headers, answer.read()
+        except urllib.error.HTTPError as e:
+            status, got, data = e.code, e.headers, e.read()
+        self.server.record("other", self.command, self.path, status)
+        extra = [(k, v) for k, v in got.items() if k.lower() not in NOT_RELAYED | {"content-type"}]
+        respond(self, status, data, got.get("Content-Type", "application/json"), extra)
 
     def container(self):
         cfg = self.server.config().get("container")

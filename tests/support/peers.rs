@@ -249,15 +249,17 @@ pub fn moto_session(moto: &Process, access_key_id: &str) -> Value {
         .unwrap_or_else(|| panic!("moto issued no credentials with access key {access_key_id}"))
 }
 
-/// Runs `code` with boto3 against moto and returns the one JSON value it prints.
-/// `code` sees `client(name)`: a boto3 client for moto in `region`.
-pub fn boto3(moto: &Process, region: &str, code: &str) -> Value {
+/// Runs `code` with boto3 against `server` (moto, or a stub that speaks the same
+/// protocols, to prove it faithful) and returns the one JSON value it prints. `code` sees
+/// `client(name)`: a boto3 client for `server` in `region`, and `ClientError`.
+pub fn boto3(server: &Process, region: &str, code: &str) -> Value {
     let prelude = format!(
         "import boto3, json\n\
+         from botocore.exceptions import ClientError\n\
          def client(name):\n    \
              return boto3.client(name, endpoint_url={url:?}, region_name={region:?},\n        \
                  aws_access_key_id='AKIAMOTOSETUP0000001', aws_secret_access_key='setup')\n",
-        url = moto.url()
+        url = server.url()
     );
     let out = Command::new(python())
         .args(["-c", &format!("{prelude}{code}")])
