@@ -110,7 +110,11 @@ impl OidcError {
             Self::Refused { error, .. } if error.error == "invalid_client" || error.error == "unauthorized_client" => {
                 "check --oidc-client-id and --oidc-client-secret, and that the client allows this grant type".into()
             }
-            Self::Refused { .. } | Self::Provider(_) => return None,
+            Self::Refused { error, .. } if error.error == "invalid_grant" => {
+                "the grant was refused: run the command again to log in".into()
+            }
+            Self::Refused { .. } => return None,
+            Self::Provider(_) => "the OpenID provider's answer was not usable: check that --oidc-issuer-url points at it and that it is up, then retry".into(),
             Self::Denied { .. } => "sign in as a user the client is assigned to, or ask the provider's administrator".into(),
             Self::IdToken { .. } => "the token does not come from this issuer for this client: check --oidc-issuer-url and --oidc-client-id (the cluster would refuse it too)".into(),
             Self::NoIdToken => "add the openid scope to the client at the provider, or use --oidc-use-access-token".into(),
