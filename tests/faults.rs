@@ -1,7 +1,8 @@
-//! The fault matrix: every way an AWS endpoint can fail, scripted on 127.0.0.1
-//! (`tests/peers/fault_server.py`, `stub_server.py --hang`, a closed port), through the
-//! real binary. Each case checks the exit status, the error and hint, an empty stdout and
-//! that the run ends within the deadline plus a margin.
+//! The fault matrix: every way an AWS endpoint (or an OpenID provider's discovery and token
+//! endpoints) can fail, scripted on 127.0.0.1 (`tests/peers/fault_server.py`,
+//! `stub_server.py --hang`, a closed port), through the real binary. Each case checks the
+//! exit status, the error and hint, an empty stdout and that the run ends within the
+//! deadline plus a margin.
 
 mod support;
 
@@ -10,8 +11,9 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 use support::{
-    AK, Process, Run, SK, Sandbox, closed_port, env_creds, process_running, utc_in, verify_token,
-    write_sso_login,
+    AK, OIDC_CLIENT_ID, OIDC_LOGIN, OidcProvider, Process, Run, SK, Sandbox, browser_opens,
+    closed_port, env_creds, free_port, http_get, oidc_cache_entries, oidc_config, oidc_flags,
+    oidc_redirect, process_running, use_oidc_browser, utc_in, verify_token, write_sso_login,
 };
 
 const ROLE: &str = "arn:aws:iam::123456789012:role/eks-viewer";
@@ -893,4 +895,143 @@ fn sso_oidc_create_token_faults_while_refreshing_a_login() {
         let run = token(&stub.url());
         assert_sso_oidc_error(&run, "CreateToken", &words, DEADLINE + MARGIN);
     }
+}
+
+/// A provider's endpoint failing each way (besides a refused connection): quiet
+/// (kernel-accepted only, or read and never answered), 5xx, JSON cut off after `"field": `;
+/// `first` answers the requests before it. Each with what its error says.
+fn oidc_faults(first: &[Value], field: &str) -> Vec<(Process, Vec<String>)> {
+    let plan = |fault: Value| {
+        let mut plan = first.to_vec();
+        plan.push(fault);
+        Process::faults(&Value::Array(plan))
+    };
+    let mut faults = Vec::new();
+    if first.is_empty() {
+        let silent = Process::peer("tests/peers/stub_server.py", &["--hang"]);
+        let words = vec!["timed out after 2s".to_owned(), silent.url()];
+        faults.push((silent, words));
+    }
+    let reads = plan(json!({"hang": true}));
+    let words = vec!["timed out after 2s".to_owned(), reads.url()];
+    faults.push((reads, words));
+    let failing = plan(json!({"status": 503, "body": "Service Unavailable"}));
+    let words = vec![failing.url(), "HTTP 503".to_owned()];
+    faults.push((failing, words));
+    let cut = plan(json!({"status": 200, "content_type": "application/json",
+        "body": format!("{{\"{field}\": ")}));
+    let words = vec![cut.url()];
+    faults.push((cut, words));
+    faults
+}
+
+/// A sandbox whose test browser signs in at a real provider that takes the callback on the
+/// returned port.
+fn oidc_sandbox() -> (Sandbox, OidcProvider, u16) {
+    let mut s = Sandbox::new();
+    let port = free_port();
+    let provider = OidcProvider::start(&s, &oidc_config(&[oidc_redirect(port)]));
+    use_oidc_browser(&mut s, &provider, OIDC_LOGIN);
+    (s, provider, port)
+}
+
+/// `eks-token oidc` for `issuer`, a person there, `--timeout` the deadline.
+fn oidc_get_token(s: &Sandbox, issuer: &str, port: u16) -> Run {
+    let mut args = vec!["oidc".to_owned()];
+    args.extend(oidc_flags(issuer, OIDC_CLIENT_ID, port));
+    args.extend([
+        "--login=browser".to_owned(),
+        "--login-timeout=20".to_owned(),
+        format!("--timeout={}", DEADLINE.as_secs()),
+    ]);
+    s.run(&args.iter().map(String::as_str).collect::<Vec<_>>())
+}
+
+/// Checks a failed OIDC run: its prompt aside, one error line with `words`, exit 1,
+/// nothing on stdout or in the cache, ended within `limit`. Its error line is added to
+/// `without_hint` when no hint follows it (checked once every case has run).
+fn assert_oidc_error(
+    s: &Sandbox,
+    run: &Run,
+    words: &[String],
+    limit: Duration,
+    without_hint: &mut Vec<String>,
+) {
+    let run = run.without_prompt_urls(&browser_opens(s));
+    run.assert_error(1, "");
+    let error = error_line(&run);
+    for word in words {
+        assert!(error.contains(word.as_str()), "{error:?} lacks {word:?}");
+    }
+    if !run.stderr.lines().any(|l| l.starts_with("hint: ")) {
+        without_hint.push(error.to_owned());
+    }
+    run.assert_within(limit);
+    assert!(oidc_cache_entries(s).is_empty());
+}
+
+/// Discovery (`/.well-known/openid-configuration`) refused, quiet, failing or cut off: the
+/// run ends at the deadline at the latest, naming the issuer, and no browser opens.
+#[test]
+fn oidc_discovery_faults() {
+    let (s, _provider, port) = oidc_sandbox();
+    let mut without_hint = Vec::new();
+    let refused = format!("http://127.0.0.1:{}", closed_port());
+    let run = oidc_get_token(&s, &refused, port);
+    let words = [refused.clone(), "connection refused".to_owned()];
+    assert_oidc_error(&s, &run, &words, Duration::from_secs(1), &mut without_hint);
+    for (stub, mut words) in oidc_faults(&[], "issuer") {
+        let run = oidc_get_token(&s, &stub.url(), port);
+        if words[0].starts_with("timed out") {
+            assert!(run.elapsed >= DEADLINE, "{:?}", run.elapsed);
+            words.push("OIDC discovery".to_owned());
+        } else {
+            words.push(format!("the OIDC discovery of {} failed", stub.url()));
+        }
+        assert_oidc_error(&s, &run, &words, DEADLINE + MARGIN, &mut without_hint);
+    }
+    assert!(browser_opens(&s).is_empty(), "{:?}", browser_opens(&s));
+    assert!(without_hint.is_empty(), "no hint: {without_hint:#?}");
+}
+
+/// The token endpoint refused, quiet, failing or cut off after the person signed in at the
+/// provider (its discovery, as the fault server serves it, points the token endpoint at
+/// the fault): the run ends within the deadline of that one call.
+#[test]
+fn oidc_token_endpoint_faults() {
+    let (s, provider, port) = oidc_sandbox();
+    let discovery = http_get(&format!(
+        "{}/.well-known/openid-configuration",
+        provider.issuer
+    ));
+    let discovery = |token_endpoint: &str| {
+        let mut document: Value = serde_json::from_str(&discovery).unwrap();
+        document["issuer"] = "$SELF".into();
+        document["token_endpoint"] = token_endpoint.into();
+        json!({"status": 200, "content_type": "application/json", "body": document.to_string()})
+    };
+    // The login takes its own time before the call: the browser signs in on loopback.
+    let login = Duration::from_secs(3);
+    let mut without_hint = Vec::new();
+    let refused = format!("http://127.0.0.1:{}", closed_port());
+    let stub = Process::faults(&json!([discovery(&format!("{refused}/token"))]));
+    let run = oidc_get_token(&s, &stub.url(), port);
+    let words = [refused.clone(), "connection refused".to_owned()];
+    let limit = login + Duration::from_secs(1);
+    assert_oidc_error(&s, &run, &words, limit, &mut without_hint);
+    let mut logins = 1;
+    for (stub, mut words) in oidc_faults(&[discovery("$SELF/token")], "access_token") {
+        let run = oidc_get_token(&s, &stub.url(), port);
+        logins += 1;
+        assert_eq!(browser_opens(&s).len(), logins, "{}", run.stderr);
+        words.push(format!("{}/token", stub.url()));
+        let limit = DEADLINE + MARGIN + login;
+        assert_oidc_error(&s, &run, &words, limit, &mut without_hint);
+        if words[0].starts_with("timed out") {
+            assert!(run.elapsed >= DEADLINE, "{:?}", run.elapsed);
+        }
+        assert_eq!(stub.requests(), 2, "discovery, then one token request");
+    }
+    assert_eq!(provider.logins(), logins);
+    assert!(without_hint.is_empty(), "no hint: {without_hint:#?}");
 }

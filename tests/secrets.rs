@@ -4,7 +4,9 @@
 //!
 //! The bearer token itself goes to stdout (and, with the cache, to its 0600 entry) only.
 //! An SSO login's secrets (access and refresh tokens, client secret) belong in the SSO
-//! cache only; the authorization code and PKCE verifier nowhere at all.
+//! cache only; the authorization code and PKCE verifier nowhere at all. So too for `oidc`:
+//! its ID, access and refresh tokens belong in its private cache (and the one printed on
+//! stdout), the client secret, code and verifier nowhere.
 
 mod support;
 
@@ -13,10 +15,12 @@ use std::path::{Path, PathBuf};
 
 use serde_json::{Value, json};
 use support::{
-    FakeSso, Process, Run, SSO_ACCOUNT, SSO_LEGACY_PROFILE, SSO_PROFILE, SSO_ROLE, SSO_SESSION,
-    Sandbox, browser_opens, closed_port, count_requests, create_tokens, read_sso_login,
-    sso_cache_files, sso_role_credentials, sso_sandbox, utc_in, verify_token, write_json,
-    write_sso_login,
+    FakeSso, OIDC_CLIENT_ID, OIDC_LOGIN, OidcProvider, Process, Run, SSO_ACCOUNT,
+    SSO_LEGACY_PROFILE, SSO_PROFILE, SSO_ROLE, SSO_SESSION, Sandbox, browser_opens, browser_visits,
+    closed_port, count_requests, create_tokens, file_mode, free_port, http_get, oidc_cache_dir,
+    oidc_cache_entries, oidc_config, oidc_flags, oidc_redirect, read_sso_login,
+    record_browser_visits, sso_cache_files, sso_role_credentials, sso_sandbox, use_oidc_browser,
+    utc_in, verify_token, write_json, write_sso_login,
 };
 
 const ACCOUNT: &str = "123456789012";
@@ -893,4 +897,224 @@ fn the_verifier_check_finds_a_verifier_anywhere_in_a_line() {
         &format!("code_challenge={challenge}"),
         challenge
     ));
+}
+
+/// A confidential client of the OpenID Provider, and its secret.
+const OIDC_CONFIDENTIAL_CLIENT: &str = "eks-confidential";
+const OIDC_CLIENT_SECRET: &str = "SENTINELoidcClientSecret0018";
+
+/// A sandbox signing in at the OpenID Provider, and every secret it has been sent so far.
+struct OidcWorld {
+    sandbox: Sandbox,
+    provider: OidcProvider,
+    port: u16,
+    secrets: Vec<String>,
+}
+
+impl OidcWorld {
+    /// `eks-token --verbose oidc` for `issuer` and `client_id` with `extra`, checked by
+    /// [`OidcWorld::check`].
+    fn run(&mut self, issuer: &str, client_id: &str, extra: &[&str]) -> Run {
+        let mut args = vec!["--verbose".to_owned(), "oidc".to_owned()];
+        args.extend(oidc_flags(issuer, client_id, self.port));
+        args.extend(["--login-timeout=20", "--timeout=5"].map(str::to_owned));
+        args.extend(extra.iter().map(|a| (*a).to_owned()));
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let s = &self.sandbox;
+        let before = snapshot(s.home.path());
+        let run = s.run(&args);
+        self.check(&run, &format!("{extra:?}"), &before);
+        run
+    }
+
+    /// Checks that no token, code, client secret or PKCE verifier the run could know is on
+    /// its stderr, that stdout holds at most the token it printed, and that no file outside
+    /// the OIDC cache (and the peers' own logs) holds any.
+    fn check(&mut self, run: &Run, label: &str, before: &BTreeMap<PathBuf, Vec<u8>>) {
+        let s = &self.sandbox;
+        assert!(
+            run.stderr.contains("eks-token: debug: "),
+            "{label}: no debug lines: {}",
+            run.stderr
+        );
+        for entry in oidc_cache_entries(s) {
+            for field in ["token", "refresh_token"] {
+                if let Some(secret) = entry[field].as_str() {
+                    self.secrets.push(secret.to_owned());
+                }
+            }
+        }
+        // The codes the provider sent to the loopback callback.
+        let callback = format!("{}/?", oidc_redirect(self.port));
+        for url in browser_visits(s)
+            .iter()
+            .filter(|u| u.starts_with(&callback))
+        {
+            let url = url::Url::parse(url).unwrap();
+            if let Some((_, code)) = url.query_pairs().find(|(k, _)| k == "code") {
+                self.secrets.push(code.into_owned());
+            }
+        }
+        let challenges: Vec<String> = browser_opens(s)
+            .iter()
+            .filter_map(|url| {
+                url::Url::parse(url)
+                    .ok()?
+                    .query_pairs()
+                    .find_map(|(k, v)| (k == "code_challenge").then(|| v.into_owned()))
+            })
+            .collect();
+        let printed = serde_json::from_str::<Value>(&run.stdout)
+            .ok()
+            .and_then(|c| c["status"]["token"].as_str().map(str::to_owned));
+        let check = |text: &str, place: &str| {
+            for secret in &self.secrets {
+                if place == "stdout" && printed.as_ref() == Some(secret) {
+                    continue;
+                }
+                assert!(
+                    !text.contains(secret),
+                    "{label}: {secret} in {place}:\n{text}"
+                );
+            }
+            for challenge in &challenges {
+                assert!(
+                    !holds_verifier(text, challenge),
+                    "{label}: the PKCE verifier in {place}:\n{text}"
+                );
+            }
+        };
+        check(&run.stderr, "stderr");
+        // Any JWT at all (an ID token starts with the base64url of `{"`).
+        assert!(!run.stderr.contains("eyJ"), "{label}: a JWT on stderr");
+        check(&run.stdout, "stdout");
+        let own_logs = [
+            oidc_cache_dir(s),
+            s.path("browser-visits.log"),
+            s.path("oidc"),
+        ];
+        for (path, contents) in snapshot(s.home.path()) {
+            if before.get(&path) == Some(&contents) || own_logs.iter().any(|p| path.starts_with(p))
+            {
+                continue;
+            }
+            check(
+                &String::from_utf8_lossy(&contents),
+                &path.display().to_string(),
+            );
+        }
+    }
+}
+
+/// The confidential client's secret as sent: plain, and in its HTTP Basic credentials.
+fn oidc_client_secrets() -> Vec<String> {
+    use base64::Engine;
+    let basic = base64::engine::general_purpose::STANDARD
+        .encode(format!("{OIDC_CONFIDENTIAL_CLIENT}:{OIDC_CLIENT_SECRET}"));
+    vec![OIDC_CLIENT_SECRET.to_owned(), basic]
+}
+
+/// `eks-token oidc`'s logins (public and confidential client, ID or access token), their
+/// refreshes, a refused refresh, a refused ID token and a token endpoint that echoes the
+/// request: no token, code, client secret or verifier on stderr or in `--verbose` lines;
+/// the cache is a 0700 directory of 0600 files.
+#[test]
+fn oidc_logins_refreshes_and_errors_show_no_token_code_or_client_secret() {
+    let mut s = Sandbox::new();
+    let port = free_port();
+    let mut config = oidc_config(&[oidc_redirect(port)]);
+    config["clients"].as_array_mut().unwrap().push(json!({
+        "client_id": OIDC_CONFIDENTIAL_CLIENT,
+        "client_secret": OIDC_CLIENT_SECRET,
+        "redirect_uris": [oidc_redirect(port)],
+    }));
+    let provider = OidcProvider::start(&s, &config);
+    use_oidc_browser(&mut s, &provider, OIDC_LOGIN);
+    record_browser_visits(&mut s);
+    std::fs::create_dir(s.path("tmp")).unwrap();
+    s.env("TMPDIR", s.path("tmp").display().to_string());
+    // Under a minute: every run after a login refreshes.
+    provider.set_ttl(&json!({"IdToken": 30, "AccessToken": 30}));
+    let mut w = OidcWorld {
+        sandbox: s,
+        provider,
+        port,
+        secrets: oidc_client_secrets(),
+    };
+    let issuer = w.provider.issuer.clone();
+    let secret = format!("--oidc-client-secret={OIDC_CLIENT_SECRET}");
+    for (client, extra) in [
+        (OIDC_CLIENT_ID, vec![]),
+        (OIDC_CONFIDENTIAL_CLIENT, vec![secret.as_str()]),
+        (OIDC_CLIENT_ID, vec!["--oidc-use-access-token"]),
+    ] {
+        let mut login = extra.clone();
+        login.push("--login=browser");
+        w.run(&issuer, client, &login).token();
+        w.run(&issuer, client, &extra).token();
+    }
+    assert_eq!(w.provider.logins(), 3);
+    assert_eq!(w.provider.refreshes(), 3);
+    assert!(w.secrets.len() >= 2 + 6 + 3, "{}", w.secrets.len());
+
+    // A refused refresh (it sent the refresh token and the client secret).
+    assert!(w.provider.revoke(None, None) >= 3);
+    let run = w.run(
+        &issuer,
+        OIDC_CONFIDENTIAL_CLIENT,
+        &[&secret, "--login=never"],
+    );
+    run.assert_error(1, "the refresh token was refused: invalid_grant");
+    // An ID token refused on arrival.
+    w.provider.set_wrong_jwks(true);
+    let run = w.run(
+        &issuer,
+        OIDC_CLIENT_ID,
+        &["--force-refresh", "--login=browser"],
+    );
+    assert_eq!(run.code, 1);
+    assert!(run.error_line().contains("is not valid"), "{}", run.stderr);
+    w.provider.set_wrong_jwks(false);
+
+    // A token endpoint that puts the whole request (code, verifier, Basic credentials) in
+    // its OAuth error; sign-in at the real provider.
+    let discovery = http_get(&format!("{issuer}/.well-known/openid-configuration"));
+    let mut discovery: Value = serde_json::from_str(&discovery).unwrap();
+    discovery["issuer"] = "$SELF".into();
+    discovery["token_endpoint"] = "$SELF/token".into();
+    let echo = Process::faults(&json!([
+        {"status": 200, "body": discovery.to_string(), "content_type": "application/json"},
+        {"echo": true},
+    ]));
+    let run = w.run(
+        &echo.url(),
+        OIDC_CONFIDENTIAL_CLIENT,
+        &[&secret, "--login=browser"],
+    );
+    let opens = browser_opens(&w.sandbox);
+    run.without_prompt_urls(&opens).assert_error(
+        1,
+        "the OIDC provider refused the authorization code: invalid_request",
+    );
+    assert_eq!(echo.requests(), 2, "the code went to the echoing endpoint");
+    assert!(run.stderr.contains("[redacted]"), "{}", run.stderr);
+    // Five codes reached the callback (and were looked for): three logins, the refused ID
+    // token's and the echoed one.
+    let callback = format!("{}/?code=", oidc_redirect(port));
+    let codes = browser_visits(&w.sandbox)
+        .iter()
+        .filter(|url| url.starts_with(&callback))
+        .count();
+    assert_eq!(codes, 5);
+
+    let dir = oidc_cache_dir(&w.sandbox);
+    assert_eq!(file_mode(&dir), 0o700);
+    let files: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert!(files.len() >= 3, "{files:?}");
+    for file in files {
+        assert_eq!(file_mode(&file), 0o600, "{}", file.display());
+    }
 }

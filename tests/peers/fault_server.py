@@ -10,7 +10,8 @@ The plan is a JSON list of steps. Each step serves `times` requests (default 1);
 step serves every request after that. A step is one of:
 
 - {"status": 503, "body": "text", "content_type": "text/plain", "headers": {...}}
-  answer with exactly this.
+  answer with exactly this, except that `$SELF` in the body stands for the server's own
+  URL `http://127.0.0.1:PORT` (a document naming its own endpoints: OpenID discovery).
 - {"sts": {"access_key_id", "secret_access_key", "session_token"}}
   a valid STS query-protocol answer (XML) for the request's Action: AssumeRole,
   AssumeRoleWithWebIdentity or GetCallerIdentity; credentials expire in an hour.
@@ -149,8 +150,9 @@ class Handler(BaseHTTPRequestHandler):
         elif "sts_error" in step:
             self.send(step.get("status", 400), sts_error(step["sts_error"], step.get("message", "")), "text/xml")
         else:
-            self.send(step["status"], step.get("body", ""), step.get("content_type", "text/plain"),
-                      step.get("headers", {}))
+            own_url = f"http://127.0.0.1:{self.server.server_address[1]}"
+            self.send(step["status"], step.get("body", "").replace("$SELF", own_url),
+                      step.get("content_type", "text/plain"), step.get("headers", {}))
 
     def echo(self, body):
         request = "\n".join(

@@ -10,6 +10,9 @@ Environment:
   person who never looks at the tab).
 - EKS_TOKEN_TEST_BROWSER_LOG: a file; each call appends the URL it was given as one line,
   before doing anything else, so tests can count browser opens.
+- EKS_TOKEN_TEST_BROWSER_VISITS: a file; every URL it requests, each redirect too, is
+  appended as one line (the last ones are the program's callback with the code or error
+  the provider sent it, which tests look for where it must never appear).
 - EKS_TOKEN_TEST_BROWSER_LOGIN, EKS_TOKEN_TEST_BROWSER_PASSWORD: what it types into a
   sign-in form (a form with a password field): the login into its empty text fields, the
   password (default `test-password`) into its password fields.
@@ -110,6 +113,22 @@ def is_deny(label):
     return label.strip().strip("[]").strip().lower() in DENY_LABELS
 
 
+def visited(url):
+    """Appends `url` to $EKS_TOKEN_TEST_BROWSER_VISITS, if set."""
+    log = os.environ.get("EKS_TOKEN_TEST_BROWSER_VISITS")
+    if log:
+        with open(log, "a") as f:
+            f.write(url + "\n")
+
+
+class Redirects(urllib.request.HTTPRedirectHandler):
+    """Follows redirects as urllib does, noting each URL it is sent to."""
+
+    def redirect_request(self, req, fp, code, msg, headers, newurl):
+        visited(newurl)
+        return super().redirect_request(req, fp, code, msg, headers, newurl)
+
+
 class Browser:
     def __init__(self, mode):
         self.mode = mode
@@ -117,11 +136,12 @@ class Browser:
         context = ssl.create_default_context(cafile=ca) if ca else ssl.create_default_context()
         self.opener = urllib.request.build_opener(
             urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar()),
-            urllib.request.HTTPSHandler(context=context))
+            urllib.request.HTTPSHandler(context=context), Redirects())
         self.submitted = set()
 
     def open(self, url, data=None):
         """GET (or POST `data`) and follow redirects; the final page."""
+        visited(url)
         body = urlencode(data).encode() if data is not None else None
         with self.opener.open(url, data=body, timeout=TIMEOUT) as response:
             return Page(response.geturl(), response.read().decode("utf-8", "replace"))

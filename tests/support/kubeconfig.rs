@@ -85,6 +85,19 @@ pub fn write_exec_kubeconfig(
     interactive_mode: Option<&str>,
     args: &[&str],
 ) -> PathBuf {
+    write_exec_kubeconfig_command(sandbox, api, api_version, interactive_mode, BIN, args)
+}
+
+/// [`write_exec_kubeconfig`] whose user runs `command` (e.g. `eks-token`, found on the
+/// PATH kubectl runs with, as a kubeconfig written for kubelogin names its plugin).
+pub fn write_exec_kubeconfig_command(
+    sandbox: &Sandbox,
+    api: &FakeEks,
+    api_version: &str,
+    interactive_mode: Option<&str>,
+    command: &str,
+    args: &[&str],
+) -> PathBuf {
     let interactive = interactive_mode
         .map(|mode| format!("\n      interactiveMode: {mode}"))
         .unwrap_or_default();
@@ -108,7 +121,7 @@ users:
   user:
     exec:
       apiVersion: {api_version}
-      command: {bin}
+      command: {command}
       args: [{args}]{interactive}
 contexts:
 - name: fake
@@ -119,7 +132,6 @@ current-context: fake
 ",
             port = api.server.port,
             ca = api.ca.display(),
-            bin = BIN
         ),
     )
 }

@@ -63,6 +63,43 @@ pub struct OidcRequest {
     pub prompt: Option<String>,
 }
 
+/// kubelogin's `get-token` flags for `issuer` as a kubeconfig carries them: the client,
+/// the `email` scope (the cluster's username claim), `offline_access` (a refresh token), and
+/// the loopback listener on `port`, registered at the provider as [`oidc_redirect`]
+/// (parallel tests cannot share kubelogin's default 8000).
+pub fn oidc_flags(issuer: &str, client_id: &str, port: u16) -> Vec<String> {
+    vec![
+        format!("--oidc-issuer-url={issuer}"),
+        format!("--oidc-client-id={client_id}"),
+        "--oidc-extra-scope=email".to_owned(),
+        "--oidc-extra-scope=offline_access".to_owned(),
+        format!("--listen-address=127.0.0.1:{port}"),
+    ]
+}
+
+/// The redirect URI of a loopback listener on `port`, as eks-token and kubelogin send it.
+pub fn oidc_redirect(port: u16) -> String {
+    format!("http://localhost:{port}")
+}
+
+/// Where `eks-token oidc` keeps its tokens in a sandbox (no `--token-cache-dir`, no
+/// `KUBECACHEDIR`).
+pub fn oidc_cache_dir(s: &Sandbox) -> PathBuf {
+    s.path(".kube/cache/eks-token-oidc")
+}
+
+/// The entries of the sandbox's OIDC token cache (its `.json` files), in no order.
+pub fn oidc_cache_entries(s: &Sandbox) -> Vec<Value> {
+    let Ok(dir) = std::fs::read_dir(oidc_cache_dir(s)) else {
+        return Vec::new();
+    };
+    dir.flatten()
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|x| x == "json"))
+        .map(|p| super::runner::read_json(&p))
+        .collect()
+}
+
 /// A running OpenID Provider.
 pub struct OidcProvider {
     pub server: Process,

@@ -453,3 +453,19 @@ pub fn browser_opens(s: &Sandbox) -> Vec<String> {
         .map(str::to_owned)
         .collect()
 }
+
+/// Makes the test browser of a sandbox also note every URL it requests, redirects too
+/// (see [`browser_visits`]): the callbacks with the codes the provider sent.
+pub fn record_browser_visits(s: &mut Sandbox) {
+    let log = s.path("browser-visits.log");
+    s.env("EKS_TOKEN_TEST_BROWSER_VISITS", log.display().to_string());
+}
+
+/// Every URL the test browser requested ([`record_browser_visits`]), in order.
+pub fn browser_visits(s: &Sandbox) -> Vec<String> {
+    std::fs::read_to_string(s.path("browser-visits.log"))
+        .unwrap_or_default()
+        .lines()
+        .map(str::to_owned)
+        .collect()
+}
