@@ -106,6 +106,9 @@ impl OidcError {
                 "the provider's TLS certificate is not trusted: pass its CA with --certificate-authority FILE (or --certificate-authority-data)".into()
             }
             Self::Network(_) => "check the issuer URL, the network, VPN and proxy settings (HTTPS_PROXY, NO_PROXY); allow more time with --timeout SECONDS".into(),
+            Self::Discovery { why, .. } if why.contains("answered HTTP 5") => {
+                "the provider is failing: retry in a minute".into()
+            }
             Self::Discovery { .. } => "--oidc-issuer-url must be the issuer exactly as the provider names it (the URL before /.well-known/openid-configuration)".into(),
             Self::Refused { error, .. } if error.error == "invalid_client" || error.error == "unauthorized_client" => {
                 "check --oidc-client-id and --oidc-client-secret, and that the client allows this grant type".into()
@@ -257,7 +260,16 @@ pub fn cached(settings: &Settings, key: &Key, now: DateTime<Utc>) -> Option<Entr
     }
     let dir = settings.cache_dir.as_deref()?;
     let entry = OidcCache::existing(dir).ok()??.read(key).ok()??;
-    entry.fresh(now).then_some(entry)
+    if !entry.fresh(now) {
+        return None;
+    }
+    log::debug(format_args!(
+        "oidc: cache hit in {} (key {}), token expires {}",
+        dir.display(),
+        key.as_str(),
+        message::rfc3339(entry.expires_at)
+    ));
+    Some(entry)
 }
 
 /// The token for `settings`: cached, refreshed, or from a new login.
