@@ -8,7 +8,7 @@
 mod support;
 
 use std::os::unix::fs::PermissionsExt;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use serde_json::{Value, json};
 use support::{
@@ -119,11 +119,7 @@ fn migrates_what_the_aws_cli_and_the_authenticator_docs_write() {
 
         // A second run finds nothing left to do and writes nothing.
         let written = std::fs::read(&path).unwrap();
-        let again = s.run(&["kubeconfig", "migrate"]);
-        assert_eq!(
-            again.stdout,
-            format!("nothing to migrate in {}\n", path.display())
-        );
+        assert_nothing_left(&s, &path);
         assert_eq!(std::fs::read(&path).unwrap(), written);
     }
 }
@@ -306,11 +302,7 @@ fn yaml_1_1_look_alikes_stay_strings_for_kubectl() {
     );
 
     // The rewritten file is stable: a second run has nothing to do.
-    let again = s.run(&["kubeconfig", "migrate"]);
-    assert_eq!(
-        again.stdout,
-        format!("nothing to migrate in {}\n", path.display())
-    );
+    assert_nothing_left(&s, &path);
 }
 
 #[test]
@@ -561,11 +553,7 @@ fn migrates_kubelogin_users_as_the_okta_guide_and_kubelogin_setup_write_them() {
             with_eks_token_oidc(&before, user),
             "{name}"
         );
-        let again = s.run(&["kubeconfig", "migrate"]);
-        assert_eq!(
-            again.stdout,
-            format!("nothing to migrate in {}\n", path.display())
-        );
+        assert_nothing_left(&s, &path);
     }
 }
 
@@ -655,4 +643,13 @@ fn a_migrated_okta_guide_kubeconfig_lists_pods_through_a_real_openid_provider() 
     assert_kubectl_gets_pods_as(&s, &api, &path, OIDC_EMAIL, "migrated kubelogin user");
     assert_eq!(provider.logins(), 1);
     assert_eq!(api.rejections(), Vec::<String>::new());
+}
+
+/// A second run over a migrated file finds nothing to do: the rewrite is stable.
+fn assert_nothing_left(s: &Sandbox, path: &Path) {
+    let again = s.run(&["kubeconfig", "migrate"]);
+    assert_eq!(
+        again.stdout,
+        format!("nothing to migrate in {}\n", path.display())
+    );
 }

@@ -720,6 +720,33 @@ fn sso_cache_secrets(s: &Sandbox) -> Vec<String> {
     found
 }
 
+/// The PKCE challenges of the URLs the test browser was opened at.
+fn browser_challenges(s: &Sandbox) -> Vec<String> {
+    browser_opens(s)
+        .iter()
+        .filter_map(|url| {
+            url::Url::parse(url)
+                .ok()?
+                .query_pairs()
+                .find_map(|(k, v)| (k == "code_challenge").then(|| v.into_owned()))
+        })
+        .collect()
+}
+
+/// Asserts `text` (from `place`) holds none of `secrets` and no PKCE verifier of
+/// `challenges`.
+fn assert_no_secret(text: &str, place: &str, secrets: &[&str], challenges: &[String]) {
+    for secret in secrets {
+        assert!(!text.contains(secret), "{place}: {secret} in:\n{text}");
+    }
+    for challenge in challenges {
+        assert!(
+            !holds_verifier(text, challenge),
+            "{place}: the PKCE verifier in:\n{text}"
+        );
+    }
+}
+
 /// Whether `text` holds the PKCE verifier of `challenge`: a run of 43 to 128 unreserved
 /// characters whose unpadded base64url SHA-256 is the challenge (RFC 7636 4.1, 4.2).
 fn holds_verifier(text: &str, challenge: &str) -> bool {
@@ -765,29 +792,15 @@ fn run_login_checked(w: &mut LoginWorld, env: &[(&str, String)], args: &[&str]) 
         run.stderr
     );
     w.secrets.extend(sso_cache_secrets(s));
-    let challenges: Vec<String> = browser_opens(s)
+    let challenges = browser_challenges(s);
+    let secrets: Vec<&str> = w
+        .secrets
         .iter()
-        .filter_map(|url| {
-            url::Url::parse(url)
-                .ok()?
-                .query_pairs()
-                .find_map(|(k, v)| (k == "code_challenge").then(|| v.into_owned()))
-        })
+        .map(String::as_str)
+        .chain(FAKE_SSO_SECRET_PREFIXES.iter().copied())
         .collect();
     let check = |text: &str, place: &str| {
-        let secrets = w.secrets.iter().map(String::as_str);
-        for secret in secrets.chain(FAKE_SSO_SECRET_PREFIXES.iter().copied()) {
-            assert!(
-                !text.contains(secret),
-                "{label}: {secret} in {place}:\n{text}"
-            );
-        }
-        for challenge in &challenges {
-            assert!(
-                !holds_verifier(text, challenge),
-                "{label}: the PKCE verifier in {place}:\n{text}"
-            );
-        }
+        assert_no_secret(text, &format!("{label}: {place}"), &secrets, &challenges);
     };
     check(&run.stderr, "stderr");
     check(&run.stdout, "stdout");
@@ -955,34 +968,19 @@ impl OidcWorld {
                 self.secrets.push(code.into_owned());
             }
         }
-        let challenges: Vec<String> = browser_opens(s)
-            .iter()
-            .filter_map(|url| {
-                url::Url::parse(url)
-                    .ok()?
-                    .query_pairs()
-                    .find_map(|(k, v)| (k == "code_challenge").then(|| v.into_owned()))
-            })
-            .collect();
+        let challenges = browser_challenges(s);
         let printed = serde_json::from_str::<Value>(&run.stdout)
             .ok()
             .and_then(|c| c["status"]["token"].as_str().map(str::to_owned));
         let check = |text: &str, place: &str| {
-            for secret in &self.secrets {
-                if place == "stdout" && printed.as_ref() == Some(secret) {
-                    continue;
-                }
-                assert!(
-                    !text.contains(secret),
-                    "{label}: {secret} in {place}:\n{text}"
-                );
-            }
-            for challenge in &challenges {
-                assert!(
-                    !holds_verifier(text, challenge),
-                    "{label}: the PKCE verifier in {place}:\n{text}"
-                );
-            }
+            // The token printed on stdout is the job; every other secret is not.
+            let secrets: Vec<&str> = self
+                .secrets
+                .iter()
+                .filter(|secret| !(place == "stdout" && printed.as_ref() == Some(*secret)))
+                .map(String::as_str)
+                .collect();
+            assert_no_secret(text, &format!("{label}: {place}"), &secrets, &challenges);
         };
         check(&run.stderr, "stderr");
         // Any JWT at all (an ID token starts with the base64url of `{"`).

@@ -106,32 +106,15 @@ pub fn write_exec_kubeconfig_command(
         .map(|a| format!("\"{a}\""))
         .collect::<Vec<_>>()
         .join(", ");
-    sandbox.write(
-        ".kube/config",
+    write_kubeconfig(
+        sandbox,
+        api,
         &format!(
-            "apiVersion: v1
-kind: Config
-clusters:
-- name: fake
-  cluster:
-    server: https://127.0.0.1:{port}
-    certificate-authority: {ca}
-users:
-- name: eks
-  user:
-    exec:
+            "    exec:
       apiVersion: {api_version}
       command: {command}
       args: [{args}]{interactive}
-contexts:
-- name: fake
-  context:
-    cluster: fake
-    user: eks
-current-context: fake
-",
-            port = api.server.port,
-            ca = api.ca.display(),
+"
         ),
     )
 }
@@ -139,6 +122,12 @@ current-context: fake
 /// `~/.kube/config` with one context on `api` whose user sends `token` as it is (a static
 /// `token:` user, no plugin).
 pub fn write_token_kubeconfig(sandbox: &Sandbox, api: &FakeEks, token: &str) -> PathBuf {
+    write_kubeconfig(sandbox, api, &format!("    token: {token}\n"))
+}
+
+/// `~/.kube/config` with one context on `api` (its CA trusted) whose user is `user`
+/// (the YAML under `user:`, indented four spaces).
+fn write_kubeconfig(sandbox: &Sandbox, api: &FakeEks, user: &str) -> PathBuf {
     sandbox.write(
         ".kube/config",
         &format!(
@@ -150,14 +139,13 @@ clusters:
     server: https://127.0.0.1:{port}
     certificate-authority: {ca}
 users:
-- name: static
+- name: user
   user:
-    token: {token}
-contexts:
+{user}contexts:
 - name: fake
   context:
     cluster: fake
-    user: static
+    user: user
 current-context: fake
 ",
             port = api.server.port,
