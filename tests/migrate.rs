@@ -284,14 +284,7 @@ fn yaml_1_1_look_alikes_stay_strings_for_kubectl() {
     let run = s.run(&["kubeconfig", "migrate"]);
     assert_eq!(run.code, 0, "{}", run.stderr);
     let backup = s.path(".kube/config.bak");
-    assert_eq!(
-        run.stdout,
-        format!(
-            "migrated {change}\nwrote {} (previous file: {})\n",
-            path.display(),
-            backup.display()
-        )
-    );
+    assert_eq!(run.stdout, migrated(&change, &path, &backup));
     assert_eq!(run.stderr, comments_not_kept(&path, &backup));
     assert_eq!(kubectl_view(&s, &path), expected);
     assert_kubectl_reads(
@@ -533,15 +526,7 @@ fn migrates_kubelogin_users_as_the_okta_guide_and_kubelogin_setup_write_them() {
         let run = s.run(&["kubeconfig", "migrate"]);
         assert_eq!(run.code, 0, "{name}: {}", run.stderr);
         let backup = s.path(".kube/config.bak");
-        assert_eq!(
-            run.stdout,
-            format!(
-                "migrated {change}\nwrote {} (previous file: {})\n",
-                path.display(),
-                backup.display()
-            ),
-            "{name}"
-        );
+        assert_eq!(run.stdout, migrated(&change, &path, &backup), "{name}");
         assert!(run.stderr.is_empty(), "{name}: {}", run.stderr);
         assert_eq!(
             std::fs::read(&backup).unwrap(),
@@ -652,4 +637,13 @@ fn assert_nothing_left(s: &Sandbox, path: &Path) {
         again.stdout,
         format!("nothing to migrate in {}\n", path.display())
     );
+}
+
+/// What `kubeconfig migrate` prints when it rewrote `path`, keeping `backup`.
+fn migrated(change: &str, path: &Path, backup: &Path) -> String {
+    format!(
+        "migrated {change}\nwrote {} (previous file: {})\n",
+        path.display(),
+        backup.display()
+    )
 }
