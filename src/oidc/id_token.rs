@@ -88,3 +88,99 @@ fn key_for<'a>(keys: &'a JwkSet, kid: Option<&str>) -> Result<&'a Jwk, String> {
         },
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use jsonwebtoken::{EncodingKey, Header, encode};
+    use serde_json::json;
+
+    use super::*;
+
+    const ISSUER: &str = "https://idp.example.com";
+    const CLIENT: &str = "eks";
+
+    /// The fixture key pair (`fixtures/oidc/make_key.py`).
+    fn keys() -> JwkSet {
+        serde_json::from_str(include_str!("../../fixtures/oidc/test-key.jwks.json")).unwrap()
+    }
+
+    fn signed(claims: serde_json::Value, kid: Option<&str>) -> String {
+        let key = EncodingKey::from_rsa_der(include_bytes!("../../fixtures/oidc/test-key.der"));
+        let mut header = Header::new(Algorithm::RS256);
+        header.kid = kid.map(str::to_owned);
+        encode(&header, &claims, &key).unwrap()
+    }
+
+    fn claims() -> serde_json::Value {
+        json!({"iss": ISSUER, "aud": CLIENT, "sub": "alice", "email": "alice@example.com",
+               "groups": ["eks-admins"], "exp": Utc::now().timestamp() + 3600, "nonce": "n1"})
+    }
+
+    fn check(token: &str) -> Result<Claims, String> {
+        validate(token, &keys(), ISSUER, CLIENT, Some("n1"))
+    }
+
+    #[test]
+    fn a_token_from_the_provider_for_this_client_and_login_is_valid() {
+        let claims = check(&signed(claims(), Some("test"))).unwrap();
+        assert_eq!(claims.email.as_deref(), Some("alice@example.com"));
+        assert_eq!(claims.groups, ["eks-admins"]);
+        // The only key, when the token names none.
+        assert!(check(&signed(claims_with("sub", json!("alice")), None)).is_ok());
+    }
+
+    fn claims_with(name: &str, value: serde_json::Value) -> serde_json::Value {
+        let mut claims = claims();
+        claims[name] = value;
+        claims
+    }
+
+    #[test]
+    fn wrong_issuer_audience_expiry_nonce_and_signature_are_refused() {
+        let refused = |token: &str, why: &str| {
+            let err = check(token).expect_err(why);
+            assert!(err.contains(why), "{err:?} does not say {why:?}");
+        };
+        refused(
+            &signed(claims_with("iss", json!("https://other")), Some("test")),
+            "its issuer is not",
+        );
+        refused(
+            &signed(claims_with("aud", json!("other-app")), Some("test")),
+            "its audience is not the client id eks",
+        );
+        refused(
+            &signed(
+                claims_with("exp", json!(Utc::now().timestamp() - 3600)),
+                Some("test"),
+            ),
+            "it has expired",
+        );
+        refused(
+            &signed(claims_with("nonce", json!("n2")), Some("test")),
+            "its nonce is not this login's",
+        );
+        refused(
+            &signed(claims(), Some("other")),
+            "is not among the provider's keys",
+        );
+        // Another payload under this signature.
+        let token = signed(claims(), Some("test"));
+        let other = signed(
+            claims_with("email", json!("mallory@example.com")),
+            Some("test"),
+        );
+        let mut parts: Vec<&str> = token.split('.').collect();
+        parts[1] = other.split('.').nth(1).unwrap();
+        refused(&parts.join("."), "its signature does not match");
+        // Signed with a shared secret rather than the provider's key.
+        let hs = encode(
+            &Header::new(Algorithm::HS256),
+            &claims(),
+            &EncodingKey::from_secret(b"client-secret").unwrap(),
+        )
+        .unwrap();
+        refused(&hs, "not a public key");
+        refused("not.a.jwt", "it is not a JWT");
+    }
+}
