@@ -26,6 +26,48 @@ pub struct Cli {
     pub command: Command,
 }
 
+impl Cli {
+    /// Parses `args` (already [`normalize`]d). clap builds every subcommand's arguments
+    /// before it parses; what kubectl runs on every call (`token`, `oidc`) is parsed first
+    /// by a parser that knows only those, and anything it does not take (help, a usage
+    /// error, another subcommand) by the whole one, so messages stay the same.
+    pub fn parse_args(args: Vec<OsString>) -> Result<Self, clap::Error> {
+        let plugin = args
+            .iter()
+            .skip(1)
+            .take(2)
+            .any(|a| a == "token" || a == "oidc");
+        if plugin && let Ok(fast) = PluginCli::try_parse_from(&args) {
+            return Ok(Self {
+                verbose: fast.verbose,
+                command: match fast.command {
+                    PluginCommand::Token(token) => Command::Token(token),
+                    PluginCommand::Oidc(oidc) => Command::Other(OtherCommand::Oidc(oidc)),
+                },
+            });
+        }
+        Self::try_parse_from(args)
+    }
+}
+
+/// [`Cli`] with only the subcommands kubectl runs.
+#[derive(Debug, Parser)]
+#[command(name = "eks-token")]
+struct PluginCli {
+    #[arg(short = 'v', long, global = true)]
+    verbose: bool,
+    #[command(subcommand)]
+    command: PluginCommand,
+}
+
+// Parsed once and taken apart at once: boxing `token` would cost its fast path a move.
+#[allow(clippy::large_enum_variant)]
+#[derive(Debug, Subcommand)]
+enum PluginCommand {
+    Token(TokenArgs),
+    Oidc(Box<OidcCommand>),
+}
+
 /// The subcommands: `token`, which kubectl runs and whose fast path `main` takes first,
 /// and the others.
 #[derive(Debug, Subcommand)]
@@ -625,7 +667,7 @@ mod tests {
     use super::*;
 
     fn parse(args: &[&str]) -> Result<Cli, clap::Error> {
-        Cli::try_parse_from(normalize(args.iter().map(OsString::from)))
+        Cli::parse_args(normalize(args.iter().map(OsString::from)))
     }
 
     fn token(args: &[&str]) -> TokenArgs {

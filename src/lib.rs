@@ -29,7 +29,6 @@ use std::io::{self, Write};
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use clap::Parser;
 use clap::error::ErrorKind;
 
 use crate::cli::{Cli, OtherCommand};
@@ -40,7 +39,7 @@ use crate::error::Error;
 /// is returned instead.
 pub fn start(args: impl IntoIterator<Item = OsString>) -> Result<Cli, ExitCode> {
     std::panic::set_hook(Box::new(report_panic));
-    let cli = Cli::try_parse_from(cli::normalize(args)).map_err(usage_error)?;
+    let cli = Cli::parse_args(cli::normalize(args)).map_err(usage_error)?;
     init_log(cli.verbose);
     Ok(cli)
 }
