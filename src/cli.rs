@@ -29,42 +29,57 @@ pub struct Cli {
 impl Cli {
     /// Parses `args` (already [`normalize`]d). clap builds every subcommand's arguments
     /// before it parses; what kubectl runs on every call (`token`, `oidc`) is parsed first
-    /// by a parser that knows only those, and anything it does not take (help, a usage
-    /// error, another subcommand) by the whole one, so messages stay the same.
+    /// by a parser that knows only that subcommand, and anything it does not take (help,
+    /// a usage error) by the whole one, so messages stay the same.
     pub fn parse_args(args: Vec<OsString>) -> Result<Self, clap::Error> {
-        let plugin = args
-            .iter()
-            .skip(1)
-            .take(2)
-            .any(|a| a == "token" || a == "oidc");
-        if plugin && let Ok(fast) = PluginCli::try_parse_from(&args) {
-            return Ok(Self {
-                verbose: fast.verbose,
-                command: match fast.command {
-                    PluginCommand::Token(token) => Command::Token(token),
-                    PluginCommand::Oidc(oidc) => Command::Other(OtherCommand::Oidc(oidc)),
-                },
-            });
+        let named = |name: &str| args.iter().skip(1).take(2).any(|a| a == name);
+        let fast = if named("token") {
+            TokenCli::try_parse_from(&args).map(|c| {
+                let TokenOnly::Token(token) = c.command;
+                (c.verbose, Command::Token(token))
+            })
+        } else if named("oidc") {
+            OidcCli::try_parse_from(&args).map(|c| {
+                let OidcOnly::Oidc(oidc) = c.command;
+                (c.verbose, Command::Other(OtherCommand::Oidc(oidc)))
+            })
+        } else {
+            return Self::try_parse_from(args);
+        };
+        match fast {
+            Ok((verbose, command)) => Ok(Self { verbose, command }),
+            Err(_) => Self::try_parse_from(args),
         }
-        Self::try_parse_from(args)
     }
 }
 
-/// [`Cli`] with only the subcommands kubectl runs.
+/// [`Cli`] with `token` alone.
 #[derive(Debug, Parser)]
 #[command(name = "eks-token")]
-struct PluginCli {
+struct TokenCli {
     #[arg(short = 'v', long, global = true)]
     verbose: bool,
     #[command(subcommand)]
-    command: PluginCommand,
+    command: TokenOnly,
 }
 
-// Parsed once and taken apart at once: boxing `token` would cost its fast path a move.
-#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Subcommand)]
-enum PluginCommand {
+enum TokenOnly {
     Token(TokenArgs),
+}
+
+/// [`Cli`] with `oidc` alone.
+#[derive(Debug, Parser)]
+#[command(name = "eks-token")]
+struct OidcCli {
+    #[arg(short = 'v', long, global = true)]
+    verbose: bool,
+    #[command(subcommand)]
+    command: OidcOnly,
+}
+
+#[derive(Debug, Subcommand)]
+enum OidcOnly {
     Oidc(Box<OidcCommand>),
 }
 
