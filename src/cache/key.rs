@@ -43,6 +43,34 @@ pub const KEY_ENV: &[&str] = &[
     "AWS_EC2_METADATA_DISABLED",
 ];
 
+/// The variables of [`KEY_ENV`] that choose which credentials a run gets, and so key the
+/// credential cache. Left out are those that only pick where the token is signed for
+/// (`AWS_REGION`, `AWS_DEFAULT_REGION`, `AWS_USE_FIPS_ENDPOINT`,
+/// `AWS_USE_DUALSTACK_ENDPOINT`): STS credentials are global, so one AssumeRole serves
+/// every region, cluster and STS host. The endpoint variables stay: another STS, SSO or
+/// container endpoint issues other credentials.
+pub const CREDENTIAL_ENV: &[&str] = &[
+    "AWS_PROFILE",
+    // The environment's keys outrank profiles and are the base of `--role-arn`.
+    "AWS_ACCESS_KEY_ID",
+    "AWS_SESSION_EXPIRATION",
+    "AWS_CREDENTIAL_EXPIRATION",
+    "AWS_ROLE_ARN",
+    "AWS_ROLE_SESSION_NAME",
+    "AWS_WEB_IDENTITY_TOKEN_FILE",
+    "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+    "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
+    "AWS_CONTAINER_AUTHORIZATION_TOKEN",
+    "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE",
+    "AWS_CONFIG_FILE",
+    "AWS_SHARED_CREDENTIALS_FILE",
+    "AWS_ENDPOINT_URL",
+    "AWS_ENDPOINT_URL_STS",
+    "AWS_ENDPOINT_URL_SSO",
+    "AWS_ENDPOINT_URL_SSO_OIDC",
+    "AWS_EC2_METADATA_DISABLED",
+];
+
 /// Everything a key is made of, read once per run.
 #[derive(Clone, Debug, Default)]
 pub struct KeyInputs {
@@ -142,17 +170,7 @@ impl CacheKey {
         for name in KEY_ENV {
             key.field(inputs.env.get(name).map(|v| v.as_encoded_bytes()));
         }
-        for (path, stamp) in &inputs.config_files {
-            key.field(Some(path.as_os_str().as_encoded_bytes()));
-            let stamp = stamp.map(|s| {
-                [
-                    s.len.to_le_bytes().as_slice(),
-                    &s.modified_nanos.to_le_bytes(),
-                ]
-                .concat()
-            });
-            key.field(stamp.as_deref());
-        }
+        key.files(&inputs.config_files);
         let request = Request {
             cluster: cluster.as_str().to_owned(),
             region: inputs.named_region.clone(),
@@ -162,6 +180,50 @@ impl CacheKey {
         Self {
             hash: hex(&key.0.finalize()),
             request,
+        }
+    }
+
+    /// The key's file-name stem.
+    pub fn as_str(&self) -> &str {
+        &self.hash
+    }
+}
+
+/// What cached credentials are bound to, hashed: the profile, the `--role-arn` options,
+/// the [`CREDENTIAL_ENV`] variables and the AWS config files' identity; never the cluster,
+/// region or STS host, so tokens for many clusters share one set of credentials.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CredentialKey {
+    hash: String,
+}
+
+/// Hashed first, so a credential key never equals a token key.
+const CREDENTIAL_DOMAIN: &str = "eks-token credentials";
+
+impl CredentialKey {
+    /// The key for the credentials a run with `inputs` resolves.
+    pub fn of(inputs: &KeyInputs) -> Self {
+        let mut key = KeyHasher(Sha256::new());
+        key.text(Some(CREDENTIAL_DOMAIN));
+        key.field(Some(&super::credentials::FORMAT.to_le_bytes()));
+        key.text(inputs.profile.as_deref());
+        let role = inputs.role.as_ref();
+        key.text(role.map(|r| r.arn.as_str()));
+        key.text(role.and_then(|r| r.session_name.as_deref()));
+        key.text(role.and_then(|r| r.external_id.as_deref()));
+        key.text(role.map(|r| {
+            if r.forward_session_name {
+                "forward"
+            } else {
+                ""
+            }
+        }));
+        for name in CREDENTIAL_ENV {
+            key.field(inputs.env.get(name).map(|v| v.as_encoded_bytes()));
+        }
+        key.files(&inputs.config_files);
+        Self {
+            hash: hex(&key.0.finalize()),
         }
     }
 
@@ -188,6 +250,21 @@ impl KeyHasher {
 
     fn text(&mut self, value: Option<&str>) {
         self.field(value.map(str::as_bytes));
+    }
+
+    /// Each file's path and stamp.
+    fn files(&mut self, files: &[(PathBuf, Option<FileStamp>)]) {
+        for (path, stamp) in files {
+            self.field(Some(path.as_os_str().as_encoded_bytes()));
+            let stamp = stamp.map(|s| {
+                [
+                    s.len.to_le_bytes().as_slice(),
+                    &s.modified_nanos.to_le_bytes(),
+                ]
+                .concat()
+            });
+            self.field(stamp.as_deref());
+        }
     }
 }
 
@@ -296,6 +373,102 @@ mod tests {
             .map(|i| CacheKey::of(&cluster("c"), i).hash)
             .collect();
         keys.push(CacheKey::of(&cluster("d"), &base).hash);
+        let distinct: HashSet<_> = keys.iter().collect();
+        assert_eq!(distinct.len(), keys.len());
+    }
+
+    #[test]
+    fn five_clusters_regions_and_endpoint_variants_share_one_credential_key() {
+        let base = CredentialKey::of(&inputs());
+        let mut others = Vec::new();
+        for name in ["a", "b", "c", "d", "e"] {
+            // The token keys differ, the credential key does not.
+            others.push(CacheKey::of(&cluster(name), &inputs()));
+        }
+        let distinct: HashSet<_> = others.iter().map(|k| k.hash.clone()).collect();
+        assert_eq!(distinct.len(), 5);
+        for change in [
+            &(|i: &mut KeyInputs| i.region = Some("eu-west-1".into())) as &dyn Fn(&mut KeyInputs),
+            &|i| i.named_region = None,
+            &|i| i.fips = Some(true),
+            &|i| i.dual_stack = Some(true),
+            &|i| {
+                for name in [
+                    "AWS_REGION",
+                    "AWS_DEFAULT_REGION",
+                    "AWS_USE_FIPS_ENDPOINT",
+                    "AWS_USE_DUALSTACK_ENDPOINT",
+                ] {
+                    i.env.insert(name, "eu-west-1".into());
+                }
+            },
+        ] {
+            let mut changed = inputs();
+            change(&mut changed);
+            assert_eq!(CredentialKey::of(&changed), base);
+        }
+        assert_ne!(
+            base.as_str(),
+            CacheKey::of(&cluster("c"), &inputs()).as_str()
+        );
+    }
+
+    #[test]
+    fn every_credential_input_changes_the_credential_key() {
+        assert!(CREDENTIAL_ENV.iter().all(|v| KEY_ENV.contains(v)));
+        let base = inputs();
+        let role = RoleOptions {
+            arn: "arn:aws:iam::1:role/r".into(),
+            ..Default::default()
+        };
+        let with = |change: &dyn Fn(&mut KeyInputs)| {
+            let mut inputs = base.clone();
+            change(&mut inputs);
+            inputs
+        };
+        let stamp = FileStamp {
+            len: 10,
+            modified_nanos: 1,
+        };
+        let mut variants = vec![
+            base.clone(),
+            with(&|i| i.profile = Some("p".into())),
+            with(&|i| i.role = Some(role.clone())),
+            with(&|i| {
+                i.role = Some(RoleOptions {
+                    session_name: Some("s".into()),
+                    ..role.clone()
+                })
+            }),
+            with(&|i| {
+                i.role = Some(RoleOptions {
+                    external_id: Some("e".into()),
+                    ..role.clone()
+                })
+            }),
+            with(&|i| {
+                i.role = Some(RoleOptions {
+                    forward_session_name: true,
+                    ..role.clone()
+                })
+            }),
+            with(&|i| i.config_files[0].0 = "/elsewhere/config".into()),
+            with(&|i| i.config_files[0].1 = Some(stamp)),
+            with(&|i| i.config_files[0].1 = Some(FileStamp { len: 11, ..stamp })),
+            with(&|i| {
+                i.config_files[0].1 = Some(FileStamp {
+                    modified_nanos: 2,
+                    ..stamp
+                })
+            }),
+            with(&|i| i.config_files.pop().map(drop).unwrap_or_default()),
+        ];
+        for name in CREDENTIAL_ENV {
+            variants.push(with(&|i| {
+                i.env.insert(name, "1".into());
+            }));
+        }
+        let keys: Vec<String> = variants.iter().map(|i| CredentialKey::of(i).hash).collect();
         let distinct: HashSet<_> = keys.iter().collect();
         assert_eq!(distinct.len(), keys.len());
     }

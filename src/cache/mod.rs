@@ -13,6 +13,7 @@
 //! in it must be provably ours (our name pattern, and an entry's content or a lock file's
 //! shape), else the directory is refused and nothing in it is touched.
 
+mod credentials;
 mod entry;
 mod key;
 
@@ -30,8 +31,13 @@ use crate::store::{self, Found, Lock, Store, StoreError};
 use crate::token::Token;
 use entry::{Entry, MAX_ENTRY_BYTES, is_entry, is_key};
 
+use credentials::MAX_CREDENTIALS_BYTES;
+pub use credentials::{
+    ADVISORY_REFRESH, CredentialsDescription, CredentialsEntry, Freshness, MANDATORY_REFRESH, Plan,
+    freshness, plan,
+};
 pub use entry::{Description, MIN_REMAINING};
-pub use key::{CacheKey, FileStamp, KeyInputs};
+pub use key::{CacheKey, CredentialKey, FileStamp, KeyInputs};
 
 /// Where the cache lives: `--cache-dir`, `EKS_TOKEN_CACHE_DIR`, `$KUBECACHEDIR/eks-token`,
 /// else `~/.kube/cache/eks-token`.
@@ -62,6 +68,21 @@ pub struct Listed {
     #[serde(flatten)]
     pub description: Description,
     pub expires_at: DateTime<Utc>,
+}
+
+/// A listed credential entry: where the credentials came from, the role, the expiry.
+#[derive(Debug, Clone, Serialize)]
+pub struct ListedCredentials {
+    #[serde(flatten)]
+    pub description: CredentialsDescription,
+    pub expires_at: DateTime<Utc>,
+}
+
+/// What `clear` removed, of each kind.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Cleared {
+    pub tokens: usize,
+    pub credentials: usize,
 }
 
 /// Why the cache could not be used; the token is still printed.
@@ -130,6 +151,8 @@ pub struct Cache {
 enum Kind {
     /// `<key>.json`
     Entry,
+    /// `<key>.credentials`
+    Credentials,
     /// `<key>.lock`
     Lock,
     /// `.<key>.<pid>.<nanos>.tmp`
@@ -142,6 +165,9 @@ fn our_name(name: &str) -> Option<(Kind, &str)> {
     if let Some(key) = name.strip_suffix(".json").filter(|k| is_key(k)) {
         return Some((Kind::Entry, key));
     }
+    if let Some(key) = name.strip_suffix(CREDENTIALS_SUFFIX).filter(|k| is_key(k)) {
+        return Some((Kind::Credentials, key));
+    }
     if let Some(key) = store::lock_of(name).filter(|k| is_key(k)) {
         return Some((Kind::Lock, key));
     }
@@ -153,11 +179,21 @@ fn entry_name(key: &str) -> String {
     format!("{key}.json")
 }
 
+/// Credential entries have their own suffix: the name says which kind a file holds, so a
+/// token entry is never read as credentials or the reverse (their keys differ too).
+const CREDENTIALS_SUFFIX: &str = ".credentials";
+
+fn credentials_name(key: &str) -> String {
+    format!("{key}{CREDENTIALS_SUFFIX}")
+}
+
 /// The cache's files, once the directory is known to hold nothing else.
 #[derive(Default)]
 struct Files {
     /// Entry keys, each with its entry when it is of the current format.
     entries: Vec<(String, Option<Entry>)>,
+    /// Credential entry keys, each with its entry when it is of the current format.
+    credentials: Vec<(String, Option<CredentialsEntry>)>,
     /// Lock file keys, each with whether it is older than [`store::STALE`].
     locks: Vec<(String, bool)>,
     /// Temporary file names, each with whether it is older than [`store::STALE`].
@@ -225,6 +261,35 @@ impl Cache {
             .write(&entry_name(key.as_str()), &entry.to_bytes())?)
     }
 
+    /// The credentials cached for `key`, whatever time they have left (the caller decides
+    /// with [`freshness`]). A missing, corrupt or foreign-format entry is `None`.
+    pub fn lookup_credentials(
+        &self,
+        key: &CredentialKey,
+    ) -> Result<Option<CredentialsEntry>, CacheError> {
+        let bytes = self
+            .store
+            .read(&credentials_name(key.as_str()), MAX_CREDENTIALS_BYTES)?;
+        Ok(bytes
+            .and_then(|bytes| CredentialsEntry::parse(&bytes))
+            .filter(|entry| entry.is_for(key)))
+    }
+
+    /// Stores credentials under their key: a private temporary file, then renamed.
+    pub fn store_credentials(&self, entry: &CredentialsEntry) -> Result<(), CacheError> {
+        let name = credentials_name(entry.key());
+        Ok(self.store.write(&name, &entry.to_bytes())?)
+    }
+
+    /// The lock on `key`'s credentials, as [`Cache::lock`]: one refresh per burst.
+    pub fn lock_credentials(
+        &self,
+        key: &CredentialKey,
+        wait: Duration,
+    ) -> Result<Option<Lock>, CacheError> {
+        Ok(self.store.lock(key.as_str(), wait)?)
+    }
+
     /// Waits up to `wait` for the per-key lock (`wait` is the run's deadline: the holder
     /// gives up by then). `Ok(None)` when another run held it too long: the caller then
     /// mints without the cache rather than hang.
@@ -235,10 +300,19 @@ impl Cache {
     /// Removes `<key>.json` and its lock file while holding its lock; `false` when
     /// another run holds it (it is minting: its entry is about to be replaced anyway).
     fn remove_entry(&self, key: &str) -> Result<bool, CacheError> {
+        self.remove_locked(key, &entry_name(key))
+    }
+
+    /// Removes `<key>.credentials` and its lock file, as [`Cache::remove_entry`].
+    fn remove_credentials(&self, key: &str) -> Result<bool, CacheError> {
+        self.remove_locked(key, &credentials_name(key))
+    }
+
+    fn remove_locked(&self, key: &str, name: &str) -> Result<bool, CacheError> {
         let Some(lock) = self.store.lock(key, Duration::ZERO)? else {
             return Ok(false);
         };
-        self.store.remove_locked(lock, &[&entry_name(key)])?;
+        self.store.remove_locked(lock, &[name])?;
         Ok(true)
     }
 
@@ -258,6 +332,17 @@ impl Cache {
                             None => true,
                             Some(bytes) if is_entry(&bytes) => {
                                 files.entries.push((key.to_owned(), Entry::parse(&bytes)));
+                                true
+                            }
+                            Some(_) => false,
+                        }
+                    }
+                    Some((Kind::Credentials, key)) => {
+                        match self.store.read(name, MAX_CREDENTIALS_BYTES)? {
+                            None => true,
+                            Some(bytes) if is_entry(&bytes) => {
+                                let entry = CredentialsEntry::parse(&bytes);
+                                files.credentials.push((key.to_owned(), entry));
                                 true
                             }
                             Some(_) => false,
@@ -307,9 +392,43 @@ impl Cache {
         Ok(listed)
     }
 
-    /// Removes the entries for `cluster` (all when `None`), returning how many.
-    pub fn clear(&self, cluster: Option<&str>) -> Result<usize, CacheError> {
-        self.remove_entries(|d| cluster.is_none_or(|c| d.is_some_and(|d| d.cluster == c)))
+    /// Every readable credential entry, expired ones included, sorted by source and role.
+    /// Never the keys.
+    pub fn list_credentials(&self) -> Result<Vec<ListedCredentials>, CacheError> {
+        let mut listed: Vec<ListedCredentials> = self
+            .files()?
+            .credentials
+            .into_iter()
+            .filter_map(|(_, entry)| entry)
+            .map(|e| ListedCredentials {
+                description: e.description.clone(),
+                expires_at: e.expires_at,
+            })
+            .collect();
+        listed.sort_by(|a, b| {
+            (&a.description.source, &a.description.role)
+                .cmp(&(&b.description.source, &b.description.role))
+        });
+        Ok(listed)
+    }
+
+    /// Removes the token entries for `cluster`, or every entry of both kinds when `None`
+    /// (credentials belong to no cluster), returning how many of each.
+    pub fn clear(&self, cluster: Option<&str>) -> Result<Cleared, CacheError> {
+        let tokens =
+            self.remove_entries(|d| cluster.is_none_or(|c| d.is_some_and(|d| d.cluster == c)))?;
+        let mut credentials = 0;
+        if cluster.is_none() {
+            for (key, _) in self.files()?.credentials {
+                if self.remove_credentials(&key)? {
+                    credentials += 1;
+                }
+            }
+        }
+        Ok(Cleared {
+            tokens,
+            credentials,
+        })
     }
 
     /// Removes the entries made with one of `profiles` (after their SSO logout),
@@ -354,8 +473,17 @@ impl Cache {
                 let _ = self.remove_entry(key);
             }
         }
+        // Credentials are kept while they could still serve (a failed refresh falls back to
+        // them), and removed once expired.
+        for (key, entry) in &files.credentials {
+            if entry.as_ref().is_some_and(|e| e.expires_at <= now) {
+                let _ = self.remove_credentials(key);
+            }
+        }
         for (key, stale) in &files.locks {
-            if *stale && !files.entries.iter().any(|(k, _)| k == key) {
+            let has_entry = files.entries.iter().any(|(k, _)| k == key)
+                || files.credentials.iter().any(|(k, _)| k == key);
+            if *stale && !has_entry {
                 let _ = self.remove_entry(key);
             }
         }
@@ -678,7 +806,7 @@ mod tests {
             "a future-format entry is not pruned"
         );
         assert_eq!(
-            cache.clear(None).unwrap(),
+            cache.clear(None).unwrap().tokens,
             2,
             "clear takes every entry of ours"
         );
@@ -745,7 +873,7 @@ mod tests {
             .unwrap();
         let lock = cache.lock(&key("d"), Duration::ZERO).unwrap().unwrap();
         assert_eq!(cache.list().unwrap().len(), 2);
-        assert_eq!(cache.clear(Some("c")).unwrap(), 1);
+        assert_eq!(cache.clear(Some("c")).unwrap().tokens, 1);
         cache.prune(t0() + TimeDelta::days(1));
         drop(lock);
 
@@ -857,10 +985,106 @@ mod tests {
         cache.prune(t0());
         assert_eq!(clusters(&cache), ["a", "b"]);
         assert!(!stale.exists());
-        assert_eq!(cache.clear(Some("b")).unwrap(), 1);
+        assert_eq!(cache.clear(Some("b")).unwrap().tokens, 1);
         assert_eq!(clusters(&cache), ["a"]);
-        assert_eq!(cache.clear(None).unwrap(), 1);
+        assert_eq!(cache.clear(None).unwrap().tokens, 1);
         assert!(clusters(&cache).is_empty());
+    }
+
+    fn credentials_key(profile: &str) -> CredentialKey {
+        CredentialKey::of(&KeyInputs {
+            profile: Some(profile.into()),
+            ..KeyInputs::default()
+        })
+    }
+
+    fn credentials(key: &CredentialKey, expires_at: DateTime<Utc>) -> CredentialsEntry {
+        let description = CredentialsDescription {
+            source: "profile dev".into(),
+            role: Some("arn:aws:iam::1:role/r".into()),
+        };
+        CredentialsEntry::new(
+            key,
+            &description,
+            expires_at,
+            "ASIAEXAMPLE",
+            "secret/key",
+            Some("session"),
+            Some("dev"),
+            None,
+        )
+    }
+
+    #[test]
+    fn credential_entries_live_beside_tokens_and_never_pass_for_them() {
+        let (_root, cache) = cache();
+        store_fresh(&cache);
+        let fresh = credentials_key("fresh");
+        let old = credentials_key("old");
+        cache
+            .store_credentials(&credentials(&fresh, t0() + TimeDelta::minutes(12)))
+            .unwrap();
+        cache
+            .store_credentials(&credentials(&old, t0() - TimeDelta::minutes(1)))
+            .unwrap();
+        let file = cache.dir().join(credentials_name(fresh.as_str()));
+        assert_eq!(
+            fs::metadata(&file).unwrap().permissions().mode() & 0o777,
+            0o600
+        );
+
+        let read = cache.lookup_credentials(&fresh).unwrap().unwrap();
+        assert_eq!(read.secret_access_key, "secret/key");
+        assert_eq!(read.expires_at, t0() + TimeDelta::minutes(12));
+        assert!(
+            cache
+                .lookup_credentials(&credentials_key("none"))
+                .unwrap()
+                .is_none()
+        );
+
+        // A token entry copied under a credential name, and the reverse, are misses.
+        let token_bytes = fs::read(entry_path(&cache, &key("c"))).unwrap();
+        let credential_bytes = fs::read(&file).unwrap();
+        fs::write(&file, &token_bytes).unwrap();
+        assert!(cache.lookup_credentials(&fresh).unwrap().is_none());
+        assert!(CredentialsEntry::parse(&token_bytes).is_none());
+        assert!(Entry::parse(&credential_bytes).is_none());
+        fs::write(&file, &credential_bytes).unwrap();
+
+        // Listed as source, role and expiry only; tokens list only tokens.
+        assert_eq!(cache.list().unwrap().len(), 1);
+        let listed = cache.list_credentials().unwrap();
+        assert_eq!(listed.len(), 2);
+        let shown = serde_json::to_string(&listed).unwrap();
+        assert!(
+            !shown.contains("secret/key") && !shown.contains("session") && !shown.contains("ASIA"),
+            "{shown}"
+        );
+
+        // Prune keeps credentials that can still serve (12 minutes left is past the
+        // advisory window, yet a failed refresh falls back to them).
+        cache.prune(t0());
+        assert!(cache.lookup_credentials(&fresh).unwrap().is_some());
+        assert!(cache.lookup_credentials(&old).unwrap().is_none());
+
+        // Clearing one cluster leaves credentials; clearing all counts both kinds.
+        assert_eq!(
+            cache.clear(Some("c")).unwrap(),
+            Cleared {
+                tokens: 1,
+                credentials: 0
+            }
+        );
+        store_fresh(&cache);
+        assert_eq!(
+            cache.clear(None).unwrap(),
+            Cleared {
+                tokens: 1,
+                credentials: 1
+            }
+        );
+        assert!(snapshot(cache.dir()).is_empty());
     }
 
     #[test]
@@ -870,7 +1094,7 @@ mod tests {
         store_fresh(&cache);
         let held = cache.lock(&key("c"), wait).unwrap().unwrap();
         assert_eq!(
-            cache.clear(None).unwrap(),
+            cache.clear(None).unwrap().tokens,
             0,
             "a key being minted is left alone"
         );
@@ -880,7 +1104,7 @@ mod tests {
             "still exclusive"
         );
         drop(held);
-        assert_eq!(cache.clear(None).unwrap(), 1);
+        assert_eq!(cache.clear(None).unwrap().tokens, 1);
         let lock_file = cache.dir().join(format!("{}.lock", key("c").as_str()));
         assert!(
             !lock_file.exists(),

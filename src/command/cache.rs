@@ -2,7 +2,7 @@
 
 use chrono::{DateTime, Utc};
 
-use crate::cache::{self, Cache, Listed};
+use crate::cache::{self, Cache, Cleared, Listed, ListedCredentials};
 use crate::cli::{CacheCommand, CacheLocation, ListFormat};
 use crate::error::Error;
 use crate::message;
@@ -11,25 +11,32 @@ use crate::message;
 pub fn run(command: &CacheCommand, now: DateTime<Utc>) -> Result<String, Error> {
     match command {
         CacheCommand::List { location, output } => {
-            let listed = match open(location)? {
-                Some(cache) => cache.list()?,
-                None => Vec::new(),
+            let (listed, credentials) = match open(location)? {
+                Some(cache) => (cache.list()?, cache.list_credentials()?),
+                None => (Vec::new(), Vec::new()),
             };
             Ok(match output {
-                ListFormat::Text => table(&listed, now),
-                ListFormat::Json => json(&listed, now),
+                ListFormat::Text => table(&listed, now) + &credentials_table(&credentials, now),
+                ListFormat::Json => json(&listed, &credentials, now),
             })
         }
         CacheCommand::Clear {
             location,
             cluster_id,
         } => {
-            let removed = match open(location)? {
+            let Cleared {
+                tokens,
+                credentials,
+            } = match open(location)? {
                 Some(cache) => cache.clear(cluster_id.as_deref())?,
-                None => 0,
+                None => Cleared::default(),
             };
-            let plural = if removed == 1 { "" } else { "s" };
-            Ok(format!("removed {removed} cached token{plural}\n"))
+            let plural = |n: usize| if n == 1 { "" } else { "s" };
+            Ok(format!(
+                "removed {tokens} cached token{} and {credentials} cached credential{}\n",
+                plural(tokens),
+                plural(credentials)
+            ))
         }
     }
 }
@@ -40,11 +47,11 @@ fn open(location: &CacheLocation) -> Result<Option<Cache>, Error> {
 }
 
 fn table(listed: &[Listed], now: DateTime<Utc>) -> String {
-    let rows: Vec<[String; 5]> = listed
+    let rows: Vec<Vec<String>> = listed
         .iter()
         .map(|l| {
             let d = &l.description;
-            [
+            vec![
                 d.cluster.clone(),
                 d.region.clone(),
                 d.profile.clone().unwrap_or_else(|| "-".into()),
@@ -53,19 +60,47 @@ fn table(listed: &[Listed], now: DateTime<Utc>) -> String {
             ]
         })
         .collect();
-    let header = ["CLUSTER", "REGION", "PROFILE", "ROLE", "EXPIRES-IN"].map(String::from);
-    let mut widths = header.clone().map(|h| h.len());
-    for row in &rows {
+    columns(
+        &["CLUSTER", "REGION", "PROFILE", "ROLE", "EXPIRES-IN"],
+        &rows,
+    )
+}
+
+/// The credential entries after a blank line, when there are any: source, role, expiry.
+fn credentials_table(listed: &[ListedCredentials], now: DateTime<Utc>) -> String {
+    if listed.is_empty() {
+        return String::new();
+    }
+    let rows: Vec<Vec<String>> = listed
+        .iter()
+        .map(|l| {
+            vec![
+                l.description.source.clone(),
+                l.description.role.clone().unwrap_or_else(|| "-".into()),
+                message::time_left(l.expires_at - now),
+            ]
+        })
+        .collect();
+    format!(
+        "\n{}",
+        columns(&["CREDENTIALS", "ROLE", "EXPIRES-IN"], &rows)
+    )
+}
+
+fn columns(header: &[&str], rows: &[Vec<String>]) -> String {
+    let header: Vec<String> = header.iter().map(|h| (*h).to_owned()).collect();
+    let mut widths: Vec<usize> = header.iter().map(String::len).collect();
+    for row in rows {
         for (w, cell) in widths.iter_mut().zip(row) {
             *w = (*w).max(cell.chars().count());
         }
     }
     let mut out = String::new();
-    for row in std::iter::once(&header).chain(&rows) {
+    for row in std::iter::once(&header).chain(rows) {
         let line: Vec<String> = row
             .iter()
-            .zip(widths)
-            .map(|(cell, w)| format!("{cell:w$}"))
+            .zip(&widths)
+            .map(|(cell, &w)| format!("{cell:w$}"))
             .collect();
         out.push_str(line.join("  ").trim_end());
         out.push('\n');
@@ -73,8 +108,9 @@ fn table(listed: &[Listed], now: DateTime<Utc>) -> String {
     out
 }
 
-fn json(listed: &[Listed], now: DateTime<Utc>) -> String {
-    let items: Vec<serde_json::Value> = listed
+/// The token entries, then the credential entries (`"kind": "credentials"`).
+fn json(listed: &[Listed], credentials: &[ListedCredentials], now: DateTime<Utc>) -> String {
+    let mut items: Vec<serde_json::Value> = listed
         .iter()
         .map(|l| {
             let mut v = serde_json::to_value(l).expect("entry serialises");
@@ -82,6 +118,12 @@ fn json(listed: &[Listed], now: DateTime<Utc>) -> String {
             v
         })
         .collect();
+    items.extend(credentials.iter().map(|l| {
+        let mut v = serde_json::to_value(l).expect("entry serialises");
+        v["kind"] = "credentials".into();
+        v["expires_in_seconds"] = (l.expires_at - now).num_seconds().max(0).into();
+        v
+    }));
     let mut out = serde_json::to_string_pretty(&items).expect("list serialises");
     out.push('\n');
     out

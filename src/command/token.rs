@@ -3,11 +3,15 @@
 use std::ffi::OsStr;
 use std::path::PathBuf;
 
+use aws_credential_types::Credentials;
 use chrono::{DateTime, Utc};
 
-use crate::cache::{self, Cache, CacheError, CacheKey, Description, KeyInputs};
+use crate::cache::{
+    self, Cache, CacheError, CacheKey, CredentialKey, CredentialsDescription, CredentialsEntry,
+    Description, KeyInputs, Plan,
+};
 use crate::cli::TokenArgs;
-use crate::credentials::{AwsConfig, Options, Source};
+use crate::credentials::{AwsConfig, Options, Resolved, Source};
 use crate::error::Error;
 use crate::exec_credential::{ExecCredential, ExecRequest};
 use crate::log;
@@ -31,6 +35,15 @@ pub struct TokenRun {
     /// `None` when the cache is off (`--no-cache`) or unusable (a warning was shown).
     cache_dir: Option<PathBuf>,
     key: CacheKey,
+    /// What the key was made of; the credential key is made from it on the slow path.
+    inputs: KeyInputs,
+}
+
+/// Credentials to sign with, and what the token entry says of them.
+struct Signer {
+    credentials: Credentials,
+    profile: Option<String>,
+    role: Option<String>,
 }
 
 impl TokenRun {
@@ -62,7 +75,8 @@ impl TokenRun {
             }
             dir
         };
-        let key = CacheKey::of(&cluster, &KeyInputs::capture(&options));
+        let inputs = KeyInputs::capture(&options);
+        let key = CacheKey::of(&cluster, &inputs);
         let exec_interactive = exec_info
             .filter(|info| !info.is_empty())
             .map(|_| request.interactive);
@@ -78,6 +92,7 @@ impl TokenRun {
             login,
             cache_dir,
             key,
+            inputs,
         })
     }
 
@@ -160,7 +175,7 @@ impl TokenRun {
                 return Ok(self.render(&hit.token));
             }
         }
-        let (token, description) = self.fresh_token(&aws).await?;
+        let (token, description) = self.fresh_token(&aws, cache.as_ref()).await?;
         if let Some(cache) = &cache {
             match cache.store(&self.key, &token, &description) {
                 Ok(()) => log::debug(format_args!("cache: stored in {}", cache.dir().display())),
@@ -172,12 +187,17 @@ impl TokenRun {
         Ok(self.render(&token))
     }
 
-    /// Resolves credentials and signs a new token.
-    async fn fresh_token(&self, aws: &AwsConfig) -> Result<(Token, Description), Error> {
-        let resolved = aws.resolve(self.options.role.as_ref()).await?;
+    /// Signs a new token with the credentials [`TokenRun::credentials`] gives.
+    async fn fresh_token(
+        &self,
+        aws: &AwsConfig,
+        cache: Option<&Cache>,
+    ) -> Result<(Token, Description), Error> {
+        let signer = self.credentials(aws, cache).await?;
         aws.note_fallback_region("signing for");
         let endpoint = StsEndpoint::regional(&aws.region, aws.variant)?;
-        let token = token::mint(&resolved.credentials, &endpoint, &self.cluster, Utc::now())?;
+        // The token's expiry is capped by the credentials' (`token::expiry`).
+        let token = token::mint(&signer.credentials, &endpoint, &self.cluster, Utc::now())?;
         log::debug(format_args!(
             "token: signed for cluster {} with STS host {}, expires {}",
             self.cluster,
@@ -188,13 +208,64 @@ impl TokenRun {
             cluster: self.cluster.to_string(),
             region: aws.region.to_string(),
             sts_host: endpoint.host,
-            profile: match resolved.source {
-                Source::Profile(p) => Some(p),
-                _ => None,
-            },
-            role: resolved.assumed_role,
+            profile: signer.profile,
+            role: signer.role,
         };
         Ok((token, description))
+    }
+
+    /// The credentials to sign with: the cached ones while botocore's windows allow
+    /// ([`cache::plan`]), else resolved and, when they are temporary role credentials,
+    /// cached. The credential key's lock makes a burst of runs refresh once.
+    async fn credentials(&self, aws: &AwsConfig, cache: Option<&Cache>) -> Result<Signer, Error> {
+        let role = self.options.role.as_ref();
+        let Some(cache) = cache else {
+            return Ok(signer(aws.resolve(role).await?));
+        };
+        let key = CredentialKey::of(&self.inputs);
+        let lock = match cache.lock_credentials(&key, self.deadline.left()) {
+            Ok(Some(lock)) => lock,
+            Ok(None) => return Err(Error::CacheLockWait(self.options.limits.total)),
+            Err(e) => {
+                log::debug(format_args!("credential cache: not used ({e})"));
+                return Ok(signer(aws.resolve(role).await?));
+            }
+        };
+        let cached = cache.lookup_credentials(&key).unwrap_or_else(|e| {
+            log::debug(format_args!("credential cache: not read ({e})"));
+            None
+        });
+        let now = Utc::now();
+        let signer = match cache::plan(cached.map(|e| (e.expires_at, e)), now) {
+            Plan::Use(entry) => {
+                log::debug(format_args!(
+                    "credential cache: hit (key {}), credentials expire {}",
+                    key.as_str(),
+                    message::rfc3339(entry.expires_at)
+                ));
+                cached_signer(entry)
+            }
+            Plan::Refresh { fallback } => match aws.resolve(role).await {
+                Ok(resolved) => {
+                    store_credentials(cache, &key, aws, &resolved);
+                    signer(resolved)
+                }
+                Err(e) => {
+                    let Some(entry) = fallback else {
+                        return Err(e.into());
+                    };
+                    // botocore's advisory window: a failed refresh still serves.
+                    log::debug(format_args!(
+                        "credential cache: refresh failed ({}); signing with the cached credentials, which expire {}",
+                        crate::secrets::redact(&e.to_string()),
+                        message::rfc3339(entry.expires_at)
+                    ));
+                    cached_signer(entry)
+                }
+            },
+        };
+        drop(lock);
+        Ok(signer)
     }
 
     fn render(&self, token: &Token) -> String {
@@ -213,5 +284,85 @@ impl TokenRun {
         } else {
             log::debug(format_args!("cache: not used ({e})"));
         }
+    }
+}
+
+/// The role the credentials are for: `--role-arn`, or the role profile they came from.
+fn role_of(resolved: &Resolved, aws: &AwsConfig) -> Option<String> {
+    resolved
+        .assumed_role
+        .clone()
+        .or_else(|| match &resolved.source {
+            Source::Profile(p) => aws.profile_role(p).map(str::to_owned),
+            _ => None,
+        })
+}
+
+/// What the token entry says of freshly resolved credentials: their profile and the
+/// `--role-arn` role, as before this cache.
+fn signer(resolved: Resolved) -> Signer {
+    Signer {
+        role: resolved.assumed_role,
+        profile: match resolved.source {
+            Source::Profile(p) => Some(p),
+            _ => None,
+        },
+        credentials: resolved.credentials,
+    }
+}
+
+/// Credentials read back from the cache, remembered for redaction like any others.
+fn cached_signer(entry: CredentialsEntry) -> Signer {
+    crate::secrets::remember(&entry.secret_access_key);
+    if let Some(token) = &entry.session_token {
+        crate::secrets::remember(token);
+    }
+    Signer {
+        credentials: Credentials::new(
+            &entry.access_key_id,
+            &entry.secret_access_key,
+            entry.session_token.clone(),
+            Some(entry.expires_at.into()),
+            "eks-token credential cache",
+        ),
+        profile: entry.profile.clone(),
+        role: entry.assumed_role.clone(),
+    }
+}
+
+/// Caches role credentials that expire (static keys never: they are already local).
+/// Best effort: a failed write only means the next run asks AWS again.
+fn store_credentials(cache: &Cache, key: &CredentialKey, aws: &AwsConfig, resolved: &Resolved) {
+    let (Some(role), Some(expires_at)) = (role_of(resolved, aws), resolved.credentials.expiry())
+    else {
+        log::debug(format_args!(
+            "credential cache: not stored (not temporary role credentials)"
+        ));
+        return;
+    };
+    let c = &resolved.credentials;
+    let entry = CredentialsEntry::new(
+        key,
+        &CredentialsDescription {
+            source: resolved.source.to_string(),
+            role: Some(role),
+        },
+        expires_at.into(),
+        c.access_key_id(),
+        c.secret_access_key(),
+        c.session_token(),
+        match &resolved.source {
+            Source::Profile(p) => Some(p.as_str()),
+            _ => None,
+        },
+        resolved.assumed_role.as_deref(),
+    );
+    match cache.store_credentials(&entry) {
+        Ok(()) => log::debug(format_args!(
+            "credential cache: stored (key {}), credentials expire {}",
+            key.as_str(),
+            message::rfc3339(entry.expires_at)
+        )),
+        Err(e) => log::debug(format_args!("credential cache: not stored ({e})")),
     }
 }

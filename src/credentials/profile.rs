@@ -68,6 +68,11 @@ impl AwsConfig {
         Ok(())
     }
 
+    /// The role profile `name` assumes (`role_arn`), if it is a role profile.
+    pub fn profile_role(&self, name: &str) -> Option<&str> {
+        self.profiles.get_profile(name)?.get("role_arn")
+    }
+
     /// How a profile gets its credentials, from its properties.
     pub fn profile_kind(&self, name: &str) -> String {
         let get = |k: &str| self.profiles.get_profile(name)?.get(k);
