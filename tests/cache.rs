@@ -8,7 +8,9 @@ use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
-use support::{AK, DEV_AK, DEV_SK, Process, SK, Sandbox, env_creds, http_get, verify_token};
+use support::{
+    AK, DEV_AK, DEV_SK, Process, SK, Sandbox, assume_role_calls, env_creds, verify_token,
+};
 
 const ROLE: &str = "arn:aws:iam::123456789012:role/cached";
 
@@ -27,12 +29,6 @@ fn entries(dir: &Path) -> Vec<PathBuf> {
         .collect();
     v.sort();
     v
-}
-
-fn assume_role_calls(moto: &Process) -> usize {
-    let data: Value =
-        serde_json::from_str(&http_get(&format!("{}/moto-api/data.json", moto.url()))).unwrap();
-    data["sts"]["AssumedRole"].as_array().map_or(0, Vec::len)
 }
 
 #[test]
@@ -207,7 +203,14 @@ fn cache_list_and_clear() {
     let list = s.run(&["cache", "list"]);
     assert_eq!(list.code, 0, "{}", list.stderr);
     let lines: Vec<&str> = list.stdout.lines().collect();
-    assert_eq!(lines.len(), 3, "{}", list.stdout);
+    // Three token lines, a blank line, and the role credentials beta's token used.
+    assert_eq!(lines.len(), 6, "{}", list.stdout);
+    assert!(lines[3].is_empty() && lines[4].starts_with("CREDENTIALS"));
+    assert!(
+        lines[5].starts_with("environment variables") && lines[5].contains(ROLE),
+        "{}",
+        lines[5]
+    );
     assert!(lines[0].starts_with("CLUSTER") && lines[0].ends_with("EXPIRES-IN"));
     assert!(
         lines[1].starts_with("alpha") && lines[1].contains("eu-west-1") && lines[1].contains("13m"),
@@ -236,11 +239,14 @@ fn cache_list_and_clear() {
     }
 
     let cleared = s.run(&["cache", "clear", "--cluster-id", "beta"]);
-    assert_eq!(cleared.stdout, "removed 1 cached token\n");
+    assert_eq!(
+        cleared.stdout,
+        "removed 1 cached token and 0 cached credentials\n"
+    );
     assert_eq!(entries(&cache_dir(&s)).len(), 1);
     assert_eq!(
         s.run(&["cache", "clear"]).stdout,
-        "removed 1 cached token\n"
+        "removed 1 cached token and 1 cached credential\n"
     );
     assert_eq!(s.run(&["cache", "list"]).stdout.lines().count(), 1);
 }

@@ -219,8 +219,14 @@ fn run_checked(world: &World, env: &[(&str, String)], args: &[&str]) -> Run {
     );
     for (path, contents) in snapshot(s.home.path()) {
         // The SSO cache is the one place an SSO login's secrets belong (a refresh writes
-        // them back there).
-        if before.get(&path) == Some(&contents) || path.starts_with(s.path(SSO_CACHE)) {
+        // them back there); the credential cache's entries (0600, in the private store)
+        // are the one place role credentials do.
+        let credential_entry = path.starts_with(s.path(".kube/cache/eks-token"))
+            && path.extension().is_some_and(|x| x == "credentials");
+        if before.get(&path) == Some(&contents)
+            || path.starts_with(s.path(SSO_CACHE))
+            || credential_entry
+        {
             continue;
         }
         let text = String::from_utf8_lossy(&contents);

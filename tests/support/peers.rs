@@ -261,6 +261,13 @@ pub fn http_request(
     (status, answer.to_owned())
 }
 
+/// How many AssumeRole calls moto has answered (`sts.AssumedRole[]` in its data dump).
+pub fn assume_role_calls(moto: &Process) -> usize {
+    let data: Value =
+        serde_json::from_str(&http_get(&format!("{}/moto-api/data.json", moto.url()))).unwrap();
+    data["sts"]["AssumedRole"].as_array().map_or(0, Vec::len)
+}
+
 /// The role session moto issued `access_key_id` for (`sts.AssumedRole[]` in its data dump).
 pub fn moto_session(moto: &Process, access_key_id: &str) -> Value {
     let data: Value =
