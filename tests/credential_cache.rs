@@ -1,11 +1,13 @@
 //! The credential cache through the real binary with moto: one AssumeRole serves the
-//! tokens of many clusters; another profile, an edited config or credentials near their
+//! tokens of many clusters, also under a burst of cold runs; another profile, an edited config or credentials near their
 //! end get new ones (botocore's windows); the cached secrets never reach stderr,
 //! `--verbose` or `cache list`.
 
 mod support;
 
 use std::path::PathBuf;
+use std::process::Stdio;
+use std::time::Duration;
 
 use chrono::{DateTime, SecondsFormat, TimeDelta, Utc};
 use serde_json::Value;
@@ -100,6 +102,27 @@ fn five_clusters_share_one_assume_role_and_another_profile_gets_its_own() {
     );
     s.run(&["token", "-i", "a"]);
     assert_eq!(assume_role_calls(&moto), 4);
+}
+
+#[test]
+fn thirty_two_cold_runs_across_four_clusters_make_one_assume_role() {
+    let moto = Process::moto();
+    let s = role_profiles(&moto);
+    let children: Vec<_> = (0..32)
+        .map(|i| {
+            s.command(&["token", "-i", ["w", "x", "y", "z"][i % 4]])
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    for child in children {
+        let run = support::Run::from_output(child.wait_with_output().unwrap(), Duration::ZERO);
+        assert_eq!(run.code, 0, "{}", run.stderr);
+    }
+    assert_eq!(assume_role_calls(&moto), 1);
+    assert_eq!(credential_files(&s).len(), 1);
 }
 
 #[test]
