@@ -636,8 +636,11 @@ mod tests {
         let hex = "0123456789abcdef".repeat(4);
         let cases = [
             (format!("{hex}.json"), Some(Kind::Entry)),
+            (format!("{hex}.credentials"), Some(Kind::Credentials)),
             (format!("{hex}.lock"), Some(Kind::Lock)),
             (format!(".{hex}.4242.123456789.tmp"), Some(Kind::Temp)),
+            (format!("{hex}.credentials.json"), None),
+            (format!("{}.credentials", &hex[1..]), None),
             ("package.json".into(), None),
             ("Cargo.lock".into(), None),
             ("notes.tmp".into(), None),
@@ -692,7 +695,7 @@ mod tests {
                 .unwrap();
         };
         let envelope = format!(r#"{{"format":1,"key":"{hex}"}}"#);
-        let foreign: [(&str, String, &[u8], u32); 9] = [
+        let foreign: [(&str, String, &[u8], u32); 10] = [
             (
                 "another program's json",
                 "package.json".into(),
@@ -721,6 +724,12 @@ mod tests {
             (
                 "an entry name with other content",
                 format!("{hex}.json"),
+                br#"{"name": "app"}"#,
+                0o600,
+            ),
+            (
+                "a credentials name with other content",
+                format!("{hex}.credentials"),
                 br#"{"name": "app"}"#,
                 0o600,
             ),
