@@ -696,7 +696,9 @@ fn logout_ends_the_login_and_removes_what_was_derived_from_it() {
     assert_eq!(run.code, 0, "{}", run.stderr);
     assert_eq!(
         run.stdout,
-        format!("Logged out of {SSO_START_URL}.\nRemoved 2 cached tokens.\n")
+        format!(
+            "Logged out of {SSO_START_URL}.\nRemoved 2 cached tokens and 0 cached credentials.\n"
+        )
     );
     assert_eq!(count_requests(&fake.requests(), "Logout", None), 1);
     assert!(!sso_login_path(&s, SSO_SESSION).exists());
@@ -725,4 +727,61 @@ fn logout_ends_the_login_and_removes_what_was_derived_from_it() {
     assert_eq!(again.code, 0, "{}", again.stderr);
     assert_eq!(again.stdout, "No IAM Identity Center logins are cached.\n");
     assert_eq!(count_requests(&fake.requests(), "Logout", None), 1);
+}
+
+/// Role credentials a role profile got through the login (its `source_profile` is the SSO
+/// profile) are cached beside the tokens; logging out drops both, as the login they came
+/// from is gone.
+#[test]
+fn logout_also_drops_role_credentials_that_came_from_the_login() {
+    let moto = support::Process::moto();
+    let (alice_ak, alice_sk) = moto_iam_user(&moto, "alice", "/");
+    let fake = FakeSso::start(&json!({"roles": [{"account_id": SSO_ACCOUNT,
+        "role_name": SSO_ROLE, "access_key_id": alice_ak, "secret_access_key": alice_sk,
+        "session_token": "alice-session"}]}));
+    let mut s = sso_sandbox(&fake);
+    s.env("AWS_ENDPOINT_URL_STS", moto.url());
+    let config = std::fs::read_to_string(s.path(".aws/config")).unwrap();
+    s.write(
+        ".aws/config",
+        &format!(
+            "{config}\n[profile eks-admin]\nrole_arn = arn:aws:iam::123456789012:role/eks-admin\nsource_profile = {SSO_PROFILE}\n"
+        ),
+    );
+    assert_eq!(login(&s, &["--profile", SSO_PROFILE]).code, 0);
+    for cluster in ["c1", "c2"] {
+        let run = s.run(&[
+            "token",
+            "-i",
+            cluster,
+            "--profile",
+            "eks-admin",
+            "--region",
+            SSO_REGION,
+        ]);
+        run.token();
+    }
+    let listed = |s: &Sandbox| -> Vec<String> {
+        let list = s.run(&["cache", "list", "--output", "json"]);
+        let entries: Value = serde_json::from_str(&list.stdout).unwrap();
+        entries
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["kind"].as_str().unwrap_or("token").to_owned())
+            .collect()
+    };
+    let mut kinds = listed(&s);
+    kinds.sort();
+    assert_eq!(kinds, ["credentials", "token", "token"]);
+
+    let run = s.run(&["logout", "--timeout", "5"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(
+        run.stdout,
+        format!(
+            "Logged out of {SSO_START_URL}.\nRemoved 2 cached tokens and 1 cached credential.\n"
+        )
+    );
+    assert!(listed(&s).is_empty());
 }

@@ -85,6 +85,21 @@ pub struct Cleared {
     pub credentials: usize,
 }
 
+impl std::fmt::Display for Cleared {
+    /// `2 cached tokens and 1 cached credential`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let plural = |n: usize| if n == 1 { "" } else { "s" };
+        write!(
+            f,
+            "{} cached token{} and {} cached credential{}",
+            self.tokens,
+            plural(self.tokens),
+            self.credentials,
+            plural(self.credentials)
+        )
+    }
+}
+
 /// Why the cache could not be used; the token is still printed.
 #[derive(Debug, thiserror::Error)]
 pub enum CacheError {
@@ -431,12 +446,22 @@ impl Cache {
         })
     }
 
-    /// Removes the entries made with one of `profiles` (after their SSO logout),
-    /// returning how many.
-    pub fn clear_profiles(&self, profiles: &[String]) -> Result<usize, CacheError> {
-        self.remove_entries(|d| {
-            d.and_then(|d| d.profile.as_ref())
-                .is_some_and(|p| profiles.contains(p))
+    /// Removes the token and credential entries made with one of `profiles` (after their
+    /// SSO logout), returning how many of each.
+    pub fn clear_profiles(&self, profiles: &[String]) -> Result<Cleared, CacheError> {
+        let of = |p: Option<&String>| p.is_some_and(|p| profiles.contains(p));
+        let tokens = self.remove_entries(|d| of(d.and_then(|d| d.profile.as_ref())))?;
+        let mut credentials = 0;
+        for (key, entry) in self.files()?.credentials {
+            if of(entry.as_ref().and_then(|e| e.profile.as_ref()))
+                && self.remove_credentials(&key)?
+            {
+                credentials += 1;
+            }
+        }
+        Ok(Cleared {
+            tokens,
+            credentials,
         })
     }
 

@@ -24,19 +24,11 @@ pub fn run(command: &CacheCommand, now: DateTime<Utc>) -> Result<String, Error> 
             location,
             cluster_id,
         } => {
-            let Cleared {
-                tokens,
-                credentials,
-            } = match open(location)? {
+            let cleared = match open(location)? {
                 Some(cache) => cache.clear(cluster_id.as_deref())?,
                 None => Cleared::default(),
             };
-            let plural = |n: usize| if n == 1 { "" } else { "s" };
-            Ok(format!(
-                "removed {tokens} cached token{} and {credentials} cached credential{}\n",
-                plural(tokens),
-                plural(credentials)
-            ))
+            Ok(format!("removed {cleared}\n"))
         }
     }
 }

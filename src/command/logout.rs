@@ -1,5 +1,6 @@
 //! `eks-token logout`: like `aws sso logout`, every cached IAM Identity Center login is
-//! logged out at the portal and removed; then the tokens eks-token cached with them.
+//! logged out at the portal and removed; then the tokens and role credentials eks-token
+//! cached with them.
 
 use std::path::PathBuf;
 
@@ -7,7 +8,7 @@ use chrono::Utc;
 
 use super::login::sso_config;
 use crate::aws_files::home_dir;
-use crate::cache::{self, Cache};
+use crate::cache::{self, Cache, Cleared};
 use crate::cli::LogoutArgs;
 use crate::credentials::sso;
 use crate::error::Error;
@@ -45,13 +46,11 @@ pub fn run(args: &LogoutArgs) -> Result<String, Error> {
     let paths: Vec<PathBuf> = logins.into_iter().map(|(path, _)| path).collect();
     let profiles = aws.profiles_with_login_at(&home, &paths);
     let dir = cache::default_dir(args.cache_location.cache_dir.as_deref());
-    let removed = match dir.as_deref().map(Cache::existing).transpose()?.flatten() {
+    let cleared = match dir.as_deref().map(Cache::existing).transpose()?.flatten() {
         Some(cache) if !profiles.is_empty() => cache.clear_profiles(&profiles)?,
-        _ => 0,
+        _ => Cleared::default(),
     };
-    out.push_str(&format!(
-        "Removed {removed} cached {}.\n",
-        if removed == 1 { "token" } else { "tokens" }
-    ));
+    // Role credentials the logins' profiles gave go too: they came from the login.
+    out.push_str(&format!("Removed {cleared}.\n"));
     Ok(out)
 }
