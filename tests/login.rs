@@ -515,16 +515,23 @@ fn refreshes(fake: &FakeSso) -> usize {
         .count()
 }
 
-#[test]
-fn botocore_uses_eks_tokens_login_and_eks_token_uses_botocores_refresh() {
-    let moto = support::Process::moto();
-    // The role's credentials are an IAM user's keys in moto, so STS there tells who signed.
-    let (alice_ak, alice_sk) = moto_iam_user(&moto, "alice", "/");
+/// The fake IAM Identity Center handing out the keys of IAM user alice in `moto` as its
+/// role's credentials (so STS there tells who signed), and an SSO sandbox on both: the
+/// fake, the sandbox, alice's access key id and secret.
+fn alice_behind_sso(moto: &support::Process) -> (FakeSso, Sandbox, String, String) {
+    let (alice_ak, alice_sk) = moto_iam_user(moto, "alice", "/");
     let fake = FakeSso::start(&json!({"roles": [{"account_id": SSO_ACCOUNT,
         "role_name": SSO_ROLE, "access_key_id": alice_ak, "secret_access_key": alice_sk,
         "session_token": "alice-session"}]}));
     let mut s = sso_sandbox(&fake);
     s.env("AWS_ENDPOINT_URL_STS", moto.url());
+    (fake, s, alice_ak, alice_sk)
+}
+
+#[test]
+fn botocore_uses_eks_tokens_login_and_eks_token_uses_botocores_refresh() {
+    let moto = support::Process::moto();
+    let (fake, s, alice_ak, alice_sk) = alice_behind_sso(&moto);
     let alice = "arn:aws:iam::123456789012:user/alice";
 
     assert_logged_in(
@@ -735,12 +742,7 @@ fn logout_ends_the_login_and_removes_what_was_derived_from_it() {
 #[test]
 fn logout_also_drops_role_credentials_that_came_from_the_login() {
     let moto = support::Process::moto();
-    let (alice_ak, alice_sk) = moto_iam_user(&moto, "alice", "/");
-    let fake = FakeSso::start(&json!({"roles": [{"account_id": SSO_ACCOUNT,
-        "role_name": SSO_ROLE, "access_key_id": alice_ak, "secret_access_key": alice_sk,
-        "session_token": "alice-session"}]}));
-    let mut s = sso_sandbox(&fake);
-    s.env("AWS_ENDPOINT_URL_STS", moto.url());
+    let (_fake, s, _, _) = alice_behind_sso(&moto);
     let config = std::fs::read_to_string(s.path(".aws/config")).unwrap();
     s.write(
         ".aws/config",

@@ -313,9 +313,9 @@ mod tests {
         );
     }
 
-    #[test]
-    fn every_input_changes_the_key() {
-        let base = inputs();
+    /// `base` with each input that picks credentials changed, one at a time (the first is
+    /// `base` itself), then one for each of `env`.
+    fn credential_variants(base: &KeyInputs, env: &[&'static str]) -> Vec<KeyInputs> {
         let role = RoleOptions {
             arn: "arn:aws:iam::1:role/r".into(),
             ..Default::default()
@@ -332,7 +332,6 @@ mod tests {
         let mut variants = vec![
             base.clone(),
             with(&|i| i.profile = Some("p".into())),
-            with(&|i| i.region = None),
             with(&|i| i.role = Some(role.clone())),
             with(&|i| {
                 i.role = Some(RoleOptions {
@@ -363,11 +362,21 @@ mod tests {
             }),
             with(&|i| i.config_files.pop().map(drop).unwrap_or_default()),
         ];
-        for name in KEY_ENV {
+        for name in env {
             variants.push(with(&|i| {
                 i.env.insert(name, "1".into());
             }));
         }
+        variants
+    }
+
+    #[test]
+    fn every_input_changes_the_key() {
+        let base = inputs();
+        let mut variants = credential_variants(&base, KEY_ENV);
+        let mut region = base.clone();
+        region.region = None;
+        variants.push(region);
         let mut keys: Vec<String> = variants
             .iter()
             .map(|i| CacheKey::of(&cluster("c"), i).hash)
@@ -416,58 +425,7 @@ mod tests {
     #[test]
     fn every_credential_input_changes_the_credential_key() {
         assert!(CREDENTIAL_ENV.iter().all(|v| KEY_ENV.contains(v)));
-        let base = inputs();
-        let role = RoleOptions {
-            arn: "arn:aws:iam::1:role/r".into(),
-            ..Default::default()
-        };
-        let with = |change: &dyn Fn(&mut KeyInputs)| {
-            let mut inputs = base.clone();
-            change(&mut inputs);
-            inputs
-        };
-        let stamp = FileStamp {
-            len: 10,
-            modified_nanos: 1,
-        };
-        let mut variants = vec![
-            base.clone(),
-            with(&|i| i.profile = Some("p".into())),
-            with(&|i| i.role = Some(role.clone())),
-            with(&|i| {
-                i.role = Some(RoleOptions {
-                    session_name: Some("s".into()),
-                    ..role.clone()
-                })
-            }),
-            with(&|i| {
-                i.role = Some(RoleOptions {
-                    external_id: Some("e".into()),
-                    ..role.clone()
-                })
-            }),
-            with(&|i| {
-                i.role = Some(RoleOptions {
-                    forward_session_name: true,
-                    ..role.clone()
-                })
-            }),
-            with(&|i| i.config_files[0].0 = "/elsewhere/config".into()),
-            with(&|i| i.config_files[0].1 = Some(stamp)),
-            with(&|i| i.config_files[0].1 = Some(FileStamp { len: 11, ..stamp })),
-            with(&|i| {
-                i.config_files[0].1 = Some(FileStamp {
-                    modified_nanos: 2,
-                    ..stamp
-                })
-            }),
-            with(&|i| i.config_files.pop().map(drop).unwrap_or_default()),
-        ];
-        for name in CREDENTIAL_ENV {
-            variants.push(with(&|i| {
-                i.env.insert(name, "1".into());
-            }));
-        }
+        let variants = credential_variants(&inputs(), CREDENTIAL_ENV);
         let keys: Vec<String> = variants.iter().map(|i| CredentialKey::of(i).hash).collect();
         let distinct: HashSet<_> = keys.iter().collect();
         assert_eq!(distinct.len(), keys.len());
