@@ -156,17 +156,7 @@ impl CacheKey {
         key.text(Some(cluster.as_str()));
         key.text(inputs.profile.as_deref());
         key.text(inputs.region.as_deref());
-        let role = inputs.role.as_ref();
-        key.text(role.map(|r| r.arn.as_str()));
-        key.text(role.and_then(|r| r.session_name.as_deref()));
-        key.text(role.and_then(|r| r.external_id.as_deref()));
-        key.text(role.map(|r| {
-            if r.forward_session_name {
-                "forward"
-            } else {
-                ""
-            }
-        }));
+        key.role(inputs.role.as_ref());
         for name in KEY_ENV {
             key.field(inputs.env.get(name).map(|v| v.as_encoded_bytes()));
         }
@@ -207,17 +197,7 @@ impl CredentialKey {
         key.text(Some(CREDENTIAL_DOMAIN));
         key.field(Some(&super::credentials::FORMAT.to_le_bytes()));
         key.text(inputs.profile.as_deref());
-        let role = inputs.role.as_ref();
-        key.text(role.map(|r| r.arn.as_str()));
-        key.text(role.and_then(|r| r.session_name.as_deref()));
-        key.text(role.and_then(|r| r.external_id.as_deref()));
-        key.text(role.map(|r| {
-            if r.forward_session_name {
-                "forward"
-            } else {
-                ""
-            }
-        }));
+        key.role(inputs.role.as_ref());
         for name in CREDENTIAL_ENV {
             key.field(inputs.env.get(name).map(|v| v.as_encoded_bytes()));
         }
@@ -250,6 +230,20 @@ impl KeyHasher {
 
     fn text(&mut self, value: Option<&str>) {
         self.field(value.map(str::as_bytes));
+    }
+
+    /// The `--role-arn` options, each a field.
+    fn role(&mut self, role: Option<&RoleOptions>) {
+        self.text(role.map(|r| r.arn.as_str()));
+        self.text(role.and_then(|r| r.session_name.as_deref()));
+        self.text(role.and_then(|r| r.external_id.as_deref()));
+        self.text(role.map(|r| {
+            if r.forward_session_name {
+                "forward"
+            } else {
+                ""
+            }
+        }));
     }
 
     /// Each file's path and stamp.
