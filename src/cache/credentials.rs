@@ -13,10 +13,9 @@ pub const FORMAT: u32 = 1;
 /// The `kind` every credential entry carries, so a token entry is never read as one.
 const KIND: &str = "credentials";
 
-/// botocore's advisory refresh window (`RefreshableCredentials._advisory_refresh_timeout`,
-/// 15 minutes): with less left a run refreshes, but serves the cached credentials when
-/// the refresh fails.
-pub const ADVISORY_REFRESH: TimeDelta = TimeDelta::minutes(15);
+/// botocore's advisory refresh window (`RefreshableCredentials._advisory_refresh_timeout`):
+/// with less left a run refreshes, but serves the cached credentials when the refresh fails.
+pub use crate::credentials::ADVISORY_REFRESH;
 
 /// botocore's mandatory refresh window (`_mandatory_refresh_timeout`, 10 minutes): with
 /// less left the credentials are not used; a token signed with them would outlive them.

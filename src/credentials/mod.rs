@@ -29,6 +29,11 @@ pub use region::{RegionOrigin, env_flag, named_region};
 pub use sso::{LoginState, SsoProfile, SsoTarget};
 pub use sts::Caller;
 
+/// botocore refreshes what it holds (temporary credentials, `RefreshableCredentials`'
+/// advisory timeout; SSO tokens and client registrations, `SSOTokenProvider` and
+/// `SSOTokenFetcher`) when less than this is left; eks-token does the same.
+pub const ADVISORY_REFRESH: chrono::TimeDelta = chrono::TimeDelta::minutes(15);
+
 /// Which source answered.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Source {

@@ -255,7 +255,7 @@ pub enum LoginState {
 /// What a cached login needs before it can be used.
 pub enum LoginNeed {
     Nothing,
-    /// An `sso-session` login with less than [`REFRESH_WINDOW`] left that can be
+    /// An `sso-session` login with less than [`ADVISORY_REFRESH`](super::ADVISORY_REFRESH) left that can be
     /// refreshed without a browser.
     Refresh(CachedLogin),
     /// A new login; why (`expired at …`, `no cached login`).
@@ -263,10 +263,6 @@ pub enum LoginNeed {
 }
 
 const UNREADABLE: &str = "the cached login is unreadable";
-
-/// An `sso-session` login with less than this left is refreshed, as botocore's
-/// `SSOTokenProvider` does.
-pub const REFRESH_WINDOW: chrono::TimeDelta = chrono::TimeDelta::minutes(15);
 
 impl LoginNeed {
     /// What the login cached for `key` needs at `now`; `session` says whether it is an
@@ -284,7 +280,7 @@ impl LoginNeed {
             "sso: cached login for {key} expires {}",
             stamp(expires)
         ));
-        if session && expires - now <= REFRESH_WINDOW && login.refreshable(now) {
+        if session && expires - now <= super::ADVISORY_REFRESH && login.refreshable(now) {
             Self::Refresh(login)
         } else if expires > now {
             Self::Nothing

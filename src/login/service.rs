@@ -14,7 +14,7 @@ use super::LoginError;
 use crate::credentials::sso::{
     CachedRegistration, format_time, read_registration, registration_file_name, write_registration,
 };
-use crate::credentials::{AwsConfig, CredentialsError, SsoTarget};
+use crate::credentials::{ADVISORY_REFRESH, AwsConfig, CredentialsError, SsoTarget};
 use crate::network::failure::Failure;
 use crate::secrets;
 
@@ -24,10 +24,6 @@ pub const DEFAULT_SCOPE: &str = "sso:account:access";
 /// The redirect URI an authorization code client is registered with; the port is the
 /// listener's, which RFC 8252 7.3 lets vary for loopback addresses.
 const REGISTERED_REDIRECT: &str = "http://127.0.0.1/oauth/callback";
-
-/// A cached registration with less than this left is registered again (botocore's
-/// expiry window for SSO registrations and tokens).
-pub const EXPIRY_WINDOW: TimeDelta = TimeDelta::minutes(15);
 
 /// A client registration: who CreateToken is asked by.
 pub struct Client {
@@ -136,7 +132,8 @@ impl<'a> Oidc<'a> {
     }
 
     /// The client registration for `target`: the one the AWS CLI cached when it is of
-    /// the right kind (authorization code or device) and has 15 minutes left, else a new
+    /// the right kind (authorization code or device) and has more than
+    /// [`ADVISORY_REFRESH`] left, else a new
     /// one, cached under the AWS CLI's name for it.
     pub async fn client(
         &self,
@@ -154,7 +151,7 @@ impl<'a> Oidc<'a> {
         if let Some(cached) = read_registration(home, &name)
             && cached.grant_types.is_some() == auth_code
             && let Some(expires_at) = cached.expires()
-            && expires_at - now > EXPIRY_WINDOW
+            && expires_at - now > ADVISORY_REFRESH
         {
             return Ok(Client {
                 id: cached.client_id,
