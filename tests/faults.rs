@@ -749,6 +749,18 @@ fn sso_oidc_faults(field: &str) -> Vec<(Process, Vec<String>)> {
 
 /// Checks a failed SSO-OIDC call: one error line naming the operation and `words`, exit 1,
 /// nothing on stdout, ended within `limit`.
+/// `run` (given an SSO-OIDC endpoint URL) against a refused port and each of
+/// [`sso_oidc_faults`] (answers cut off after `field`): each fails as
+/// [`assert_sso_oidc_error`] says, naming `operation`.
+fn assert_sso_oidc_fault_matrix(operation: &str, field: &str, run: &dyn Fn(&str) -> Run) {
+    let refused = format!("http://127.0.0.1:{}", closed_port());
+    let words = [refused.clone(), "connection refused".to_owned()];
+    assert_sso_oidc_error(&run(&refused), operation, &words, Duration::from_secs(1));
+    for (stub, words) in sso_oidc_faults(field) {
+        assert_sso_oidc_error(&run(&stub.url()), operation, &words, DEADLINE + MARGIN);
+    }
+}
+
 fn assert_sso_oidc_error(run: &Run, operation: &str, words: &[String], limit: Duration) {
     run.assert_error(1, operation);
     let error = error_line(run);
@@ -776,18 +788,7 @@ fn sso_oidc_register_client_faults() {
         assert!(files.is_empty(), "{:?}", files.keys());
         run
     };
-    let refused = format!("http://127.0.0.1:{}", closed_port());
-    let words = [refused.clone(), "connection refused".to_owned()];
-    assert_sso_oidc_error(
-        &login(&refused),
-        "RegisterClient",
-        &words,
-        Duration::from_secs(1),
-    );
-    for (stub, words) in sso_oidc_faults("clientId") {
-        let run = login(&stub.url());
-        assert_sso_oidc_error(&run, "RegisterClient", &words, DEADLINE + MARGIN);
-    }
+    assert_sso_oidc_fault_matrix("RegisterClient", "clientId", &login);
     // Well-formed JSON without the registration in it.
     let empty = Process::faults(&json!([{"status": 200, "content_type": "application/json",
         "body": "{}"}]));
@@ -883,18 +884,7 @@ fn sso_oidc_create_token_faults_while_refreshing_a_login() {
         );
         run
     };
-    let refused = format!("http://127.0.0.1:{}", closed_port());
-    let words = [refused.clone(), "connection refused".to_owned()];
-    assert_sso_oidc_error(
-        &token(&refused),
-        "CreateToken",
-        &words,
-        Duration::from_secs(1),
-    );
-    for (stub, words) in sso_oidc_faults("accessToken") {
-        let run = token(&stub.url());
-        assert_sso_oidc_error(&run, "CreateToken", &words, DEADLINE + MARGIN);
-    }
+    assert_sso_oidc_fault_matrix("CreateToken", "accessToken", &token);
 }
 
 /// A provider's endpoint failing each way (besides a refused connection): quiet
