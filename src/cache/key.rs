@@ -43,33 +43,25 @@ pub const KEY_ENV: &[&str] = &[
     "AWS_EC2_METADATA_DISABLED",
 ];
 
-/// The variables of [`KEY_ENV`] that choose which credentials a run gets, and so key the
-/// credential cache. Left out are those that only pick where the token is signed for
-/// (`AWS_REGION`, `AWS_DEFAULT_REGION`, `AWS_USE_FIPS_ENDPOINT`,
-/// `AWS_USE_DUALSTACK_ENDPOINT`): STS credentials are global, so one AssumeRole serves
-/// every region, cluster and STS host. The endpoint variables stay: another STS, SSO or
-/// container endpoint issues other credentials.
-pub const CREDENTIAL_ENV: &[&str] = &[
-    "AWS_PROFILE",
-    // The environment's keys outrank profiles and are the base of `--role-arn`.
-    "AWS_ACCESS_KEY_ID",
-    "AWS_SESSION_EXPIRATION",
-    "AWS_CREDENTIAL_EXPIRATION",
-    "AWS_ROLE_ARN",
-    "AWS_ROLE_SESSION_NAME",
-    "AWS_WEB_IDENTITY_TOKEN_FILE",
-    "AWS_CONTAINER_CREDENTIALS_FULL_URI",
-    "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
-    "AWS_CONTAINER_AUTHORIZATION_TOKEN",
-    "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE",
-    "AWS_CONFIG_FILE",
-    "AWS_SHARED_CREDENTIALS_FILE",
-    "AWS_ENDPOINT_URL",
-    "AWS_ENDPOINT_URL_STS",
-    "AWS_ENDPOINT_URL_SSO",
-    "AWS_ENDPOINT_URL_SSO_OIDC",
-    "AWS_EC2_METADATA_DISABLED",
+/// The variables of [`KEY_ENV`] that only pick where a token is signed for: STS credentials
+/// are global, so one AssumeRole serves every region, cluster and STS host. The others key
+/// the credential cache too ([`credential_env`]): the environment's keys outrank profiles
+/// and are the base of `--role-arn`, and another STS, SSO or container endpoint issues
+/// other credentials.
+pub const SIGNING_ENV: &[&str] = &[
+    "AWS_REGION",
+    "AWS_DEFAULT_REGION",
+    "AWS_USE_FIPS_ENDPOINT",
+    "AWS_USE_DUALSTACK_ENDPOINT",
 ];
+
+/// The variables of [`KEY_ENV`] that choose which credentials a run gets, in its order.
+pub fn credential_env() -> impl Iterator<Item = &'static str> {
+    KEY_ENV
+        .iter()
+        .copied()
+        .filter(|name| !SIGNING_ENV.contains(name))
+}
 
 /// Everything a key is made of, read once per run.
 #[derive(Clone, Debug, Default)]
@@ -180,7 +172,7 @@ impl CacheKey {
 }
 
 /// What cached credentials are bound to, hashed: the profile, the `--role-arn` options,
-/// the [`CREDENTIAL_ENV`] variables and the AWS config files' identity; never the cluster,
+/// the [`credential_env`] variables and the AWS config files' identity; never the cluster,
 /// region or STS host, so tokens for many clusters share one set of credentials.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct CredentialKey {
@@ -198,7 +190,7 @@ impl CredentialKey {
         key.field(Some(&super::credentials::FORMAT.to_le_bytes()));
         key.text(inputs.profile.as_deref());
         key.role(inputs.role.as_ref());
-        for name in CREDENTIAL_ENV {
+        for name in credential_env() {
             key.field(inputs.env.get(name).map(|v| v.as_encoded_bytes()));
         }
         key.files(&inputs.config_files);
@@ -418,8 +410,10 @@ mod tests {
 
     #[test]
     fn every_credential_input_changes_the_credential_key() {
-        assert!(CREDENTIAL_ENV.iter().all(|v| KEY_ENV.contains(v)));
-        let variants = credential_variants(&inputs(), CREDENTIAL_ENV);
+        assert!(SIGNING_ENV.iter().all(|v| KEY_ENV.contains(v)));
+        let env: Vec<&'static str> = credential_env().collect();
+        assert_eq!(env.len(), KEY_ENV.len() - SIGNING_ENV.len());
+        let variants = credential_variants(&inputs(), &env);
         let keys: Vec<String> = variants.iter().map(|i| CredentialKey::of(i).hash).collect();
         let distinct: HashSet<_> = keys.iter().collect();
         assert_eq!(distinct.len(), keys.len());
