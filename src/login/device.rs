@@ -25,17 +25,13 @@ pub async fn run(
 ) -> Result<(Client, Tokens), LoginError> {
     let client = oidc.client(home, target, false, Utc::now()).await?;
     let device = oidc.start_device(&client, target).await?;
-    let url = device
-        .verification_uri_complete
-        .as_deref()
-        .unwrap_or(&device.verification_uri);
-    show_and_open(
-        &format!(
-            "log in to IAM Identity Center ({}): confirm the code {} in the browser; if it does not open, visit:",
-            target.label(),
-            device.user_code
-        ),
-        url,
+    show_code(
+        &format!("IAM Identity Center ({})", target.label()),
+        &device.user_code,
+        device
+            .verification_uri_complete
+            .as_deref()
+            .unwrap_or(&device.verification_uri),
         open_browser,
         None,
     );
@@ -65,6 +61,25 @@ pub async fn run(
     })
     .await
     .map(|tokens| (client, tokens))
+}
+
+/// Shows the user code and the page to confirm it on (the complete verification URI when
+/// there is one), and opens the browser there unless told not to.
+pub fn show_code(
+    what: &str,
+    user_code: &str,
+    url: &str,
+    open_browser: bool,
+    browser_command: Option<&str>,
+) {
+    show_and_open(
+        &format!(
+            "log in to {what}: confirm the code {user_code} in the browser; if it does not open, visit:"
+        ),
+        url,
+        open_browser,
+        browser_command,
+    );
 }
 
 /// One poll of the token endpoint (RFC 8628 3.5).

@@ -19,7 +19,7 @@ use chrono::{DateTime, TimeDelta, Utc};
 
 use crate::cli::{GrantType, OidcArgs, PkceMethod};
 use crate::log;
-use crate::login::device::{Polled, poll};
+use crate::login::device::{Polled, poll, show_code};
 use crate::login::loopback::{CallbackError, Listener};
 use crate::login::pkce::{self, Pkce};
 use crate::login::{self, NoPerson, show_and_open};
@@ -585,16 +585,13 @@ async fn device_code(
         .device_authorization(&settings.client, scope)
         .await
         .map_err(|f| failure(f, "the device authorization"))?;
-    let url = device
-        .verification_uri_complete
-        .as_deref()
-        .unwrap_or(&device.verification_uri);
-    show_and_open(
-        &format!(
-            "log in to {issuer}: confirm the code {} in the browser; if it does not open, visit:",
-            device.user_code
-        ),
-        url,
+    show_code(
+        &issuer,
+        &device.user_code,
+        device
+            .verification_uri_complete
+            .as_deref()
+            .unwrap_or(&device.verification_uri),
         settings.open_browser,
         settings.browser_command.as_deref(),
     );
