@@ -43,8 +43,10 @@ pub const V1ALPHA1: &str = "client.authentication.k8s.io/v1alpha1";
 pub struct ExecRequest {
     /// Must be echoed, else client-go fails with "plugin returned version …".
     pub api_version: ApiVersion,
-    /// Whether kubectl gave us its stdin.
-    pub interactive: bool,
+    /// `spec.interactive`: whether kubectl gave us its stdin; `None` when no client sent
+    /// an exec request (the plugin was run by hand), which is how a login decides
+    /// whether to trust a terminal alone.
+    pub interactive: Option<bool>,
     /// Set when the request could not be understood and v1beta1 was assumed.
     pub warning: Option<String>,
 }
@@ -79,7 +81,7 @@ impl ExecRequest {
                 return Self::fallback(format!("KUBERNETES_EXEC_INFO is not valid JSON ({e})"));
             }
         };
-        let interactive = info.spec.interactive;
+        let interactive = Some(info.spec.interactive);
         let named = info.api_version.as_deref();
         let api_version = match named.map(|v| ApiVersion::parse(v).ok_or(v)) {
             Some(Ok(version)) => version,
@@ -114,7 +116,8 @@ impl ExecRequest {
     fn fallback(why: String) -> Self {
         Self {
             api_version: ApiVersion::V1Beta1,
-            interactive: false,
+            // A client sent something it could not say clearly: not interactive.
+            interactive: Some(false),
             warning: Some(format!(
                 "{why}; answering with {}",
                 ApiVersion::V1Beta1.as_str()
@@ -165,7 +168,7 @@ impl ExecCredential {
             kind: "ExecCredential".into(),
             api_version: request.api_version,
             spec: Spec {
-                interactive: request.interactive,
+                interactive: request.interactive.unwrap_or(false),
             },
             status: Status {
                 expiration_timestamp: crate::message::rfc3339(expires_at),
@@ -196,7 +199,7 @@ mod tests {
             r#"{"kind":"ExecCredential","apiVersion":"client.authentication.k8s.io/v1","spec":{"interactive":true}}"#,
         );
         assert_eq!(r.api_version, ApiVersion::V1);
-        assert!(r.interactive);
+        assert_eq!(r.interactive, Some(true));
         assert!(r.warning.is_none());
     }
 

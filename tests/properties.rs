@@ -121,7 +121,7 @@ proptest! {
                 prop_assert!(request.warning.is_some());
             }
         }
-        prop_assert_eq!(request.interactive, interactive);
+        prop_assert_eq!(request.interactive, Some(interactive));
         if let Some(w) = &request.warning {
             prop_assert!(!w.contains('\n'));
         }

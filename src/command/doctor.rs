@@ -451,9 +451,9 @@ fn aws_only(args: &DoctorArgs, what: AwsOnly) -> (String, Result<(), Error>) {
         Err(e) => return (String::new(), Err(e.into())),
     };
     // Set by the parent as kubectl sets it.
-    let exec_interactive = std::env::var_os("KUBERNETES_EXEC_INFO")
-        .filter(|info| !info.is_empty())
-        .map(|info| ExecRequest::from_env_value(Some(&info)).interactive);
+    let exec_interactive =
+        ExecRequest::from_env_value(std::env::var_os("KUBERNETES_EXEC_INFO").as_deref())
+            .interactive;
     let lock_dir = (!args.no_cache)
         .then(|| cache::default_dir(args.cache_dir.as_deref()))
         .flatten();

@@ -27,10 +27,7 @@ fn get_token(args: &OidcArgs) -> Result<String, Error> {
     if let Some(warning) = &request.warning {
         message::warn(warning);
     }
-    let exec_interactive = exec_info
-        .filter(|info| !info.is_empty())
-        .map(|_| request.interactive);
-    let settings = Settings::new(args, exec_interactive);
+    let settings = Settings::new(args, request.interactive);
     let key = settings.key();
     let entry = match oidc::cached(&settings, &key, Utc::now()) {
         Some(entry) => entry,

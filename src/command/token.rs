@@ -77,12 +77,11 @@ impl TokenRun {
         };
         let inputs = KeyInputs::capture(&options);
         let key = CacheKey::of(&cluster, &inputs);
-        let exec_interactive = exec_info
-            .filter(|info| !info.is_empty())
-            .map(|_| request.interactive);
         // Runs agree on one login in the cache directory, also with --no-cache.
-        let lock_dir = cache::default_dir(args.cache_location.cache_dir.as_deref());
-        let login = args.aws.login_policy(exec_interactive, lock_dir);
+        let lock_dir = cache_dir
+            .clone()
+            .or_else(|| cache::default_dir(args.cache_location.cache_dir.as_deref()));
+        let login = args.aws.login_policy(request.interactive, lock_dir);
         Ok(Self {
             cluster,
             request,
