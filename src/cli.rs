@@ -391,7 +391,7 @@ pub struct TokenArgs {
     #[arg(long, hide = true)]
     pub cache: bool,
 
-    /// Neither read nor write the token cache for this run.
+    /// Neither read nor write any cache for this run: tokens, credentials, the AWS CLI's role sessions.
     #[arg(long)]
     pub no_cache: bool,
 
@@ -452,6 +452,14 @@ pub struct AwsArgs {
     /// Give up on such a login (and on waiting for another run's) after this many seconds.
     #[arg(long, value_name = "SECONDS", default_value = "300", value_parser = parse_timeout)]
     pub login_timeout: Duration,
+
+    /// Neither read nor write eks-token's cache of temporary AWS credentials (role, SSO, web identity, container, credential_process): every new token asks AWS again.
+    #[arg(long, env = "EKS_TOKEN_NO_CREDENTIAL_CACHE", value_parser = clap::builder::FalseyValueParser::new())]
+    pub no_credential_cache: bool,
+
+    /// Neither read nor write the AWS CLI's role session cache (~/.aws/cli/cache) for role profiles.
+    #[arg(long, env = "EKS_TOKEN_NO_AWS_CLI_CACHE", value_parser = clap::builder::FalseyValueParser::new())]
+    pub no_aws_cli_cache: bool,
 }
 
 /// A positive number of seconds, fractions allowed (`2.5`).
@@ -493,6 +501,8 @@ impl AwsArgs {
                 forward_session_name: self.forward_session_name,
             }),
             limits: Limits::new(self.timeout),
+            credential_cache: !self.no_credential_cache,
+            aws_cli_cache: !self.no_aws_cli_cache,
         }
     }
 }

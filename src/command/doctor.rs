@@ -1509,6 +1509,7 @@ mod tests {
                 region: Some("eu-west-1".into()),
                 role,
                 limits: Limits::default(),
+                ..Options::default()
             },
             cache,
             live,

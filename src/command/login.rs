@@ -44,6 +44,7 @@ pub async fn sso_config(profile: Option<String>, timeout: Duration) -> Result<Aw
         region: Some("us-east-1".into()),
         role: None,
         limits,
+        ..Options::default()
     };
     Ok(AwsConfig::load(&options, Deadline::start(limits)).await?)
 }

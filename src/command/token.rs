@@ -55,7 +55,11 @@ impl TokenRun {
         if let Some(warning) = &request.warning {
             message::warn(warning);
         }
-        let options = args.aws.options();
+        let mut options = args.aws.options();
+        if args.no_cache {
+            options.credential_cache = false;
+            options.aws_cli_cache = false;
+        }
         let deadline = Deadline::start(options.limits);
         log::debug(format_args!(
             "eks-token {}: token for cluster {cluster}, exec apiVersion {}, timeout {} (connect {})",
@@ -218,7 +222,7 @@ impl TokenRun {
     /// cached. The credential key's lock makes a burst of runs refresh once.
     async fn credentials(&self, aws: &AwsConfig, cache: Option<&Cache>) -> Result<Signer, Error> {
         let role = self.options.role.as_ref();
-        let Some(cache) = cache else {
+        let Some(cache) = cache.filter(|_| self.options.credential_cache) else {
             return Ok(signer(aws.resolve(role).await?));
         };
         let key = CredentialKey::of(&self.inputs);

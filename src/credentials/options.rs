@@ -13,6 +13,12 @@ pub struct Options {
     pub role: Option<RoleOptions>,
     /// `--timeout`: each command starts its [`Deadline`](crate::network::Deadline) from it.
     pub limits: Limits,
+    /// Temporary credentials may be read from and written to eks-token's credential cache
+    /// (`--no-credential-cache`, `--no-cache` turn it off).
+    pub credential_cache: bool,
+    /// Role sessions may be shared with the AWS CLI through `~/.aws/cli/cache`
+    /// (`--no-aws-cli-cache`, `--no-cache` turn it off).
+    pub aws_cli_cache: bool,
 }
 
 /// A role to assume with the base credentials.
