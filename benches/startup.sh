@@ -67,8 +67,7 @@ bin=$(scripts/build-release.sh)
 if [ "$link_modes" = 1 ]; then
   # Kept between runs (not scratch): a full release build takes minutes.
   pie_dir=${EKS_TOKEN_BENCH_TARGET_DIR:-${TMPDIR:-/tmp}/eks-token-bench-target}
-  env -u RUSTFLAGS cargo build --release --locked --target-dir "$pie_dir" >&2
-  pie=$pie_dir/release/eks-token
+  pie=$(scripts/build-release.sh --dynamic "$pie_dir")
 fi
 
 # --- scratch HOME: both caches warm, nothing from the real ~/.kube or ~/.aws ------------------
