@@ -2,7 +2,7 @@
 //! nothing echoed) and it reaches STS; the session, in the AWS CLI's cache, serves the next
 //! ten runs without a prompt. Without a person (plain pipes, kubectl's `interactive: false`,
 //! `--login never`) a run fails at once with the command that caches a session, having
-//! called nothing. The terminal echoes again however the prompt ends (an answer, the
+//! called nothing; that command (`eks-token whoami` in a terminal) does. The terminal echoes again however the prompt ends (an answer, the
 //! timeout, Ctrl-C), and the code shows nowhere, even when an endpoint echoes the request.
 
 mod support;
@@ -190,6 +190,32 @@ fn without_a_person_it_fails_at_once_with_the_command_that_caches_a_session() {
         "an AWS call was made"
     );
     assert_eq!(assume_role_calls(&moto), 0);
+}
+
+/// What the hint says works: `eks-token whoami` in a terminal asks for the code once, and
+/// the session it caches serves kubectl's runs that have no one to ask.
+#[test]
+fn whoami_in_a_terminal_caches_a_session_for_runs_without_a_person() {
+    let moto = Process::moto();
+    let (s, recorder) = mfa_profiles(&moto);
+    let whoami = run_on_terminal(answering_terminal_command(
+        &s,
+        support::BIN,
+        &["whoami", "--profile", "mfa"],
+        Stdout::Pipe,
+        &[(PROMPT, CODE)],
+    ));
+    assert_eq!(whoami.run.code, 0, "{}", whoami.run.stderr);
+    assert!(
+        whoami.run.stdout.contains("assumed-role/mfa-admin/"),
+        "{}",
+        whoami.run.stdout
+    );
+    assert_eq!(assume_roles(&recorder)[0]["TokenCode"], CODE);
+
+    let run = s.run(&["token", "-i", "c", "--profile", "mfa"]);
+    assert_assumed(&moto, &run.token(), "c", "mfa-admin");
+    assert_eq!(assume_roles(&recorder).len(), 1);
 }
 
 #[test]

@@ -3,7 +3,8 @@
 //! of base credentials (a source profile's keys, `credential_source = Environment`, a
 //! profile naming itself, a `credential_process`, an IAM Identity Center login) under a
 //! role with `duration_seconds`, sent as botocore sends it and honoured by STS; a bad
-//! `duration_seconds` is a config error before any call.
+//! `duration_seconds` is a config error before any call; a cached role session serves
+//! while the SSO login below it has lapsed.
 
 mod support;
 
@@ -143,4 +144,65 @@ fn a_duration_that_is_not_a_number_is_a_config_error_before_any_call() {
         run.hint()
     );
     assert_eq!(sts_calls(&recorder), Vec::<Value>::new());
+}
+
+/// botocore needs no base credentials while a hop's session is cached: neither does
+/// eks-token, so an IAM Identity Center login that lapsed under a cached role session is
+/// not asked for (nor renewed) until that session runs out.
+#[test]
+fn a_cached_role_session_serves_while_the_sso_login_below_it_has_lapsed() {
+    let moto = Process::moto();
+    let mut s = Sandbox::new();
+    let sso = json!({"sso": {"access_token": "ssoAccessTokenSentinel",
+        "roles": [{"account_id": ACCOUNT, "role_name": "Admin",
+                   "access_key_id": "ASIASSOPORTALKEY0001", "secret_access_key": "ssoSecret/1",
+                   "session_token": "sso+session/token="}]}});
+    let stub = sts_recorder(&s, &moto, &sso);
+    s.env("AWS_ENDPOINT_URL_STS", stub.url())
+        .env("AWS_ENDPOINT_URL_SSO", stub.url())
+        .env("AWS_REGION", "eu-west-1");
+    let start = "https://example.awsapps.com/start";
+    s.write(
+        ".aws/config",
+        &format!(
+            "[profile sso]\nsso_session = corp\nsso_account_id = {ACCOUNT}\nsso_role_name = Admin\n\
+             [sso-session corp]\nsso_start_url = {start}\nsso_region = eu-west-1\n\
+             [profile admin]\nrole_arn = {}\nsource_profile = sso\n",
+            role("admin")
+        ),
+    );
+    let login = |expires: TimeDelta| {
+        write_sso_login(
+            &s,
+            "corp",
+            &json!({"startUrl": start, "region": "eu-west-1",
+                "accessToken": "ssoAccessTokenSentinel", "expiresAt": utc_in(expires)}),
+        )
+    };
+    let portal_calls = || {
+        let stats: Value =
+            serde_json::from_str(&support::http_get(&format!("{}/_stats", stub.url()))).unwrap();
+        stats["sso"]["total"].as_u64().unwrap()
+    };
+    login(TimeDelta::hours(1));
+    let run = s.run(&["token", "-i", "c1", "--profile", "admin"]);
+    assert_assumed(&moto, &run.token(), "c1", "admin");
+    assert_eq!((portal_calls(), sts_calls(&stub).len()), (1, 1));
+
+    login(TimeDelta::minutes(-5));
+    let run = s.run(&[
+        "token",
+        "-i",
+        "c2",
+        "--profile",
+        "admin",
+        "--no-credential-cache",
+    ]);
+    assert_assumed(&moto, &run.token(), "c2", "admin");
+    assert_eq!((portal_calls(), sts_calls(&stub).len()), (1, 1));
+
+    // Without the cached session, the lapsed login is what is missing.
+    let run = s.run(&["token", "-i", "c3", "--profile", "admin", "--no-cache"]);
+    run.assert_error(1, "the SSO login for profile sso is missing or expired");
+    assert_eq!((portal_calls(), sts_calls(&stub).len()), (1, 1));
 }

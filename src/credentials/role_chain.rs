@@ -246,7 +246,7 @@ impl AwsConfig {
 
     /// Whether the profile in use is a role chain that a session in the AWS CLI's cache
     /// serves, so its base credentials (an SSO login) are not needed.
-    pub(super) fn role_session_cached(&self) -> bool {
+    pub fn role_session_cached(&self) -> bool {
         matches!(self.role_chain(), Ok(Some(chain)) if self.cached_hop(&chain).is_some())
     }
 

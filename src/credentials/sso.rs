@@ -500,17 +500,12 @@ impl AwsConfig {
     }
 
     /// The SSO profile the chain would take credentials from: none when environment keys
-    /// come first (no `--profile`), the profile does not exist, or a cached role session
-    /// of its chain serves.
+    /// come first (no `--profile`) or the profile does not exist.
     pub fn sso_profile_in_use(&self) -> Option<SsoProfile> {
         if !self.profile_flag && aws_files::env_var("AWS_ACCESS_KEY_ID").is_some() {
             return None;
         }
         self.profiles.get_profile(&self.profile)?;
-        // A role session the AWS CLI cached serves without the login.
-        if self.role_session_cached() {
-            return None;
-        }
         self.sso_profile(&self.profile)
     }
 

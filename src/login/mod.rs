@@ -383,6 +383,15 @@ pub async fn ensure(aws: &AwsConfig, policy: &Policy) -> Result<Ensured, LoginEr
     let (Some(sso), Some(home)) = (aws.sso_profile_in_use(), home_dir()) else {
         return Ok(Ensured::Usable);
     };
+    // A role session of the profile's chain, cached by the AWS CLI or an earlier run,
+    // serves without the login below it.
+    if aws.role_session_cached() {
+        log::debug(format_args!(
+            "sso: not needed now: a cached role session serves profile {}",
+            aws.profile
+        ));
+        return Ok(Ensured::Usable);
+    }
     // A profile that names no usable session is the chain's to report.
     let Ok(target) = aws.sso_target(&sso) else {
         return Ok(Ensured::Usable);
