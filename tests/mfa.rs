@@ -117,7 +117,7 @@ fn without_a_person_it_fails_at_once_with_the_command_that_caches_a_session() {
     let (mut s, recorder) = mfa_profiles(&moto);
     let error = |why: &str| {
         format!(
-            "eks-token: error: profile mfa assumes {ROLE} with MFA (mfa_serial {SERIAL}), and no one is at a terminal to type the code ({why})"
+            "eks-token: error: profile mfa assumes {ROLE} with MFA (mfa_serial {SERIAL}), and no one is at a terminal to type the code: {why}"
         )
     };
     let hint = "run `eks-token whoami --profile mfa` in a terminal (or `aws sts get-caller-identity --profile mfa`) to cache a session for 30m";

@@ -67,7 +67,7 @@ pub enum CredentialsError {
     #[error("the SSO login for profile {} is missing or expired ({detail})", .sso.profile)]
     SsoLogin { sso: SsoProfile, detail: String },
     /// A role to assume needs an MFA code (`mfa_serial`) and no one is there to type it.
-    #[error("profile {} assumes {} with MFA (mfa_serial {}), and no one is at a terminal to type the code ({})", .0.owner, .0.role, .0.serial, .0.why)]
+    #[error("profile {} assumes {} with MFA (mfa_serial {}), and no one is at a terminal to type the code: {}", .0.owner, .0.role, .0.serial, .0.why)]
     MfaNoPerson(Box<MfaNeeded>),
     /// The MFA code was not typed.
     #[error("no MFA code for {serial}: {why}")]
