@@ -445,11 +445,11 @@ pub struct AwsArgs {
     #[arg(long, value_name = "SECONDS", default_value = "10", value_parser = parse_timeout)]
     pub timeout: Duration,
 
-    /// When an expired IAM Identity Center login may be renewed by itself: auto (when a person is at a terminal), browser (also without one), never.
+    /// When an expired IAM Identity Center login may be renewed by itself, and an MFA code asked for: auto (when a person is at a terminal), browser (a login also without one), never.
     #[arg(long, value_enum, value_name = "WHEN", env = "EKS_TOKEN_LOGIN", default_value_t = Mode::Auto)]
     pub login: Mode,
 
-    /// Give up on such a login (and on waiting for another run's) after this many seconds.
+    /// Give up on such a login (and on waiting for another run's), or on the MFA code, after this many seconds.
     #[arg(long, value_name = "SECONDS", default_value = "300", value_parser = parse_timeout)]
     pub login_timeout: Duration,
 

@@ -31,7 +31,7 @@ impl AwsConfig {
     }
 
     /// `name` and the profiles its `source_profile` chain leads to, in order; it ends at a
-    /// missing profile or a repeat (loops are reported by `process_chain`).
+    /// missing profile or a repeat (loops are reported by `role_chain`).
     pub(super) fn profile_chain<'a>(&'a self, mut name: &'a str) -> Vec<(&'a str, &'a Profile)> {
         let mut chain: Vec<(&str, &Profile)> = Vec::new();
         while !chain.iter().any(|(n, _)| *n == name) {
