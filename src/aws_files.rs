@@ -1,6 +1,6 @@
 //! Where the AWS files of a run are, as the AWS CLI and SDKs find them (home directory,
-//! config and credentials files, token files, the SSO login cache), and whether each
-//! can be read safely: lookups on the environment and file metadata only.
+//! config and credentials files, token files, the SSO login and role session caches),
+//! and whether each can be read safely: lookups on the environment and file metadata only.
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -62,6 +62,21 @@ pub fn read_config_file(path: &Path) -> Option<String> {
 /// The folder of the AWS CLI's IAM Identity Center login cache.
 pub fn sso_cache_dir(home: &Path) -> PathBuf {
     home.join(".aws/sso/cache")
+}
+
+/// The folder of the AWS CLI's role session cache (awscli `customizations/assumerole.py`,
+/// `CACHE_DIR`; not configurable).
+pub fn cli_cache_dir(home: &Path) -> PathBuf {
+    home.join(".aws/cli/cache")
+}
+
+/// When the AWS config files in play were last changed: the newest modification time of
+/// those that exist.
+pub fn config_files_modified(home: Option<&Path>) -> Option<std::time::SystemTime> {
+    config_file_paths(home)
+        .iter()
+        .filter_map(|p| std::fs::metadata(p).and_then(|m| m.modified()).ok())
+        .max()
 }
 
 /// A file the SDK would read that exists but cannot be read as one.

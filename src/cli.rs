@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
-use crate::credentials::{Options, RoleOptions};
+use crate::credentials::{MfaPrompt, Options, RoleOptions};
 use crate::login::{self, Mode};
 use crate::network::Limits;
 
@@ -445,11 +445,11 @@ pub struct AwsArgs {
     #[arg(long, value_name = "SECONDS", default_value = "10", value_parser = parse_timeout)]
     pub timeout: Duration,
 
-    /// When an expired IAM Identity Center login may be renewed by itself: auto (when a person is at a terminal), browser (also without one), never.
+    /// When an expired IAM Identity Center login may be renewed by itself, and an MFA code asked for: auto (when a person is at a terminal), browser (a login also without one), never.
     #[arg(long, value_enum, value_name = "WHEN", env = "EKS_TOKEN_LOGIN", default_value_t = Mode::Auto)]
     pub login: Mode,
 
-    /// Give up on such a login (and on waiting for another run's) after this many seconds.
+    /// Give up on such a login (and on waiting for another run's), or on the MFA code, after this many seconds.
     #[arg(long, value_name = "SECONDS", default_value = "300", value_parser = parse_timeout)]
     pub login_timeout: Duration,
 
@@ -489,8 +489,14 @@ impl AwsArgs {
         }
     }
 
-    /// The credential options these flags describe.
+    /// The credential options these flags describe, for a command a person runs.
     pub fn options(&self) -> Options {
+        self.options_for(None)
+    }
+
+    /// The credential options these flags describe; `exec_interactive` is what the exec
+    /// request said, for deciding whether an MFA code may be asked for.
+    pub fn options_for(&self, exec_interactive: Option<bool>) -> Options {
         Options {
             profile: self.profile.clone(),
             region: self.region.clone(),
@@ -503,6 +509,11 @@ impl AwsArgs {
             limits: Limits::new(self.timeout),
             credential_cache: !self.no_credential_cache,
             aws_cli_cache: !self.no_aws_cli_cache,
+            mfa: MfaPrompt {
+                person: login::can_type(self.login, exec_interactive)
+                    .map_err(login::NoPerson::why_no_code),
+                timeout: self.login_timeout,
+            },
         }
     }
 }

@@ -586,7 +586,7 @@ fn long_source_profile_chains_work_and_a_self_reference_without_keys_is_a_loop()
         support::python().display(),
         support::repo_file("fixtures/credential_process.py").display(),
     );
-    // hop1 → hop2 → … → hop20 → keys (the SDK's chain) or → process (ours).
+    // hop1 → hop2 → … → hop20 → keys or → process.
     for root in ["keys", "process"] {
         for i in 1..=HOPS {
             let next = if i == HOPS {
@@ -594,8 +594,10 @@ fn long_source_profile_chains_work_and_a_self_reference_without_keys_is_a_loop()
             } else {
                 format!("{root}-hop{}", i + 1)
             };
+            // Roles of their own per root: the AWS CLI's role cache, keyed by the role
+            // alone, would otherwise serve the second chain from the first's sessions.
             config.push_str(&format!(
-                "[profile {root}-hop{i}]\nrole_arn = arn:aws:iam::{ACCOUNT}:role/r{i}\nsource_profile = {next}\n"
+                "[profile {root}-hop{i}]\nrole_arn = arn:aws:iam::{ACCOUNT}:role/{root}-r{i}\nsource_profile = {next}\n"
             ));
         }
     }

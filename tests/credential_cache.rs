@@ -17,11 +17,14 @@ const ROLE: &str = "arn:aws:iam::123456789012:role/cached";
 const OTHER_ROLE: &str = "arn:aws:iam::123456789012:role/other";
 
 /// A sandbox whose `dev` profile assumes [`ROLE`] through moto, and `ops` [`OTHER_ROLE`].
+/// The AWS CLI's role cache is off: these tests count the AssumeRoles eks-token's own
+/// cache saves (`aws_cli_cache.rs` tests the other).
 fn role_profiles(moto: &Process) -> Sandbox {
     let mut s = Sandbox::new();
     s.endpoint(&moto.url())
         .env("AWS_REGION", "eu-west-1")
-        .env("AWS_PROFILE", "dev");
+        .env("AWS_PROFILE", "dev")
+        .env("EKS_TOKEN_NO_AWS_CLI_CACHE", "1");
     s.write(".aws/config", &config(""));
     s
 }

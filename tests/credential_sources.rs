@@ -4,9 +4,9 @@
 
 mod support;
 
-use serde_json::{Value, json};
+use serde_json::json;
 use support::{
-    AK, Process, SK, Sandbox, moto_session, utc_in, verify_token, write_json, write_sso_login,
+    AK, Process, SK, Sandbox, assert_assumed, utc_in, verify_token, write_json, write_sso_login,
 };
 
 const ACCOUNT: &str = "123456789012";
@@ -15,34 +15,6 @@ fn with_moto(moto: &Process) -> Sandbox {
     let mut s = Sandbox::new();
     s.endpoint(&moto.url()).env("AWS_REGION", "us-west-2");
     s
-}
-
-/// The token's access key must be one moto issued for `role`, and verify with its secret.
-fn assert_assumed(moto: &Process, token: &str, cluster: &str, role: &str) -> Value {
-    let url = eks_token::token::decode(token).unwrap();
-    let ak = url
-        .split("X-Amz-Credential=")
-        .nth(1)
-        .unwrap()
-        .split("%2F")
-        .next()
-        .unwrap()
-        .to_owned();
-    let session = moto_session(moto, &ak);
-    assert!(
-        session["arn"]
-            .as_str()
-            .unwrap()
-            .contains(&format!("assumed-role/{role}/")),
-        "{session}"
-    );
-    let verdict = verify_token(
-        token,
-        cluster,
-        session["secret_access_key"].as_str().unwrap(),
-    );
-    assert_eq!(verdict["session_token"], session["session_token"]);
-    session
 }
 
 #[test]
@@ -220,37 +192,6 @@ fn credential_process_profile() {
     assert_eq!(verdict["session_token"], "proc+token/=");
 }
 
-/// Runs eks-token on a pseudo-terminal, as at a shell prompt (`argv[3:]`; stdout to the
-/// file `argv[0]`, as kubectl reads it from a pipe), types `argv[2]` and Enter once
-/// `argv[1]` shows on the terminal, and exits with eks-token's status, printing on stderr
-/// what the terminal showed. Gives up after 30 s.
-const ON_A_TERMINAL: &str = r#"
-import os, pty, select, sys, time
-out, prompt, answer, argv = sys.argv[1], sys.argv[2].encode(), sys.argv[3].encode(), sys.argv[4:]
-pid, fd = pty.fork()
-if pid == 0:
-    os.dup2(os.open(out, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), 1)
-    os.execv(argv[0], argv)
-shown, answered, give_up = b"", False, time.monotonic() + 30
-while time.monotonic() < give_up:
-    if select.select([fd], [], [], 0.1)[0]:
-        try:
-            chunk = os.read(fd, 4096)
-        except OSError:  # EIO: the terminal's last user has gone
-            break
-        if not chunk:
-            break
-        shown += chunk
-        if not answered and prompt in shown:
-            os.write(fd, answer + b"\n")
-            answered = True
-else:
-    os.kill(pid, 9)
-_, status = os.waitpid(pid, 0)
-sys.stderr.write(shown.decode(errors="replace"))
-sys.exit(os.waitstatus_to_exitcode(status))
-"#;
-
 #[test]
 fn a_credential_process_can_prompt_on_the_terminal() {
     let s = {
@@ -264,26 +205,13 @@ fn a_credential_process_can_prompt_on_the_terminal() {
         "[profile mfa]\ncredential_process = printf 'MFA code: ' >/dev/tty; read code </dev/tty; test $code = 123456 && {} {} --access-key-id ASIAPROMPTEDKEY00001 --secret promptedSecret/x+y\n",
         support::python().display(),
         support::repo_file("fixtures/credential_process.py").display()));
-    let out = s.path("stdout");
-    let mut run = support::run_command(s.command_of(
-        support::python(),
-        &[
-            "-c",
-            ON_A_TERMINAL,
-            out.to_str().unwrap(),
-            "MFA code: ",
-            "123456",
-            support::BIN,
-            "token",
-            "-i",
-            "c",
-            "--profile",
-            "mfa",
-            "--timeout",
-            "5",
-        ],
+    let run = support::run_in_terminal(support::answering_terminal_command(
+        &s,
+        support::BIN,
+        &["token", "-i", "c", "--profile", "mfa", "--timeout", "5"],
+        support::Stdout::Pipe,
+        &[("MFA code: ", "123456")],
     ));
-    run.stdout = std::fs::read_to_string(&out).unwrap_or_default();
     // Stopped (SIGTTIN) until the deadline if the helper is not in the terminal's
     // foreground process group.
     let verdict = verify_token(&run.token(), "c", "promptedSecret/x+y");

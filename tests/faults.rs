@@ -249,7 +249,7 @@ fn profile_role_chain_access_denied() {
     let run = s.run(&["token", "-i", "c", "--profile", "dev", "--timeout", "2"]);
     run.assert_error(
         1,
-        "credentials of profile dev: access denied (AccessDenied: not authorized to perform: sts:AssumeRole)",
+        &format!("STS AssumeRole of {ROLE}: access denied (AccessDenied: not authorized to perform: sts:AssumeRole)"),
     );
     assert!(run.hint().contains("trust policy"), "{}", run.hint());
 }

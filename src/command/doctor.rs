@@ -207,9 +207,10 @@ fn check(args: &DoctorArgs, report: &mut Report) -> Result<(), Error> {
     let (options, cluster, cache) = match &plan {
         Some(Plan {
             runs: Runs::Token(token),
+            interactive,
             ..
         }) => (
-            token.aws.options(),
+            token.aws.options_for(Some(*interactive)),
             Some(token.cluster_id.clone()),
             if token.no_cache {
                 CacheUse::Off
@@ -459,7 +460,7 @@ fn aws_only(args: &DoctorArgs, what: AwsOnly) -> (String, Result<(), Error>) {
         .flatten();
     let checks = AwsChecks {
         cluster,
-        options: args.aws.options(),
+        options: args.aws.options_for(exec_interactive),
         cache: if args.no_cache {
             CacheUse::Off
         } else {

@@ -55,7 +55,7 @@ impl TokenRun {
         if let Some(warning) = &request.warning {
             message::warn(warning);
         }
-        let mut options = args.aws.options();
+        let mut options = args.aws.options_for(request.interactive);
         if args.no_cache {
             options.credential_cache = false;
             options.aws_cli_cache = false;

@@ -19,6 +19,7 @@ use chrono::{DateTime, Utc};
 use super::config::unknown_profile;
 use super::profile::check_credentials;
 use super::region::{imds_client, imds_disabled};
+use super::role_chain::RolePlan;
 use super::{AwsConfig, CredentialsError, KeysOrigin, Resolved, RoleOptions, Source};
 use crate::aws_files::{MAX_TOKEN_FILE, env_var, read_token_file};
 use crate::log;
@@ -29,9 +30,11 @@ impl AwsConfig {
     /// The base credentials, from the first source that has any, within the deadline.
     pub async fn base_credentials(&self) -> Result<(Credentials, Source), CredentialsError> {
         let started = Instant::now();
+        // Decided, and any MFA code typed, before the deadline's clock runs for the calls.
+        let role_plan = self.role_plan()?;
         let found = self
             .network
-            .within(self.first_source())
+            .within(self.first_source(role_plan))
             .await
             .map_err(CredentialsError::TimedOut)??;
         let origin = match &found.1 {
@@ -49,7 +52,10 @@ impl AwsConfig {
         Ok(found)
     }
 
-    async fn first_source(&self) -> Result<(Credentials, Source), CredentialsError> {
+    async fn first_source(
+        &self,
+        role_plan: Option<RolePlan>,
+    ) -> Result<(Credentials, Source), CredentialsError> {
         let mut tried = Vec::new();
         if !self.profile_flag {
             let env = EnvironmentVariableCredentialsProvider::new();
@@ -64,12 +70,12 @@ impl AwsConfig {
             }
         }
         if self.profiles.get_profile(&self.profile).is_some() {
-            self.check_sso_login()?;
-            self.check_profile_keys()?;
-            if let Some(chain) = self.process_chain()? {
-                let c = self.process_chain_credentials(&chain).await?;
+            if let Some(plan) = role_plan {
+                let c = self.role_chain_credentials(plan).await?;
                 return Ok((c, Source::Profile(self.profile.clone())));
             }
+            self.check_sso_login()?;
+            self.check_profile_keys()?;
             self.network
                 .step(format!("credentials: profile {}", self.profile));
             let provider = ProfileFileCredentialsProvider::builder()
@@ -79,7 +85,7 @@ impl AwsConfig {
             match attempt(&provider, &format!("profile {}", self.profile), &mut tried).await {
                 Ok(Some(c)) => return Ok((c, Source::Profile(self.profile.clone()))),
                 Ok(None) => {}
-                Err(e) => return Err(self.profile_error(&e)),
+                Err(e) => return Err(self.profile_error(&self.profile, &e)),
             }
         } else if self.profile_chosen {
             return Err(unknown_profile(&self.profile, &self.profiles));
@@ -207,7 +213,7 @@ fn source_error(name: &str) -> impl FnOnce(SdkCredentialsError) -> CredentialsEr
 /// botocore (`ContainerProvider._validate_auth_token`: no `\r` or `\n`, and no trimming
 /// of a token file's trailing newline), a token with a line break is refused, here and
 /// without showing it.
-fn check_container_token() -> Result<(), CredentialsError> {
+pub(super) fn check_container_token() -> Result<(), CredentialsError> {
     // The file outranks the variable, in the SDK as in botocore.
     let (origin, from_file, token) =
         if let Some(path) = env_var("AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE") {
@@ -243,7 +249,7 @@ fn check_container_token() -> Result<(), CredentialsError> {
 
 /// The SDK's environment provider ignores expiry; aws-vault exports it, and a token must
 /// not outlive the credentials that signed it.
-fn with_env_expiry(c: Credentials) -> Result<Credentials, CredentialsError> {
+pub(super) fn with_env_expiry(c: Credentials) -> Result<Credentials, CredentialsError> {
     for var in ["AWS_SESSION_EXPIRATION", "AWS_CREDENTIAL_EXPIRATION"] {
         if let Some(value) = env_var(var) {
             let expiry = DateTime::parse_from_rfc3339(&value)

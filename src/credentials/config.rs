@@ -16,7 +16,7 @@ use aws_runtime::env_config::file::EnvConfigFiles;
 use aws_types::os_shim_internal::{Env, Fs};
 
 use super::region::{self, RegionOrigin};
-use super::{CallError, CredentialsError, Options, Source, SsoProfile};
+use super::{CallError, CredentialsError, MfaPrompt, Options, Source, SsoProfile};
 use crate::aws_files::{self, MAX_TOKEN_FILE, env_var, home_dir, read_token_file};
 use crate::log;
 use crate::message::{self, chain, one_line, single_line};
@@ -38,6 +38,9 @@ pub struct AwsConfig {
     pub(super) provider_config: ProviderConfig,
     pub(super) imds_unreachable: bool,
     pub(super) network: Network,
+    /// Role sessions may be read from and written to the AWS CLI's cache.
+    pub(super) aws_cli_cache: bool,
+    pub(super) mfa: MfaPrompt,
 }
 
 impl AwsConfig {
@@ -122,6 +125,8 @@ impl AwsConfig {
             provider_config,
             imds_unreachable,
             network,
+            aws_cli_cache: options.aws_cli_cache,
+            mfa: options.mfa.clone(),
         };
         config.remember_secrets();
         Ok(config)

@@ -6,7 +6,7 @@ use std::fmt;
 use super::Source;
 use super::process::ProcessError;
 use super::sso::SsoProfile;
-use crate::message::a_few;
+use crate::message::{a_few, shell_quote};
 use crate::network::TimedOut;
 use crate::network::failure::{Code, Failure};
 use crate::sts_endpoint::{InvalidRegion, is_aws_host};
@@ -66,6 +66,16 @@ pub enum CredentialsError {
     /// An IAM Identity Center profile whose cached login is missing, expired or rejected.
     #[error("the SSO login for profile {} is missing or expired ({detail})", .sso.profile)]
     SsoLogin { sso: SsoProfile, detail: String },
+    /// A role to assume needs an MFA code (`mfa_serial`) and no one is there to type it.
+    #[error("profile {} assumes {} with MFA (mfa_serial {}), and no one is at a terminal to type the code: {}", .0.owner, .0.role, .0.serial, .0.why)]
+    MfaNoPerson(Box<MfaNeeded>),
+    /// The MFA code was not typed.
+    #[error("no MFA code for {serial}: {why}")]
+    MfaCode {
+        serial: String,
+        why: String,
+        timed_out: bool,
+    },
     /// A profile's `credential_process` failed.
     #[error("credential_process of profile {profile} failed: {error}")]
     Process {
@@ -106,6 +116,23 @@ pub enum CredentialsError {
         from: KeysOrigin,
         problem: &'static str,
     },
+}
+
+/// A role that needs an MFA code no one can type, for [`CredentialsError::MfaNoPerson`].
+#[derive(Debug)]
+pub struct MfaNeeded {
+    /// The profile whose credentials were asked for (the top of the chain).
+    pub profile: String,
+    /// The profile with the `role_arn` and `mfa_serial`.
+    pub owner: String,
+    pub role: String,
+    pub serial: String,
+    pub why: &'static str,
+    /// How long a session of that role lasts once cached (`1h 0m`).
+    pub lasts: String,
+    /// Whether the AWS CLI's role cache is on, so that a session cached in a terminal
+    /// serves later runs.
+    pub aws_cli_cache: bool,
 }
 
 /// Where a set of credentials entered the run, for [`CredentialsError::Malformed`].
@@ -228,6 +255,8 @@ impl CallError {
             (_, Some(Code::Throttled)) => "AWS is rate-limiting this account's requests: wait a minute and retry, and avoid running many kubectl commands at once".into(),
             (_, Some(Code::ExpiredToken)) => expired_hint(self.signer.as_ref()),
             (_, Some(Code::InvalidClientTokenId)) => "the access key was deleted, deactivated or belongs to another partition: check it with `aws sts get-caller-identity` and replace it with `aws configure`".into(),
+            // STS: "MultiFactorAuthentication failed with invalid MFA one time pass code."
+            (Failure::Service { message, .. }, Some(Code::AccessDenied)) if message.contains("MultiFactorAuthentication") => "the MFA code was wrong or already used: wait for the next one and run the command again".into(),
             (_, Some(Code::AccessDenied)) => "the role's trust policy must allow your identity (see `aws sts get-caller-identity`) and the external id must match".into(),
             (_, Some(Code::InvalidIdentityToken)) => "the role's trust policy must trust the token's OIDC provider and audience; check the token file is current".into(),
             (Failure::Status { status, .. }, _) if *status >= 500 => "the AWS service is failing: retry in a minute (https://health.aws.amazon.com/health/status)".into(),
@@ -317,6 +346,26 @@ impl CredentialsError {
                 "fix [profile {profile}] in the AWS config; `aws configure list --profile {profile}` shows what the AWS CLI makes of it"
             )),
             Self::SsoLogin { sso, .. } => Some(sso.login_hint()),
+            Self::MfaNoPerson(needed) => {
+                let (profile, lasts) = (shell_quote(&needed.profile), &needed.lasts);
+                Some(if needed.aws_cli_cache {
+                    format!(
+                        "run `eks-token whoami --profile {profile}` in a terminal (or `aws sts get-caller-identity --profile {profile}`) to cache a session for {lasts}"
+                    )
+                } else {
+                    format!(
+                        "run kubectl in a terminal, or turn the AWS CLI's role cache back on (drop --no-aws-cli-cache and EKS_TOKEN_NO_AWS_CLI_CACHE) and run `eks-token whoami --profile {profile}` in a terminal to cache a session for {lasts}"
+                    )
+                })
+            }
+            Self::MfaCode {
+                timed_out: true, ..
+            } => Some(
+                "type the code from the MFA device and press Enter; allow more time with --login-timeout SECONDS".into(),
+            ),
+            Self::MfaCode { serial, .. } => Some(format!(
+                "type the current code from the MFA device {serial} and press Enter"
+            )),
             Self::Process { profile, error: ProcessError::Output { .. } } => Some(format!(
                 "the credential_process of profile {profile} must print {{\"Version\": 1, \"AccessKeyId\": …, \"SecretAccessKey\": …}} on stdout"
             )),

@@ -5,16 +5,20 @@
 //!
 //! The files follow the chain: [`Options`] from the command line → [`AwsConfig`], the
 //! config files and environment read once, with the region → the chain of sources
-//! (`chain`) → the profile's own chain (`profile`: `source_profile`, [`process`], `sso`)
+//! (`chain`) → the profile (`profile`, `sso`) and its role chain (`role_chain`: the base
+//! credentials, [`process`], the AWS CLI's role cache `aws_cli_cache`, the MFA code `mfa`)
 //! → STS (`sts`: role assumption, caller identity); `error` says why it failed.
 
+mod aws_cli_cache;
 mod chain;
 mod config;
 mod error;
+mod mfa;
 mod options;
 pub mod process;
 mod profile;
 mod region;
+mod role_chain;
 pub mod sso;
 mod sts;
 
@@ -24,7 +28,7 @@ use aws_credential_types::Credentials;
 
 pub use config::AwsConfig;
 pub use error::{CallError, CredentialsError, KeyPart, KeysOrigin};
-pub use options::{Options, RoleOptions};
+pub use options::{MfaPrompt, Options, RoleOptions};
 pub use region::{RegionOrigin, env_flag, named_region};
 pub use sso::{LoginState, SsoProfile, SsoTarget};
 pub use sts::Caller;

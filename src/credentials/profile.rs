@@ -1,9 +1,7 @@
-//! The profile in use and the `source_profile` chain it leads to, walked as the SDK's
-//! profile provider walks it: the SSO profile at its root, a `credential_process` at its
-//! root and the roles above it, what kind of profile it is, and the checks every set of
-//! credentials passes where it enters the run.
-
-use std::time::{Instant, SystemTime};
+//! The profile in use and the `source_profile` chain it leads to: the SSO profile at its
+//! root, what kind of profile it is, what a failure of the SDK's profile provider means,
+//! and the checks every set of credentials passes where it enters the run. (Role chains
+//! are walked in `role_chain`.)
 
 use aws_config::profile::Profile;
 use aws_credential_types::Credentials;
@@ -11,8 +9,7 @@ use aws_credential_types::provider::error::CredentialsError as SdkCredentialsErr
 
 use super::error::KeyPart;
 use super::sso::SsoProfile;
-use super::{AwsConfig, CredentialsError, KeysOrigin, Source, process};
-use crate::log;
+use super::{AwsConfig, CredentialsError, KeysOrigin, Source};
 use crate::message::one_line;
 use crate::network::failure::{self, Code, Failure};
 use crate::secrets;
@@ -34,7 +31,7 @@ impl AwsConfig {
     }
 
     /// `name` and the profiles its `source_profile` chain leads to, in order; it ends at a
-    /// missing profile or a repeat (loops are reported by `process_chain`).
+    /// missing profile or a repeat (loops are reported by `role_chain`).
     pub(super) fn profile_chain<'a>(&'a self, mut name: &'a str) -> Vec<(&'a str, &'a Profile)> {
         let mut chain: Vec<(&str, &Profile)> = Vec::new();
         while !chain.iter().any(|(n, _)| *n == name) {
@@ -98,142 +95,21 @@ impl AwsConfig {
         }
     }
 
-    /// Walks the selected profile's `source_profile` chain as the SDK's profile provider
-    /// does (aws-config `src/profile/credentials/repr.rs`), which reports loops and missing
-    /// profiles only as text. `Some` when the chain starts from a `credential_process`;
-    /// `None` when anything else supplies the base credentials, or the chain is
-    /// misconfigured in a way the SDK reports itself.
-    pub(super) fn process_chain(&self) -> Result<Option<ProcessChain>, CredentialsError> {
-        let mut name = self.profile.as_str();
-        let mut visited: Vec<&str> = Vec::new();
-        let mut hops = Vec::new();
-        loop {
-            let Some(profile) = self.profiles.get_profile(name) else {
-                return Err(CredentialsError::MissingSourceProfile {
-                    profile: visited.last().copied().unwrap_or(&self.profile).to_owned(),
-                    missing: name.to_owned(),
-                });
-            };
-            // No length limit: a chain through distinct profiles ends, and the SDK sets
-            // none (aws-config `src/profile/credentials/repr.rs`, `resolve_chain`).
-            if visited.contains(&name) {
-                visited.push(name);
-                return Err(CredentialsError::ProfileLoop {
-                    chain: visited.iter().map(|p| (*p).to_owned()).collect(),
-                });
-            }
-            visited.push(name);
-            if visited.len() > 1 && profile.get("aws_access_key_id").is_some() {
-                return Ok(None);
-            }
-            let role = profile
-                .get("role_arn")
-                .filter(|_| profile.get("web_identity_token_file").is_none());
-            let base_here = match role {
-                Some(role_arn) => {
-                    hops.push(Hop {
-                        role_arn: role_arn.to_owned(),
-                        external_id: profile.get("external_id").map(str::to_owned),
-                        session_name: profile.get("role_session_name").map(str::to_owned),
-                        owner: name.to_owned(),
-                    });
-                    match (
-                        profile.get("source_profile"),
-                        profile.get("credential_source"),
-                    ) {
-                        // Naming itself, a profile assumes its role with its own base
-                        // credentials (aws-config's `SelfReference`; botocore allows
-                        // static keys); with none it comes round again, a loop, as
-                        // botocore says (`InfiniteLoopConfigError`).
-                        (Some(next), None) if next == name && has_own_credentials(profile) => true,
-                        (Some(next), None) => {
-                            name = next;
-                            false
-                        }
-                        _ => return Ok(None),
-                    }
-                }
-                None => true,
-            };
-            if !base_here {
-                continue;
-            }
-            let other_source = OTHER_BASE_SOURCES.iter().any(|k| profile.get(k).is_some());
-            let Some(command) = profile.get("credential_process").filter(|_| !other_source) else {
-                return Ok(None);
-            };
-            hops.reverse();
-            return Ok(Some(ProcessChain {
-                profile: name.to_owned(),
-                command: command.to_owned(),
-                hops,
-            }));
-        }
-    }
-
-    pub(super) async fn process_chain_credentials(
-        &self,
-        chain: &ProcessChain,
-    ) -> Result<Credentials, CredentialsError> {
-        let program = process::program(&chain.command);
-        self.network.step(format!(
-            "credentials: credential_process of profile {} ({program})",
-            chain.profile
-        ));
-        let started = Instant::now();
-        let mut credentials =
-            process::run(&chain.command)
-                .await
-                .map_err(|error| CredentialsError::Process {
-                    profile: chain.profile.clone(),
-                    error,
-                })?;
-        log::debug(format_args!(
-            "credentials: credential_process of profile {} answered ({} ms)",
-            chain.profile,
-            started.elapsed().as_millis()
-        ));
-        check_credentials(&credentials, KeysOrigin::Process(chain.profile.clone()))?;
-        // Each hop is signed by the credentials of the profile below it.
-        let mut signer = chain.profile.clone();
-        for hop in &chain.hops {
-            let session = hop.session_name.clone().unwrap_or_else(|| {
-                // The SDK's default for profile chains (aws-config `src/sts/util.rs`,
-                // `default_session_name`).
-                let ms = SystemTime::now()
-                    .duration_since(SystemTime::UNIX_EPOCH)
-                    .map_or(0, |d| d.as_millis());
-                format!("assume-role-from-profile-{ms}")
-            });
-            credentials = self
-                .assume_role(
-                    credentials,
-                    &Source::Profile(signer),
-                    &hop.role_arn,
-                    &session,
-                    hop.external_id.as_deref(),
-                )
-                .await?;
-            signer = hop.owner.clone();
-        }
-        Ok(credentials)
-    }
-
-    /// What a failure of the SDK's profile provider means: a profile the SDK cannot
-    /// use, an SSO login to redo, or a failed call.
-    pub(super) fn profile_error(&self, err: &SdkCredentialsError) -> CredentialsError {
+    /// What a failure of the SDK's profile provider for profile `name` means: a profile
+    /// the SDK cannot use, an SSO login to redo, or a failed call.
+    pub(super) fn profile_error(&self, name: &str, err: &SdkCredentialsError) -> CredentialsError {
         self.remember_sso_secrets();
         if let SdkCredentialsError::InvalidConfiguration(_) = err {
             return CredentialsError::ProfileConfig {
-                profile: self.profile.clone(),
+                profile: name.to_owned(),
                 detail: invalid_profile_detail(err),
             };
         }
-        let sso = self.sso_profile(&self.profile);
-        let what = format!("credentials of profile {}", self.profile);
+        let sso = self.sso_profile(name);
+        let what = format!("credentials of profile {name}");
         let call = self.call_error(
             what,
-            Some(Source::Profile(self.profile.clone())),
+            Some(Source::Profile(name.to_owned())),
             sso.clone(),
             err,
         );
@@ -272,7 +148,7 @@ fn invalid_profile_detail(err: &SdkCredentialsError) -> String {
 
 /// Properties that give a profile base credentials other than static keys or a
 /// `credential_process` (aws-config `src/profile/credentials/repr.rs`, `base_provider`).
-const OTHER_BASE_SOURCES: [&str; 6] = [
+pub(super) const OTHER_BASE_SOURCES: [&str; 6] = [
     "credential_source",
     "web_identity_token_file",
     "sso_session",
@@ -283,30 +159,11 @@ const OTHER_BASE_SOURCES: [&str; 6] = [
 
 /// Whether a profile has base credentials of its own: static keys, a
 /// `credential_process` or another source.
-fn has_own_credentials(profile: &aws_config::profile::Profile) -> bool {
+pub(super) fn has_own_credentials(profile: &aws_config::profile::Profile) -> bool {
     ["aws_access_key_id", "credential_process"]
         .iter()
         .chain(&OTHER_BASE_SOURCES)
         .any(|k| profile.get(k).is_some())
-}
-
-/// A profile chain rooted in a `credential_process`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(super) struct ProcessChain {
-    /// The profile holding the command.
-    profile: String,
-    command: String,
-    /// Roles to assume in order, innermost first.
-    hops: Vec<Hop>,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-struct Hop {
-    role_arn: String,
-    external_id: Option<String>,
-    session_name: Option<String>,
-    /// The profile holding this `role_arn`.
-    owner: String,
 }
 
 /// Every set of credentials passes here where it enters the run, before anything signs

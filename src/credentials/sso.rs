@@ -205,23 +205,43 @@ pub fn registration_file_name(
     scopes: Option<&[String]>,
     session: Option<&str>,
 ) -> String {
-    let string = |s: &str| python_json_string(s);
-    let scopes = scopes.map_or_else(
-        || "null".to_owned(),
-        |s| {
-            format!(
-                "[{}]",
-                s.iter().map(|s| string(s)).collect::<Vec<_>>().join(", ")
-            )
-        },
-    );
-    let session = session.map_or_else(|| "null".to_owned(), string);
-    let key = format!(
-        "{{\"region\": {}, \"scopes\": {scopes}, \"session_name\": {session}, \"startUrl\": {}, \"tool\": \"botocore\"}}",
-        string(region),
-        string(start_url)
-    );
-    file_name(&key)
+    json_file_name(&serde_json::json!({
+        "region": region,
+        "scopes": scopes,
+        "session_name": session,
+        "startUrl": start_url,
+        "tool": "botocore",
+    }))
+}
+
+/// `<sha1 hex>.json` of `args` as Python's `json.dumps(args, sort_keys=True)` writes it:
+/// how botocore names the cache files it keys by a dictionary (SSO client registrations,
+/// role sessions in `~/.aws/cli/cache`).
+pub(super) fn json_file_name(args: &serde_json::Value) -> String {
+    file_name(&python_json(args))
+}
+
+/// `value` as Python's `json.dumps(value, sort_keys=True)` writes it: `", "` and `": "`
+/// between items, keys sorted (serde_json's maps are ordered by key, which is Python's
+/// order: UTF-8 byte order is code point order), and strings as [`python_json_string`].
+fn python_json(value: &serde_json::Value) -> String {
+    use serde_json::Value;
+    match value {
+        Value::String(s) => python_json_string(s),
+        Value::Array(items) => format!(
+            "[{}]",
+            items.iter().map(python_json).collect::<Vec<_>>().join(", ")
+        ),
+        Value::Object(map) => format!(
+            "{{{}}}",
+            map.iter()
+                .map(|(k, v)| format!("{}: {}", python_json_string(k), python_json(v)))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+        // null, true, false and integers are written alike.
+        other => other.to_string(),
+    }
 }
 
 /// A JSON string as Python's `json.dumps` writes it (`ensure_ascii`): serde_json's
@@ -321,7 +341,9 @@ pub fn read_registration(home: &Path, name: &str) -> Option<CachedRegistration> 
     Some(registration)
 }
 
-fn read<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T, LoginState> {
+/// A JSON cache file of the AWS CLI's (a login, a registration, a role session), read as
+/// botocore reads it; the state when there is no readable one.
+pub(super) fn read<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T, LoginState> {
     if std::fs::symlink_metadata(path).is_err() {
         return Err(LoginState::Missing);
     }
@@ -335,7 +357,7 @@ fn read<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T, LoginState> {
 
 /// Writes the login for `key` where the AWS CLI keeps it, 0600, atomically.
 pub fn write_login(home: &Path, key: &str, login: &CachedLogin) -> io::Result<PathBuf> {
-    write(home, &file_name(key), login)
+    write_in(&sso_cache_dir(home), &file_name(key), login)
 }
 
 /// Writes a client registration as `name` beside the logins.
@@ -344,13 +366,14 @@ pub fn write_registration(
     name: &str,
     registration: &CachedRegistration,
 ) -> io::Result<PathBuf> {
-    write(home, name, registration)
+    write_in(&sso_cache_dir(home), name, registration)
 }
 
-fn write(home: &Path, name: &str, value: &impl Serialize) -> io::Result<PathBuf> {
-    let dir = sso_cache_dir(home);
+/// Writes `value` as JSON to `dir/name` as botocore's `JSONFileCache` does (temporary file,
+/// then rename), 0600; returns the path.
+pub(super) fn write_in(dir: &Path, name: &str, value: &impl Serialize) -> io::Result<PathBuf> {
     // The AWS CLI creates it with the umask's mode; a new one of ours is private.
-    store::create_private_dir(&dir)?;
+    store::create_private_dir(dir)?;
     let dir = dir.canonicalize()?;
     let bytes = serde_json::to_vec(value).map_err(io::Error::other)?;
     store::replace(&dir, name.as_ref(), &bytes)?;

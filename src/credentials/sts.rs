@@ -4,6 +4,7 @@
 use std::time::SystemTime;
 
 use aws_credential_types::Credentials;
+use secrecy::{ExposeSecret, SecretString};
 
 use super::profile::check_credentials;
 use super::{AwsConfig, CallError, CredentialsError, KeysOrigin, Resolved, RoleOptions, Source};
@@ -12,6 +13,38 @@ use crate::network::failure::Failure;
 /// Session name for `--role-arn` when none is given: the AWS CLI's, so `{{SessionName}}`
 /// mappings stay the same after migrating from `aws eks get-token`.
 pub const DEFAULT_SESSION_NAME: &str = "EKSGetTokenAuth";
+
+/// What an AssumeRole asks for, as botocore passes it for a role profile
+/// (`AssumeRoleProvider._load_creds_via_assume_role`); the AWS CLI's role cache is keyed by
+/// these.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub(super) struct AssumeRoleParams {
+    pub role_arn: String,
+    /// `None`: botocore's default, a new name each time ([`default_session_name`]).
+    pub session_name: Option<String>,
+    pub external_id: Option<String>,
+    /// `mfa_serial`: the MFA device whose code is sent as `TokenCode`.
+    pub serial_number: Option<String>,
+    /// `duration_seconds`; `None` leaves it to STS (one hour).
+    pub duration_seconds: Option<i32>,
+}
+
+/// botocore's session name when a role profile names none
+/// (`BaseAssumeRoleCredentialFetcher._generate_assume_role_name`), so a session in the
+/// AWS CLI's cache looks the same whichever tool made it.
+pub(super) fn default_session_name() -> String {
+    let seconds = SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    format!("botocore-session-{seconds}")
+}
+
+/// The user a role session is for, as AssumeRole names it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(super) struct AssumedRoleUser {
+    pub assumed_role_id: String,
+    pub arn: String,
+}
 
 /// What STS GetCallerIdentity answered.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -69,33 +102,41 @@ impl AwsConfig {
             (None, true) => self.forwarded_session_name(base.clone(), source).await?,
             (None, false) => DEFAULT_SESSION_NAME.into(),
         };
-        self.assume_role(
-            base,
-            source,
-            &role.arn,
-            &session_name,
-            role.external_id.as_deref(),
-        )
-        .await
+        let params = AssumeRoleParams {
+            role_arn: role.arn.clone(),
+            session_name: Some(session_name),
+            external_id: role.external_id.clone(),
+            ..AssumeRoleParams::default()
+        };
+        let (credentials, _) = self.assume_role(base, source, &params, None).await?;
+        Ok(credentials)
     }
 
-    /// STS `AssumeRole` signed with `base`.
+    /// STS `AssumeRole` signed with `base`, with `token_code` when `params` name an MFA
+    /// device.
     pub(super) async fn assume_role(
         &self,
         base: Credentials,
         signer: &Source,
-        role: &str,
-        session_name: &str,
-        external_id: Option<&str>,
-    ) -> Result<Credentials, CredentialsError> {
+        params: &AssumeRoleParams,
+        token_code: Option<&SecretString>,
+    ) -> Result<(Credentials, Option<AssumedRoleUser>), CredentialsError> {
+        let role = &params.role_arn;
         let what = format!("STS AssumeRole of {role}");
         self.network.step(what.clone());
         let sdk = self.sdk_config(base).await;
+        let session_name = params
+            .session_name
+            .clone()
+            .unwrap_or_else(default_session_name);
         let out = aws_sdk_sts::Client::new(&sdk)
             .assume_role()
             .role_arn(role)
             .role_session_name(session_name)
-            .set_external_id(external_id.map(str::to_owned))
+            .set_external_id(params.external_id.clone())
+            .set_serial_number(params.serial_number.clone())
+            .set_token_code(token_code.map(|c| c.expose_secret().to_owned()))
+            .set_duration_seconds(params.duration_seconds)
             .send()
             .await
             .map_err(|e| self.call_error(what.clone(), Some(signer.clone()), None, &e))?;
@@ -118,7 +159,11 @@ impl AwsConfig {
             "AssumeRole",
         );
         check_credentials(&credentials, KeysOrigin::Issued(what))?;
-        Ok(credentials)
+        let user = out.assumed_role_user().map(|u| AssumedRoleUser {
+            assumed_role_id: u.assumed_role_id().to_owned(),
+            arn: u.arn().to_owned(),
+        });
+        Ok((credentials, user))
     }
 
     /// aws-iam-authenticator's `--forward-session-name`: the part of `UserId` after `:`

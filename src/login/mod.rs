@@ -3,9 +3,10 @@
 //! before credentials are resolved, which refreshes a login close to expiry and, when a
 //! person is there, logs in again by itself.
 //!
-//! The one place that decides whether a person is there is [`person_present`]. Runs that
-//! need the same login at once agree on one login through a lock in the token cache's
-//! store ([`ensure`]): one browser tab, one device code.
+//! The one place that decides whether a person is there is [`person_present`] (and
+//! [`can_type`], for a code typed on the terminal). Runs that need the same login at once
+//! agree on one login through a lock in the token cache's store ([`ensure`]): one browser
+//! tab, one device code.
 //!
 //! `service` makes the calls (SSO-OIDC, the portal's Logout); `authcode` and `device`
 //! are the two flows; `loopback` takes the browser's callback; `browser` opens it;
@@ -90,6 +91,17 @@ impl NoPerson {
             }
         }
     }
+
+    /// Why no one can type a code (an MFA code) in this run.
+    pub fn why_no_code(self) -> &'static str {
+        match self {
+            Self::Off => "--login never: eks-token asks for nothing",
+            Self::NotInteractive => {
+                "kubectl said no one is there (interactiveMode Never, or its stdin is not a terminal)"
+            }
+            Self::NoTerminal => "stdin and stderr are not both a terminal",
+        }
+    }
 }
 
 /// Whether a person is there to log in. kube-rs says `interactive` even without a
@@ -106,6 +118,18 @@ pub fn person_present(
         Mode::Auto if exec_interactive == Some(false) => Err(NoPerson::NotInteractive),
         Mode::Auto if !terminal => Err(NoPerson::NoTerminal),
         Mode::Auto => Ok(()),
+    }
+}
+
+/// Whether a person is there to type a code (an MFA code): as for a login, and, even
+/// with `--login browser`, a terminal to type it on.
+pub fn can_type(mode: Mode, exec_interactive: Option<bool>) -> Result<(), NoPerson> {
+    let terminal = has_terminal();
+    person_present(mode, exec_interactive, terminal)?;
+    if terminal {
+        Ok(())
+    } else {
+        Err(NoPerson::NoTerminal)
     }
 }
 
@@ -359,6 +383,15 @@ pub async fn ensure(aws: &AwsConfig, policy: &Policy) -> Result<Ensured, LoginEr
     let (Some(sso), Some(home)) = (aws.sso_profile_in_use(), home_dir()) else {
         return Ok(Ensured::Usable);
     };
+    // A role session of the profile's chain, cached by the AWS CLI or an earlier run,
+    // serves without the login below it.
+    if aws.role_session_cached() {
+        log::debug(format_args!(
+            "sso: not needed now: a cached role session serves profile {}",
+            aws.profile
+        ));
+        return Ok(Ensured::Usable);
+    }
     // A profile that names no usable session is the chain's to report.
     let Ok(target) = aws.sso_target(&sso) else {
         return Ok(Ensured::Usable);

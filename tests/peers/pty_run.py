@@ -1,11 +1,15 @@
 """Runs a command as a person at a terminal starts it: on a new pseudo-terminal.
 
-    python pty_run.py [--timeout SECONDS] [--stdout-pipe] -- COMMAND [ARG...]
+    python pty_run.py [--timeout SECONDS] [--stdout-pipe] [--answer REGEX TEXT]... -- COMMAND [ARG...]
 
 The command gets a new session whose controlling terminal is the pseudo-terminal, with
 stdin, stdout and stderr on it (`--stdout-pipe`: stdout on a pipe instead, as kubectl gives
 an exec plugin, so what the command printed there can be read apart from the terminal).
-Nothing is typed: stdin stays open and silent. The environment passes through unchanged.
+Without `--answer` nothing is typed: stdin stays open and silent. Each `--answer REGEX
+TEXT` types TEXT and Enter once, as a person would, when REGEX (a Python regular
+expression) matches what the terminal showed since the answer before it; answers are
+typed in the order given, each once (TEXT may hold control characters: U+0003 is Ctrl-C,
+which the terminal turns into SIGINT). The environment passes through unchanged.
 
 When the command has exited and nothing holds the terminal any more (or 1 s after it
 exited, if a process it started still does), or at the timeout (default 30 s), every
@@ -13,9 +17,12 @@ process left in its session's process group is killed with SIGKILL, and one JSON
 is printed on stdout:
 
     {"code": N or null, "signal": N or null, "timed_out": bool, "elapsed": seconds,
-     "terminal": "what the terminal showed", "stdout": "what went to the pipe" or null}
+     "terminal": "what the terminal showed", "stdout": "what went to the pipe" or null,
+     "answered": N, "echo": bool}
 
 `code` is the exit status, `signal` the signal that ended it (SIGKILL at the timeout).
+`answered` is how many answers were typed; `echo` whether the terminal echoed what is typed
+when the command ended (a program that turns echo off must turn it back on).
 The terminal's text is as the line discipline wrote it (newlines as CR LF), decoded as
 UTF-8 with replacement. Exit 0 whenever the command could be run; 2 on a usage error.
 Standard library only.
@@ -26,6 +33,7 @@ import errno
 import fcntl
 import json
 import os
+import re
 import select
 import signal
 import struct
@@ -62,7 +70,7 @@ def spawn(command, stdout_pipe):
     return pid, master, read_end
 
 
-def run(command, timeout, stdout_pipe):
+def run(command, timeout, stdout_pipe, answers):
     start = time.monotonic()
     deadline = start + timeout
     pid, master, pipe = spawn(command, stdout_pipe)
@@ -73,7 +81,17 @@ def run(command, timeout, stdout_pipe):
     status = None
     exited_at = None
     timed_out = False
+    answered = 0
+    # Where in the terminal's text the next answer's prompt is looked for.
+    seen = 0
     while True:
+        if answered < len(answers) and master in open_fds:
+            pattern, text = answers[answered]
+            shown = captured[master][seen:].decode("utf-8", "replace")
+            if re.search(pattern, shown):
+                os.write(master, text.encode() + b"\n")
+                answered += 1
+                seen = len(captured[master])
         now = time.monotonic()
         if status is None:
             done, raw = os.waitpid(pid, os.WNOHANG)
@@ -97,6 +115,8 @@ def run(command, timeout, stdout_pipe):
                 captured[fd] += chunk
             else:
                 del open_fds[fd]
+    # The master reads the terminal's settings as the command left them.
+    echo = bool(termios.tcgetattr(master)[3] & termios.ECHO)
     try:
         os.killpg(pid, signal.SIGKILL)
     except ProcessLookupError:
@@ -114,16 +134,20 @@ def run(command, timeout, stdout_pipe):
         "elapsed": round(elapsed, 3),
         "terminal": decode(captured[master]),
         "stdout": decode(captured[pipe]) if pipe is not None else None,
+        "answered": answered,
+        "echo": echo,
     }
+
 
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--timeout", type=float, default=30.0)
     ap.add_argument("--stdout-pipe", action="store_true")
+    ap.add_argument("--answer", nargs=2, action="append", default=[], metavar=("REGEX", "TEXT"))
     ap.add_argument("command", nargs="+")
     args = ap.parse_args()
-    json.dump(run(args.command, args.timeout, args.stdout_pipe), sys.stdout)
+    json.dump(run(args.command, args.timeout, args.stdout_pipe, args.answer), sys.stdout)
     sys.stdout.write("\n")
 
 

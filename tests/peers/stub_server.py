@@ -42,7 +42,13 @@ Endpoints (FILE is JSON, re-read on every request; a missing section denies ever
   its list: 404 ResourceNotFoundException; "denied": 403 AccessDeniedException (header
   `x-amzn-errortype`, body {"message"}). Every other EKS request (DescribeCluster …) is
   forwarded as it is to "upstream" (moto) and its answer relayed; without one, 404.
-- `GET /_stats`: {"sso"|"sso_oidc"|"container"|"eks"|"other": {"total", "ok", "denied"}}.
+- STS, recorded on its way to moto, for AWS_ENDPOINT_URL_STS=http://127.0.0.1:N
+  config "sts": {"upstream": URL}: a POST whose form body names an `Action` is relayed to
+  URL as it came (signature and all) and its answer back; its parameters are recorded.
+  `GET /_sts` answers {"calls": [{"Action", "RoleArn", "SerialNumber", "TokenCode",
+  "DurationSeconds", …}]}, every form field but `Version`, as sent, in order (moto accepts
+  any MFA code: this is how a test sees which one was sent).
+- `GET /_stats`: {"sso"|"sso_oidc"|"container"|"eks"|"sts"|"other": {"total", "ok", "denied"}}.
 
 --delay-ms N sleeps before answering each credential request (stampede tests).
 --log FILE appends one JSON line per request: time, endpoint, method, path, status (no
@@ -66,7 +72,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 from serving import append_log, respond, serve_until_stdin_closes
 
-ENDPOINTS = ("sso", "sso_oidc", "container", "eks", "other")
+ENDPOINTS = ("sso", "sso_oidc", "container", "eks", "sts", "other")
 # EKS's identity provider routes (botocore's eks model): List (GET) and Describe (POST).
 EKS_IDP = re.compile(r"^/clusters/([^/]+)/identity-provider-configs(/describe)?$")
 ACCOUNT = "123456789012"
@@ -86,6 +92,7 @@ class Stub(ThreadingHTTPServer):
         self.args = args
         self.lock = threading.Lock()
         self.stats = {name: {"total": 0, "ok": 0, "denied": 0} for name in ENDPOINTS}
+        self.sts_calls = []
 
     def config(self):
         try:
@@ -126,6 +133,10 @@ class Handler(BaseHTTPRequestHandler):
             with self.server.lock:
                 stats = json.loads(json.dumps(self.server.stats))
             self.send_json(200, stats)
+        elif url.path == "/_sts":
+            with self.server.lock:
+                calls = list(self.server.sts_calls)
+            self.send_json(200, {"calls": calls})
         elif url.path == "/federation/credentials":
             self.delay()
             self.sso(parse_qs(url.query))
@@ -141,7 +152,7 @@ class Handler(BaseHTTPRequestHandler):
         if urlsplit(self.path).path == "/token":
             self.delay()
             self.sso_oidc(body)
-        elif not self.eks(body):
+        elif not self.sts(body) and not self.eks(body):
             self.reply("other", 404, {"message": "not found"})
 
     def delay(self):
@@ -231,10 +242,22 @@ class Handler(BaseHTTPRequestHandler):
             self.eks_error(404, "ResourceNotFoundException", f"No route for {self.command} {path}.")
         return True
 
+    def sts(self, body):
+        """Relays an STS query-protocol request to the "sts" upstream, recording its
+        parameters, when the config has one; False otherwise."""
+        upstream = self.server.config().get("sts", {}).get("upstream")
+        fields = parse_qs(body.decode("utf-8", "replace"), keep_blank_values=True)
+        if not upstream or "Action" not in fields:
+            return False
+        with self.server.lock:
+            self.server.sts_calls.append({k: v[0] for k, v in fields.items() if k != "Version"})
+        self.forward(upstream, body, "sts")
+        return True
+
     def eks_error(self, status, code, message):
         self.reply("eks", status, {"message": message}, [("x-amzn-errortype", code)])
 
-    def forward(self, upstream, body):
+    def forward(self, upstream, body, endpoint="other"):
         """Relays the request to `upstream` as it came (signature and all) and its answer back."""
         headers = {k: v for k, v in self.headers.items() if k.lower() not in NOT_RELAYED}
         request = urllib.request.Request(upstream.rstrip("/") + self.path, method=self.command,
@@ -244,7 +267,7 @@ class Handler(BaseHTTPRequestHandler):
                 status, got, data = answer.status, answer.headers, answer.read()
         except urllib.error.HTTPError as e:
             status, got, data = e.code, e.headers, e.read()
-        self.server.record("other", self.command, self.path, status)
+        self.server.record(endpoint, self.command, self.path, status)
         extra = [(k, v) for k, v in got.items() if k.lower() not in NOT_RELAYED | {"content-type"}]
         respond(self, status, data, got.get("Content-Type", "application/json"), extra)
 

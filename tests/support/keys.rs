@@ -85,6 +85,28 @@ pub fn sso_registration_name(
     )
 }
 
+/// The name botocore gives the file it caches a role profile's session in
+/// (`~/.aws/cli/cache/<name>.json`): the SHA-1 of `json.dumps(args, sort_keys=True)` of the
+/// AssumeRole arguments (`RoleArn`, and `RoleSessionName`, `ExternalId`, `SerialNumber`,
+/// `DurationSeconds` when the profile sets them), computed by Python's json
+/// (`BaseAssumeRoleCredentialFetcher._create_cache_key`).
+pub fn role_cache_name(args: &Value) -> String {
+    python_line(
+        "import hashlib,json,sys\n\
+         print(hashlib.sha1(json.dumps(json.loads(sys.argv[1]), sort_keys=True).encode()).hexdigest())",
+        &args.to_string(),
+    )
+}
+
+/// The role session files in the sandbox's `~/.aws/cli/cache`, sorted.
+pub fn role_cache_files(sandbox: &Sandbox) -> Vec<PathBuf> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(sandbox.path(".aws/cli/cache"))
+        .map(|dir| dir.flatten().map(|e| e.path()).collect())
+        .unwrap_or_default();
+    files.sort();
+    files
+}
+
 /// The one line the Python `code` prints for `arg`.
 fn python_line(code: &str, arg: &str) -> String {
     let out = Command::new(python())

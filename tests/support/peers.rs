@@ -281,6 +281,58 @@ pub fn moto_session(moto: &Process, access_key_id: &str) -> Value {
         .unwrap_or_else(|| panic!("moto issued no credentials with access key {access_key_id}"))
 }
 
+/// The token's access key must be one moto issued for `role`, and the token must verify
+/// with its secret; returns moto's record of that session.
+pub fn assert_assumed(moto: &Process, token: &str, cluster: &str, role: &str) -> Value {
+    let url = eks_token::token::decode(token).unwrap();
+    let ak = url
+        .split("X-Amz-Credential=")
+        .nth(1)
+        .unwrap()
+        .split("%2F")
+        .next()
+        .unwrap()
+        .to_owned();
+    let session = moto_session(moto, &ak);
+    assert!(
+        session["arn"]
+            .as_str()
+            .unwrap()
+            .contains(&format!("assumed-role/{role}/")),
+        "{session}"
+    );
+    let verdict = verify_token(
+        token,
+        cluster,
+        session["secret_access_key"].as_str().unwrap(),
+    );
+    assert_eq!(verdict["session_token"], session["session_token"]);
+    session
+}
+
+/// `tests/peers/stub_server.py` relaying STS to `moto` and recording each call's
+/// parameters ([`sts_calls`]); point `AWS_ENDPOINT_URL_STS` at it. `more` adds sections
+/// of its config (`{"sso": …}`) for the endpoints it stands in for besides.
+pub fn sts_recorder(sandbox: &Sandbox, moto: &Process, more: &Value) -> Process {
+    let mut config = serde_json::json!({"sts": {"upstream": moto.url()}});
+    for (name, section) in more.as_object().into_iter().flatten() {
+        config[name] = section.clone();
+    }
+    let config = sandbox.write("sts-recorder.json", &config.to_string());
+    Process::peer(
+        "tests/peers/stub_server.py",
+        &["--config", config.to_str().unwrap()],
+    )
+}
+
+/// The parameters of each STS call an [`sts_recorder`] relayed, in order (`Action`,
+/// `RoleArn`, `SerialNumber`, `TokenCode`, `DurationSeconds` …).
+pub fn sts_calls(recorder: &Process) -> Vec<Value> {
+    let answer: Value =
+        serde_json::from_str(&http_get(&format!("{}/_sts", recorder.url()))).unwrap();
+    answer["calls"].as_array().expect("calls").clone()
+}
+
 /// Runs `code` with boto3 against `server` (moto, or a stub that speaks the same
 /// protocols, to prove it faithful) and returns the one JSON value it prints. `code` sees
 /// `client(name)`: a boto3 client for `server` in `region`, and `ClientError`.
