@@ -1267,13 +1267,23 @@ async fn check_aws(checks: &AwsChecks, deadline: Deadline, report: &mut Report) 
         report.line("credentials", text);
         return;
     }
-    let resolved = match setup.resolve(options.role.as_ref()).await {
-        Ok(r) => Some(r),
-        Err(e) => {
-            report.problem(e.to_string(), e.hint());
-            None
-        }
+    // As the plugin would: through the credential cache, unless its args turn it off.
+    let (cache_dir, cached) = match &checks.cache {
+        CacheUse::In(dir) => (dir.as_deref(), options.credential_cache),
+        CacheUse::Off => (None, false),
     };
+    let with_cache = Options {
+        credential_cache: cached,
+        ..options.clone()
+    };
+    let resolved =
+        match super::credentials::for_command(&setup, &with_cache, cache_dir, deadline).await {
+            Ok(r) => Some(r),
+            Err(e) => {
+                report.problem(e.to_string(), e.hint());
+                None
+            }
+        };
     let Some(resolved) = resolved else {
         report.line("credentials", why(options, Some(&setup), None));
         return;
