@@ -10,8 +10,8 @@ use chrono::{DateTime, Utc};
 
 use crate::aws_files;
 use crate::cache::{
-    self, Cache, CredentialKey, CredentialsDescription, CredentialsEntry, Freshness, KeyInputs,
-    Plan,
+    self, Cache, CacheError, CredentialKey, CredentialsDescription, CredentialsEntry, Freshness,
+    KeyInputs, Plan,
 };
 use crate::credentials::{AwsConfig, Options, Resolved, RoleOptions, Source};
 use crate::error::Error;
@@ -76,38 +76,54 @@ pub async fn resolve(
 
 /// [`resolve`] for a command a person runs (`whoami`, `kubeconfig`, `doctor`): the cache
 /// in `dir` (`None`: the default directory, as `token` has it) unless `options` turn it
-/// off, keyed as `token` keys the same options.
+/// off, keyed as `token` keys the same options. The directory is made only for
+/// credentials worth keeping: static keys leave no trace.
 pub async fn for_command(
     aws: &AwsConfig,
     options: &Options,
     dir: Option<&Path>,
     deadline: Deadline,
 ) -> Result<Resolved, Error> {
-    let cache = open(dir, options);
-    let key = CredentialKey::of(&KeyInputs::capture(options));
-    let cached = cache.as_ref().map(|c| (c, &key));
-    resolve(aws, options.role.as_ref(), cached, deadline).await
-}
-
-/// The cache in `dir` (`None`: the default), created private; `None` when `options` turn
-/// it off or it cannot be used (a warning: the command goes on without it).
-fn open(dir: Option<&Path>, options: &Options) -> Option<Cache> {
+    let role = options.role.as_ref();
     if !options.credential_cache {
         log::debug(format_args!("credential cache: off"));
-        return None;
+        return resolve(aws, role, None, deadline).await;
     }
     let Some(dir) = cache::default_dir(dir) else {
         message::warn("no home directory for the credential cache; set HOME or pass --cache-dir");
-        return None;
+        return resolve(aws, role, None, deadline).await;
     };
-    match Cache::create(&dir) {
-        Ok(cache) => Some(cache),
+    let key = CredentialKey::of(&KeyInputs::capture(options));
+    match Cache::existing(&dir) {
+        Ok(Some(_)) => {
+            let cache = create(&dir);
+            resolve(aws, role, cache.as_ref().map(|c| (c, &key)), deadline).await
+        }
+        Ok(None) => {
+            let resolved = resolve(aws, role, None, deadline).await?;
+            if worth_keeping(&resolved).is_ok()
+                && let Some(cache) = create(&dir)
+            {
+                store(&cache, &key, aws, &resolved);
+            }
+            Ok(resolved)
+        }
         Err(e) => {
-            let hint = e.hint().map(|h| format!(" ({h})")).unwrap_or_default();
-            message::warn(&format!("not using the credential cache: {e}{hint}"));
-            None
+            refused(&e);
+            resolve(aws, role, None, deadline).await
         }
     }
+}
+
+/// The cache in `dir`, created private and proved ours; `None` (a warning) when it
+/// cannot be used: the command goes on without it.
+fn create(dir: &Path) -> Option<Cache> {
+    Cache::create(dir).map_err(|e| refused(&e)).ok()
+}
+
+fn refused(e: &CacheError) {
+    let hint = e.hint().map(|h| format!(" ({h})")).unwrap_or_default();
+    message::warn(&format!("not using the credential cache: {e}{hint}"));
 }
 
 /// The cached credentials for `key` when they have more than botocore's advisory window
