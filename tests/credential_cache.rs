@@ -18,7 +18,7 @@ use chrono::{DateTime, SecondsFormat, TimeDelta, Utc};
 use serde_json::{Value, json};
 use support::{
     AK, FakeSso, Process, SK, SSO_ACCOUNT, SSO_PROFILE, SSO_REGION, SSO_ROLE, SSO_SESSION, Sandbox,
-    assume_role_calls, count_requests, moto_cluster, repo_file, sso_device_login,
+    assume_role_calls, count_requests, moto_cluster, read_sso_login, repo_file, sso_device_login,
     sso_role_credentials, sso_sandbox, utc_in, verify_token, write_sso_login,
 };
 
@@ -447,12 +447,22 @@ fn sso_role_credentials_are_fetched_once_for_many_clusters_and_go_with_the_logou
     outputs.extend(listings(&s));
     assert_secrets_stay_in_store(&s, &[secret, session], &outputs);
 
-    // The login is gone, and with it what it gave: no run may sign with them any more.
+    // The login expires, and cannot be refreshed: the cached role credentials still sign
+    // for a new cluster, as botocore's would, and nothing is asked of the portal.
+    let mut login = read_sso_login(&s, SSO_SESSION);
+    login["expiresAt"] = utc_in(-TimeDelta::minutes(1)).into();
+    login.as_object_mut().unwrap().remove("refreshToken");
+    write_sso_login(&s, SSO_SESSION, &login);
+    let requests = fake.requests().len();
+    tokens(&s, &["d"], &profile);
+    assert_eq!(fake.requests().len(), requests);
+
+    // Logged out, what the login gave goes: no run may sign with it any more.
     let run = s.run(&["logout", "--timeout", "5"]);
     assert_eq!(run.code, 0, "{}", run.stderr);
     assert!(
         run.stdout
-            .ends_with("Removed 3 cached tokens and 1 cached credential.\n"),
+            .ends_with("Removed 4 cached tokens and 1 cached credential.\n"),
         "{}",
         run.stdout
     );

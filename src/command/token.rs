@@ -8,7 +8,8 @@ use chrono::{DateTime, Utc};
 
 use super::credentials;
 use crate::cache::{
-    self, Cache, CacheError, CacheKey, CredentialKey, Description, KeyInputs, Lookup, Stale,
+    self, Cache, CacheError, CacheKey, CredentialKey, CredentialsEntry, Description, KeyInputs,
+    Lookup, Stale,
 };
 use crate::cli::TokenArgs;
 use crate::credentials::{AwsConfig, Options, Source};
@@ -134,6 +135,16 @@ impl TokenRun {
         }
     }
 
+    /// The cached credentials for this run when they have more than botocore's advisory
+    /// window left.
+    fn fresh_credentials(&self, now: DateTime<Utc>) -> Option<CredentialsEntry> {
+        if !self.options.credential_cache {
+            return None;
+        }
+        let cache = Cache::existing(self.cache_dir.as_ref()?).ok()??;
+        credentials::fresh(&cache, &CredentialKey::of(&self.inputs), now)
+    }
+
     /// The middle path, for a token past serving whose credentials are cached and fresh:
     /// signed again where the old one was (its entry names the region and STS host, and
     /// the key covers every input that picked them) with the cached credentials, and
@@ -145,11 +156,9 @@ impl TokenRun {
         if !self.options.credential_cache {
             return None;
         }
-        let dir = self.cache_dir.as_ref()?;
-        let key = CredentialKey::of(&self.inputs);
-        let entry = credentials::fresh(&Cache::existing(dir).ok()??, &key, now)?;
+        let entry = self.fresh_credentials(now)?;
         // Everything that writes first proves the directory ours.
-        let cache = Cache::create(dir).ok()?;
+        let cache = Cache::create(self.cache_dir.as_ref()?).ok()?;
         let _lock = cache.lock(&self.key, self.deadline.left()).ok()??;
         if let Ok(Some(hit)) = cache.lookup(&self.key, Utc::now()) {
             log::debug(format_args!(
@@ -174,7 +183,7 @@ impl TokenRun {
             "cache: re-signed the stale token of cluster {} for STS host {} with cached credentials (key {}, expire {}): no AWS call; token expires {}",
             self.cluster,
             stale.endpoint.host,
-            key.as_str(),
+            entry.key(),
             message::rfc3339(entry.expires_at),
             message::rfc3339(token.expires_at)
         ));
@@ -194,7 +203,11 @@ impl TokenRun {
 
     async fn mint_in_runtime(mut self) -> Result<String, Error> {
         let aws = AwsConfig::load(&self.options, self.deadline).await?;
-        if login::ensure(&aws, &self.login).await? == Ensured::LoggedIn {
+        // Fresh cached credentials need no login, as botocore signs with cached SSO role
+        // credentials without looking at the token (`logout` removes them).
+        if self.fresh_credentials(Utc::now()).is_none()
+            && login::ensure(&aws, &self.login).await? == Ensured::LoggedIn
+        {
             // A person took their time: what is left is the network's.
             self.deadline = Deadline::start(self.options.limits);
         }
