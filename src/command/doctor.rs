@@ -426,6 +426,12 @@ impl AwsChecks {
         if role.is_some_and(|r| r.forward_session_name) {
             args.push("--forward-session-name".into());
         }
+        if !options.credential_cache {
+            args.push("--no-credential-cache".into());
+        }
+        if !options.aws_cli_cache {
+            args.push("--no-aws-cli-cache".into());
+        }
         match &self.cache {
             CacheUse::Off => args.push("--no-cache".into()),
             CacheUse::In(Some(dir)) => {
@@ -1563,6 +1569,7 @@ mod tests {
         assert_eq!(role.session_name.as_deref(), Some("me"));
         assert_eq!(role.external_id.as_deref(), Some("ext"));
         assert!(!role.forward_session_name);
+        assert!(!options.credential_cache && !options.aws_cli_cache);
 
         let role = crate::credentials::RoleOptions {
             arn: "arn:aws:iam::123456789012:role/r".into(),
@@ -1576,15 +1583,13 @@ mod tests {
         // Out of time: the least `--timeout` there is, so the child ends at once.
         assert_eq!(args.aws.timeout, Duration::from_millis(10));
         assert!(args.aws.options().role.unwrap().forward_session_name);
-        assert!(
-            parse(
-                &checks(None, CacheUse::In(None), true),
-                Duration::from_secs(1)
-            )
-            .aws
-            .role_arn
-            .is_none()
-        );
+        let mut cached = checks(None, CacheUse::In(None), true);
+        cached.options.credential_cache = true;
+        cached.options.aws_cli_cache = true;
+        let args = parse(&cached, Duration::from_secs(1));
+        assert!(args.aws.role_arn.is_none());
+        let options = args.aws.options();
+        assert!(options.credential_cache && options.aws_cli_cache);
     }
 
     #[test]
