@@ -29,6 +29,15 @@ pub const MANDATORY_REFRESH: TimeDelta = TimeDelta::minutes(10);
 /// kilobytes); anything bigger is not one.
 pub const MAX_CREDENTIALS_BYTES: u64 = 16 * 1024;
 
+/// Whether `bytes` are a credential entry of a format older than [`FORMAT`].
+pub fn is_outdated(bytes: &[u8]) -> bool {
+    #[derive(Deserialize)]
+    struct Format {
+        format: u32,
+    }
+    serde_json::from_slice::<Format>(bytes).is_ok_and(|f| f.format < FORMAT)
+}
+
 /// What a run may do with cached credentials at a given time.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Freshness {

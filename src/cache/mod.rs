@@ -229,6 +229,8 @@ struct Files {
     entries: Vec<(String, Option<Entry>)>,
     /// Credential entry keys, each with its entry when it is of the current format.
     credentials: Vec<(String, Option<CredentialsEntry>)>,
+    /// Credential entry keys of a format older than this version's.
+    outdated_credentials: Vec<String>,
     /// Lock file keys, each with whether it is older than [`store::STALE`].
     locks: Vec<(String, bool)>,
     /// Temporary file names, each with whether it is older than [`store::STALE`].
@@ -392,6 +394,9 @@ impl Cache {
                             None => true,
                             Some(bytes) if is_entry(&bytes) => {
                                 let entry = CredentialsEntry::parse(&bytes);
+                                if entry.is_none() && credentials::is_outdated(&bytes) {
+                                    files.outdated_credentials.push(key.to_owned());
+                                }
                                 files.credentials.push((key.to_owned(), entry));
                                 true
                             }
@@ -534,11 +539,15 @@ impl Cache {
             }
         }
         // Credentials are kept while they could still serve (a failed refresh falls back to
-        // them), and removed once expired.
+        // them), and removed once expired; those an older eks-token wrote are never read
+        // again (their key changed with the format) and hold secrets: removed too.
         for (key, entry) in &files.credentials {
             if entry.as_ref().is_some_and(|e| e.expires_at <= now) {
                 let _ = self.remove_credentials(key);
             }
+        }
+        for key in &files.outdated_credentials {
+            let _ = self.remove_credentials(key);
         }
         for (key, stale) in &files.locks {
             let has_entry = files.entries.iter().any(|(k, _)| k == key)
@@ -1195,6 +1204,28 @@ mod tests {
             }
         );
         assert!(snapshot(cache.dir()).is_empty());
+    }
+
+    #[test]
+    fn prune_removes_credentials_an_older_version_wrote_and_keeps_a_newer_ones() {
+        let (_root, cache) = cache();
+        let fresh = t0() + TimeDelta::hours(1);
+        let of_format = |profile: &str, format: u32| {
+            let key = credentials_key(profile);
+            let mut entry: serde_json::Value =
+                serde_json::from_slice(&credentials(&key, fresh).to_bytes()).unwrap();
+            entry["format"] = format.into();
+            let path = cache.dir().join(credentials_name(key.as_str()));
+            fs::write(&path, entry.to_string()).unwrap();
+            fs::set_permissions(&path, fs::Permissions::from_mode(0o600)).unwrap();
+            path
+        };
+        let older = of_format("older", credentials::FORMAT - 1);
+        let current = of_format("current", credentials::FORMAT);
+        let newer = of_format("newer", credentials::FORMAT + 1);
+        cache.prune(t0());
+        assert!(!older.exists(), "an older format is never read again");
+        assert!(current.exists() && newer.exists());
     }
 
     #[test]
