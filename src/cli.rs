@@ -551,6 +551,10 @@ pub struct WhoamiArgs {
         default_value = "AmazonEKSClusterAdminPolicy"
     )]
     pub policy: String,
+
+    // Where the credentials are cached for `token`: the exec args' --cache-dir, if any.
+    #[command(flatten)]
+    pub cache_location: CacheLocation,
 }
 
 /// `whoami --output` values.

@@ -26,5 +26,12 @@ fn main() -> ExitCode {
     if let Some(out) = run.from_cache(chrono::Utc::now()) {
         return eks_token::print(&out);
     }
+    // Middle path: the token is stale, the credentials behind it cached and fresh. It is
+    // signed again where the last one was, with aws-sigv4 alone: still no SDK, runtime,
+    // config parsing or AWS call.
+    if let Some(out) = run.resign(chrono::Utc::now()) {
+        return eks_token::print(&out);
+    }
+    // Slow path: the AWS config, credentials (cached or asked for), signing, the cache.
     eks_token::finish(run.mint())
 }

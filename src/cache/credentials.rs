@@ -1,14 +1,18 @@
-//! A credential entry: temporary credentials that cost a network call (an AssumeRole),
-//! kept beside the tokens so the next run signs without AWS, and botocore's rule for
-//! when they must be refreshed.
+//! A credential entry: temporary credentials that cost a network call (AssumeRole, web
+//! identity, SSO, a container endpoint, a `credential_process` that says when they
+//! expire), kept beside the tokens so the next run signs without AWS, and botocore's rule
+//! for when they must be refreshed.
 
+use aws_credential_types::Credentials;
 use chrono::{DateTime, TimeDelta, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::key::CredentialKey;
+use crate::credentials::Source;
 
-/// Bumped when the format changes; other formats are ignored and replaced.
-pub const FORMAT: u32 = 1;
+/// Bumped when the format changes; other formats are ignored and replaced. 2: the
+/// answering source kept whole (`origin`), not only its profile.
+pub const FORMAT: u32 = 2;
 
 /// The `kind` every credential entry carries, so a token entry is never read as one.
 const KIND: &str = "credentials";
@@ -24,6 +28,15 @@ pub const MANDATORY_REFRESH: TimeDelta = TimeDelta::minutes(10);
 /// Credential entries are well under a kilobyte or two (a session token is at most a few
 /// kilobytes); anything bigger is not one.
 pub const MAX_CREDENTIALS_BYTES: u64 = 16 * 1024;
+
+/// Whether `bytes` are a credential entry of a format older than [`FORMAT`].
+pub fn is_outdated(bytes: &[u8]) -> bool {
+    #[derive(Deserialize)]
+    struct Format {
+        format: u32,
+    }
+    serde_json::from_slice::<Format>(bytes).is_ok_and(|f| f.format < FORMAT)
+}
 
 /// What a run may do with cached credentials at a given time.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -70,9 +83,9 @@ pub fn plan<T>(cached: Option<(DateTime<Utc>, T)>, now: DateTime<Utc>) -> Plan<T
 /// What `cache list` shows of a credential entry: never key material.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CredentialsDescription {
-    /// Where the base credentials came from (`profile dev`, `environment variables` …).
+    /// Where the credentials came from (`profile dev`, `web identity token` …).
     pub source: String,
-    /// The role the credentials are for, when one was assumed.
+    /// The role they are for: the assumed role, or an SSO profile's account and role.
     pub role: Option<String>,
 }
 
@@ -88,23 +101,21 @@ pub struct CredentialsEntry {
     pub access_key_id: String,
     pub secret_access_key: String,
     pub session_token: Option<String>,
-    /// The profile the credentials came from, for the token entries signed with them.
-    pub profile: Option<String>,
-    /// The `--role-arn` role, for the same.
+    /// The source that answered, so a run served from the cache names it as a run that
+    /// asked it would.
+    pub origin: Source,
+    /// The `--role-arn` role assumed on top, for the same.
     pub assumed_role: Option<String>,
 }
 
 impl CredentialsEntry {
-    /// The entry for these credentials, stored under `key`.
-    #[allow(clippy::too_many_arguments)]
+    /// The entry for `credentials`, which expire at `expires_at`, stored under `key`.
     pub fn new(
         key: &CredentialKey,
         description: &CredentialsDescription,
+        credentials: &Credentials,
         expires_at: DateTime<Utc>,
-        access_key_id: &str,
-        secret_access_key: &str,
-        session_token: Option<&str>,
-        profile: Option<&str>,
+        origin: &Source,
         assumed_role: Option<&str>,
     ) -> Self {
         Self {
@@ -113,11 +124,30 @@ impl CredentialsEntry {
             key: key.as_str().to_owned(),
             description: description.clone(),
             expires_at,
-            access_key_id: access_key_id.to_owned(),
-            secret_access_key: secret_access_key.to_owned(),
-            session_token: session_token.map(str::to_owned),
-            profile: profile.map(str::to_owned),
+            access_key_id: credentials.access_key_id().to_owned(),
+            secret_access_key: credentials.secret_access_key().to_owned(),
+            session_token: credentials.session_token().map(str::to_owned),
+            origin: origin.clone(),
             assumed_role: assumed_role.map(str::to_owned),
+        }
+    }
+
+    /// The credentials to sign with, expiring when the entry says.
+    pub fn credentials(&self) -> Credentials {
+        Credentials::new(
+            &self.access_key_id,
+            &self.secret_access_key,
+            self.session_token.clone(),
+            Some(self.expires_at.into()),
+            "eks-token credential cache",
+        )
+    }
+
+    /// The profile the credentials came from, if a profile gave them.
+    pub fn profile(&self) -> Option<&str> {
+        match &self.origin {
+            Source::Profile(p) => Some(p),
+            _ => None,
         }
     }
 

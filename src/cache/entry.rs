@@ -85,9 +85,17 @@ impl Entry {
     /// Whether the entry serves the request `key` stands for at `now`: stored for that key,
     /// answering its request, with at least [`MIN_REMAINING`] left.
     pub fn serves(&self, key: &CacheKey, now: DateTime<Utc>) -> bool {
-        self.key == key.as_str()
-            && key.request.answered_by(self)
-            && self.expires_at - now >= MIN_REMAINING
+        self.answers(key).is_some() && self.expires_at - now >= MIN_REMAINING
+    }
+
+    /// Where the entry's token was signed, when the entry was stored for `key` and answers
+    /// its request, whatever time it has left. The key covers every input that picked the
+    /// region and STS host, so a new token for the request is signed there too.
+    pub fn answers(&self, key: &CacheKey) -> Option<StsEndpoint> {
+        if self.key != key.as_str() {
+            return None;
+        }
+        key.request.answered_by(self)
     }
 }
 
@@ -113,26 +121,25 @@ pub struct Request {
 }
 
 impl Request {
-    /// Whether `entry` answers this request: its cluster; its region when the request
-    /// names one; an STS host that [`StsEndpoint::regional`] gives for its region under a
-    /// variant the environment allows; and a token presigned for that host and region.
-    fn answered_by(&self, entry: &Entry) -> bool {
+    /// The endpoint `entry` was signed for, when it answers this request: its cluster; its
+    /// region when the request names one; an STS host that [`StsEndpoint::regional`] gives
+    /// for its region under a variant the environment allows; and a token presigned for
+    /// that host and region.
+    fn answered_by(&self, entry: &Entry) -> Option<StsEndpoint> {
         let d = &entry.description;
-        let Ok(region) = Region::new(&d.region) else {
-            return false;
-        };
+        let region = Region::new(&d.region).ok()?;
         let allows = |want: Option<bool>, v: bool| want.is_none_or(|w| w == v);
-        let host_fits = [(false, false), (false, true), (true, false), (true, true)]
+        let endpoint = [(false, false), (false, true), (true, false), (true, true)]
             .into_iter()
             .filter(|&(fips, dual)| allows(self.fips, fips) && allows(self.dual_stack, dual))
             .filter_map(|(fips, dual_stack)| {
                 StsEndpoint::regional(&region, Variant { fips, dual_stack }).ok()
             })
-            .any(|endpoint| endpoint.host == d.sts_host);
-        d.cluster == self.cluster
+            .find(|endpoint| endpoint.host == d.sts_host)?;
+        let answers = d.cluster == self.cluster
             && self.region.as_ref().is_none_or(|r| *r == d.region)
-            && host_fits
             && token::signed_for(&entry.token)
-                .is_some_and(|(host, region)| host == d.sts_host && region == d.region)
+                .is_some_and(|(host, region)| host == d.sts_host && region == d.region);
+        answers.then_some(endpoint)
     }
 }

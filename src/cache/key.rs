@@ -43,6 +43,17 @@ pub const KEY_ENV: &[&str] = &[
     "AWS_EC2_METADATA_DISABLED",
 ];
 
+/// Variables that pick credentials, keyed since the credential cache: hashed with their
+/// name and only when set, so a run that sets none keeps the key it always had (and its
+/// cached token). They key the credential cache too.
+pub const LATER_KEY_ENV: &[&str] = &[
+    // The SDK then skips AWS_ENDPOINT_URL* and `endpoint_url`: another STS or SSO issues.
+    "AWS_IGNORE_CONFIGURED_ENDPOINT_URLS",
+    // Which instance metadata service gives the base credentials of `--role-arn` on EC2.
+    "AWS_EC2_METADATA_SERVICE_ENDPOINT",
+    "AWS_EC2_METADATA_SERVICE_ENDPOINT_MODE",
+];
+
 /// The variables of [`KEY_ENV`] that only pick where a token is signed for: STS credentials
 /// are global, so one AssumeRole serves every region, cluster and STS host. The others key
 /// the credential cache too ([`credential_env`]): the environment's keys outrank profiles
@@ -55,10 +66,12 @@ pub const SIGNING_ENV: &[&str] = &[
     "AWS_USE_DUALSTACK_ENDPOINT",
 ];
 
-/// The variables of [`KEY_ENV`] that choose which credentials a run gets, in its order.
+/// The variables of [`KEY_ENV`] and [`LATER_KEY_ENV`] that choose which credentials a run
+/// gets, in their order.
 pub fn credential_env() -> impl Iterator<Item = &'static str> {
     KEY_ENV
         .iter()
+        .chain(LATER_KEY_ENV)
         .copied()
         .filter(|name| !SIGNING_ENV.contains(name))
 }
@@ -72,8 +85,8 @@ pub struct KeyInputs {
     pub region: Option<String>,
     /// `--role-arn` and the flags that go with it.
     pub role: Option<RoleOptions>,
-    /// The variables of [`KEY_ENV`] that are set and not empty (non-UTF-8 values kept as
-    /// bytes).
+    /// The variables of [`KEY_ENV`] and [`LATER_KEY_ENV`] that are set and not empty
+    /// (non-UTF-8 values kept as bytes).
     pub env: BTreeMap<&'static str, OsString>,
     /// The AWS config and credentials files in play, in the SDK's order, each with its
     /// stamp when it exists (so an edited profile gives another key).
@@ -101,6 +114,7 @@ impl KeyInputs {
     pub fn capture(options: &Options) -> Self {
         let env = KEY_ENV
             .iter()
+            .chain(LATER_KEY_ENV)
             // Empty means unset, as for the AWS SDKs.
             .filter_map(|&name| Some((name, std::env::var_os(name).filter(|v| !v.is_empty())?)))
             .collect();
@@ -151,6 +165,11 @@ impl CacheKey {
         key.role(inputs.role.as_ref());
         for name in KEY_ENV {
             key.field(inputs.env.get(name).map(|v| v.as_encoded_bytes()));
+        }
+        for name in LATER_KEY_ENV {
+            if let Some(value) = inputs.env.get(name) {
+                key.tagged(name, value.as_encoded_bytes());
+            }
         }
         key.files(&inputs.config_files);
         let request = Request {
@@ -222,6 +241,14 @@ impl KeyHasher {
 
     fn text(&mut self, value: Option<&str>) {
         self.field(value.map(str::as_bytes));
+    }
+
+    /// A field that is hashed only when present: a tag byte no other field starts with,
+    /// its name, its value.
+    fn tagged(&mut self, name: &str, value: &[u8]) {
+        self.0.update([2]);
+        self.text(Some(name));
+        self.field(Some(value));
     }
 
     /// The `--role-arn` options, each a field.
@@ -359,7 +386,8 @@ mod tests {
     #[test]
     fn every_input_changes_the_key() {
         let base = inputs();
-        let mut variants = credential_variants(&base, KEY_ENV);
+        let env: Vec<&'static str> = KEY_ENV.iter().chain(LATER_KEY_ENV).copied().collect();
+        let mut variants = credential_variants(&base, &env);
         let mut region = base.clone();
         region.region = None;
         variants.push(region);
@@ -412,11 +440,76 @@ mod tests {
     fn every_credential_input_changes_the_credential_key() {
         assert!(SIGNING_ENV.iter().all(|v| KEY_ENV.contains(v)));
         let env: Vec<&'static str> = credential_env().collect();
-        assert_eq!(env.len(), KEY_ENV.len() - SIGNING_ENV.len());
+        assert_eq!(
+            env.len(),
+            KEY_ENV.len() + LATER_KEY_ENV.len() - SIGNING_ENV.len()
+        );
         let variants = credential_variants(&inputs(), &env);
         let keys: Vec<String> = variants.iter().map(|i| CredentialKey::of(i).hash).collect();
         let distinct: HashSet<_> = keys.iter().collect();
         assert_eq!(distinct.len(), keys.len());
+    }
+
+    #[test]
+    fn every_variable_that_picks_a_cached_source_keys_the_credentials() {
+        // What the SDK's providers and our chain read to pick each source that is cached
+        // (aws-config `src/web_identity_token.rs`, `src/ecs.rs`, `src/imds/client.rs`,
+        // `src/environment/credentials.rs`, `src/profile/`).
+        let sources: [(&str, &[&str]); 6] = [
+            ("environment (base of --role-arn)", &["AWS_ACCESS_KEY_ID"]),
+            (
+                "profiles",
+                &[
+                    "AWS_PROFILE",
+                    "AWS_CONFIG_FILE",
+                    "AWS_SHARED_CREDENTIALS_FILE",
+                ],
+            ),
+            (
+                "web identity",
+                &[
+                    "AWS_WEB_IDENTITY_TOKEN_FILE",
+                    "AWS_ROLE_ARN",
+                    "AWS_ROLE_SESSION_NAME",
+                ],
+            ),
+            (
+                "container",
+                &[
+                    "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+                    "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
+                    "AWS_CONTAINER_AUTHORIZATION_TOKEN",
+                    "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE",
+                ],
+            ),
+            (
+                "instance metadata (base of --role-arn)",
+                &[
+                    "AWS_EC2_METADATA_DISABLED",
+                    "AWS_EC2_METADATA_SERVICE_ENDPOINT",
+                    "AWS_EC2_METADATA_SERVICE_ENDPOINT_MODE",
+                ],
+            ),
+            (
+                "the endpoints that issue (STS, SSO)",
+                &[
+                    "AWS_ENDPOINT_URL",
+                    "AWS_ENDPOINT_URL_STS",
+                    "AWS_ENDPOINT_URL_SSO",
+                    "AWS_ENDPOINT_URL_SSO_OIDC",
+                    "AWS_IGNORE_CONFIGURED_ENDPOINT_URLS",
+                ],
+            ),
+        ];
+        let keyed: Vec<&str> = credential_env().collect();
+        for (source, variables) in sources {
+            for variable in variables {
+                assert!(
+                    keyed.contains(variable),
+                    "{source}: {variable} is not keyed"
+                );
+            }
+        }
     }
 
     #[test]

@@ -28,6 +28,7 @@ use serde::Serialize;
 use crate::aws_files::home_dir;
 use crate::message::a_few;
 use crate::store::{self, Found, Lock, Store, StoreError};
+use crate::sts_endpoint::StsEndpoint;
 use crate::token::Token;
 use entry::{Entry, MAX_ENTRY_BYTES, is_entry, is_key};
 
@@ -60,6 +61,25 @@ pub fn default_dir(flag: Option<&Path>) -> Option<PathBuf> {
 pub struct Hit {
     pub token: Token,
     pub description: Description,
+}
+
+/// What the cache holds for a token request.
+#[derive(Debug)]
+pub enum Lookup {
+    /// A token with at least [`MIN_REMAINING`] left.
+    Hit(Hit),
+    /// The request's entry, with less left (or none): where its token was signed.
+    Stale(Stale),
+    /// No entry for the request.
+    Miss,
+}
+
+/// A token entry past serving: what it said and where its token was signed, so a new
+/// token for the same request can be signed there without reading the AWS config.
+#[derive(Debug)]
+pub struct Stale {
+    pub description: Description,
+    pub endpoint: StsEndpoint,
 }
 
 /// A listed entry.
@@ -209,6 +229,8 @@ struct Files {
     entries: Vec<(String, Option<Entry>)>,
     /// Credential entry keys, each with its entry when it is of the current format.
     credentials: Vec<(String, Option<CredentialsEntry>)>,
+    /// Credential entry keys of a format older than this version's.
+    outdated_credentials: Vec<String>,
     /// Lock file keys, each with whether it is older than [`store::STALE`].
     locks: Vec<(String, bool)>,
     /// Temporary file names, each with whether it is older than [`store::STALE`].
@@ -245,16 +267,31 @@ impl Cache {
     /// A missing, corrupt, foreign-format or expired entry, or one that does not answer
     /// the request, is a miss; an entry another user could have written is an error.
     pub fn lookup(&self, key: &CacheKey, now: DateTime<Utc>) -> Result<Option<Hit>, CacheError> {
+        Ok(match self.find(key, now)? {
+            Lookup::Hit(hit) => Some(hit),
+            Lookup::Stale(_) | Lookup::Miss => None,
+        })
+    }
+
+    /// What the cache holds for `key` at `now`: a hit as [`Cache::lookup`] has it, else
+    /// the entry of the same request that is past serving, else a miss.
+    pub fn find(&self, key: &CacheKey, now: DateTime<Utc>) -> Result<Lookup, CacheError> {
         let bytes = self
             .store
             .read(&entry_name(key.as_str()), MAX_ENTRY_BYTES)?;
         let Some(entry) = bytes.and_then(|bytes| Entry::parse(&bytes)) else {
-            return Ok(None);
+            return Ok(Lookup::Miss);
+        };
+        let Some(endpoint) = entry.answers(key) else {
+            return Ok(Lookup::Miss);
         };
         if !entry.serves(key, now) {
-            return Ok(None);
+            return Ok(Lookup::Stale(Stale {
+                description: entry.description,
+                endpoint,
+            }));
         }
-        Ok(Some(Hit {
+        Ok(Lookup::Hit(Hit {
             token: Token {
                 bearer: SecretString::from(entry.token),
                 expires_at: entry.expires_at,
@@ -357,6 +394,9 @@ impl Cache {
                             None => true,
                             Some(bytes) if is_entry(&bytes) => {
                                 let entry = CredentialsEntry::parse(&bytes);
+                                if entry.is_none() && credentials::is_outdated(&bytes) {
+                                    files.outdated_credentials.push(key.to_owned());
+                                }
                                 files.credentials.push((key.to_owned(), entry));
                                 true
                             }
@@ -449,11 +489,11 @@ impl Cache {
     /// Removes the token and credential entries made with one of `profiles` (after their
     /// SSO logout), returning how many of each.
     pub fn clear_profiles(&self, profiles: &[String]) -> Result<Cleared, CacheError> {
-        let of = |p: Option<&String>| p.is_some_and(|p| profiles.contains(p));
-        let tokens = self.remove_entries(|d| of(d.and_then(|d| d.profile.as_ref())))?;
+        let of = |p: Option<&str>| p.is_some_and(|p| profiles.iter().any(|q| q == p));
+        let tokens = self.remove_entries(|d| of(d.and_then(|d| d.profile.as_deref())))?;
         let mut credentials = 0;
         for (key, entry) in self.files()?.credentials {
-            if of(entry.as_ref().and_then(|e| e.profile.as_ref()))
+            if of(entry.as_ref().and_then(CredentialsEntry::profile))
                 && self.remove_credentials(&key)?
             {
                 credentials += 1;
@@ -499,11 +539,15 @@ impl Cache {
             }
         }
         // Credentials are kept while they could still serve (a failed refresh falls back to
-        // them), and removed once expired.
+        // them), and removed once expired; those an older eks-token wrote are never read
+        // again (their key changed with the format) and hold secrets: removed too.
         for (key, entry) in &files.credentials {
             if entry.as_ref().is_some_and(|e| e.expires_at <= now) {
                 let _ = self.remove_credentials(key);
             }
+        }
+        for key in &files.outdated_credentials {
+            let _ = self.remove_credentials(key);
         }
         for (key, stale) in &files.locks {
             let has_entry = files.entries.iter().any(|(k, _)| k == key)
@@ -585,6 +629,8 @@ mod tests_support {
 mod tests {
     use super::tests_support::*;
     use super::*;
+    use crate::credentials::Source;
+    use aws_credential_types::Credentials;
     use chrono::TimeDelta;
     use std::fs::{self, File};
     use std::os::unix::fs::PermissionsExt;
@@ -620,6 +666,40 @@ mod tests {
         assert!(cache.lookup(&key("c"), at(5 * 60)).unwrap().is_some());
         assert!(cache.lookup(&key("c"), at(4 * 60 + 59)).unwrap().is_none());
         assert!(cache.lookup(&key("other"), at(10 * 60)).unwrap().is_none());
+    }
+
+    #[test]
+    fn an_entry_past_serving_says_where_its_token_was_signed() {
+        let (_root, cache) = cache();
+        let expires = t0() + TimeDelta::minutes(14);
+        cache
+            .store(&key("c"), &token(expires), &description())
+            .unwrap();
+        assert!(matches!(
+            cache.find(&key("c"), t0()).unwrap(),
+            Lookup::Hit(_)
+        ));
+        for now in [
+            expires - TimeDelta::minutes(4),
+            expires + TimeDelta::days(1),
+        ] {
+            let Lookup::Stale(stale) = cache.find(&key("c"), now).unwrap() else {
+                panic!("past serving at {now}: not stale");
+            };
+            assert_eq!(stale.endpoint.host, "sts.us-west-2.amazonaws.com");
+            assert_eq!(stale.endpoint.signing_region.as_str(), "us-west-2");
+            assert_eq!(stale.description, description());
+        }
+        // Another request, also when the file is copied under its name.
+        assert!(matches!(
+            cache.find(&key("d"), expires).unwrap(),
+            Lookup::Miss
+        ));
+        fs::copy(entry_path(&cache, &key("c")), entry_path(&cache, &key("d"))).unwrap();
+        assert!(matches!(
+            cache.find(&key("d"), expires).unwrap(),
+            Lookup::Miss
+        ));
     }
 
     #[test]
@@ -1037,14 +1117,19 @@ mod tests {
             source: "profile dev".into(),
             role: Some("arn:aws:iam::1:role/r".into()),
         };
+        let keys = Credentials::new(
+            "ASIAEXAMPLE",
+            "secret/key",
+            Some("session".into()),
+            None,
+            "test",
+        );
         CredentialsEntry::new(
             key,
             &description,
+            &keys,
             expires_at,
-            "ASIAEXAMPLE",
-            "secret/key",
-            Some("session"),
-            Some("dev"),
+            &Source::Profile("dev".into()),
             None,
         )
     }
@@ -1119,6 +1204,28 @@ mod tests {
             }
         );
         assert!(snapshot(cache.dir()).is_empty());
+    }
+
+    #[test]
+    fn prune_removes_credentials_an_older_version_wrote_and_keeps_a_newer_ones() {
+        let (_root, cache) = cache();
+        let fresh = t0() + TimeDelta::hours(1);
+        let of_format = |profile: &str, format: u32| {
+            let key = credentials_key(profile);
+            let mut entry: serde_json::Value =
+                serde_json::from_slice(&credentials(&key, fresh).to_bytes()).unwrap();
+            entry["format"] = format.into();
+            let path = cache.dir().join(credentials_name(key.as_str()));
+            fs::write(&path, entry.to_string()).unwrap();
+            fs::set_permissions(&path, fs::Permissions::from_mode(0o600)).unwrap();
+            path
+        };
+        let older = of_format("older", credentials::FORMAT - 1);
+        let current = of_format("current", credentials::FORMAT);
+        let newer = of_format("newer", credentials::FORMAT + 1);
+        cache.prune(t0());
+        assert!(!older.exists(), "an older format is never read again");
+        assert!(current.exists() && newer.exists());
     }
 
     #[test]

@@ -427,6 +427,12 @@ impl AwsChecks {
         if role.is_some_and(|r| r.forward_session_name) {
             args.push("--forward-session-name".into());
         }
+        if !options.credential_cache {
+            args.push("--no-credential-cache".into());
+        }
+        if !options.aws_cli_cache {
+            args.push("--no-aws-cli-cache".into());
+        }
         match &self.cache {
             CacheUse::Off => args.push("--no-cache".into()),
             CacheUse::In(Some(dir)) => {
@@ -1268,13 +1274,23 @@ async fn check_aws(checks: &AwsChecks, deadline: Deadline, report: &mut Report) 
         report.line("credentials", text);
         return;
     }
-    let resolved = match setup.resolve(options.role.as_ref()).await {
-        Ok(r) => Some(r),
-        Err(e) => {
-            report.problem(e.to_string(), e.hint());
-            None
-        }
+    // As the plugin would: through the credential cache, unless its args turn it off.
+    let (cache_dir, cached) = match &checks.cache {
+        CacheUse::In(dir) => (dir.as_deref(), options.credential_cache),
+        CacheUse::Off => (None, false),
     };
+    let with_cache = Options {
+        credential_cache: cached,
+        ..options.clone()
+    };
+    let resolved =
+        match super::credentials::for_command(&setup, &with_cache, cache_dir, deadline).await {
+            Ok(r) => Some(r),
+            Err(e) => {
+                report.problem(e.to_string(), e.hint());
+                None
+            }
+        };
     let Some(resolved) = resolved else {
         report.line("credentials", why(options, Some(&setup), None));
         return;
@@ -1554,6 +1570,7 @@ mod tests {
         assert_eq!(role.session_name.as_deref(), Some("me"));
         assert_eq!(role.external_id.as_deref(), Some("ext"));
         assert!(!role.forward_session_name);
+        assert!(!options.credential_cache && !options.aws_cli_cache);
 
         let role = crate::credentials::RoleOptions {
             arn: "arn:aws:iam::123456789012:role/r".into(),
@@ -1567,15 +1584,13 @@ mod tests {
         // Out of time: the least `--timeout` there is, so the child ends at once.
         assert_eq!(args.aws.timeout, Duration::from_millis(10));
         assert!(args.aws.options().role.unwrap().forward_session_name);
-        assert!(
-            parse(
-                &checks(None, CacheUse::In(None), true),
-                Duration::from_secs(1)
-            )
-            .aws
-            .role_arn
-            .is_none()
-        );
+        let mut cached = checks(None, CacheUse::In(None), true);
+        cached.options.credential_cache = true;
+        cached.options.aws_cli_cache = true;
+        let args = parse(&cached, Duration::from_secs(1));
+        assert!(args.aws.role_arn.is_none());
+        let options = args.aws.options();
+        assert!(options.credential_cache && options.aws_cli_cache);
     }
 
     #[test]

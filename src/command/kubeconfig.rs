@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use crate::aws_files::home_dir;
 use crate::cli::{KubeconfigAction, KubeconfigArgs, KubeconfigFileArgs};
-use crate::credentials::AwsConfig;
+use crate::credentials::{AwsConfig, Options};
 use crate::eks_cluster::{self, ClusterInfo, IdentityProvider};
 use crate::error::Error;
 use crate::exec_credential::ApiVersion;
@@ -65,7 +65,12 @@ fn update(args: &KubeconfigArgs) -> Result<String, Error> {
     // --role-arn is for the token only.
     let (setup, cluster, provider) = network::block_on(async {
         let setup = super::aws_config(&args.aws, deadline).await?;
-        let (credentials, source) = setup.base_credentials().await?;
+        let base = Options {
+            role: None,
+            ..options.clone()
+        };
+        let resolved = super::credentials::for_command(&setup, &base, None, deadline).await?;
+        let (credentials, source) = (resolved.credentials, resolved.source);
         let cluster =
             eks_cluster::describe(&setup, credentials.clone(), source.clone(), name.as_str())
                 .await?;

@@ -1,6 +1,7 @@
 //! One module per subcommand; each turns parsed arguments into stdout text or an error.
 
 pub mod cache;
+pub mod credentials;
 pub mod doctor;
 pub mod kubeconfig;
 pub mod login;

@@ -1,17 +1,18 @@
-//! `eks-token token`: cache → (credentials → presigned URL → cache) → ExecCredential.
+//! `eks-token token`: cache → (credentials → presigned URL → cache) → ExecCredential; a
+//! stale token whose credentials are cached is signed again without the SDK.
 
 use std::ffi::OsStr;
 use std::path::PathBuf;
 
-use aws_credential_types::Credentials;
 use chrono::{DateTime, Utc};
 
+use super::credentials;
 use crate::cache::{
-    self, Cache, CacheError, CacheKey, CredentialKey, CredentialsDescription, CredentialsEntry,
-    Description, KeyInputs, Plan,
+    self, Cache, CacheError, CacheKey, CredentialKey, CredentialsEntry, Description, KeyInputs,
+    Lookup, Stale,
 };
 use crate::cli::TokenArgs;
-use crate::credentials::{AwsConfig, Options, Resolved, Source};
+use crate::credentials::{AwsConfig, Options, Source};
 use crate::error::Error;
 use crate::exec_credential::{ExecCredential, ExecRequest};
 use crate::log;
@@ -35,15 +36,10 @@ pub struct TokenRun {
     /// `None` when the cache is off (`--no-cache`) or unusable (a warning was shown).
     cache_dir: Option<PathBuf>,
     key: CacheKey,
-    /// What the key was made of; the credential key is made from it on the slow path.
+    /// What the key was made of; the credential key is made from it.
     inputs: KeyInputs,
-}
-
-/// Credentials to sign with, and what the token entry says of them.
-struct Signer {
-    credentials: Credentials,
-    profile: Option<String>,
-    role: Option<String>,
+    /// The request's entry that [`TokenRun::from_cache`] found past serving.
+    stale: Option<Stale>,
 }
 
 impl TokenRun {
@@ -96,20 +92,22 @@ impl TokenRun {
             cache_dir,
             key,
             inputs,
+            stale: None,
         })
     }
 
     /// The fast path: the answer from the cache file alone, when it holds a token with
-    /// at least five minutes left at `now`.
+    /// at least five minutes left at `now`. An entry with less is kept for
+    /// [`TokenRun::resign`].
     pub fn from_cache(&mut self, now: DateTime<Utc>) -> Option<String> {
         let Some(dir) = self.cache_dir.as_ref() else {
             log::debug(format_args!("cache: off"));
             return None;
         };
         let looked_up = Cache::existing(dir)
-            .and_then(|cache| cache.map_or(Ok(None), |c| c.lookup(&self.key, now)));
+            .and_then(|cache| cache.map_or(Ok(Lookup::Miss), |c| c.find(&self.key, now)));
         match looked_up {
-            Ok(Some(hit)) => {
+            Ok(Lookup::Hit(hit)) => {
                 log::debug(format_args!(
                     "cache: hit in {} (key {}), token expires {}",
                     dir.display(),
@@ -118,13 +116,16 @@ impl TokenRun {
                 ));
                 Some(self.render(&hit.token))
             }
-            Ok(None) => {
+            Ok(found) => {
                 log::debug(format_args!(
                     "cache: miss in {} (key {}: no entry for this request with {}+ minutes left)",
                     dir.display(),
                     self.key.as_str(),
                     cache::MIN_REMAINING.num_minutes()
                 ));
+                if let Lookup::Stale(stale) = found {
+                    self.stale = Some(stale);
+                }
                 None
             }
             Err(e) => {
@@ -132,6 +133,65 @@ impl TokenRun {
                 None
             }
         }
+    }
+
+    /// The cached credentials for this run when they have more than botocore's advisory
+    /// window left.
+    fn fresh_credentials(&self, now: DateTime<Utc>) -> Option<CredentialsEntry> {
+        if !self.options.credential_cache {
+            return None;
+        }
+        let cache = Cache::existing(self.cache_dir.as_ref()?).ok()??;
+        credentials::fresh(&cache, &CredentialKey::of(&self.inputs), now)
+    }
+
+    /// The middle path, for a token past serving whose credentials are cached and fresh:
+    /// signed again where the old one was (its entry names the region and STS host, and
+    /// the key covers every input that picked them) with the cached credentials, and
+    /// stored under the key's lock. No AWS call, no config files parsed, no SDK, no async
+    /// runtime: aws-sigv4 alone. `None` sends the run down the slow path, which also
+    /// reports whatever stopped this one.
+    pub fn resign(&mut self, now: DateTime<Utc>) -> Option<String> {
+        let stale = self.stale.take()?;
+        if !self.options.credential_cache {
+            return None;
+        }
+        let entry = self.fresh_credentials(now)?;
+        // Everything that writes first proves the directory ours.
+        let cache = Cache::create(self.cache_dir.as_ref()?).ok()?;
+        let _lock = cache.lock(&self.key, self.deadline.left()).ok()??;
+        if let Ok(Some(hit)) = cache.lookup(&self.key, Utc::now()) {
+            log::debug(format_args!(
+                "cache: hit after waiting for another run's lock"
+            ));
+            return Some(self.render(&hit.token));
+        }
+        let resolved = credentials::from_entry(&entry);
+        let token = match token::mint(
+            &resolved.credentials,
+            &stale.endpoint,
+            &self.cluster,
+            Utc::now(),
+        ) {
+            Ok(token) => token,
+            Err(e) => {
+                log::debug(format_args!("cache: not re-signed ({e})"));
+                return None;
+            }
+        };
+        log::debug(format_args!(
+            "cache: re-signed the stale token of cluster {} for STS host {} with cached credentials (key {}, expire {}): no AWS call; token expires {}",
+            self.cluster,
+            stale.endpoint.host,
+            entry.key(),
+            message::rfc3339(entry.expires_at),
+            message::rfc3339(token.expires_at)
+        ));
+        match cache.store(&self.key, &token, &stale.description) {
+            Ok(()) => log::debug(format_args!("cache: stored in {}", cache.dir().display())),
+            Err(e) => self.refuse_cache(&e),
+        }
+        Some(self.render(&token))
     }
 
     /// The slow path: the SSO login made usable (refreshed, or renewed by a person), then
@@ -143,7 +203,11 @@ impl TokenRun {
 
     async fn mint_in_runtime(mut self) -> Result<String, Error> {
         let aws = AwsConfig::load(&self.options, self.deadline).await?;
-        if login::ensure(&aws, &self.login).await? == Ensured::LoggedIn {
+        // Fresh cached credentials need no login, as botocore signs with cached SSO role
+        // credentials without looking at the token (`logout` removes them).
+        if self.fresh_credentials(Utc::now()).is_none()
+            && login::ensure(&aws, &self.login).await? == Ensured::LoggedIn
+        {
             // A person took their time: what is left is the network's.
             self.deadline = Deadline::start(self.options.limits);
         }
@@ -190,17 +254,22 @@ impl TokenRun {
         Ok(self.render(&token))
     }
 
-    /// Signs a new token with the credentials [`TokenRun::credentials`] gives.
+    /// Signs a new token with the credentials [`super::credentials::resolve`] gives.
     async fn fresh_token(
         &self,
         aws: &AwsConfig,
         cache: Option<&Cache>,
     ) -> Result<(Token, Description), Error> {
-        let signer = self.credentials(aws, cache).await?;
+        let key = CredentialKey::of(&self.inputs);
+        let cached = cache
+            .filter(|_| self.options.credential_cache)
+            .map(|c| (c, &key));
+        let resolved =
+            credentials::resolve(aws, self.options.role.as_ref(), cached, self.deadline).await?;
         aws.note_fallback_region("signing for");
         let endpoint = StsEndpoint::regional(&aws.region, aws.variant)?;
         // The token's expiry is capped by the credentials' (`token::expiry`).
-        let token = token::mint(&signer.credentials, &endpoint, &self.cluster, Utc::now())?;
+        let token = token::mint(&resolved.credentials, &endpoint, &self.cluster, Utc::now())?;
         log::debug(format_args!(
             "token: signed for cluster {} with STS host {}, expires {}",
             self.cluster,
@@ -211,64 +280,13 @@ impl TokenRun {
             cluster: self.cluster.to_string(),
             region: aws.region.to_string(),
             sts_host: endpoint.host,
-            profile: signer.profile,
-            role: signer.role,
+            profile: match resolved.source {
+                Source::Profile(p) => Some(p),
+                _ => None,
+            },
+            role: resolved.assumed_role,
         };
         Ok((token, description))
-    }
-
-    /// The credentials to sign with: the cached ones while botocore's windows allow
-    /// ([`cache::plan`]), else resolved and, when they are temporary role credentials,
-    /// cached. The credential key's lock makes a burst of runs refresh once.
-    async fn credentials(&self, aws: &AwsConfig, cache: Option<&Cache>) -> Result<Signer, Error> {
-        let role = self.options.role.as_ref();
-        let Some(cache) = cache.filter(|_| self.options.credential_cache) else {
-            return Ok(signer(aws.resolve(role).await?));
-        };
-        let key = CredentialKey::of(&self.inputs);
-        let lock = match cache.lock_credentials(&key, self.deadline.left()) {
-            Ok(Some(lock)) => lock,
-            Ok(None) => return Err(Error::CacheLockWait(self.options.limits.total)),
-            Err(e) => {
-                log::debug(format_args!("credential cache: not used ({e})"));
-                return Ok(signer(aws.resolve(role).await?));
-            }
-        };
-        let cached = cache.lookup_credentials(&key).unwrap_or_else(|e| {
-            log::debug(format_args!("credential cache: not read ({e})"));
-            None
-        });
-        let now = Utc::now();
-        let signer = match cache::plan(cached.map(|e| (e.expires_at, e)), now) {
-            Plan::Use(entry) => {
-                log::debug(format_args!(
-                    "credential cache: hit (key {}), credentials expire {}",
-                    key.as_str(),
-                    message::rfc3339(entry.expires_at)
-                ));
-                cached_signer(entry)
-            }
-            Plan::Refresh { fallback } => match aws.resolve(role).await {
-                Ok(resolved) => {
-                    store_credentials(cache, &key, aws, &resolved);
-                    signer(resolved)
-                }
-                Err(e) => {
-                    let Some(entry) = fallback else {
-                        return Err(e.into());
-                    };
-                    // botocore's advisory window: a failed refresh still serves.
-                    log::debug(format_args!(
-                        "credential cache: refresh failed ({}); signing with the cached credentials, which expire {}",
-                        crate::secrets::redact(&e.to_string()),
-                        message::rfc3339(entry.expires_at)
-                    ));
-                    cached_signer(entry)
-                }
-            },
-        };
-        drop(lock);
-        Ok(signer)
     }
 
     fn render(&self, token: &Token) -> String {
@@ -287,85 +305,5 @@ impl TokenRun {
         } else {
             log::debug(format_args!("cache: not used ({e})"));
         }
-    }
-}
-
-/// The role the credentials are for: `--role-arn`, or the role profile they came from.
-fn role_of(resolved: &Resolved, aws: &AwsConfig) -> Option<String> {
-    resolved
-        .assumed_role
-        .clone()
-        .or_else(|| match &resolved.source {
-            Source::Profile(p) => aws.profile_role(p).map(str::to_owned),
-            _ => None,
-        })
-}
-
-/// What the token entry says of freshly resolved credentials: their profile and the
-/// `--role-arn` role, as before this cache.
-fn signer(resolved: Resolved) -> Signer {
-    Signer {
-        role: resolved.assumed_role,
-        profile: match resolved.source {
-            Source::Profile(p) => Some(p),
-            _ => None,
-        },
-        credentials: resolved.credentials,
-    }
-}
-
-/// Credentials read back from the cache, remembered for redaction like any others.
-fn cached_signer(entry: CredentialsEntry) -> Signer {
-    crate::secrets::remember(&entry.secret_access_key);
-    if let Some(token) = &entry.session_token {
-        crate::secrets::remember(token);
-    }
-    Signer {
-        credentials: Credentials::new(
-            &entry.access_key_id,
-            &entry.secret_access_key,
-            entry.session_token.clone(),
-            Some(entry.expires_at.into()),
-            "eks-token credential cache",
-        ),
-        profile: entry.profile.clone(),
-        role: entry.assumed_role.clone(),
-    }
-}
-
-/// Caches role credentials that expire (static keys never: they are already local).
-/// Best effort: a failed write only means the next run asks AWS again.
-fn store_credentials(cache: &Cache, key: &CredentialKey, aws: &AwsConfig, resolved: &Resolved) {
-    let (Some(role), Some(expires_at)) = (role_of(resolved, aws), resolved.credentials.expiry())
-    else {
-        log::debug(format_args!(
-            "credential cache: not stored (not temporary role credentials)"
-        ));
-        return;
-    };
-    let c = &resolved.credentials;
-    let entry = CredentialsEntry::new(
-        key,
-        &CredentialsDescription {
-            source: resolved.source.to_string(),
-            role: Some(role),
-        },
-        expires_at.into(),
-        c.access_key_id(),
-        c.secret_access_key(),
-        c.session_token(),
-        match &resolved.source {
-            Source::Profile(p) => Some(p.as_str()),
-            _ => None,
-        },
-        resolved.assumed_role.as_deref(),
-    );
-    match cache.store_credentials(&entry) {
-        Ok(()) => log::debug(format_args!(
-            "credential cache: stored (key {}), credentials expire {}",
-            key.as_str(),
-            message::rfc3339(entry.expires_at)
-        )),
-        Err(e) => log::debug(format_args!("credential cache: not stored ({e})")),
     }
 }

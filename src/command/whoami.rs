@@ -24,7 +24,9 @@ pub fn run(args: &WhoamiArgs) -> Result<String, Error> {
     let cluster = args.cluster_id.as_deref().map(ClusterId::new).transpose()?;
     let (aws, caller) = network::block_on(async {
         let aws = super::aws_config(&args.aws, deadline).await?;
-        let resolved = aws.resolve(options.role.as_ref()).await?;
+        // Cached for kubectl's runs: at a terminal, whoami is how a session is started.
+        let dir = args.cache_location.cache_dir.as_deref();
+        let resolved = super::credentials::for_command(&aws, &options, dir, deadline).await?;
         let caller = aws.caller_identity(&resolved).await?;
         Ok::<_, Error>((aws, caller))
     })

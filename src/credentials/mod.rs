@@ -38,8 +38,9 @@ pub use sts::Caller;
 /// `SSOTokenFetcher`) when less than this is left; eks-token does the same.
 pub const ADVISORY_REFRESH: chrono::TimeDelta = chrono::TimeDelta::minutes(15);
 
-/// Which source answered.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// Which source answered (kept in credential cache entries, so a cached run names it too).
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Source {
     /// `AWS_ACCESS_KEY_ID` and friends (aws-vault exec).
     Environment,

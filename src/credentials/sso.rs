@@ -486,6 +486,16 @@ impl AwsConfig {
         })
     }
 
+    /// The account and role an SSO profile gets credentials for (`sso_account_id`,
+    /// `sso_role_name`), when `name` is one.
+    pub fn sso_role(&self, name: &str) -> Option<(&str, &str)> {
+        let profile = self.profiles.get_profile(name)?;
+        Some((
+            profile.get("sso_account_id")?,
+            profile.get("sso_role_name")?,
+        ))
+    }
+
     /// The profiles whose SSO login is cached at one of `paths` under `home`.
     pub fn profiles_with_login_at(&self, home: &Path, paths: &[PathBuf]) -> Vec<String> {
         self.profiles

@@ -1,4 +1,4 @@
-"""Plain-HTTP stub for the AWS endpoints moto lacks (SSO portal, SSO-OIDC, container, EKS identity providers).
+"""Plain-HTTP stub for the AWS endpoints moto lacks (SSO portal, SSO-OIDC, container, EC2 instance metadata, EKS identity providers).
 
     python stub_server.py --config FILE [--log FILE] [--delay-ms N]
     python stub_server.py --hang
@@ -28,6 +28,15 @@ Endpoints (FILE is JSON, re-read on every request; a missing section denies ever
   (absent: no header). config "container": {"authorization", "access_key_id",
   "secret_access_key", "token", "expiration": RFC 3339 (default now + 1 h)}
   200 {"AccessKeyId", "SecretAccessKey", "Token", "Expiration"}; else 403.
+- EC2 instance metadata (IMDSv2), for AWS_EC2_METADATA_SERVICE_ENDPOINT=http://127.0.0.1:N
+  `PUT /latest/api/token` with `x-aws-ec2-metadata-token-ttl-seconds` → the session token
+  (the same header echoed); then, with header `x-aws-ec2-metadata-token`,
+  `GET /latest/meta-data/iam/security-credentials/` → the role name and
+  `GET /latest/meta-data/iam/security-credentials/ROLE` → {"Code": "Success", "Type":
+  "AWS-HMAC", "LastUpdated", "AccessKeyId", "SecretAccessKey", "Token", "Expiration"}.
+  config "imds": {"role", "access_key_id", "secret_access_key", "token", "expiration": RFC
+  3339 (default now + 1 h)}. No section, a missing or wrong session token, another role:
+  404 (401 for the token). Every other IMDS path: 404.
 - EKS identity provider configs, for AWS_ENDPOINT_URL_EKS=http://127.0.0.1:N (restJson1, as
   botocore's `eks` model routes them):
   `GET /clusters/NAME/identity-provider-configs` (ListIdentityProviderConfigs) →
@@ -48,7 +57,7 @@ Endpoints (FILE is JSON, re-read on every request; a missing section denies ever
   `GET /_sts` answers {"calls": [{"Action", "RoleArn", "SerialNumber", "TokenCode",
   "DurationSeconds", …}]}, every form field but `Version`, as sent, in order (moto accepts
   any MFA code: this is how a test sees which one was sent).
-- `GET /_stats`: {"sso"|"sso_oidc"|"container"|"eks"|"sts"|"other": {"total", "ok", "denied"}}.
+- `GET /_stats`: {"sso"|"sso_oidc"|"container"|"imds"|"eks"|"sts"|"other": {"total", "ok", "denied"}}.
 
 --delay-ms N sleeps before answering each credential request (stampede tests).
 --log FILE appends one JSON line per request: time, endpoint, method, path, status (no
@@ -72,7 +81,9 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 from serving import append_log, respond, serve_until_stdin_closes
 
-ENDPOINTS = ("sso", "sso_oidc", "container", "eks", "sts", "other")
+ENDPOINTS = ("sso", "sso_oidc", "container", "imds", "eks", "sts", "other")
+IMDS_TOKEN = "stub-imds-session"
+IMDS_CREDENTIALS = "/latest/meta-data/iam/security-credentials/"
 # EKS's identity provider routes (botocore's eks model): List (GET) and Describe (POST).
 EKS_IDP = re.compile(r"^/clusters/([^/]+)/identity-provider-configs(/describe)?$")
 ACCOUNT = "123456789012"
@@ -143,7 +154,18 @@ class Handler(BaseHTTPRequestHandler):
         elif url.path == "/creds":
             self.delay()
             self.container()
+        elif url.path.startswith("/latest/"):
+            self.imds(url.path)
         elif not self.eks(b""):
+            self.reply("other", 404, {"message": "not found"})
+
+    def do_PUT(self):
+        if urlsplit(self.path).path == "/latest/api/token":
+            ttl = self.headers.get("x-aws-ec2-metadata-token-ttl-seconds", "21600")
+            self.server.record("imds", self.command, self.path, 200)
+            respond(self, 200, IMDS_TOKEN.encode(), "text/plain",
+                    [("x-aws-ec2-metadata-token-ttl-seconds", ttl)])
+        else:
             self.reply("other", 404, {"message": "not found"})
 
     def do_POST(self):
@@ -270,6 +292,27 @@ class Handler(BaseHTTPRequestHandler):
         self.server.record(endpoint, self.command, self.path, status)
         extra = [(k, v) for k, v in got.items() if k.lower() not in NOT_RELAYED | {"content-type"}]
         respond(self, status, data, got.get("Content-Type", "application/json"), extra)
+
+    def imds(self, path):
+        cfg = self.server.config().get("imds")
+        if self.headers.get("x-aws-ec2-metadata-token") != IMDS_TOKEN:
+            self.server.record("imds", self.command, self.path, 401)
+            respond(self, 401, b"", "text/plain")
+        elif cfg and path == IMDS_CREDENTIALS:
+            self.server.record("imds", self.command, self.path, 200)
+            respond(self, 200, cfg["role"].encode(), "text/plain")
+        elif cfg and path == IMDS_CREDENTIALS + cfg["role"]:
+            now = time.time()
+            self.reply("imds", 200, {
+                "Code": "Success", "Type": "AWS-HMAC", "LastUpdated": rfc3339(now),
+                "AccessKeyId": cfg["access_key_id"],
+                "SecretAccessKey": cfg["secret_access_key"],
+                "Token": cfg["token"],
+                "Expiration": cfg.get("expiration", rfc3339(now + 3600)),
+            })
+        else:
+            self.server.record("imds", self.command, self.path, 404)
+            respond(self, 404, b"", "text/plain")
 
     def container(self):
         cfg = self.server.config().get("container")
