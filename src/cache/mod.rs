@@ -235,6 +235,8 @@ struct Files {
     locks: Vec<(String, bool)>,
     /// Temporary file names, each with whether it is older than [`store::STALE`].
     temps: Vec<(String, bool)>,
+    /// Empty entries and credential entries: writes a crash cut short.
+    cut_short: Vec<(Kind, String)>,
 }
 
 impl Cache {
@@ -382,6 +384,12 @@ impl Cache {
                         match self.store.read(name, MAX_ENTRY_BYTES)? {
                             // Removed since it was listed.
                             None => true,
+                            // A write a crash cut short (`store::Durability::Cache`).
+                            Some(bytes) if bytes.is_empty() => {
+                                files.cut_short.push((Kind::Entry, key.to_owned()));
+                                files.entries.push((key.to_owned(), None));
+                                true
+                            }
                             Some(bytes) if is_entry(&bytes) => {
                                 files.entries.push((key.to_owned(), Entry::parse(&bytes)));
                                 true
@@ -392,6 +400,11 @@ impl Cache {
                     Some((Kind::Credentials, key)) => {
                         match self.store.read(name, MAX_CREDENTIALS_BYTES)? {
                             None => true,
+                            Some(bytes) if bytes.is_empty() => {
+                                files.cut_short.push((Kind::Credentials, key.to_owned()));
+                                files.credentials.push((key.to_owned(), None));
+                                true
+                            }
                             Some(bytes) if is_entry(&bytes) => {
                                 let entry = CredentialsEntry::parse(&bytes);
                                 if entry.is_none() && credentials::is_outdated(&bytes) {
@@ -548,6 +561,13 @@ impl Cache {
         }
         for key in &files.outdated_credentials {
             let _ = self.remove_credentials(key);
+        }
+        for (kind, key) in &files.cut_short {
+            let _ = if *kind == Kind::Credentials {
+                self.remove_credentials(key)
+            } else {
+                self.remove_entry(key)
+            };
         }
         for (key, stale) in &files.locks {
             let has_entry = files.entries.iter().any(|(k, _)| k == key)
@@ -734,6 +754,23 @@ mod tests {
         // A miss is replaced by the next store.
         store_fresh(&cache);
         assert!(cache.lookup(&key("c"), t0()).unwrap().is_some());
+    }
+
+    #[test]
+    fn empty_entries_a_crash_left_are_ours_and_pruned() {
+        let (_root, cache) = cache();
+        store_fresh(&cache);
+        let path = entry_path(&cache, &key("c"));
+        fs::write(&path, "").unwrap();
+        let credentials = cache
+            .dir()
+            .join(format!("{}.credentials", key("d").as_str()));
+        fs::write(&credentials, "").unwrap();
+        fs::set_permissions(&credentials, fs::Permissions::from_mode(0o600)).unwrap();
+        assert!(cache.lookup(&key("c"), t0()).unwrap().is_none());
+        assert!(cache.list().unwrap().is_empty(), "listed, not refused");
+        cache.prune(t0());
+        assert!(!path.exists() && !credentials.exists());
     }
 
     #[test]

@@ -172,15 +172,38 @@ fn is_stale(meta: &fs::Metadata) -> bool {
         .is_some_and(|age| age > STALE)
 }
 
-/// Puts `bytes` in `dir` as `name`: written and flushed to a new 0600 temporary file named
-/// for `stem`, then renamed over whatever `name` was (a symlink itself, never its target).
-/// A reader, or the file after a crash, is the old file or the new one, never part of one.
-fn replace_in(dir: &Dir, name: &OsStr, stem: &OsStr, bytes: &[u8]) -> io::Result<()> {
+/// Whether a write waits for the disk before the rename.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Durability {
+    /// `fsync` first: after a crash the file is the old one or the new one. For the
+    /// user's own files (kubeconfig, the AWS CLI's SSO and role caches), which nothing
+    /// makes again.
+    Synced,
+    /// No `fsync` (about 0.4 ms, most of a token refresh): a reader still sees the old
+    /// file or the new one, but after a crash the new one may be empty, which every cache
+    /// reads as a miss and makes again.
+    Cache,
+}
+
+/// Puts `bytes` in `dir` as `name`: written to a new 0600 temporary file named for `stem`
+/// (flushed to disk when `durability` says so), then renamed over whatever `name` was (a
+/// symlink itself, never its target). A reader sees the old file or the new one, never
+/// part of one.
+fn replace_in(
+    dir: &Dir,
+    name: &OsStr,
+    stem: &OsStr,
+    bytes: &[u8],
+    durability: Durability,
+) -> io::Result<()> {
     let temp = temp_name(stem);
     let mut file = dir.open_file(&temp, Access::CreateNew)?;
     let written = file
         .write_all(bytes)
-        .and_then(|()| file.sync_all())
+        .and_then(|()| match durability {
+            Durability::Synced => file.sync_all(),
+            Durability::Cache => Ok(()),
+        })
         .and_then(|()| dir.rename(&temp, name));
     if written.is_err() {
         let _ = dir.remove(&temp);
@@ -192,7 +215,13 @@ fn replace_in(dir: &Dir, name: &OsStr, stem: &OsStr, bytes: &[u8]) -> io::Result
 /// the way a store writes its files. `dir` is opened as named, so it must not be a symlink
 /// (pass a canonical path).
 pub fn replace(dir: &Path, name: &OsStr, bytes: &[u8]) -> io::Result<()> {
-    replace_in(&Dir::open(&normalized(dir))?, name, name, bytes)
+    replace_in(
+        &Dir::open(&normalized(dir))?,
+        name,
+        name,
+        bytes,
+        Durability::Synced,
+    )
 }
 
 /// A directory that has been checked to be private to this user.
@@ -313,11 +342,19 @@ impl Store {
         Ok(Some(bytes))
     }
 
-    /// Replaces `name` with `bytes`: a private temporary file, flushed, then renamed.
+    /// Replaces `name` with `bytes`: a private temporary file, then renamed. A store holds
+    /// caches, whose every entry can be made again: not flushed to disk first
+    /// ([`Durability::Cache`]).
     pub fn write(&self, name: &str, bytes: &[u8]) -> Result<(), StoreError> {
         let name = self.checked(name)?;
-        replace_in(&self.dir, name.as_ref(), stem(name).as_ref(), bytes)
-            .map_err(io_error(&self.path.join(name)))
+        replace_in(
+            &self.dir,
+            name.as_ref(),
+            stem(name).as_ref(),
+            bytes,
+            Durability::Cache,
+        )
+        .map_err(io_error(&self.path.join(name)))
     }
 
     /// Waits up to `wait` for the lock on `name` (the file `<name>.lock`). `Ok(None)` when
