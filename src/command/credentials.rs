@@ -13,7 +13,7 @@ use crate::cache::{
     self, Cache, CacheError, CredentialKey, CredentialsDescription, CredentialsEntry, Freshness,
     KeyInputs, Plan,
 };
-use crate::credentials::{AwsConfig, Options, Resolved, RoleOptions, Source};
+use crate::credentials::{AwsConfig, Options, Resolved, Source};
 use crate::error::Error;
 use crate::network::Deadline;
 use crate::{log, message, secrets};
@@ -23,14 +23,15 @@ use crate::{log, message, secrets};
 /// written to the cache under the key's lock, so a burst of runs refreshes once.
 pub async fn resolve(
     aws: &AwsConfig,
-    role: Option<&RoleOptions>,
+    options: &Options,
     cached: Option<(&Cache, &CredentialKey)>,
     deadline: Deadline,
 ) -> Result<Resolved, Error> {
+    let role = options.role.as_ref();
     let Some((cache, key)) = cached else {
         return Ok(aws.resolve(role).await?);
     };
-    let lock = match cache.lock_credentials(key, deadline.left()) {
+    let lock = match cache.lock_credentials(key, options.lock_wait(&deadline)) {
         Ok(Some(lock)) => lock,
         Ok(None) => return Err(Error::CacheLockWait(deadline.limits().total)),
         Err(e) => {
@@ -84,23 +85,22 @@ pub async fn for_command(
     dir: Option<&Path>,
     deadline: Deadline,
 ) -> Result<Resolved, Error> {
-    let role = options.role.as_ref();
     if !options.credential_cache {
         log::debug(format_args!("credential cache: off"));
-        return resolve(aws, role, None, deadline).await;
+        return resolve(aws, options, None, deadline).await;
     }
     let Some(dir) = cache::default_dir(dir) else {
         message::warn("no home directory for the credential cache; set HOME or pass --cache-dir");
-        return resolve(aws, role, None, deadline).await;
+        return resolve(aws, options, None, deadline).await;
     };
     let key = CredentialKey::of(&KeyInputs::capture(options));
     match Cache::existing(&dir) {
         Ok(Some(_)) => {
             let cache = create(&dir);
-            resolve(aws, role, cache.as_ref().map(|c| (c, &key)), deadline).await
+            resolve(aws, options, cache.as_ref().map(|c| (c, &key)), deadline).await
         }
         Ok(None) => {
-            let resolved = resolve(aws, role, None, deadline).await?;
+            let resolved = resolve(aws, options, None, deadline).await?;
             if worth_keeping(&resolved).is_ok()
                 && let Some(cache) = create(&dir)
             {
@@ -110,7 +110,7 @@ pub async fn for_command(
         }
         Err(e) => {
             refused(&e);
-            resolve(aws, role, None, deadline).await
+            resolve(aws, options, None, deadline).await
         }
     }
 }

@@ -221,7 +221,7 @@ impl TokenRun {
         };
         let locked = cache
             .as_ref()
-            .map(|c| c.lock(&self.key, self.deadline.left()));
+            .map(|c| c.lock(&self.key, self.options.lock_wait(&self.deadline)));
         let lock = match locked {
             Some(Ok(Some(lock))) => Some(lock),
             // The wait took what was left of the deadline: minting now would overrun it.
@@ -264,8 +264,7 @@ impl TokenRun {
         let cached = cache
             .filter(|_| self.options.credential_cache)
             .map(|c| (c, &key));
-        let resolved =
-            credentials::resolve(aws, self.options.role.as_ref(), cached, self.deadline).await?;
+        let resolved = credentials::resolve(aws, &self.options, cached, self.deadline).await?;
         aws.note_fallback_region("signing for");
         let endpoint = StsEndpoint::regional(&aws.region, aws.variant)?;
         // The token's expiry is capped by the credentials' (`token::expiry`).

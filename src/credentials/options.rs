@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use crate::network::Limits;
+use crate::network::{Deadline, Limits};
 
 /// What the user asked for on the command line.
 #[derive(Clone, Debug, Default)]
@@ -35,6 +35,19 @@ pub struct MfaPrompt {
     pub timeout: Duration,
 }
 
+impl Options {
+    /// How long to wait for another run's cache lock: what is left of `deadline`, or, when
+    /// a person here could type an MFA code, as long as one has to type it (the run
+    /// holding the lock may be waiting for that person's code; the cache then serves
+    /// this one without a second prompt).
+    pub fn lock_wait(&self, deadline: &Deadline) -> Duration {
+        match self.mfa.person {
+            Ok(()) => deadline.left().max(self.mfa.timeout),
+            Err(_) => deadline.left(),
+        }
+    }
+}
+
 impl Default for MfaPrompt {
     /// Nobody to ask.
     fn default() -> Self {
@@ -53,4 +66,27 @@ pub struct RoleOptions {
     pub external_id: Option<String>,
     /// Take the session name from the base identity's `UserId`, as aws-iam-authenticator does.
     pub forward_session_name: bool,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_run_that_could_be_asked_for_a_code_waits_as_long_as_a_person_has() {
+        let limits = Limits::new(Duration::from_secs(10));
+        let deadline = Deadline::start(limits);
+        let mut options = Options {
+            limits,
+            mfa: MfaPrompt {
+                person: Ok(()),
+                timeout: Duration::from_secs(300),
+            },
+            ..Options::default()
+        };
+        assert_eq!(options.lock_wait(&deadline), Duration::from_secs(300));
+        options.mfa.person = Err("no terminal");
+        let wait = options.lock_wait(&deadline);
+        assert!(wait <= Duration::from_secs(10) && wait > Duration::from_secs(9));
+    }
 }
