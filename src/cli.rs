@@ -190,7 +190,7 @@ pub enum OtherCommand {
   eks-token completions zsh > ~/.zfunc/_eks-token   # with fpath+=(~/.zfunc) before compinit
   eks-token completions fish > ~/.config/fish/completions/eks-token.fish")]
     Completions(CompletionsArgs),
-    /// Print the man page, or write one per subcommand (eks-token.1, eks-token-token.1 …) into a directory.
+    /// Print the man page, or write one per subcommand (eks-token.1, eks-token-token.1, ...) into a directory.
     #[command(after_help = "Examples:
   eks-token man | man -l -
   eks-token man --dir ~/.local/share/man/man1")]
