@@ -118,6 +118,7 @@ esac
 # in_list DIR LIST: whether DIR is one of the :-separated directories of LIST.
 in_list() { case ":$2:" in *":$1:"*) return 0 ;; *) return 1 ;; esac; }
 data_home=${XDG_DATA_HOME:-$HOME/.local/share}
+# bash-completion's defaults.
 data_dirs=${XDG_DATA_DIRS:-/usr/local/share:/usr/share}
 echo "eks-token: completions and man pages (also complete --profile and --context names):"
 if in_list "$share" "$data_home:$data_dirs"; then
@@ -130,7 +131,8 @@ if [ "$zsh_dir" = /usr/local/share/zsh/site-functions ] || [ "$zsh_dir" = /usr/s
 else
   echo "  zsh   $zsh_dir/_eks-token: add 'fpath=($zsh_dir \$fpath)' before compinit in ~/.zshrc"
 fi
-if in_list "$share" "$data_home:$data_dirs"; then
+# fish reads XDG_DATA_DIRS when it is set, else only its own data directory.
+if in_list "$share" "$data_home:${XDG_DATA_DIRS:-/usr/share}"; then
   echo "  fish  $fish_dir/eks-token.fish: loaded by fish"
 else
   echo "  fish  $fish_dir/eks-token.fish: add 'source $fish_dir/eks-token.fish' to ~/.config/fish/config.fish"
