@@ -14,7 +14,8 @@ use crate::cli::{Cli, Completable, CompletionsArgs};
 use crate::credentials::profile_names_in_files;
 use crate::kubeconfig::{self, Kubeconfig};
 
-/// The flags whose values the scripts ask `__complete` for, by clap argument id.
+/// The flags whose values the scripts ask `__complete` for, by clap argument id (also
+/// the long flag's name).
 const COMPLETED: [(&str, Completable); 2] = [
     ("profile", Completable::Profile),
     ("context", Completable::Context),
@@ -75,16 +76,19 @@ fn context_names(env: Option<&OsStr>) -> Vec<String> {
     kubeconfig::merge(files).context_names()
 }
 
+/// A line of a generated script, the flag it must take (`profile`) and the `__complete`
+/// argument for it (`profile`) → the line asking `__complete`, if it is that flag's.
+type Edit = fn(&str, &str, &str) -> Option<String>;
+
 /// `generated` with each line that takes a [`COMPLETED`] flag's value rewritten by
 /// `edit` to ask `__complete`, and how many lines were.
-fn with_names(generated: &str, edit: fn(&str, &str) -> Option<String>) -> (String, usize) {
+fn with_names(generated: &str, edit: Edit) -> (String, usize) {
     let mut edited = 0;
     let mut out = String::with_capacity(generated.len() + 1024);
     for line in generated.lines() {
-        let changed = COMPLETED.iter().find_map(|(id, what)| {
-            let name = what.to_possible_value()?.get_name().to_owned();
-            edit(line, id).map(|l| l.replace("{NAMES}", &name))
-        });
+        let changed = COMPLETED
+            .iter()
+            .find_map(|(id, what)| edit(line, id, what.to_possible_value()?.get_name()));
         edited += usize::from(changed.is_some());
         out.push_str(changed.as_deref().unwrap_or(line));
         out.push('\n');
@@ -94,7 +98,7 @@ fn with_names(generated: &str, edit: fn(&str, &str) -> Option<String>) -> (Strin
 
 /// zsh: `'(conflicts)--profile=[help]:PROFILE:_default' \` (the conflicts optional) →
 /// `…:PROFILE:_eks-token__names profile' \`.
-fn zsh_line(line: &str, flag: &str) -> Option<String> {
+fn zsh_line(line: &str, flag: &str, what: &str) -> Option<String> {
     let head = line.strip_suffix(":_default' \\")?;
     let spec = line.strip_prefix('\'')?;
     let spec = match spec.strip_prefix('(') {
@@ -102,15 +106,15 @@ fn zsh_line(line: &str, flag: &str) -> Option<String> {
         None => spec,
     };
     spec.starts_with(&format!("--{flag}=["))
-        .then(|| format!("{head}:_eks-token__names {{NAMES}}' \\"))
+        .then(|| format!("{head}:_eks-token__names {what}' \\"))
 }
 
 /// fish: `complete … -l profile -d '…' -r` gets `-f -a "(__fish_eks_token_names profile)"`.
-fn fish_line(line: &str, flag: &str) -> Option<String> {
+fn fish_line(line: &str, flag: &str, what: &str) -> Option<String> {
     (line.starts_with("complete -c eks-token ")
         && line.contains(&format!(" -l {flag} "))
         && line.ends_with(" -r"))
-    .then(|| format!("{line} -f -a \"(__fish_eks_token_names {{NAMES}})\""))
+    .then(|| format!("{line} -f -a \"(__fish_eks_token_names {what})\""))
 }
 
 /// The name clap_complete's bash script is generated for: its function is `_eks_token`.
@@ -190,10 +194,7 @@ mod tests {
         let cli = Cli::command();
         let wanted = taking(&cli, "profile") + taking(&cli, "context");
         assert!(wanted >= 6, "{wanted}");
-        for (shell, edit) in [
-            (Shell::Zsh, zsh_line as fn(&str, &str) -> Option<String>),
-            (Shell::Fish, fish_line),
-        ] {
+        for (shell, edit) in [(Shell::Zsh, zsh_line as Edit), (Shell::Fish, fish_line)] {
             let mut out = Vec::new();
             clap_complete::generate(shell, &mut Cli::command(), "eks-token", &mut out);
             let (script, edited) = with_names(&String::from_utf8(out).unwrap(), edit);
@@ -218,11 +219,16 @@ mod tests {
     #[test]
     fn zsh_specs_with_and_without_conflicts() {
         assert_eq!(
-            zsh_line("'(--a -b)--context=[help]:NAME:_default' \\", "context").as_deref(),
-            Some("'(--a -b)--context=[help]:NAME:_eks-token__names {NAMES}' \\")
+            zsh_line(
+                "'(--a -b)--context=[help]:NAME:_default' \\",
+                "context",
+                "ctx"
+            )
+            .as_deref(),
+            Some("'(--a -b)--context=[help]:NAME:_eks-token__names ctx' \\")
         );
-        assert!(zsh_line("'--contexts=[help]:NAME:_default' \\", "context").is_none());
-        assert!(zsh_line("'--context=[help]:NAME:_files' \\", "context").is_none());
+        assert!(zsh_line("'--contexts=[help]:NAME:_default' \\", "context", "c").is_none());
+        assert!(zsh_line("'--context=[help]:NAME:_files' \\", "context", "c").is_none());
     }
 
     #[test]
