@@ -11,12 +11,30 @@ use crate::credentials::{MfaPrompt, Options, RoleOptions};
 use crate::login::{self, Mode};
 use crate::network::Limits;
 
+/// The hidden subcommand the completion scripts call for profile and context names.
+pub const COMPLETE: &str = "__complete";
+
 /// `--timeout` is capped: past an hour the problem is not patience.
 const MAX_TIMEOUT_SECONDS: f64 = 3600.0;
 
+/// What `--version` prints after the name: the package version, and the commit and
+/// build date when built from a git checkout (build.rs).
+pub const VERSION: &str = env!("EKS_TOKEN_VERSION");
+
 /// Amazon EKS credentials for kubectl: a fast, cached exec credential plugin.
 #[derive(Debug, Parser)]
-#[command(name = "eks-token", version, about, propagate_version = true)]
+#[command(
+    name = "eks-token",
+    version = VERSION,
+    about,
+    propagate_version = true,
+    after_help = "Examples:
+  eks-token kubeconfig --cluster-name prod --region eu-west-1   # add a cluster to ~/.kube/config
+  eks-token login --profile prod-admin                          # log in to IAM Identity Center
+  eks-token doctor                                              # check the current context's user
+
+kubectl runs `eks-token token` itself; see `eks-token help SUBCOMMAND` and `man eks-token`."
+)]
 pub struct Cli {
     /// Explain on stderr what eks-token decides and how long each step takes; never prints a secret [also: EKS_TOKEN_LOG=debug].
     #[arg(short = 'v', long, global = true)]
@@ -30,13 +48,20 @@ impl Cli {
     /// Parses `args` (already [`normalize`]d). clap builds every subcommand's arguments
     /// before it parses; what kubectl runs on every call (`token`, `oidc`) is parsed first
     /// by a parser that knows only that subcommand, and anything it does not take (help,
-    /// a usage error) by the whole one, so messages stay the same.
+    /// a usage error) by the whole one, so messages stay the same. The completion
+    /// scripts' hidden `__complete` has a parser of its own too (the whole one does not
+    /// know it, so help and the scripts never offer it).
     pub fn parse_args(args: Vec<OsString>) -> Result<Self, clap::Error> {
         let named = |name: &str| args.iter().skip(1).take(2).any(|a| a == name);
         let fast = if named("token") {
             TokenCli::try_parse_from(&args).map(|c| {
                 let TokenOnly::Token(token) = c.command;
                 (c.verbose, Command::Token(token))
+            })
+        } else if args.get(1).is_some_and(|a| a == COMPLETE) {
+            CompleteCli::try_parse_from(&args).map(|c| {
+                let CompleteOnly::Complete { what } = c.command;
+                (false, Command::Other(OtherCommand::Complete(what)))
             })
         } else if named("oidc") {
             OidcCli::try_parse_from(&args).map(|c| {
@@ -51,6 +76,24 @@ impl Cli {
             Err(_) => Self::try_parse_from(args),
         }
     }
+}
+
+/// `eks-token __complete NAMES`: the names a completion script offers for a flag, one a
+/// line, read from local files only.
+#[derive(Debug, Parser)]
+#[command(name = "eks-token")]
+struct CompleteCli {
+    #[command(subcommand)]
+    command: CompleteOnly,
+}
+
+#[derive(Debug, Subcommand)]
+enum CompleteOnly {
+    #[command(name = COMPLETE)]
+    Complete {
+        #[arg(value_enum)]
+        what: Completable,
+    },
 }
 
 /// [`Cli`] with `token` alone.
@@ -88,6 +131,10 @@ enum OidcOnly {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Print an ExecCredential with a bearer token for an EKS cluster (what kubectl runs).
+    #[command(after_help = "Examples:
+  eks-token token --cluster-id prod --region eu-west-1
+  AWS_PROFILE=prod-admin eks-token token -i prod --token-only
+  eks-token token -i prod --role-arn arn:aws:iam::123456789012:role/eks-admin --verbose >/dev/null")]
     Token(TokenArgs),
     #[command(flatten)]
     Other(OtherCommand),
@@ -98,19 +145,85 @@ pub enum Command {
 pub enum OtherCommand {
     /// List or clear cached tokens.
     #[command(subcommand)]
+    #[command(after_help = "Examples:
+  eks-token cache list
+  eks-token cache list --output json
+  eks-token cache clear --cluster-id beta")]
     Cache(CacheCommand),
     /// Show who AWS says you are and the IAM principal a cluster maps you as.
+    #[command(after_help = "Examples:
+  eks-token whoami
+  eks-token whoami --profile sso-admin --output aws-auth
+  eks-token whoami --output access-entry --cluster-id prod")]
     Whoami(WhoamiArgs),
     /// Add or update an EKS cluster in the kubeconfig, with a user that runs eks-token.
+    #[command(after_help = "Examples:
+  eks-token kubeconfig --cluster-name prod --region eu-west-1
+  eks-token kubeconfig --cluster-name prod --profile sso-admin --alias prod-admin
+  eks-token kubeconfig --cluster-name prod --oidc")]
     Kubeconfig(KubeconfigArgs),
     /// Check what kubectl's plugin will see: credentials, region, SSO login, kubeconfig user; for OIDC users the provider and the cached login.
+    #[command(after_help = "Examples:
+  eks-token doctor
+  eks-token doctor --context okta
+  eks-token doctor --profile corp-admin --cluster-id prod --login never")]
     Doctor(DoctorArgs),
     /// Log in to IAM Identity Center (SSO) as `aws sso login` does, into the same cache.
+    #[command(after_help = "Examples:
+  eks-token login --profile prod-admin
+  eks-token login --sso-session corp --use-device-code")]
     Login(LoginArgs),
     /// Log out of every cached IAM Identity Center login and drop the tokens made with them.
+    #[command(after_help = "Examples:
+  eks-token logout
+  eks-token logout && eks-token login --profile prod-admin")]
     Logout(LogoutArgs),
     /// Print an ExecCredential with an OIDC ID token (kubelogin's `get-token`, same flags).
+    #[command(after_help = "Examples:
+  eks-token oidc --oidc-issuer-url=https://example.okta.com/oauth2/default --oidc-client-id=0oa1example
+  eks-token oidc --oidc-issuer-url=https://example.okta.com/oauth2/default --oidc-client-id=0oa1example --grant-type device-code
+  eks-token oidc setup --oidc-issuer-url=https://example.okta.com/oauth2/default --oidc-client-id=0oa1example --oidc-extra-scope=email,groups,offline_access")]
     Oidc(Box<OidcCommand>),
+    /// Print a completion script for bash, zsh, fish, PowerShell or Elvish; bash, zsh and fish also complete profile and context names.
+    #[command(after_help = "Examples:
+  eks-token completions bash > ~/.local/share/bash-completion/completions/eks-token
+  eks-token completions zsh > ~/.zfunc/_eks-token   # with fpath+=(~/.zfunc) before compinit
+  eks-token completions fish > ~/.config/fish/completions/eks-token.fish")]
+    Completions(CompletionsArgs),
+    /// Print the man page, or write one per subcommand (eks-token.1, eks-token-token.1, ...) into a directory.
+    #[command(after_help = "Examples:
+  eks-token man | man -l -
+  eks-token man --dir ~/.local/share/man/man1")]
+    Man(ManArgs),
+    /// `__complete`: what the completion scripts call. Parsed by [`CompleteCli`] alone, so
+    /// neither help nor the scripts show it.
+    #[command(skip)]
+    Complete(Completable),
+}
+
+/// `eks-token completions`.
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// The shell to print the script for.
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
+}
+
+/// `eks-token man`.
+#[derive(Debug, Args)]
+pub struct ManArgs {
+    /// Write every page into this directory (created if missing) instead of printing eks-token.1.
+    #[arg(long, value_name = "DIR")]
+    pub dir: Option<PathBuf>,
+}
+
+/// The values completed from local files.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Completable {
+    /// Profile names of the AWS config and credentials files.
+    Profile,
+    /// Context names of the kubeconfig files (KUBECONFIG, else ~/.kube/config).
+    Context,
 }
 
 /// `eks-token oidc`: kubelogin's `get-token` (also reached as `oidc-login get-token` and
@@ -129,6 +242,9 @@ pub struct OidcCommand {
 #[derive(Debug, Subcommand)]
 pub enum OidcSetup {
     /// Log in once and print the ID token's claims, the kubeconfig user, an RBAC binding for its groups and the cluster-side command (never the token).
+    #[command(after_help = "Examples:
+  eks-token oidc setup --oidc-issuer-url=https://example.okta.com/oauth2/default --oidc-client-id=0oa1example --oidc-extra-scope=email,groups,offline_access
+  eks-token oidc setup --oidc-issuer-url=https://keycloak.example.com/realms/corp --oidc-client-id=eks --grant-type device-code")]
     Setup(OidcArgs),
 }
 
@@ -329,6 +445,9 @@ pub struct LogoutArgs {
 #[derive(Debug, Subcommand)]
 pub enum CacheCommand {
     /// List cached tokens: cluster, region, profile, role and time left (never the token).
+    #[command(after_help = "Examples:
+  eks-token cache list
+  eks-token cache list --output json")]
     List {
         #[command(flatten)]
         location: CacheLocation,
@@ -337,6 +456,9 @@ pub enum CacheCommand {
         output: ListFormat,
     },
     /// Remove cached tokens: all, or those of one cluster.
+    #[command(after_help = "Examples:
+  eks-token cache clear --cluster-id beta
+  eks-token cache clear")]
     Clear {
         #[command(flatten)]
         location: CacheLocation,
@@ -616,6 +738,9 @@ pub struct KubeconfigArgs {
 #[derive(Debug, Subcommand)]
 pub enum KubeconfigAction {
     /// Rewrite users that run `aws eks get-token`, `aws-iam-authenticator token` or kubelogin's `get-token` to run eks-token.
+    #[command(after_help = "Examples:
+  eks-token kubeconfig migrate
+  eks-token kubeconfig migrate --kubeconfig old/config --dry-run")]
     Migrate(KubeconfigFileArgs),
 }
 

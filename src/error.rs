@@ -62,6 +62,13 @@ pub enum Error {
     /// `doctor` found something broken.
     #[error("doctor found {count} {}", if *count == 1 { "problem" } else { "problems" })]
     Doctor { count: usize },
+    /// A file the command writes (a man page) could not be written.
+    #[error("cannot write {}: {source}", path.display())]
+    Write {
+        path: std::path::PathBuf,
+        #[source]
+        source: io::Error,
+    },
 }
 
 impl Error {
@@ -92,6 +99,7 @@ impl Error {
             Self::Doctor { .. } => Some(
                 "fix each problem as shown above, then run `eks-token doctor` again".into(),
             ),
+            Self::Write { .. } => Some("pass --dir a directory you can write to".into()),
             Self::Token(_) | Self::Runtime(_) | Self::Identity(_) => None,
         }
     }

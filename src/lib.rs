@@ -53,6 +53,9 @@ pub fn run(command: &OtherCommand) -> Result<String, Error> {
         OtherCommand::Login(args) => command::login::run(args),
         OtherCommand::Logout(args) => command::logout::run(args),
         OtherCommand::Oidc(command) => command::oidc::run(command),
+        OtherCommand::Completions(args) => Ok(command::completions::run(args)),
+        OtherCommand::Man(args) => command::man::run(args),
+        OtherCommand::Complete(what) => Ok(command::completions::names(*what)),
         OtherCommand::Doctor(args) => {
             // The report is the output even when it lists problems.
             let (report, result) = command::doctor::run(args);

@@ -33,6 +33,13 @@ if [ "$(cat "$oidc/node_modules/.lockfile" 2>/dev/null)" != "$want" ]; then
   echo "$want" > "$oidc/node_modules/.lockfile"
 fi
 
+# The completion and man page tests (tests/completions.rs, tests/help.rs, tests/install.rs).
+for tool in bash zsh fish man git; do
+  command -v "$tool" >/dev/null || fail "$tool not found: the completion and man page tests need it (Debian: apt-get install bash zsh fish man-db git)"
+done
+[ -f /usr/share/bash-completion/bash_completion ] || fail "bash-completion not found (Debian: apt-get install bash-completion)"
+zsh -f -c 'zmodload zsh/zpty' || fail "zsh has no zsh/zpty module: the zsh completion test types into a pseudo-terminal"
+
 for v in 1.27 1.28 1.29 1.30 1.31 1.32 1.33; do
   [ -x "/usr/lib/google-cloud-sdk/bin/kubectl.$v" ] || fail "kubectl $v missing at /usr/lib/google-cloud-sdk/bin/kubectl.$v"
 done

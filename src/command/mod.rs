@@ -1,11 +1,13 @@
 //! One module per subcommand; each turns parsed arguments into stdout text or an error.
 
 pub mod cache;
+pub mod completions;
 pub mod credentials;
 pub mod doctor;
 pub mod kubeconfig;
 pub mod login;
 pub mod logout;
+pub mod man;
 pub mod oidc;
 pub mod token;
 pub mod whoami;

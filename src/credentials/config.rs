@@ -283,6 +283,20 @@ fn sorted_names(profiles: &ProfileSet) -> Vec<String> {
     names
 }
 
+/// The profile names the AWS config and credentials files define, sorted, read by the
+/// same parser as every run (`AWS_CONFIG_FILE` and `AWS_SHARED_CREDENTIALS_FILE`
+/// honoured): files only, for shell completion. `None` when a file cannot be read
+/// safely or does not parse.
+pub fn profile_names_in_files() -> Option<Vec<String>> {
+    if aws_files::unreadable_config_file(home_dir().as_deref()).is_some() {
+        return None;
+    }
+    let (fs, env, files) = (Fs::real(), Env::real(), EnvConfigFiles::default());
+    let load = aws_config::profile::load(&fs, &env, &files, None);
+    let profiles = crate::network::block_on(load).ok()?.ok()?;
+    Some(sorted_names(&profiles))
+}
+
 #[cfg(test)]
 mod tests {
     use aws_runtime::env_config::file::EnvConfigFileKind;

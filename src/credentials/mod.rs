@@ -26,7 +26,7 @@ use std::fmt;
 
 use aws_credential_types::Credentials;
 
-pub use config::AwsConfig;
+pub use config::{AwsConfig, profile_names_in_files};
 pub use error::{CallError, CredentialsError, KeyPart, KeysOrigin};
 pub use options::{MfaPrompt, Options, RoleOptions};
 pub use region::{RegionOrigin, env_flag, named_region};
