@@ -9,10 +9,10 @@ mod support;
 
 use std::path::Path;
 
-use serde_json::{Value, json};
+use serde_json::json;
 use support::{
-    AK, Process, SK, Sandbox, assert_assumed, assume_role_calls, aws_cli, file_mode, read_json,
-    role_cache_files, role_cache_name, run_command,
+    AK, Process, Run, SK, Sandbox, assert_assumed, assume_role_calls, aws_cli_caller, file_mode,
+    read_json, role_cache_files, role_cache_name, run_command,
 };
 
 const MID: &str = "arn:aws:iam::123456789012:role/mid";
@@ -53,22 +53,11 @@ fn top_file(s: &Sandbox) -> std::path::PathBuf {
     ))
 }
 
-/// `aws sts get-caller-identity --profile PROFILE`: the ARN it prints.
-fn cli_caller(s: &Sandbox, profile: &str) -> String {
-    let run = aws_cli(
-        s,
-        &[
-            "sts",
-            "get-caller-identity",
-            "--profile",
-            profile,
-            "--output",
-            "json",
-        ],
-    );
-    assert_eq!(run.code, 0, "aws sts get-caller-identity: {}", run.stderr);
-    let identity: Value = serde_json::from_str(&run.stdout).unwrap();
-    identity["Arn"].as_str().unwrap().to_owned()
+/// `eks-token token -i CLUSTER --profile top FLAGS`.
+fn token_top(s: &Sandbox, cluster: &str, flags: &[&str]) -> Run {
+    let mut args = vec!["token", "-i", cluster, "--profile", "top"];
+    args.extend_from_slice(flags);
+    s.run(&args)
 }
 
 /// The secrets of a cached session file.
@@ -86,14 +75,14 @@ fn secrets_of(path: &Path) -> [String; 2] {
 fn a_session_the_aws_cli_cached_serves_eks_token_without_an_assume_role() {
     let moto = Process::moto();
     let s = chain(&moto);
-    let caller = cli_caller(&s, "top");
+    let caller = aws_cli_caller(&s, "top");
     assert!(caller.ends_with(":assumed-role/top/alice"), "{caller}");
     assert_eq!(assume_role_calls(&moto), 2);
     let mut files = vec![mid_file(&s), top_file(&s)];
     files.sort();
     assert_eq!(role_cache_files(&s), files);
 
-    let run = s.run(&["token", "-i", "c", "--profile", "top", "--verbose"]);
+    let run = token_top(&s, "c", &["--verbose"]);
     assert_eq!(assume_role_calls(&moto), 2, "{}", run.stderr);
     let session = assert_assumed(&moto, &run.token(), "c", "top");
     assert_eq!(session["arn"], caller);
@@ -122,7 +111,7 @@ fn a_session_the_aws_cli_cached_serves_eks_token_without_an_assume_role() {
 fn sessions_eks_token_gets_serve_the_aws_cli_without_an_assume_role() {
     let moto = Process::moto();
     let s = chain(&moto);
-    let run = s.run(&["token", "-i", "c", "--profile", "top"]);
+    let run = token_top(&s, "c", &[]);
     let session = assert_assumed(&moto, &run.token(), "c", "top");
     assert_eq!(assume_role_calls(&moto), 2);
     // Both hops, where and as botocore writes them: private, the AssumeRole answer.
@@ -143,9 +132,9 @@ fn sessions_eks_token_gets_serve_the_aws_cli_without_an_assume_role() {
         "{expiration}"
     );
 
-    assert_eq!(cli_caller(&s, "top"), session["arn"].as_str().unwrap());
+    assert_eq!(aws_cli_caller(&s, "top"), session["arn"].as_str().unwrap());
     assert_eq!(
-        cli_caller(&s, "mid").rsplit_once('/').unwrap().0,
+        aws_cli_caller(&s, "mid").rsplit_once('/').unwrap().0,
         "arn:aws:sts::123456789012:assumed-role/mid"
     );
     assert_eq!(assume_role_calls(&moto), 2, "the AWS CLI asked STS again");
@@ -182,28 +171,21 @@ fn a_session_boto3_cached_in_its_own_form_serves_eks_token() {
 fn only_the_hops_above_the_highest_cached_one_are_assumed() {
     let moto = Process::moto();
     let s = chain(&moto);
-    cli_caller(&s, "top");
+    aws_cli_caller(&s, "top");
     assert_eq!(assume_role_calls(&moto), 2);
 
     // The top hop alone is cached: it serves, nothing is assumed.
     std::fs::remove_file(mid_file(&s)).unwrap();
-    let run = s.run(&["token", "-i", "c1", "--profile", "top"]);
+    let run = token_top(&s, "c1", &[]);
     assert_assumed(&moto, &run.token(), "c1", "top");
     assert_eq!(assume_role_calls(&moto), 2);
     assert!(!mid_file(&s).exists(), "the base hop was assumed after all");
 
     // The middle hop alone is cached: only the top is assumed, signed by its session.
-    cli_caller(&s, "mid");
+    aws_cli_caller(&s, "mid");
     assert_eq!(assume_role_calls(&moto), 3);
     std::fs::remove_file(top_file(&s)).unwrap();
-    let run = s.run(&[
-        "token",
-        "-i",
-        "c2",
-        "--profile",
-        "top",
-        "--no-credential-cache",
-    ]);
+    let run = token_top(&s, "c2", &["--no-credential-cache"]);
     assert_assumed(&moto, &run.token(), "c2", "top");
     assert_eq!(assume_role_calls(&moto), 4);
     assert!(top_file(&s).exists());
@@ -213,21 +195,14 @@ fn only_the_hops_above_the_highest_cached_one_are_assumed() {
 fn an_edited_config_gets_new_sessions_although_the_key_is_the_same() {
     let moto = Process::moto();
     let s = chain(&moto);
-    cli_caller(&s, "top");
+    aws_cli_caller(&s, "top");
     assert_eq!(assume_role_calls(&moto), 2);
     s.write(".aws/config", &config("# edited\n"));
-    let run = s.run(&["token", "-i", "c", "--profile", "top"]);
+    let run = token_top(&s, "c", &[]);
     assert_assumed(&moto, &run.token(), "c", "top");
     assert_eq!(assume_role_calls(&moto), 4, "both hops assumed again");
     // Written again, they serve the next run.
-    let run = s.run(&[
-        "token",
-        "-i",
-        "c2",
-        "--profile",
-        "top",
-        "--no-credential-cache",
-    ]);
+    let run = token_top(&s, "c2", &["--no-credential-cache"]);
     assert_eq!(run.code, 0, "{}", run.stderr);
     assert_eq!(assume_role_calls(&moto), 4);
 }
@@ -236,14 +211,7 @@ fn an_edited_config_gets_new_sessions_although_the_key_is_the_same() {
 fn no_aws_cli_cache_neither_reads_nor_writes_it() {
     let moto = Process::moto();
     let mut s = chain(&moto);
-    let run = s.run(&[
-        "token",
-        "-i",
-        "c1",
-        "--profile",
-        "top",
-        "--no-aws-cli-cache",
-    ]);
+    let run = token_top(&s, "c1", &["--no-aws-cli-cache"]);
     assert_assumed(&moto, &run.token(), "c1", "top");
     assert_eq!(assume_role_calls(&moto), 2);
     assert!(
@@ -251,7 +219,7 @@ fn no_aws_cli_cache_neither_reads_nor_writes_it() {
         "written with --no-aws-cli-cache"
     );
 
-    cli_caller(&s, "top");
+    aws_cli_caller(&s, "top");
     assert_eq!(assume_role_calls(&moto), 4);
     let files = role_cache_files(&s);
     let before: Vec<Vec<u8>> = files.iter().map(|f| std::fs::read(f).unwrap()).collect();
@@ -263,21 +231,12 @@ fn no_aws_cli_cache_neither_reads_nor_writes_it() {
     .enumerate()
     {
         let cluster = format!("c{}", i + 2);
-        let mut all = vec!["token", "-i", &cluster, "--profile", "top"];
-        all.extend_from_slice(args);
-        let run = s.run(&all);
+        let run = token_top(&s, &cluster, args);
         assert_assumed(&moto, &run.token(), &cluster, "top");
         assert_eq!(assume_role_calls(&moto), 6 + 2 * i, "{args:?}");
     }
     s.env("EKS_TOKEN_NO_AWS_CLI_CACHE", "1");
-    let run = s.run(&[
-        "token",
-        "-i",
-        "c4",
-        "--profile",
-        "top",
-        "--no-credential-cache",
-    ]);
+    let run = token_top(&s, "c4", &["--no-credential-cache"]);
     assert_eq!(run.code, 0, "{}", run.stderr);
     assert_eq!(assume_role_calls(&moto), 10);
     let after: Vec<Vec<u8>> = files.iter().map(|f| std::fs::read(f).unwrap()).collect();

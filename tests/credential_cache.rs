@@ -340,6 +340,27 @@ fn assert_secrets_stay_in_store(s: &Sandbox, secrets: &[String], outputs: &[Stri
     }
 }
 
+/// The one credential entry came from `source` for `role` (null: none), and `secrets`
+/// (`None`: the entry's own) are in the store and nowhere else: not in `outputs`, which
+/// gains `cache list`'s.
+fn assert_only_entry(
+    s: &Sandbox,
+    source: &str,
+    role: impl Into<Value>,
+    secrets: Option<&[&str]>,
+    outputs: &mut Vec<String>,
+) {
+    let (_, entry) = only_entry(s);
+    assert_eq!(entry["source"], source);
+    assert_eq!(entry["role"], role.into());
+    outputs.extend(listings(s));
+    let secrets = match secrets {
+        Some(secrets) => secrets.iter().map(|&secret| secret.to_owned()).collect(),
+        None => entry_secrets(&entry),
+    };
+    assert_secrets_stay_in_store(s, &secrets, outputs);
+}
+
 /// Each of `secrets` is nowhere: not in `outputs`, not in any file under HOME.
 fn assert_secrets_nowhere(s: &Sandbox, secrets: &[&str], outputs: &[String]) {
     let everywhere = files_under(s.home.path(), &s.path("/nonexistent"));
@@ -399,11 +420,7 @@ fn web_identity_from_the_environment_or_a_profile_is_fetched_once_for_many_clust
         .env("AWS_ROLE_ARN", WEB_ROLE);
     let mut outputs = tokens(&s, &["a", "b", "c"], &[]);
     assert_eq!(assume_role_calls(&moto), 1);
-    let (_, entry) = only_entry(&s);
-    assert_eq!(entry["source"], "web identity token");
-    assert_eq!(entry["role"], WEB_ROLE);
-    outputs.extend(listings(&s));
-    assert_secrets_stay_in_store(&s, &entry_secrets(&entry), &outputs);
+    assert_only_entry(&s, "web identity token", WEB_ROLE, None, &mut outputs);
 
     // Another session name picks other credentials.
     s.env("AWS_ROLE_SESSION_NAME", "pipeline-43");
@@ -424,11 +441,7 @@ fn web_identity_from_the_environment_or_a_profile_is_fetched_once_for_many_clust
     );
     let mut outputs = tokens(&p, &["a", "b", "c"], &[]);
     assert_eq!(assume_role_calls(&moto), 3);
-    let (_, entry) = only_entry(&p);
-    assert_eq!(entry["source"], "profile ci");
-    assert_eq!(entry["role"], OTHER_ROLE);
-    outputs.extend(listings(&p));
-    assert_secrets_stay_in_store(&p, &entry_secrets(&entry), &outputs);
+    assert_only_entry(&p, "profile ci", OTHER_ROLE, None, &mut outputs);
 }
 
 #[test]
@@ -440,15 +453,14 @@ fn sso_role_credentials_are_fetched_once_for_many_clusters_and_go_with_the_logou
     let mut outputs = tokens(&s, &["a", "b", "c"], &profile);
     let fetched = || count_requests(&fake.requests(), "GetRoleCredentials", None);
     assert_eq!(fetched(), 1);
-    let (_, entry) = only_entry(&s);
-    assert_eq!(entry["source"], format!("profile {SSO_PROFILE}"));
-    assert_eq!(
-        entry["role"],
-        format!("{SSO_ACCOUNT}/{SSO_ROLE} (IAM Identity Center)")
-    );
     let (_, secret, session) = sso_role_credentials(SSO_ACCOUNT, SSO_ROLE);
-    outputs.extend(listings(&s));
-    assert_secrets_stay_in_store(&s, &[secret, session], &outputs);
+    assert_only_entry(
+        &s,
+        &format!("profile {SSO_PROFILE}"),
+        format!("{SSO_ACCOUNT}/{SSO_ROLE} (IAM Identity Center)"),
+        Some(&[&secret, &session]),
+        &mut outputs,
+    );
 
     // The login expires, and cannot be refreshed: the cached role credentials still sign
     // for a new cluster, as botocore's would, and nothing is asked of the portal.
@@ -484,28 +496,16 @@ fn container_credentials_are_fetched_once_for_many_clusters() {
     };
     let (stub, outside) = stub(&container("Bearer vaultAuthSentinel"));
     let mut s = Sandbox::new();
-    s.env(
-        "AWS_CONTAINER_CREDENTIALS_FULL_URI",
-        format!("{}/creds", stub.url()),
-    )
-    .env(
-        "AWS_CONTAINER_AUTHORIZATION_TOKEN",
-        "Bearer vaultAuthSentinel",
-    )
-    .env("AWS_REGION", "us-east-2");
+    s.container_endpoint(&stub.url(), "Bearer vaultAuthSentinel")
+        .env("AWS_REGION", "us-east-2");
     let mut outputs = tokens(&s, &["a", "b", "c"], &[]);
     assert_eq!(stub_paths(&outside), ["/creds"]);
-    let (_, entry) = only_entry(&s);
-    assert_eq!(entry["source"], "container credentials endpoint");
-    assert_eq!(entry["role"], Value::Null);
-    outputs.extend(listings(&s));
-    assert_secrets_stay_in_store(
+    assert_only_entry(
         &s,
-        &[
-            "containerSecretSentinel/2".into(),
-            "container+token/sentinel=".into(),
-        ],
-        &outputs,
+        "container credentials endpoint",
+        Value::Null,
+        Some(&["containerSecretSentinel/2", "container+token/sentinel="]),
+        &mut outputs,
     );
     // The authorization token keys the entry, hashed, never kept.
     assert_secrets_nowhere(&s, &["vaultAuthSentinel"], &outputs);
@@ -561,17 +561,12 @@ fn a_credential_process_runs_once_for_many_clusters_only_when_it_says_when_they_
     };
     let mut outputs = tokens(&s, &["a", "b", "c"], &["--profile", "expiring"]);
     assert_eq!(ran(), 1);
-    let (_, entry) = only_entry(&s);
-    assert_eq!(entry["source"], "profile expiring");
-    assert_eq!(entry["role"], Value::Null);
-    outputs.extend(listings(&s));
-    assert_secrets_stay_in_store(
+    assert_only_entry(
         &s,
-        &[
-            "procSecretSentinel/x+y".into(),
-            "proc+token/sentinel=".into(),
-        ],
-        &outputs,
+        "profile expiring",
+        Value::Null,
+        Some(&["procSecretSentinel/x+y", "proc+token/sentinel="]),
+        &mut outputs,
     );
 
     // Without an Expiration nothing says how long they last: asked every time.

@@ -302,15 +302,8 @@ fn container_credentials_as_aws_vault_ecs_server_sets_them() {
         "tests/peers/stub_server.py",
         &["--config", path.to_str().unwrap()],
     );
-    s.env(
-        "AWS_CONTAINER_CREDENTIALS_FULL_URI",
-        format!("{}/creds", stub.url()),
-    )
-    .env(
-        "AWS_CONTAINER_AUTHORIZATION_TOKEN",
-        "Bearer vaultAuthSentinel",
-    )
-    .env("AWS_REGION", "us-east-2");
+    s.container_endpoint(&stub.url(), "Bearer vaultAuthSentinel")
+        .env("AWS_REGION", "us-east-2");
     let run = s.run(&["token", "-i", "c"]);
     // The token must not outlive the credentials.
     assert_eq!(

@@ -13,7 +13,7 @@ use std::process::Command;
 
 use clap::CommandFactory;
 use eks_token::cli::{Cli, normalize};
-use support::{BIN, ROOT, Sandbox};
+use support::{BIN, ROOT, Sandbox, stdout_of};
 
 /// Every subcommand a person can ask for help on, as its words (`["cache", "list"]`),
 /// the top level first.
@@ -280,17 +280,12 @@ fn build_script_versions_a_checkout_and_nothing_else() {
     let scratch = tempfile::tempdir().unwrap();
     let script = scratch.path().join("build-script");
     let rustc = std::env::var("RUSTC").unwrap_or_else(|_| "rustc".into());
-    let out = Command::new(rustc)
+    let mut rustc = Command::new(rustc);
+    rustc
         .args(["--edition", "2024", "-o"])
         .arg(&script)
-        .arg(Path::new(ROOT).join("build.rs"))
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+        .arg(Path::new(ROOT).join("build.rs"));
+    stdout_of(rustc);
     // 2026-11-29 12:00:00 UTC; the script's own day arithmetic, checked against chrono.
     let epoch = 1_795_953_600_i64;
     let day = chrono::DateTime::from_timestamp(epoch, 0)
@@ -298,19 +293,12 @@ fn build_script_versions_a_checkout_and_nothing_else() {
         .format("%Y-%m-%d")
         .to_string();
     let run = |dir: &Path| {
-        let out = Command::new(&script)
-            .current_dir(dir)
+        let mut cmd = Command::new(&script);
+        cmd.current_dir(dir)
             .env("CARGO_PKG_VERSION", "1.2.3")
             .env("CARGO_MANIFEST_DIR", dir)
-            .env("SOURCE_DATE_EPOCH", epoch.to_string())
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let stdout = String::from_utf8(out.stdout).unwrap();
+            .env("SOURCE_DATE_EPOCH", epoch.to_string());
+        let stdout = stdout_of(cmd);
         let version = stdout
             .lines()
             .find_map(|l| l.strip_prefix("cargo:rustc-env=EKS_TOKEN_VERSION="))
@@ -323,8 +311,8 @@ fn build_script_versions_a_checkout_and_nothing_else() {
         (version, stdout)
     };
     let git_in = |dir: &Path, args: &[&str]| {
-        let out = Command::new("git")
-            .arg("-C")
+        let mut git = Command::new("git");
+        git.arg("-C")
             .arg(dir)
             .args([
                 "-c",
@@ -334,15 +322,8 @@ fn build_script_versions_a_checkout_and_nothing_else() {
                 "-c",
                 "commit.gpgsign=false",
             ])
-            .args(args)
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "git {args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8(out.stdout).unwrap().trim().to_owned()
+            .args(args);
+        stdout_of(git).trim().to_owned()
     };
 
     let unpacked = scratch.path().join("unpacked");

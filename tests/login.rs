@@ -12,10 +12,10 @@ use serde_json::{Value, json};
 use support::{
     DEVICE_GRANT, FakeSso, Run, SSO_ACCOUNT, SSO_LEGACY_PROFILE, SSO_LEGACY_START_URL, SSO_PROFILE,
     SSO_REGION, SSO_ROLE, SSO_SCOPES, SSO_SESSION, SSO_START_URL, Sandbox,
-    assert_registration_file, assert_sso_login_file, aws_cli, botocore_credentials, browser_opens,
-    count_requests, create_tokens, file_mode, http_request, moto_iam_user, open_in_browser,
-    parse_expires_at, read_sso_login, sso_cache_files, sso_cache_name, sso_login_path,
-    sso_registration_name, sso_role_credentials, sso_sandbox, utc_in, verify_token,
+    assert_registration_file, assert_sso_login_file, aws_cli_caller, botocore_credentials,
+    browser_opens, count_requests, create_tokens, file_mode, http_request, moto_iam_user,
+    open_in_browser, parse_expires_at, read_sso_login, sso_cache_files, sso_cache_name,
+    sso_login_path, sso_registration_name, sso_role_credentials, sso_sandbox, utc_in, verify_token,
     write_sso_login,
 };
 
@@ -542,20 +542,7 @@ fn botocore_uses_eks_tokens_login_and_eks_token_uses_botocores_refresh() {
     );
     let logged_in = fake.requests().len();
     // The AWS CLI and botocore take the login eks-token wrote: no login of their own.
-    let cli = aws_cli(
-        &s,
-        &[
-            "sts",
-            "get-caller-identity",
-            "--profile",
-            SSO_PROFILE,
-            "--output",
-            "json",
-        ],
-    );
-    assert_eq!(cli.code, 0, "aws sts get-caller-identity: {}", cli.stderr);
-    let identity: Value = serde_json::from_str(&cli.stdout).unwrap();
-    assert_eq!(identity["Arn"], alice);
+    assert_eq!(aws_cli_caller(&s, SSO_PROFILE), alice);
     assert_eq!(
         botocore_credentials(&s, SSO_PROFILE)["access_key"],
         alice_ak.as_str()

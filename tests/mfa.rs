@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 use support::{
-    AK, EXEC_INFO_V1, EXEC_INFO_V1_INTERACTIVE, Process, SK, Sandbox, Stdout,
+    AK, EXEC_INFO_V1, EXEC_INFO_V1_INTERACTIVE, Process, SK, Sandbox, Stdout, TerminalRun,
     answering_terminal_command, assert_assumed, assume_role_calls, run_on_terminal, sts_calls,
     sts_recorder, terminal_command,
 };
@@ -23,12 +23,18 @@ const OTHER_ROLE: &str = "arn:aws:iam::123456789012:role/mfa-viewer";
 const CODE: &str = "918273";
 const PROMPT: &str = "Enter MFA code for arn:aws:iam::123456789012:mfa/alice: ";
 
-/// Profiles `mfa` ([`ROLE`], 30-minute sessions) and `viewer` ([`OTHER_ROLE`]) need a code
-/// from [`SERIAL`]; STS is moto behind a recorder; runs look like kubectl's in a terminal.
+/// [`mfa_profiles_at`] with STS moto behind a recorder.
 fn mfa_profiles(moto: &Process) -> (Sandbox, Process) {
     let mut s = Sandbox::new();
     let recorder = sts_recorder(&s, moto, &json!({}));
-    s.env("AWS_ENDPOINT_URL_STS", recorder.url())
+    mfa_profiles_at(&mut s, &recorder.url());
+    (s, recorder)
+}
+
+/// Profiles `mfa` ([`ROLE`], 30-minute sessions) and `viewer` ([`OTHER_ROLE`]) need a code
+/// from [`SERIAL`]; STS is at `sts`; runs look like kubectl's in a terminal.
+fn mfa_profiles_at(s: &mut Sandbox, sts: &str) {
+    s.env("AWS_ENDPOINT_URL_STS", sts)
         .env("AWS_REGION", "eu-west-1")
         .env("KUBERNETES_EXEC_INFO", EXEC_INFO_V1_INTERACTIVE);
     s.write(
@@ -39,7 +45,17 @@ fn mfa_profiles(moto: &Process) -> (Sandbox, Process) {
              [profile viewer]\nrole_arn = {OTHER_ROLE}\nsource_profile = base\nmfa_serial = {SERIAL}\n"
         ),
     );
-    (s, recorder)
+}
+
+/// Runs eks-token with `args` on a terminal, typing [`CODE`] at the MFA prompt.
+fn typing_the_code(s: &Sandbox, args: &[&str]) -> TerminalRun {
+    run_on_terminal(answering_terminal_command(
+        s,
+        support::BIN,
+        args,
+        Stdout::Pipe,
+        &[(PROMPT, CODE)],
+    ))
 }
 
 fn assume_roles(recorder: &Process) -> Vec<Value> {
@@ -53,13 +69,7 @@ fn assume_roles(recorder: &Process) -> Vec<Value> {
 fn one_code_at_the_terminal_serves_ten_later_runs() {
     let moto = Process::moto();
     let (s, recorder) = mfa_profiles(&moto);
-    let first = run_on_terminal(answering_terminal_command(
-        &s,
-        support::BIN,
-        &["token", "-i", "c0", "--profile", "mfa", "--verbose"],
-        Stdout::Pipe,
-        &[(PROMPT, CODE)],
-    ));
+    let first = typing_the_code(&s, &["token", "-i", "c0", "--profile", "mfa", "--verbose"]);
     assert_eq!(first.answered, 1);
     let run = &first.run;
     let session = assert_assumed(&moto, &run.token(), "c0", "mfa-admin");
@@ -198,13 +208,7 @@ fn without_a_person_it_fails_at_once_with_the_command_that_caches_a_session() {
 fn whoami_in_a_terminal_caches_a_session_for_runs_without_a_person() {
     let moto = Process::moto();
     let (s, recorder) = mfa_profiles(&moto);
-    let whoami = run_on_terminal(answering_terminal_command(
-        &s,
-        support::BIN,
-        &["whoami", "--profile", "mfa"],
-        Stdout::Pipe,
-        &[(PROMPT, CODE)],
-    ));
+    let whoami = typing_the_code(&s, &["whoami", "--profile", "mfa"]);
     assert_eq!(whoami.run.code, 0, "{}", whoami.run.stderr);
     assert!(
         whoami.run.stdout.contains("assumed-role/mfa-admin/"),
@@ -263,23 +267,8 @@ fn the_terminal_echoes_again_after_a_timeout_and_after_ctrl_c() {
 fn a_code_echoed_by_an_endpoint_is_redacted() {
     let echo = Process::faults(&json!([{"echo": true}]));
     let mut s = Sandbox::new();
-    s.env("AWS_ENDPOINT_URL_STS", echo.url())
-        .env("AWS_REGION", "eu-west-1")
-        .env("KUBERNETES_EXEC_INFO", EXEC_INFO_V1_INTERACTIVE);
-    s.write(
-        ".aws/config",
-        &format!(
-            "[profile base]\naws_access_key_id = {AK}\naws_secret_access_key = {SK}\n\
-             [profile mfa]\nrole_arn = {ROLE}\nsource_profile = base\nmfa_serial = {SERIAL}\n"
-        ),
-    );
-    let on = run_on_terminal(answering_terminal_command(
-        &s,
-        support::BIN,
-        &["token", "-i", "c", "--profile", "mfa", "--verbose"],
-        Stdout::Pipe,
-        &[(PROMPT, CODE)],
-    ));
+    mfa_profiles_at(&mut s, &echo.url());
+    let on = typing_the_code(&s, &["token", "-i", "c", "--profile", "mfa", "--verbose"]);
     let run = &on.run;
     assert_eq!(run.code, 1, "{}", run.stderr);
     assert!(

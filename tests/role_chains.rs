@@ -17,27 +17,54 @@ use support::{
 
 const ACCOUNT: &str = "123456789012";
 const DURATION: i64 = 1800;
+const START: &str = "https://example.awsapps.com/start";
 
 fn role(name: &str) -> String {
     format!("arn:aws:iam::{ACCOUNT}:role/{name}")
 }
 
-#[test]
-fn every_kind_of_base_credentials_walks_to_a_role_with_its_duration() {
-    let moto = Process::moto();
+/// A sandbox whose STS and SSO portal calls go to a recorder: STS relayed to moto, the
+/// portal handing out `Admin` in [`ACCOUNT`].
+fn sso_portal(moto: &Process) -> (Sandbox, Process) {
     let mut s = Sandbox::new();
     let sso = json!({"sso": {"access_token": "ssoAccessTokenSentinel",
         "roles": [{"account_id": ACCOUNT, "role_name": "Admin",
                    "access_key_id": "ASIASSOPORTALKEY0001", "secret_access_key": "ssoSecret/1",
                    "session_token": "sso+session/token="}]}});
-    let recorder = sts_recorder(&s, &moto, &sso);
+    let recorder = sts_recorder(&s, moto, &sso);
     s.env("AWS_ENDPOINT_URL_STS", recorder.url())
         .env("AWS_ENDPOINT_URL_SSO", recorder.url())
-        .env("AWS_REGION", "eu-west-1")
-        // For `credential_source = Environment`; --profile outranks them elsewhere.
-        .env("AWS_ACCESS_KEY_ID", AK)
+        .env("AWS_REGION", "eu-west-1");
+    (s, recorder)
+}
+
+/// Profile `sso`: role `Admin` in [`ACCOUNT`] through the IAM Identity Center session
+/// `corp`, whose login [`sso_login`] caches.
+fn sso_profile() -> String {
+    format!(
+        "[profile sso]\nsso_session = corp\nsso_account_id = {ACCOUNT}\nsso_role_name = Admin\n\
+         [sso-session corp]\nsso_start_url = {START}\nsso_region = eu-west-1\n"
+    )
+}
+
+/// Caches the login of session `corp` (the portal's access token), to expire `expires`
+/// from now.
+fn sso_login(s: &Sandbox, expires: TimeDelta) {
+    write_sso_login(
+        s,
+        "corp",
+        &json!({"startUrl": START, "region": "eu-west-1",
+            "accessToken": "ssoAccessTokenSentinel", "expiresAt": utc_in(expires)}),
+    );
+}
+
+#[test]
+fn every_kind_of_base_credentials_walks_to_a_role_with_its_duration() {
+    let moto = Process::moto();
+    let (mut s, recorder) = sso_portal(&moto);
+    // For `credential_source = Environment`; --profile outranks them elsewhere.
+    s.env("AWS_ACCESS_KEY_ID", AK)
         .env("AWS_SECRET_ACCESS_KEY", SK);
-    let start = "https://example.awsapps.com/start";
     let hop = |name: &str, source: &str| {
         format!(
             "[profile from-{name}]\nrole_arn = {}\n{source}\nduration_seconds = {DURATION}\n",
@@ -59,20 +86,12 @@ fn every_kind_of_base_credentials_walks_to_a_role_with_its_duration() {
                 credential_process_fixture()
             ),
             hop("process", "source_profile = process"),
-            format!(
-                "[profile sso]\nsso_session = corp\nsso_account_id = {ACCOUNT}\nsso_role_name = Admin\n\
-                 [sso-session corp]\nsso_start_url = {start}\nsso_region = eu-west-1\n"
-            ),
+            sso_profile(),
             hop("sso", "source_profile = sso"),
         ]
         .concat(),
     );
-    write_sso_login(
-        &s,
-        "corp",
-        &json!({"startUrl": start, "region": "eu-west-1",
-            "accessToken": "ssoAccessTokenSentinel", "expiresAt": utc_in(TimeDelta::hours(1))}),
-    );
+    sso_login(&s, TimeDelta::hours(1));
 
     for base in ["keys", "env", "self", "process", "sso"] {
         let profile = format!("from-{base}");
@@ -152,44 +171,26 @@ fn a_duration_that_is_not_a_number_is_a_config_error_before_any_call() {
 #[test]
 fn a_cached_role_session_serves_while_the_sso_login_below_it_has_lapsed() {
     let moto = Process::moto();
-    let mut s = Sandbox::new();
-    let sso = json!({"sso": {"access_token": "ssoAccessTokenSentinel",
-        "roles": [{"account_id": ACCOUNT, "role_name": "Admin",
-                   "access_key_id": "ASIASSOPORTALKEY0001", "secret_access_key": "ssoSecret/1",
-                   "session_token": "sso+session/token="}]}});
-    let stub = sts_recorder(&s, &moto, &sso);
-    s.env("AWS_ENDPOINT_URL_STS", stub.url())
-        .env("AWS_ENDPOINT_URL_SSO", stub.url())
-        .env("AWS_REGION", "eu-west-1");
-    let start = "https://example.awsapps.com/start";
+    let (s, stub) = sso_portal(&moto);
     s.write(
         ".aws/config",
         &format!(
-            "[profile sso]\nsso_session = corp\nsso_account_id = {ACCOUNT}\nsso_role_name = Admin\n\
-             [sso-session corp]\nsso_start_url = {start}\nsso_region = eu-west-1\n\
-             [profile admin]\nrole_arn = {}\nsource_profile = sso\n",
+            "{}[profile admin]\nrole_arn = {}\nsource_profile = sso\n",
+            sso_profile(),
             role("admin")
         ),
     );
-    let login = |expires: TimeDelta| {
-        write_sso_login(
-            &s,
-            "corp",
-            &json!({"startUrl": start, "region": "eu-west-1",
-                "accessToken": "ssoAccessTokenSentinel", "expiresAt": utc_in(expires)}),
-        )
-    };
     let portal_calls = || {
         let stats: Value =
             serde_json::from_str(&support::http_get(&format!("{}/_stats", stub.url()))).unwrap();
         stats["sso"]["total"].as_u64().unwrap()
     };
-    login(TimeDelta::hours(1));
+    sso_login(&s, TimeDelta::hours(1));
     let run = s.run(&["token", "-i", "c1", "--profile", "admin"]);
     assert_assumed(&moto, &run.token(), "c1", "admin");
     assert_eq!((portal_calls(), sts_calls(&stub).len()), (1, 1));
 
-    login(TimeDelta::minutes(-5));
+    sso_login(&s, TimeDelta::minutes(-5));
     let run = s.run(&[
         "token",
         "-i",

@@ -8,7 +8,7 @@ use chrono::TimeDelta;
 use serde_json::Value;
 
 use super::peers::python;
-use super::runner::{Sandbox, write_json};
+use super::runner::{Sandbox, stdout_of, write_json};
 
 /// The example key pair: in the environment (`env_creds`) or a profile's keys. The
 /// secret doubles as a sentinel: no test may find it on stderr or in a file.
@@ -109,16 +109,9 @@ pub fn role_cache_files(sandbox: &Sandbox) -> Vec<PathBuf> {
 
 /// The one line the Python `code` prints for `arg`.
 fn python_line(code: &str, arg: &str) -> String {
-    let out = Command::new(python())
-        .args(["-c", code, arg])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap().trim().to_owned()
+    let mut cmd = Command::new(python());
+    cmd.args(["-c", code, arg]);
+    stdout_of(cmd).trim().to_owned()
 }
 
 /// Writes `login` where the AWS CLI caches the SSO login for `key` (an `sso-session`

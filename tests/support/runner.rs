@@ -66,6 +66,13 @@ impl Sandbox {
         self.env("AWS_ENDPOINT_URL", url)
     }
 
+    /// Environment as `aws-vault exec --ecs-server` sets it: credentials from `{url}/creds`,
+    /// asked for with `authorization`.
+    pub fn container_endpoint(&mut self, url: &str, authorization: &str) -> &mut Self {
+        self.env("AWS_CONTAINER_CREDENTIALS_FULL_URI", format!("{url}/creds"))
+            .env("AWS_CONTAINER_AUTHORIZATION_TOKEN", authorization)
+    }
+
     /// The command as kubectl would start it: clean environment, no stdin.
     pub fn command(&self, args: &[&str]) -> Command {
         self.command_of(BIN, args)
@@ -214,6 +221,18 @@ pub fn run_command(mut cmd: Command) -> Run {
     let start = Instant::now();
     let out = cmd.output().expect("run eks-token");
     Run::from_output(out, start.elapsed())
+}
+
+/// Runs a helper program (not the binary under test) and returns what it printed on
+/// stdout; the test fails, with its stderr, unless it succeeds.
+pub fn stdout_of(mut cmd: Command) -> String {
+    let out = cmd.output().unwrap_or_else(|e| panic!("{cmd:?}: {e}"));
+    assert!(
+        out.status.success(),
+        "{cmd:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
 }
 
 impl Run {

@@ -310,3 +310,21 @@ pub fn aws_cli(s: &Sandbox, args: &[&str]) -> Run {
     all.extend_from_slice(args);
     run_command(s.command_of(python(), &all))
 }
+
+/// `aws sts get-caller-identity --profile PROFILE`: the ARN it prints.
+pub fn aws_cli_caller(s: &Sandbox, profile: &str) -> String {
+    let run = aws_cli(
+        s,
+        &[
+            "sts",
+            "get-caller-identity",
+            "--profile",
+            profile,
+            "--output",
+            "json",
+        ],
+    );
+    assert_eq!(run.code, 0, "aws sts get-caller-identity: {}", run.stderr);
+    let identity: Value = serde_json::from_str(&run.stdout).unwrap();
+    identity["Arn"].as_str().unwrap().to_owned()
+}
