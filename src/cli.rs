@@ -143,7 +143,7 @@ pub enum Command {
 /// Every subcommand but `token`: what a person runs.
 #[derive(Debug, Subcommand)]
 pub enum OtherCommand {
-    /// List or clear cached tokens.
+    /// List or clear cached tokens and credentials.
     #[command(subcommand)]
     #[command(after_help = "Examples:
   eks-token cache list
@@ -444,7 +444,7 @@ pub struct LogoutArgs {
 /// `eks-token cache …`.
 #[derive(Debug, Subcommand)]
 pub enum CacheCommand {
-    /// List cached tokens: cluster, region, profile, role and time left (never the token).
+    /// List cached tokens (cluster, region, profile, role, time left) and credentials (source, role, time left); never a token or key.
     #[command(after_help = "Examples:
   eks-token cache list
   eks-token cache list --output json")]
@@ -455,7 +455,7 @@ pub enum CacheCommand {
         #[arg(long, value_enum, default_value_t = ListFormat::Text)]
         output: ListFormat,
     },
-    /// Remove cached tokens: all, or those of one cluster.
+    /// Remove cached tokens and credentials: all, or the tokens of one cluster.
     #[command(after_help = "Examples:
   eks-token cache clear --cluster-id beta
   eks-token cache clear")]
