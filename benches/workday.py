@@ -377,7 +377,7 @@ def report(variants, args, wall, checks):
     if subprocess.run(["git", "--no-optional-locks", "diff", "--quiet", "HEAD"], cwd=ROOT).returncode:
         commit += " + uncommitted changes"
     cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), "unknown CPU")
-    eks_version = subprocess.run([binary, "--version"], capture_output=True, text=True).stdout.split()[-1]
+    eks_version = subprocess.run([binary, "--version"], capture_output=True, text=True).stdout.split()[1]
     aws = subprocess.run([args.aws, "--version"], capture_output=True, text=True)
     day = day_runs * INTERVAL
     bound = math.ceil(day / (DURATION - ADVISORY_REFRESH))
