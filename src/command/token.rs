@@ -160,11 +160,8 @@ impl TokenRun {
         // Everything that writes first proves the directory ours.
         let cache = Cache::create(self.cache_dir.as_ref()?).ok()?;
         let _lock = cache.lock(&self.key, self.deadline.left()).ok()??;
-        if let Ok(Some(hit)) = cache.lookup(&self.key, Utc::now()) {
-            log::debug(format_args!(
-                "cache: hit after waiting for another run's lock"
-            ));
-            return Some(self.render(&hit.token));
+        if let Some(out) = self.stored_meanwhile(&cache) {
+            return Some(out);
         }
         let resolved = credentials::from_entry(&entry);
         let token = match token::mint(
@@ -187,10 +184,7 @@ impl TokenRun {
             message::rfc3339(entry.expires_at),
             message::rfc3339(token.expires_at)
         ));
-        match cache.store(&self.key, &token, &stale.description) {
-            Ok(()) => log::debug(format_args!("cache: stored in {}", cache.dir().display())),
-            Err(e) => self.refuse_cache(&e),
-        }
+        self.keep(&cache, &token, &stale.description);
         Some(self.render(&token))
     }
 
@@ -233,21 +227,12 @@ impl TokenRun {
             None => None,
         };
         let cache = cache.filter(|_| lock.is_some());
-        if let Some(cache) = &cache {
-            // The run that held the lock before us has most likely stored the token.
-            if let Ok(Some(hit)) = cache.lookup(&self.key, Utc::now()) {
-                log::debug(format_args!(
-                    "cache: hit after waiting for another run's lock"
-                ));
-                return Ok(self.render(&hit.token));
-            }
+        if let Some(out) = cache.as_ref().and_then(|c| self.stored_meanwhile(c)) {
+            return Ok(out);
         }
         let (token, description) = self.fresh_token(&aws, cache.as_ref()).await?;
         if let Some(cache) = &cache {
-            match cache.store(&self.key, &token, &description) {
-                Ok(()) => log::debug(format_args!("cache: stored in {}", cache.dir().display())),
-                Err(e) => self.refuse_cache(&e),
-            }
+            self.keep(cache, &token, &description);
             cache.prune(Utc::now());
         }
         drop(lock);
@@ -286,6 +271,23 @@ impl TokenRun {
             role: resolved.assumed_role,
         };
         Ok((token, description))
+    }
+
+    /// Under the key's lock: the token the run that held it before us most likely stored.
+    fn stored_meanwhile(&self, cache: &Cache) -> Option<String> {
+        let hit = cache.lookup(&self.key, Utc::now()).ok()??;
+        log::debug(format_args!(
+            "cache: hit after waiting for another run's lock"
+        ));
+        Some(self.render(&hit.token))
+    }
+
+    /// Stores a new token under the key's lock; a failed write only warns.
+    fn keep(&mut self, cache: &Cache, token: &Token, description: &Description) {
+        match cache.store(&self.key, token, description) {
+            Ok(()) => log::debug(format_args!("cache: stored in {}", cache.dir().display())),
+            Err(e) => self.refuse_cache(&e),
+        }
     }
 
     fn render(&self, token: &Token) -> String {
