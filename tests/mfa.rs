@@ -1,6 +1,6 @@
 //! `mfa_serial`: a person at the terminal types the code once (prompted as botocore does,
-//! nothing echoed) and it reaches STS; the session, in the AWS CLI's cache, serves the next
-//! ten runs without a prompt. Without a person (plain pipes, kubectl's `interactive: false`,
+//! nothing echoed, also under a real kubectl) and it reaches STS; the session, in the AWS
+//! CLI's cache, serves the next runs without a prompt. Without a person (plain pipes, kubectl's `interactive: false`,
 //! `--login never`) a run fails at once with the command that caches a session, having
 //! called nothing; that command (`eks-token whoami` in a terminal) does. The terminal echoes again however the prompt ends (an answer, the
 //! timeout, Ctrl-C), and the code shows nowhere, even when an endpoint echoes the request.
@@ -11,9 +11,10 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 use support::{
-    AK, EXEC_INFO_V1, EXEC_INFO_V1_INTERACTIVE, Process, SK, Sandbox, Stdout, TerminalRun,
-    answering_terminal_command, assert_assumed, assume_role_calls, run_on_terminal, sts_calls,
-    sts_recorder, terminal_command,
+    AK, EXEC_INFO_V1, EXEC_INFO_V1_INTERACTIVE, NO_PODS, Process, SK, Sandbox, Stdout, TerminalRun,
+    answering_terminal_command, assert_assumed, assume_role_calls, fake_eks, kubectl_get_pods,
+    kubectl_get_pods_answering, moto_sessions, run_on_terminal, sts_calls, sts_recorder,
+    terminal_command, write_exec_kubeconfig,
 };
 
 const SERIAL: &str = "arn:aws:iam::123456789012:mfa/alice";
@@ -22,6 +23,8 @@ const OTHER_ROLE: &str = "arn:aws:iam::123456789012:role/mfa-viewer";
 /// The code typed, and a sentinel: it must show nowhere.
 const CODE: &str = "918273";
 const PROMPT: &str = "Enter MFA code for arn:aws:iam::123456789012:mfa/alice: ";
+/// What a run without a person is told to do for profile `mfa`.
+const HINT: &str = "run `eks-token whoami --profile mfa` in a terminal (or `aws sts get-caller-identity --profile mfa`) to cache a session for 30m";
 
 /// [`mfa_profiles_at`] with STS moto behind a recorder.
 fn mfa_profiles(moto: &Process) -> (Sandbox, Process) {
@@ -121,6 +124,79 @@ fn one_code_at_the_terminal_serves_ten_later_runs() {
     assert_eq!(assume_roles(&recorder).len(), 1);
 }
 
+/// As a person uses it: kubectl 1.33 on a terminal (`interactiveMode: IfAvailable`) runs
+/// eks-token, which asks for the code once and gets pods; the session then serves the next
+/// kubectl run without a question. The same kubeconfig with `Never` on plain pipes fails at
+/// once with the hint.
+#[test]
+fn kubectl_on_a_terminal_asks_for_the_code_once_and_gets_pods() {
+    const CLUSTER: &str = "mfa-cluster";
+    const EXEC_V1: &str = "client.authentication.k8s.io/v1";
+    let args = ["token", "-i", CLUSTER, "--profile", "mfa"];
+    let moto = Process::moto();
+    let (mut s, recorder) = mfa_profiles(&moto);
+    let api = fake_eks(&s, CLUSTER, &json!({}), Some(&moto));
+
+    // Before any session is cached: only a typed code could have helped.
+    let never = write_exec_kubeconfig(&s, &api, EXEC_V1, Some("Never"), &args);
+    let run = kubectl_get_pods(&s, "1.33", &never);
+    assert_ne!(run.code, 0, "{}", run.stderr);
+    assert!(!run.stderr.contains(NO_PODS), "{}", run.stderr);
+    assert!(
+        run.stderr
+            .contains("no one is at a terminal to type the code: kubectl said no one is there"),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.stderr.contains(&format!("hint: {HINT}")),
+        "{}",
+        run.stderr
+    );
+    assert!(!run.stderr.contains("Enter MFA code"), "{}", run.stderr);
+    run.assert_within(Duration::from_secs(2));
+    assert_eq!(sts_calls(&recorder), Vec::<Value>::new());
+    assert_eq!(assume_role_calls(&moto), 0);
+
+    let config = write_exec_kubeconfig(&s, &api, EXEC_V1, Some("IfAvailable"), &args);
+    let first = kubectl_get_pods_answering(&s, "1.33", &config, &[(PROMPT, CODE)]);
+    // The terminal shows kubectl's output and eks-token's prompt alike.
+    let shown = &first.run.stderr;
+    assert_eq!(first.run.code, 0, "{shown}");
+    assert!(shown.contains(NO_PODS), "{shown}");
+    assert_eq!(first.answered, 1, "{shown}");
+    assert_eq!(shown.matches("Enter MFA code").count(), 1, "{shown}");
+    assert!(shown.contains(PROMPT), "{shown}");
+    assert!(!shown.contains(CODE), "the code was echoed: {shown}");
+    assert!(first.echo, "the terminal was left without echo");
+    let calls = assume_roles(&recorder);
+    assert_eq!(calls.len(), 1, "{calls:?}");
+    assert_eq!(calls[0]["RoleArn"], ROLE);
+    assert_eq!(calls[0]["SerialNumber"], SERIAL);
+    assert_eq!(calls[0]["TokenCode"], CODE);
+    let sessions = moto_sessions(&moto);
+    assert_eq!(sessions.len(), 1, "{sessions:?}");
+    let identity = sessions[0]["arn"].as_str().unwrap();
+    assert!(identity.contains("assumed-role/mfa-admin/"), "{identity}");
+    let authorized = api.requests_by(identity);
+    assert!(authorized > 0, "fake EKS saw no request as {identity}");
+
+    // A fresh eks-token cache: neither its token nor its credentials are there, only the
+    // session in the AWS CLI's cache.
+    let fresh = s.path("fresh-cache");
+    s.env("EKS_TOKEN_CACHE_DIR", fresh.display().to_string());
+    let second = kubectl_get_pods_answering(&s, "1.33", &config, &[]);
+    let shown = &second.run.stderr;
+    assert_eq!(second.run.code, 0, "{shown}");
+    assert!(shown.contains(NO_PODS), "{shown}");
+    assert!(!shown.contains("Enter MFA code"), "{shown}");
+    assert!(second.echo, "the terminal was left without echo");
+    assert!(api.requests_by(identity) > authorized);
+    assert!(fresh.exists(), "the run did not use the fresh cache");
+    assert_eq!(assume_roles(&recorder).len(), 1);
+    assert_eq!(assume_role_calls(&moto), 1);
+}
+
 #[test]
 fn without_a_person_it_fails_at_once_with_the_command_that_caches_a_session() {
     let moto = Process::moto();
@@ -130,7 +206,6 @@ fn without_a_person_it_fails_at_once_with_the_command_that_caches_a_session() {
             "eks-token: error: profile mfa assumes {ROLE} with MFA (mfa_serial {SERIAL}), and no one is at a terminal to type the code: {why}"
         )
     };
-    let hint = "run `eks-token whoami --profile mfa` in a terminal (or `aws sts get-caller-identity --profile mfa`) to cache a session for 30m";
 
     // kube-rs says interactive even without a terminal: plain pipes.
     let run = s.run(&["token", "-i", "c", "--profile", "mfa"]);
@@ -139,7 +214,7 @@ fn without_a_person_it_fails_at_once_with_the_command_that_caches_a_session() {
         run.error_line(),
         error("stdin and stderr are not both a terminal")
     );
-    assert_eq!(run.hint(), hint);
+    assert_eq!(run.hint(), HINT);
     run.assert_within(Duration::from_secs(1));
 
     // On a terminal, but kubectl says no one is there (interactiveMode Never).
@@ -167,7 +242,7 @@ fn without_a_person_it_fails_at_once_with_the_command_that_caches_a_session() {
         run.stderr
     );
     assert!(
-        run.stderr.contains(&format!("hint: {hint}")),
+        run.stderr.contains(&format!("hint: {HINT}")),
         "{}",
         run.stderr
     );

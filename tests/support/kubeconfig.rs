@@ -7,7 +7,7 @@ use serde_json::Value;
 
 use super::peers::FakeEks;
 use super::runner::{BIN, Run, Sandbox, run_command};
-use super::terminal::{Stdout, run_in_terminal, terminal_command};
+use super::terminal::{Stdout, TerminalRun, answering_terminal_command, run_on_terminal};
 
 /// What kubectl prints for an empty namespace it was allowed to list.
 pub const NO_PODS: &str = "No resources found in default namespace.";
@@ -168,10 +168,27 @@ pub fn kubectl_get_pods(sandbox: &Sandbox, version: &str, kubeconfig: &Path) -> 
 /// [`kubectl_get_pods`] as a person types it: on a terminal (`Run::stderr` is what the
 /// terminal showed, kubectl's stdout and stderr both).
 pub fn kubectl_get_pods_in_terminal(sandbox: &Sandbox, version: &str, kubeconfig: &Path) -> Run {
-    let mut cmd = terminal_command(sandbox, kubectl(version), &GET_PODS, Stdout::Terminal);
+    kubectl_get_pods_answering(sandbox, version, kubeconfig, &[]).run
+}
+
+/// [`kubectl_get_pods_in_terminal`] where a person answers prompts (`answers` as
+/// [`answering_terminal_command`] takes them), with what the terminal was left like.
+pub fn kubectl_get_pods_answering(
+    sandbox: &Sandbox,
+    version: &str,
+    kubeconfig: &Path,
+    answers: &[(&str, &str)],
+) -> TerminalRun {
+    let mut cmd = answering_terminal_command(
+        sandbox,
+        kubectl(version),
+        &GET_PODS,
+        Stdout::Terminal,
+        answers,
+    );
     cmd.env("KUBECONFIG", kubeconfig)
         .env("PATH", path_with_eks_token());
-    run_in_terminal(cmd)
+    run_on_terminal(cmd)
 }
 
 /// `kubectl config ARGS --kubeconfig FILE` of a kubectl version: the file alone, no server.

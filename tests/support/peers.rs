@@ -261,23 +261,27 @@ pub fn http_request(
     (status, answer.to_owned())
 }
 
-/// How many AssumeRole calls moto has answered (`sts.AssumedRole[]` in its data dump).
-pub fn assume_role_calls(moto: &Process) -> usize {
-    let data: Value =
-        serde_json::from_str(&http_get(&format!("{}/moto-api/data.json", moto.url()))).unwrap();
-    data["sts"]["AssumedRole"].as_array().map_or(0, Vec::len)
-}
-
-/// The role session moto issued `access_key_id` for (`sts.AssumedRole[]` in its data dump).
-pub fn moto_session(moto: &Process, access_key_id: &str) -> Value {
+/// The role sessions moto has issued, in order (`sts.AssumedRole[]` in its data dump:
+/// `arn`, `access_key_id`, `secret_access_key`, `session_token` …).
+pub fn moto_sessions(moto: &Process) -> Vec<Value> {
     let data: Value =
         serde_json::from_str(&http_get(&format!("{}/moto-api/data.json", moto.url()))).unwrap();
     data["sts"]["AssumedRole"]
         .as_array()
-        .into_iter()
-        .flatten()
-        .find(|r| r["access_key_id"] == access_key_id)
         .cloned()
+        .unwrap_or_default()
+}
+
+/// How many AssumeRole calls moto has answered.
+pub fn assume_role_calls(moto: &Process) -> usize {
+    moto_sessions(moto).len()
+}
+
+/// The role session moto issued `access_key_id` for.
+pub fn moto_session(moto: &Process, access_key_id: &str) -> Value {
+    moto_sessions(moto)
+        .into_iter()
+        .find(|r| r["access_key_id"] == access_key_id)
         .unwrap_or_else(|| panic!("moto issued no credentials with access key {access_key_id}"))
 }
 
