@@ -229,14 +229,14 @@ struct Files {
     entries: Vec<(String, Option<Entry>)>,
     /// Credential entry keys, each with its entry when it is of the current format.
     credentials: Vec<(String, Option<CredentialsEntry>)>,
-    /// Credential entry keys of a format older than this version's.
-    outdated_credentials: Vec<String>,
     /// Lock file keys, each with whether it is older than [`store::STALE`].
     locks: Vec<(String, bool)>,
     /// Temporary file names, each with whether it is older than [`store::STALE`].
     temps: Vec<(String, bool)>,
-    /// Empty entries and credential entries: writes a crash cut short.
-    cut_short: Vec<(Kind, String)>,
+    /// Entries that can never serve, removed by every prune: empty ones (writes a crash
+    /// cut short) and credentials of an older format (their key changed with the format,
+    /// and they hold secrets).
+    dead: Vec<(Kind, String)>,
 }
 
 impl Cache {
@@ -386,7 +386,7 @@ impl Cache {
                             None => true,
                             // A write a crash cut short (`store::Durability::Cache`).
                             Some(bytes) if bytes.is_empty() => {
-                                files.cut_short.push((Kind::Entry, key.to_owned()));
+                                files.dead.push((Kind::Entry, key.to_owned()));
                                 files.entries.push((key.to_owned(), None));
                                 true
                             }
@@ -401,14 +401,14 @@ impl Cache {
                         match self.store.read(name, MAX_CREDENTIALS_BYTES)? {
                             None => true,
                             Some(bytes) if bytes.is_empty() => {
-                                files.cut_short.push((Kind::Credentials, key.to_owned()));
+                                files.dead.push((Kind::Credentials, key.to_owned()));
                                 files.credentials.push((key.to_owned(), None));
                                 true
                             }
                             Some(bytes) if is_entry(&bytes) => {
                                 let entry = CredentialsEntry::parse(&bytes);
                                 if entry.is_none() && credentials::is_outdated(&bytes) {
-                                    files.outdated_credentials.push(key.to_owned());
+                                    files.dead.push((Kind::Credentials, key.to_owned()));
                                 }
                                 files.credentials.push((key.to_owned(), entry));
                                 true
@@ -552,17 +552,13 @@ impl Cache {
             }
         }
         // Credentials are kept while they could still serve (a failed refresh falls back to
-        // them), and removed once expired; those an older eks-token wrote are never read
-        // again (their key changed with the format) and hold secrets: removed too.
+        // them), and removed once expired.
         for (key, entry) in &files.credentials {
             if entry.as_ref().is_some_and(|e| e.expires_at <= now) {
                 let _ = self.remove_credentials(key);
             }
         }
-        for key in &files.outdated_credentials {
-            let _ = self.remove_credentials(key);
-        }
-        for (kind, key) in &files.cut_short {
+        for (kind, key) in &files.dead {
             let _ = if *kind == Kind::Credentials {
                 self.remove_credentials(key)
             } else {
