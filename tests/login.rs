@@ -118,6 +118,17 @@ fn url_on_stderr(stderr: &str, prefix: &str) -> String {
     urls[0].to_owned()
 }
 
+/// The SSO cache holds the login keyed by `login_key` and the client registration
+/// `registration_name`, and nothing else (no temporary file left behind).
+fn assert_only_login_and_registration(s: &Sandbox, login_key: &str, registration_name: &str) {
+    let mut expected = vec![
+        format!("{}.json", sso_cache_name(login_key)),
+        format!("{registration_name}.json"),
+    ];
+    expected.sort();
+    assert_eq!(sso_cache_files(s).into_keys().collect::<Vec<_>>(), expected);
+}
+
 #[test]
 fn authorization_code_login_writes_the_files_the_aws_cli_writes() {
     let fake = FakeSso::start(&json!({"expires_in": 8 * 3600}));
@@ -188,16 +199,7 @@ fn authorization_code_login_writes_the_files_the_aws_cli_writes() {
     for grant in ["authorization_code", "refresh_token"] {
         assert!(grants.contains(&json!(grant)), "{registration}");
     }
-    // Those two files and nothing else (no temporary file left behind).
-    let mut expected = vec![
-        format!("{}.json", sso_cache_name(SSO_SESSION)),
-        format!("{registration_name}.json"),
-    ];
-    expected.sort();
-    assert_eq!(
-        sso_cache_files(&s).into_keys().collect::<Vec<_>>(),
-        expected
-    );
+    assert_only_login_and_registration(&s, SSO_SESSION, &registration_name);
 
     // Logging in again reuses the cached registration, and names the session directly.
     let again = login(&s, &["--sso-session", SSO_SESSION]);
@@ -222,10 +224,7 @@ fn authorization_code_login_writes_the_files_the_aws_cli_writes() {
     let second = assert_sso_login_file(&s, SSO_SESSION, SSO_START_URL);
     assert_ne!(second["accessToken"], first["accessToken"]);
     assert_eq!(second["clientId"], first["clientId"]);
-    assert_eq!(
-        sso_cache_files(&s).into_keys().collect::<Vec<_>>(),
-        expected
-    );
+    assert_only_login_and_registration(&s, SSO_SESSION, &registration_name);
 }
 
 #[test]
@@ -352,15 +351,7 @@ fn a_legacy_profile_logs_in_with_the_device_code() {
     let login = assert_sso_login_file(&s, SSO_LEGACY_START_URL, SSO_LEGACY_START_URL);
     let registration_name = sso_registration_name(SSO_LEGACY_START_URL, SSO_REGION, None, None);
     assert_registration_file(&s, &registration_name, &login);
-    let mut expected = vec![
-        format!("{}.json", sso_cache_name(SSO_LEGACY_START_URL)),
-        format!("{registration_name}.json"),
-    ];
-    expected.sort();
-    assert_eq!(
-        sso_cache_files(&s).into_keys().collect::<Vec<_>>(),
-        expected
-    );
+    assert_only_login_and_registration(&s, SSO_LEGACY_START_URL, &registration_name);
 }
 
 #[test]
