@@ -543,6 +543,37 @@ fn a_provider_with_its_own_ca_needs_certificate_authority() {
     );
     assert!(browser_opens(&w.s).is_empty());
 
+    // A file or data that is no usable certificate is an error with the fix, before any
+    // request (the HTTP client's TLS would panic on a malformed one).
+    let bad = w.s.path("bad-ca.pem");
+    let malformed = "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n";
+    for (text, why) in [
+        ("not a certificate\n", "holds no PEM certificate"),
+        (malformed, "holds a certificate that cannot be used"),
+    ] {
+        std::fs::write(&bad, text).unwrap();
+        let flag = format!("--certificate-authority={}", bad.display());
+        let run = w.run(&[&flag, "--login", "browser"]);
+        run.assert_error(1, &format!("the CA certificate {} {why}", bad.display()));
+        assert!(
+            run.hint().contains("--certificate-authority"),
+            "{}",
+            run.hint()
+        );
+    }
+    let not_pem = base64::engine::general_purpose::STANDARD.encode("not a certificate\n");
+    let run = w.run(&[
+        &format!("--certificate-authority-data={not_pem}"),
+        "--login",
+        "browser",
+    ]);
+    run.assert_error(
+        1,
+        "the CA certificate in --certificate-authority-data holds no PEM certificate",
+    );
+    assert!(browser_opens(&w.s).is_empty());
+    assert_eq!(provider.logins(), 0);
+
     let ca_flag = format!("--certificate-authority={}", ca.display());
     let token = w.run(&[&ca_flag, "--login", "browser"]).token();
     assert_eq!(jwt_claims(&token)["iss"], w.issuer.as_str());

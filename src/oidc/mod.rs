@@ -90,6 +90,10 @@ pub enum OidcError {
     },
     #[error("--certificate-authority-data is not base64")]
     CaData,
+    /// A CA file or data that holds no usable PEM certificate (the TLS library would
+    /// panic on a malformed one).
+    #[error("the CA certificate {origin} {why}")]
+    CaUnusable { origin: String, why: String },
     #[error("OIDC token cache: {0}")]
     Cache(#[from] StoreError),
     #[error("no home directory for the OIDC token cache; set HOME or pass --token-cache-dir")]
@@ -127,7 +131,7 @@ impl OidcError {
             Self::DeviceCodeExpired { .. } | Self::LoginTimedOut { .. } => "run the command again and finish the sign-in in the browser (allow more time with --login-timeout SECONDS); if the provider's page says the redirect URI is not registered, register http://localhost:8000 and http://localhost:18000 for the client".into(),
             Self::NoPerson { why, .. } => format!("run the kubectl command in a terminal to log in; {}", why.why()),
             Self::NoKeyboard => "run it in a terminal, or use --grant-type authcode or device-code".into(),
-            Self::CaFile { .. } | Self::CaData => "pass a PEM certificate file with --certificate-authority, or its base64 with --certificate-authority-data".into(),
+            Self::CaFile { .. } | Self::CaData | Self::CaUnusable { .. } => "pass a PEM certificate file with --certificate-authority, or its base64 with --certificate-authority-data".into(),
             Self::Cache(e) => format!("{} must be a private directory of yours (mode 0700)", match e {
                 StoreError::NotPrivate { path, .. } | StoreError::Symlink(path) | StoreError::ForeignOwner(path) | StoreError::NotRegular(path) | StoreError::Io { path, .. } => path.display().to_string(),
             }),
@@ -224,20 +228,47 @@ impl Settings {
         use base64::Engine;
         let mut pems = Vec::new();
         for path in &self.trust_files {
-            pems.push(std::fs::read(path).map_err(|source| OidcError::CaFile {
+            let pem = std::fs::read(path).map_err(|source| OidcError::CaFile {
                 path: path.clone(),
                 source,
-            })?);
+            })?;
+            check_certificates(&pem, || path.display().to_string())?;
+            pems.push(pem);
         }
         for data in &self.trust_data {
-            pems.push(
-                base64::engine::general_purpose::STANDARD
-                    .decode(data.trim())
-                    .map_err(|_| OidcError::CaData)?,
-            );
+            let pem = base64::engine::general_purpose::STANDARD
+                .decode(data.trim())
+                .map_err(|_| OidcError::CaData)?;
+            check_certificates(&pem, || "in --certificate-authority-data".to_owned())?;
+            pems.push(pem);
         }
         Ok(pems)
     }
+}
+
+/// `pem` holds one or more certificates a TLS trust store takes, checked as the store
+/// will take them (rustls), so a bad file is an error here rather than a panic in the
+/// HTTP client.
+fn check_certificates(pem: &[u8], origin: impl Fn() -> String) -> Result<(), OidcError> {
+    use rustls::pki_types::CertificateDer;
+    use rustls::pki_types::pem::PemObject;
+    let unusable = |why: String| OidcError::CaUnusable {
+        origin: origin(),
+        why,
+    };
+    let certificates = CertificateDer::pem_slice_iter(pem)
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| unusable(format!("is not valid PEM ({e})")))?;
+    if certificates.is_empty() {
+        return Err(unusable("holds no PEM certificate".into()));
+    }
+    let mut roots = rustls::RootCertStore::empty();
+    for certificate in certificates {
+        roots
+            .add(certificate)
+            .map_err(|e| unusable(format!("holds a certificate that cannot be used ({e})")))?;
+    }
+    Ok(())
 }
 
 /// The provider's discovery document, fetched as a login fetches it (the settings' CA
