@@ -82,10 +82,10 @@ impl Entry {
         valid.then_some(entry)
     }
 
-    /// Whether the entry serves the request `key` stands for at `now`: stored for that key,
-    /// answering its request, with at least [`MIN_REMAINING`] left.
-    pub fn serves(&self, key: &CacheKey, now: DateTime<Utc>) -> bool {
-        self.answers(key).is_some() && self.expires_at - now >= MIN_REMAINING
+    /// Whether the token has at least [`MIN_REMAINING`] left at `now`: an entry that
+    /// [`Entry::answers`] the request is then served.
+    pub fn serves_at(&self, now: DateTime<Utc>) -> bool {
+        self.expires_at - now >= MIN_REMAINING
     }
 
     /// Where the entry's token was signed, when the entry was stored for `key` and answers

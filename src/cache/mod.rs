@@ -287,7 +287,7 @@ impl Cache {
         let Some(endpoint) = entry.answers(key) else {
             return Ok(Lookup::Miss);
         };
-        if !entry.serves(key, now) {
+        if !entry.serves_at(now) {
             return Ok(Lookup::Stale(Stale {
                 description: entry.description,
                 endpoint,
