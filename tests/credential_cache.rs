@@ -471,13 +471,33 @@ fn sso_role_credentials_are_fetched_once_for_many_clusters_and_go_with_the_logou
     let requests = fake.requests().len();
     tokens(&s, &["d"], &profile);
     assert_eq!(fake.requests().len(), requests);
+    // Between 10 and 15 minutes left, a run refreshes them; the refresh needs the lapsed
+    // login, and with no one there to log in it falls back to them (botocore's advisory
+    // window) instead of failing for the login.
+    let (path, entry) = only_entry(&s);
+    let expires = expire_in(&path, &entry, TimeDelta::minutes(12));
+    let run = s.run(&[
+        "token",
+        "-i",
+        "e",
+        "--profile",
+        SSO_PROFILE,
+        "--region",
+        SSO_REGION,
+    ]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(
+        run.credential()["status"]["expirationTimestamp"],
+        expires.as_str()
+    );
+    outputs.push(run.stderr);
 
     // Logged out, what the login gave goes: no run may sign with it any more.
     let run = s.run(&["logout", "--timeout", "5"]);
     assert_eq!(run.code, 0, "{}", run.stderr);
     assert!(
         run.stdout
-            .ends_with("Removed 4 cached tokens and 1 cached credential.\n"),
+            .ends_with("Removed 5 cached tokens and 1 cached credential.\n"),
         "{}",
         run.stdout
     );

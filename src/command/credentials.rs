@@ -126,22 +126,23 @@ fn refused(e: &CacheError) {
     message::warn(&format!("not using the credential cache: {e}{hint}"));
 }
 
-/// The cached credentials for `key` when they have more than botocore's advisory window
-/// left at `now`: what a stale token is signed again with, no AWS call. Read without the
+/// How fresh the cached credentials for `key` are at `now`, with them. Read without the
 /// lock: entries are replaced by a rename, never written in place.
-pub fn fresh(cache: &Cache, key: &CredentialKey, now: DateTime<Utc>) -> Option<CredentialsEntry> {
+pub fn cached(
+    cache: &Cache,
+    key: &CredentialKey,
+    now: DateTime<Utc>,
+) -> Option<(CredentialsEntry, Freshness)> {
     let entry = cache.lookup_credentials(key).ok()??;
-    match cache::freshness(entry.expires_at, now) {
-        Freshness::Fresh => Some(entry),
-        Freshness::Advisory | Freshness::Expiring => {
-            log::debug(format_args!(
-                "credential cache: the credentials expire {}, under {} minutes left: refreshed on the slow path",
-                message::rfc3339(entry.expires_at),
-                cache::ADVISORY_REFRESH.num_minutes()
-            ));
-            None
-        }
+    let freshness = cache::freshness(entry.expires_at, now);
+    if freshness != Freshness::Fresh {
+        log::debug(format_args!(
+            "credential cache: the credentials expire {}, under {} minutes left: refreshed on the slow path",
+            message::rfc3339(entry.expires_at),
+            cache::ADVISORY_REFRESH.num_minutes()
+        ));
     }
+    Some((entry, freshness))
 }
 
 /// Credentials read back from the cache, remembered for redaction like any others.

@@ -8,8 +8,8 @@ use chrono::{DateTime, Utc};
 
 use super::credentials;
 use crate::cache::{
-    self, Cache, CacheError, CacheKey, CredentialKey, CredentialsEntry, Description, KeyInputs,
-    Lookup, Stale,
+    self, Cache, CacheError, CacheKey, CredentialKey, CredentialsEntry, Description, Freshness,
+    KeyInputs, Lookup, Stale,
 };
 use crate::cli::TokenArgs;
 use crate::credentials::{AwsConfig, Options, Source};
@@ -64,24 +64,21 @@ impl TokenRun {
             message::seconds(options.limits.total),
             message::seconds(options.limits.connect),
         ));
+        let dir = cache::default_dir(args.cache_location.cache_dir.as_deref());
         let cache_dir = if args.no_cache {
             None
         } else {
-            let dir = cache::default_dir(args.cache_location.cache_dir.as_deref());
             if dir.is_none() {
                 message::warn(
                     "no home directory for the token cache; set HOME or pass --cache-dir",
                 );
             }
-            dir
+            dir.clone()
         };
         let inputs = KeyInputs::capture(&options);
         let key = CacheKey::of(&cluster, &inputs);
         // Runs agree on one login in the cache directory, also with --no-cache.
-        let lock_dir = cache_dir
-            .clone()
-            .or_else(|| cache::default_dir(args.cache_location.cache_dir.as_deref()));
-        let login = args.aws.login_policy(request.interactive, lock_dir);
+        let login = args.aws.login_policy(request.interactive, dir);
         Ok(Self {
             cluster,
             request,
@@ -135,14 +132,13 @@ impl TokenRun {
         }
     }
 
-    /// The cached credentials for this run when they have more than botocore's advisory
-    /// window left.
-    fn fresh_credentials(&self, now: DateTime<Utc>) -> Option<CredentialsEntry> {
+    /// The credentials cached for this run and how fresh they are at `now`.
+    fn cached_credentials(&self, now: DateTime<Utc>) -> Option<(CredentialsEntry, Freshness)> {
         if !self.options.credential_cache {
             return None;
         }
         let cache = Cache::existing(self.cache_dir.as_ref()?).ok()??;
-        credentials::fresh(&cache, &CredentialKey::of(&self.inputs), now)
+        credentials::cached(&cache, &CredentialKey::of(&self.inputs), now)
     }
 
     /// The middle path, for a token past serving whose credentials are cached and fresh:
@@ -153,13 +149,14 @@ impl TokenRun {
     /// reports whatever stopped this one.
     pub fn resign(&mut self, now: DateTime<Utc>) -> Option<String> {
         let stale = self.stale.take()?;
-        if !self.options.credential_cache {
+        let (entry, Freshness::Fresh) = self.cached_credentials(now)? else {
             return None;
-        }
-        let entry = self.fresh_credentials(now)?;
+        };
         // Everything that writes first proves the directory ours.
         let cache = Cache::create(self.cache_dir.as_ref()?).ok()?;
-        let _lock = cache.lock(&self.key, self.deadline.left()).ok()??;
+        let _lock = cache
+            .lock(&self.key, self.options.lock_wait(&self.deadline))
+            .ok()??;
         if let Some(out) = self.stored_meanwhile(&cache) {
             return Some(out);
         }
@@ -197,11 +194,14 @@ impl TokenRun {
 
     async fn mint_in_runtime(mut self) -> Result<String, Error> {
         let aws = AwsConfig::load(&self.options, self.deadline).await?;
-        // Fresh cached credentials need no login, as botocore signs with cached SSO role
-        // credentials without looking at the token (`logout` removes them).
-        if self.fresh_credentials(Utc::now()).is_none()
-            && login::ensure(&aws, &self.login).await? == Ensured::LoggedIn
-        {
+        // Cached credentials that may still serve need no login, as botocore signs with
+        // cached SSO role credentials without looking at the token (`logout` removes
+        // them): fresh ones are used, and in the advisory window a refresh that fails for
+        // want of a login falls back to them.
+        let usable = self
+            .cached_credentials(Utc::now())
+            .is_some_and(|(_, freshness)| freshness != Freshness::Expiring);
+        if !usable && login::ensure(&aws, &self.login).await? == Ensured::LoggedIn {
             // A person took their time: what is left is the network's.
             self.deadline = Deadline::start(self.options.limits);
         }
