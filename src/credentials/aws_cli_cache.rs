@@ -133,7 +133,7 @@ pub(super) fn write(
             access_key_id: credentials.access_key_id().to_owned(),
             secret_access_key: credentials.secret_access_key().to_owned(),
             session_token: credentials.session_token().unwrap_or_default().to_owned(),
-            expiration: expires.format("%Y-%m-%dT%H:%M:%SZ").to_string(),
+            expiration: sso::format_time(expires),
             // botocore's `_add_account_id_to_response`.
             account_id: user.and_then(|u| u.arn.split(':').nth(4).map(str::to_owned)),
         },
@@ -149,8 +149,8 @@ pub(super) fn write(
 /// fractions) or boto3 (`strftime('%Y-%m-%dT%H:%M:%S%Z')`: `2026-01-02T15:04:05UTC`)
 /// writes it.
 fn parse_expiration(text: &str) -> Option<DateTime<Utc>> {
-    if let Ok(t) = DateTime::parse_from_rfc3339(text) {
-        return Some(t.with_timezone(&Utc));
+    if let Some(t) = sso::parse_time(text) {
+        return Some(t);
     }
     let naive = text.strip_suffix("UTC")?;
     NaiveDateTime::parse_from_str(naive, "%Y-%m-%dT%H:%M:%S%.f")

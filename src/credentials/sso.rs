@@ -189,7 +189,8 @@ pub fn format_time(t: DateTime<Utc>) -> String {
     t.format("%Y-%m-%dT%H:%M:%SZ").to_string()
 }
 
-fn parse_time(text: &str) -> Option<DateTime<Utc>> {
+/// A time in the AWS CLI's cache files (RFC 3339).
+pub(super) fn parse_time(text: &str) -> Option<DateTime<Utc>> {
     DateTime::parse_from_rfc3339(text)
         .ok()
         .map(|t| t.with_timezone(&Utc))
@@ -512,10 +513,7 @@ impl AwsConfig {
     /// The SSO profile the chain would take credentials from: none when environment keys
     /// come first (no `--profile`) or the profile does not exist.
     pub fn sso_profile_in_use(&self) -> Option<SsoProfile> {
-        if !self.profile_flag && aws_files::env_var("AWS_ACCESS_KEY_ID").is_some() {
-            return None;
-        }
-        self.profiles.get_profile(&self.profile)?;
+        self.profile_in_use()?;
         self.sso_profile(&self.profile)
     }
 
