@@ -10,11 +10,21 @@ use aws_credential_types::provider::error::CredentialsError as SdkCredentialsErr
 use super::error::KeyPart;
 use super::sso::SsoProfile;
 use super::{AwsConfig, CredentialsError, KeysOrigin, Source};
+use crate::aws_files::env_var;
 use crate::message::one_line;
 use crate::network::failure::{self, Code, Failure};
 use crate::secrets;
 
 impl AwsConfig {
+    /// The profile the chain takes credentials from: none when keys in the environment
+    /// come first (no `--profile`) or the profile does not exist.
+    pub(super) fn profile_in_use(&self) -> Option<&Profile> {
+        if !self.profile_flag && env_var("AWS_ACCESS_KEY_ID").is_some() {
+            return None;
+        }
+        self.profiles.get_profile(&self.profile)
+    }
+
     /// The SSO profile at the root of `name`'s `source_profile` chain.
     pub fn sso_profile(&self, name: &str) -> Option<SsoProfile> {
         self.profile_chain(name)

@@ -27,7 +27,7 @@ use super::profile::{OTHER_BASE_SOURCES, check_credentials, has_own_credentials}
 use super::region::imds_client;
 use super::sts::AssumeRoleParams;
 use super::{AwsConfig, CredentialsError, KeysOrigin, Source, aws_cli_cache, mfa, process};
-use crate::aws_files::{config_files_modified, env_var, home_dir};
+use crate::aws_files::{config_files_modified, home_dir};
 use crate::log;
 use crate::message::{self, one_line};
 
@@ -256,9 +256,7 @@ impl AwsConfig {
     /// terminal (the network deadline then starts again). Without a person, a hop needing
     /// a code fails here, before any call.
     pub(super) fn role_plan(&self) -> Result<Option<RolePlan>, CredentialsError> {
-        if !self.profile_flag && env_var("AWS_ACCESS_KEY_ID").is_some()
-            || self.profiles.get_profile(&self.profile).is_none()
-        {
+        if self.profile_in_use().is_none() {
             return Ok(None);
         }
         let Some(chain) = self.role_chain()? else {
