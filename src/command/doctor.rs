@@ -369,12 +369,10 @@ impl AwsChecks {
             (out, child.wait().await)
         };
         // A person logging in in the child has the login's time on top.
-        let login = login::person_present(
-            self.login.mode,
-            self.login.exec_interactive,
-            login::has_terminal(),
-        )
-        .map_or(Duration::ZERO, |()| self.login.timeout);
+        let login = self
+            .login
+            .person_present()
+            .map_or(Duration::ZERO, |()| self.login.timeout);
         let Ok((out, status)) =
             tokio::time::timeout(deadline.left() + login + CHILD_GRACE, finished).await
         else {
@@ -828,11 +826,7 @@ fn check_oidc(
         }
     }
 
-    let person = login::person_present(
-        settings.login.mode,
-        settings.login.exec_interactive,
-        login::has_terminal(),
-    );
+    let person = settings.login.person_present();
     let setup = std::iter::once("eks-token oidc setup".to_owned())
         .chain(
             exec_plugin::shown_args(flags)
@@ -1376,11 +1370,10 @@ fn check_sso(setup: &AwsConfig, policy: &login::Policy, report: &mut Report) {
     } else {
         format!("{via}; {refresh}")
     };
-    let renewal =
-        match login::person_present(policy.mode, policy.exec_interactive, login::has_terminal()) {
-            Ok(()) => "renewed by itself when needed: a person is at this terminal".to_owned(),
-            Err(why) => format!("not renewed by itself: {}", why.why()),
-        };
+    let renewal = match policy.person_present() {
+        Ok(()) => "renewed by itself when needed: a person is at this terminal".to_owned(),
+        Err(why) => format!("not renewed by itself: {}", why.why()),
+    };
     report.line(
         "sso login",
         format!(

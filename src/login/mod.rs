@@ -133,6 +133,13 @@ pub fn can_type(mode: Mode, exec_interactive: Option<bool>) -> Result<(), NoPers
     }
 }
 
+impl Policy {
+    /// [`person_present`] for this run, at this run's terminal.
+    pub fn person_present(&self) -> Result<(), NoPerson> {
+        person_present(self.mode, self.exec_interactive, has_terminal())
+    }
+}
+
 /// A person's terminal: input to answer on and stderr to read the prompt on.
 pub fn has_terminal() -> bool {
     std::io::stdin().is_terminal() && std::io::stderr().is_terminal()
@@ -402,7 +409,7 @@ pub async fn ensure(aws: &AwsConfig, policy: &Policy) -> Result<Ensured, LoginEr
         target.session.is_some(),
         Utc::now(),
     );
-    let present = person_present(policy.mode, policy.exec_interactive, has_terminal());
+    let present = policy.person_present();
     match (&need, present) {
         (LoginNeed::Nothing, _) => return Ok(Ensured::Usable),
         (LoginNeed::Login(detail), Err(why)) => {

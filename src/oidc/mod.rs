@@ -387,16 +387,14 @@ fn check_person(settings: &Settings, detail: &str, waited: bool) -> Result<(), O
             issuer: settings.issuer.clone(),
         });
     }
-    login::person_present(
-        settings.login.mode,
-        settings.login.exec_interactive,
-        login::has_terminal(),
-    )
-    .map_err(|why| OidcError::NoPerson {
-        issuer: settings.issuer.clone(),
-        detail: detail.to_owned(),
-        why,
-    })
+    settings
+        .login
+        .person_present()
+        .map_err(|why| OidcError::NoPerson {
+            issuer: settings.issuer.clone(),
+            detail: detail.to_owned(),
+            why,
+        })
 }
 
 /// The work within the login timeout; `None` on Ctrl-C.
