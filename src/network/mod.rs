@@ -353,18 +353,23 @@ impl Network {
                 status: response.status().as_u16(),
                 body: response.body().bytes().unwrap_or_default().to_vec(),
             }),
-            Err(e) => Err(SendError::Failed(
-                match chain(&e).find_map(|e| {
-                    e.downcast_ref::<ConnectFailed>()
-                        .map(ToString::to_string)
-                        .or_else(|| e.downcast_ref::<TooLarge>().map(ToString::to_string))
-                }) {
-                    Some(why) => why,
-                    None if e.is_timeout() => format!("no answer from {endpoint}"),
-                    None => format!("{endpoint}: {}", one_line(&e)),
-                },
-            )),
+            Err(e) => Err(SendError::Failed(why_unanswered(&e, &endpoint))),
         }
+    }
+}
+
+/// Why `endpoint` gave no answer: what the connector said (no connection, an answer too
+/// large), else a timeout, else the error itself.
+fn why_unanswered(e: &ConnectorError, endpoint: &str) -> String {
+    let said = chain(e).find_map(|e| {
+        e.downcast_ref::<ConnectFailed>()
+            .map(ToString::to_string)
+            .or_else(|| e.downcast_ref::<TooLarge>().map(ToString::to_string))
+    });
+    match said {
+        Some(why) => why,
+        None if e.is_timeout() => format!("no answer from {endpoint}"),
+        None => format!("{endpoint}: {}", one_line(e)),
     }
 }
 
